@@ -1,0 +1,35 @@
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+def load_reference(name: str):
+    """Load a committed fixture from tests/reference (made by the R script beside it)."""
+    with open(REFERENCE / name) as fh:
+        return json.load(fh)
+
+
+def vec(x):
+    """A fixture value as a float array (jsonlite unboxes length-1 vectors; null is NaN)."""
+    return np.array([np.nan if v is None else v for v in np.atleast_1d(x)], dtype=float)
+
+
+@pytest.fixture
+def reference():
+    return load_reference
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI (WHATWORKS_NO_SKIP=1) a skipped test is a failure: nothing may be skipped there."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("WHATWORKS_NO_SKIP") == "1" and report.skipped and not hasattr(
+            report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI (nothing may be skipped there): {report.longrepr}"
