@@ -1,0 +1,137 @@
+"""The whatworks command: contract names, JSON keys, exit codes and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import load_reference, vec
+from whatworks import __version__
+from whatworks.cli import main
+
+CONTRACT_KEYS = {"k", "method", "test", "estimate", "se", "statistic", "p_value", "ci_lower",
+                 "ci_upper", "pi_lower", "pi_upper", "tau2", "tau2_se", "tau2_ci_lower",
+                 "tau2_ci_upper", "i2", "h2", "q", "q_df", "q_p_value", "df", "coefficients", "qm",
+                 "qm_p_value"}
+
+
+@pytest.fixture
+def bcg_csv(tmp_path):
+    data = load_reference("rma.json")["data"]["bcg"]
+    frame = pd.DataFrame({"yi": vec(data["yi"]), "vi": vec(data["vi"]), "ablat": vec(data["ablat"]),
+                          "alloc": data["alloc"]})
+    path = tmp_path / "bcg.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_it_prints_its_version():
+    done = subprocess.run([sys.executable, "-m", "whatworks.cli", "--version"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"whatworks {__version__}"
+
+
+def test_meta_json_has_the_contract_keys_and_metafor_numbers(bcg_csv, capsys):
+    code, out, err = run(["meta", bcg_csv, "--yi", "yi", "--vi", "vi", "--method", "REML",
+                          "--test", "knha", "--format", "json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert CONTRACT_KEYS <= result.keys()
+    ref = next(f for f in load_reference("rma.json")["fits"] if f["dataset"] == "bcg"
+               and f["method"] == "REML" and f["test"] == "knha" and not f["mods"])
+    assert result["estimate"] == pytest.approx(ref["beta"], rel=1e-5)
+    assert result["tau2"] == pytest.approx(ref["tau2"], rel=1e-5)
+    assert result["df"] == 12
+
+
+def test_meta_regression_names_coefficients_as_r_does(bcg_csv, capsys):
+    code, out, _ = run(["meta", bcg_csv, "--yi", "yi", "--vi", "vi", "--mods", "ablat", "alloc",
+                        "--format", "json"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    names = [c["name"] for c in result["coefficients"]]
+    assert names == ["intrcpt", "ablat", "allocrandom", "allocsystematic"]
+    assert set(result["coefficients"][0]) == {"name", "estimate", "se", "statistic", "p_value",
+                                              "ci_lower", "ci_upper"}
+    assert result["qm"] > 0 and 0 <= result["qm_p_value"] <= 1
+
+
+def test_meta_prints_a_table_for_people(bcg_csv, capsys):
+    code, out, _ = run(["meta", bcg_csv, "--yi", "yi", "--vi", "vi"], capsys)
+    assert code == 0
+    assert "Random-effects model (k = 13" in out and "tau^2" in out
+
+
+def test_a_missing_file_exits_2_with_one_line(tmp_path, capsys):
+    code, out, err = run(["meta", tmp_path / "nope.csv", "--yi", "yi", "--vi", "vi"], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "nope.csv: no such file" in err
+
+
+def test_a_missing_column_is_named(bcg_csv, capsys):
+    code, _, err = run(["meta", bcg_csv, "--yi", "effect", "--vi", "vi"], capsys)
+    assert code == 2
+    assert "column 'effect'" in err and "the columns are yi, vi, ablat, alloc" in err
+
+
+def test_text_in_a_number_column_names_file_row_and_column(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("yi,vi\n0.1,0.02\n0.3,oops\n0.2,0.05\n")
+    code, _, err = run(["meta", path, "--yi", "yi", "--vi", "vi"], capsys)
+    assert code == 2
+    assert f"{path}, row 2, column 'vi': 'oops' is not a number" in err
+    assert err.count("\n") == 1
+
+
+def test_a_negative_variance_names_file_row_and_column(tmp_path, capsys):
+    path = tmp_path / "neg.csv"
+    path.write_text("yi,vi\n0.1,0.02\n0.3,0.01\n0.2,-0.05\n")
+    code, _, err = run(["meta", path, "--yi", "yi", "--vi", "vi"], capsys)
+    assert code == 2
+    assert f"{path}, row 3, column 'vi'" in err and "negative" in err
+
+
+def test_rows_with_missing_values_are_left_out_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "gaps.csv"
+    path.write_text("yi,vi\n0.1,0.02\n,0.01\n0.2,0.05\n0.5,NA\n0.4,0.03\n")
+    code, out, err = run(["meta", path, "--yi", "yi", "--vi", "vi", "--format", "json"], capsys)
+    assert code == 0
+    assert json.loads(out)["k"] == 3
+    assert "2 studies with missing values were left out" in err
+
+
+def test_an_unknown_method_is_refused_with_the_choices(bcg_csv, capsys):
+    code, _, err = run(["meta", bcg_csv, "--yi", "yi", "--vi", "vi", "--method", "XYZ"], capsys)
+    assert code == 2
+    assert "method='XYZ' is not allowed" in err and "REML" in err
+
+
+def test_mantel_haenszel_from_the_command_line(tmp_path, capsys):
+    # the BCG trials' counts (metadat dat.bcg)
+    counts = pd.DataFrame({"tpos": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
+                           "tneg": [119, 300, 228, 13536, 5036, 1361, 2537, 87886, 7470, 1699,
+                                    50448, 2493, 16886],
+                           "cpos": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
+                           "cneg": [128, 274, 209, 12619, 5761, 1079, 619, 87892, 7232, 1600,
+                                    27197, 2338, 17825]})
+    path = tmp_path / "counts.csv"
+    counts.to_csv(path, index=False)
+    code, out, err = run(["meta", path, "--measure", "OR", "--method", "MH", "--ai", "tpos",
+                          "--bi", "tneg", "--ci", "cpos", "--di", "cneg", "--format", "json"],
+                         capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    mh = next(c for c in load_reference("mh.json")["cases"]
+              if c["dataset"] == "bcg" and c["measure"] == "OR" and c["method"] == "MH"
+              and c["args"]["correct"])
+    assert result["estimate"] == pytest.approx(mh["result"]["estimate"], rel=1e-8)
+    assert np.isfinite(result["q"])
