@@ -135,3 +135,41 @@ def test_mantel_haenszel_from_the_command_line(tmp_path, capsys):
               and c["args"]["correct"])
     assert result["estimate"] == pytest.approx(mh["result"]["estimate"], rel=1e-8)
     assert np.isfinite(result["q"])
+
+
+@pytest.mark.parametrize("case_id", ["bcg_OR", "normand1999_SMD_LS"])
+def test_effects_appends_yi_and_vi_as_metafor_escalc(case_id, tmp_path, capsys):
+    cases = {c["id"]: c for c in load_reference("effects.json")["cases"]}
+    if case_id not in cases:  # pick any SMD case from the same dataset
+        case_id = next(i for i in cases if i.startswith("normand1999_SMD"))
+    case = cases[case_id]
+    frame = pd.DataFrame({k: vec(v) for k, v in case["args"].items()})
+    path = tmp_path / "in.csv"
+    frame.to_csv(path, index=False)
+    options = [x for name in case["args"] for x in (f"--{name}", name)]
+    code, out, err = run(["effects", path, "--measure", case["measure"], *options,
+                          "--format", "json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["yi"] for r in rows] == pytest.approx(list(vec(case["yi"])), rel=1e-10)
+    assert [r["vi"] for r in rows] == pytest.approx(list(vec(case["vi"])), rel=1e-10)
+    assert set(frame.columns) < set(rows[0])
+
+
+def test_effects_names_the_row_of_an_impossible_count(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,n1,c,n2\n3,20,4,20\n30,20,4,20\n")
+    code, _, err = run(["effects", path, "--measure", "RR", "--ai", "a", "--n1i", "n1",
+                        "--ci", "c", "--n2i", "n2"], capsys)
+    assert code == 2
+    assert str(path) in err and "row 2" in err and err.count("\n") == 1
+
+
+def test_effects_writes_csv_by_default(tmp_path, capsys):
+    path = tmp_path / "in.csv"
+    path.write_text("ri,ni\n0.3,50\n0.1,120\n")
+    code, out, _ = run(["effects", path, "--measure", "ZCOR", "--ri", "ri", "--ni", "ni"], capsys)
+    assert code == 0
+    header, first, *_ = out.splitlines()
+    assert header == "ri,ni,yi,vi"
+    assert float(first.split(",")[3]) == pytest.approx(1 / 47)

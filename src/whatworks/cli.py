@@ -16,13 +16,16 @@ from . import __version__
 from .errors import InputError, WhatWorksError
 
 EFFECT_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
-                  "sd1i", "sd2i", "xi", "mi", "ri", "ti", "fi", "pi", "ni", "r2i")
+                  "sd1i", "sd2i", "xi", "mi", "ri", "ti", "fi", "pi", "ni", "sign")
 
 
 def _add_effect_columns(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("columns (metafor's argument names)")
     for name in EFFECT_COLUMNS:
-        g.add_argument(f"--{name}", metavar="COL", help=f"column holding {name}")
+        if name != "sign":
+            g.add_argument(f"--{name}", metavar="COL", help=f"column holding {name}")
+    g.add_argument("--sign", metavar="COL",
+                   help="column of effect directions (+1/-1) for SMD from --fi or --pi")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,8 +126,10 @@ def cmd_effects(args) -> int:
         out = effects.escalc(args.measure, frame, **cols, **options)
     except InputError as exc:
         raise _with_file(exc, args.data) from None
-    text = out.to_json(orient="records", indent=2) if args.format == "json" else out.to_csv(
-        index=False)
+    if args.format == "json":
+        text = out.to_json(orient="records", indent=2, double_precision=15)
+    else:
+        text = out.to_csv(index=False)
     _emit(text, args.output)
     return 0
 

@@ -149,20 +149,35 @@ def _start(b: Batch, control: Control) -> np.ndarray:
     return hedges(b, control)[0]
 
 
-def _score_info(b: Batch, tau2: np.ndarray, restricted: bool):
-    """Score and Fisher information of the (restricted) log-likelihood in tau²."""
+def _score_info(b: Batch, tau2: np.ndarray, restricted: bool, observed: bool = False):
+    """Score, Fisher (expected) information and, if asked, observed information in tau².
+
+    REML: score ``(y'PPy - tr P)/2``, expected ``tr(PP)/2``, observed ``y'PPPy - tr(PP)/2``;
+    ML: the same with ``sum w`` for ``tr P`` and ``sum w^2`` for ``tr(PP)`` (Viechtbauer 2005).
+    With ``Py = W e``: ``y'PPy = sum w^2 e^2`` and ``y'PPPy = sum w^3 e^2 - g'Ag``, ``g = X'W^2 e``.
+    """
     w = b.mask / (b.v + tau2[:, None])
     fit = _wls.wls(b.X, b.y, w)
-    we2 = (w * w * fit.resid * fit.resid).sum(axis=-1)
+    we = w * fit.resid
+    we2 = (we * we).sum(axis=-1)
     if restricted:
-        return 0.5 * (we2 - _wls.trace_P(b.X, w, fit.A)), 0.5 * _wls.trace_PDPE(b.X, w, fit.A)
-    return 0.5 * (we2 - w.sum(axis=-1)), 0.5 * (w * w).sum(axis=-1)
+        score = 0.5 * (we2 - _wls.trace_P(b.X, w, fit.A))
+        info = 0.5 * _wls.trace_PDPE(b.X, w, fit.A)
+    else:
+        score, info = 0.5 * (we2 - w.sum(axis=-1)), 0.5 * (w * w).sum(axis=-1)
+    if not observed:
+        return score, info
+    g = _wls.crossvec(b.X, w * we)
+    yPPPy = (w * we * we).sum(axis=-1) - np.einsum("np,npq,nq->n", g, fit.A, g)
+    return score, info, yPPPy - info
 
 
 def _fisher_scoring(b: Batch, control: Control, restricted: bool):
-    """Fisher scoring for the (restricted) maximum likelihood estimate of tau² on [0, inf).
+    """Safeguarded Newton / Fisher scoring for the (RE)ML estimate of tau² on [0, inf).
 
-    Plain Fisher scoring (Viechtbauer 2005) can cycle near the boundary, so each step is kept inside
+    Newton steps use the observed information where it is positive (quadratic convergence) and
+    Fisher's expected information elsewhere (Viechtbauer 2005). Plain Fisher scoring can cycle near
+    the boundary, so each step is kept inside
     a bracket [lo, hi] on which the score changes sign, and bisects when it would leave it or fails
     to halve the previous step (the safeguard of Press et al.'s ``rtsafe``). A row is done when its
     step is below ``threshold * (1 + tau2)``, or at tau² = 0 with a negative score. Only rows not
@@ -176,11 +191,13 @@ def _fisher_scoring(b: Batch, control: Control, restricted: bool):
     sub = b
     for _ in range(control.maxiter):
         t = tau2[active]
-        score, info = _score_info(sub, t, restricted)
+        score, info, observed = _score_info(sub, t, restricted, observed=True)
         at_boundary = (t == 0) & (score <= 0)
         lo_a = np.where(score > 0, t, lo[active])
         hi_a = np.where(score <= 0, t, hi[active])
-        new = _clip(t + score / info)
+        # Newton (observed information) where the likelihood is locally concave, else Fisher
+        curvature = np.where(observed > 0, observed, info)
+        new = _clip(t + score / curvature)
         slow = np.abs(new - t) > 0.5 * prev_step[active]
         bisect = ((new <= lo_a) | (new >= hi_a) | slow) & np.isfinite(hi_a) & ~at_boundary
         new = np.where(bisect, 0.5 * (lo_a + hi_a), new)
