@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 echo "== ruff"
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check .
 echo "== pytest"
 if [ "${CI:-}" = "true" ]; then
   export WHATWORKS_NO_SKIP=1

@@ -28,6 +28,18 @@ def _add_effect_columns(p: argparse.ArgumentParser) -> None:
                    help="column of effect directions (+1/-1) for SMD from --fi or --pi")
 
 
+def _measures() -> list[str]:
+    from .effects import MEASURES
+
+    return list(MEASURES)
+
+
+def _methods() -> list[str]:
+    from .synthesis import TAU2_ESTIMATORS
+
+    return list(TAU2_ESTIMATORS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whatworks",
@@ -40,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Append columns yi and vi computed from reported statistics "
                                    "(as metafor's escalc).")
     p.add_argument("data", metavar="DATA.csv")
-    p.add_argument("--measure", required=True, help="SMD, MD, ROM, OR, RR, RD, PETO, ZCOR, COR, ...")
+    p.add_argument("--measure", required=True, help=f"one of: {', '.join(_measures())}")
     _add_effect_columns(p)
     p.add_argument("--add", type=float, default=None, help="continuity correction (default 0.5)")
     p.add_argument("--to", choices=["all", "only0", "if0all", "none"], default=None)
@@ -60,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "first from the columns given (as `whatworks effects`)")
     _add_effect_columns(p)
     p.add_argument("--method", default="REML",
-                   help="tau^2 estimator: FE, DL, HE, HS, HSk, SJ, ML, REML, EB, PM, PMM; "
+                   help=f"tau^2 estimator: {', '.join(_methods())}; "
                         "or MH, PETO for 2x2 data (default REML)")
     p.add_argument("--test", default="z", choices=["z", "t", "knha", "adhoc"])
     p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
