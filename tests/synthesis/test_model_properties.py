@@ -115,3 +115,13 @@ def test_results_print_convert_and_serialise():
     json.dumps(d)  # JSON-ready: no numpy types, no NaN
     assert list(fit.to_frame().index) == ["intrcpt", "dose"]
     assert fit.studies_frame()["weight"].sum() == pytest.approx(100)
+
+
+def test_a_failure_to_converge_is_a_clear_error_not_a_silent_nan():
+    from whatworks.errors import ConvergenceError
+    from whatworks.synthesis import Control
+
+    y = np.array([0.1, 0.9, -0.4, 0.5, 1.2, -0.2])
+    v = np.array([0.02, 0.05, 0.04, 0.03, 0.08, 0.02])
+    with pytest.raises(ConvergenceError, match="did not converge within 1 iterations.*try"):
+        meta_analysis(y, v, method="REML", control=Control(maxiter=1))
