@@ -173,3 +173,35 @@ def test_effects_writes_csv_by_default(tmp_path, capsys):
     header, first, *_ = out.splitlines()
     assert header == "ri,ni,yi,vi"
     assert float(first.split(",")[3]) == pytest.approx(1 / 47)
+
+
+@pytest.fixture
+def konstantopoulos_csv(tmp_path):
+    data = load_reference("dependent.json")["data"]["konstantopoulos2011"]
+    path = tmp_path / "k2011.csv"
+    pd.DataFrame({k: (vec(v) if k in ("yi", "vi", "year") else np.atleast_1d(v))
+                  for k, v in data.items()}).to_csv(path, index=False)
+    return path
+
+
+def test_multilevel_json_reports_sigma2_top_level_first(konstantopoulos_csv, capsys):
+    ref = load_reference("dependent.json")
+    fit = ref["multilevel"]["konstantopoulos2011_REML_z"]
+    code, out, err = run(["meta", konstantopoulos_csv, "--yi", "yi", "--vi", "vi", "--random",
+                          "district/school", "--robust", "district", "--format", "json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["sigma2"] == pytest.approx(list(vec(fit["sigma2"])), rel=1e-5)
+    assert result["estimate"] == pytest.approx(fit["beta"], rel=1e-5)
+    robust = ref["robust"].values() if isinstance(ref["robust"], dict) else ref["robust"]
+    cr2 = next(r for r in robust if r["model"] == "konstantopoulos2011_REML_z"
+               and r["cluster"] == "district")["metafor_CR2"]
+    assert {"se", "df", "p_value", "ci_lower", "ci_upper"} <= result["robust"].keys()
+    assert result["robust"]["se"] == pytest.approx(cr2["se"], rel=1e-5)
+    assert result["robust"]["df"] == pytest.approx(cr2["df"], rel=1e-5)
+
+
+def test_random_names_a_missing_level_column(konstantopoulos_csv, capsys):
+    code, _, err = run(["meta", konstantopoulos_csv, "--yi", "yi", "--vi", "vi", "--random",
+                        "district/classroom"], capsys)
+    assert code == 2 and "column 'classroom'" in err

@@ -242,7 +242,7 @@ def cmd_meta(args) -> int:
 
 def _meta_2x2(args, frame) -> int:
     from ._io import numeric_column
-    from .synthesis import mantel_haenszel as mh
+    from .synthesis.mantel_haenszel import mantel_haenszel, peto
 
     names = ("ai", "bi", "ci", "di", "n1i", "n2i")
     cols = {n: numeric_column(frame, getattr(args, n), file=args.data, option=f"--{n}")
@@ -252,10 +252,10 @@ def _meta_2x2(args, frame) -> int:
                          file=args.data)
     try:
         if args.method.upper() == "MH":
-            res = mh.mantel_haenszel(measure=(args.measure or "OR").upper(), level=args.level,
+            res = mantel_haenszel(measure=(args.measure or "OR").upper(), level=args.level,
                                      **cols)
         else:
-            res = mh.peto(level=args.level, **cols)
+            res = peto(level=args.level, **cols)
     except InputError as exc:
         raise _with_file(exc, args.data) from None
     if args.format == "json":
