@@ -124,6 +124,18 @@ class MetaAnalysis(Result):
         w = 1.0 / (self.vi + self.tau2)
         return 100.0 * w / w.sum()
 
+    def plot_forest(self, **kwargs):
+        """A forest plot (see :func:`whatworks.synthesis.plots.forest_plot`); returns the Figure."""
+        from .plots import forest_plot
+
+        return forest_plot(self, **kwargs)
+
+    def plot_funnel(self, **kwargs):
+        """A contour-enhanced funnel plot (see :func:`whatworks.synthesis.plots.funnel_plot`)."""
+        from .plots import funnel_plot
+
+        return funnel_plot(self, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         """The coefficient table."""
         return pd.DataFrame([c.to_dict() for c in self.coefficients]).set_index("name")
@@ -401,8 +413,8 @@ def _fit_statistics(b: Batch, tau2, fit, method: str, random: bool):
             b.mask > 0, b.v, 1.0))).sum(axis=-1))
         deviance = -2 * (ll - ll_sat)
     aic = -2 * ll + 2 * n_par
-    bic = -2 * ll + n_par * np.log(n_eff)
     with np.errstate(divide="ignore", invalid="ignore"):
+        bic = -2 * ll + n_par * np.log(np.where(n_eff > 0, n_eff, np.nan))
         aicc = -2 * ll + 2 * n_par * np.maximum(n_eff, n_par + 2) / (
             np.maximum(n_eff, n_par + 2) - n_par - 1)
     return ll, deviance, aic, bic, aicc
