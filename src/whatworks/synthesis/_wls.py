@@ -24,14 +24,14 @@ def crossprod(X: np.ndarray, d: np.ndarray) -> np.ndarray:
     """``X' diag(d) X`` for each row of the batch: ``(n,k,p),(n,k) -> (n,p,p)``."""
     if X.shape[-1] == 1 and _is_ones(X):
         return d.sum(axis=-1)[:, None, None]
-    return np.einsum("nkp,nk,nkq->npq", X, d, X, optimize=True)
+    return np.matmul((X * d[:, :, None]).transpose(0, 2, 1), X)
 
 
 def crossvec(X: np.ndarray, d: np.ndarray) -> np.ndarray:
     """``X' d`` for each row of the batch: ``(n,k,p),(n,k) -> (n,p)``."""
     if X.shape[-1] == 1 and _is_ones(X):
         return d.sum(axis=-1)[:, None]
-    return np.einsum("nkp,nk->np", X, d, optimize=True)
+    return np.matmul(d[:, None, :], X)[:, 0, :]
 
 
 def _is_ones(X: np.ndarray) -> bool:
@@ -54,7 +54,7 @@ def inverse(M: np.ndarray) -> np.ndarray:
 def predict(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
     if X.shape[-1] == 1 and _is_ones(X):
         return np.broadcast_to(beta[:, :1], (X.shape[0], X.shape[1]))
-    return np.einsum("nkp,np->nk", X, beta, optimize=True)
+    return np.matmul(X, beta[:, :, None])[:, :, 0]
 
 
 @dataclass(frozen=True)

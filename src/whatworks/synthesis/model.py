@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._results import Result, fmt, fmt_p
+from .._threads import blas_threads
 from ..errors import InputError, ParameterError, WhatWorksWarning
-from . import _wls
+from . import _dist, _wls
 from .design import design_matrix
 from .tau2 import COMMON_EFFECT, TAU2_ESTIMATORS, Batch, Control, solve_generalised_q
 
@@ -142,7 +142,7 @@ class MetaAnalysis(Result):
 
     def studies_frame(self) -> pd.DataFrame:
         """Per-study effects, normal-theory confidence limits and weights (for forest plots)."""
-        z = stats.norm.ppf(1 - (1 - self.level / 100) / 2)
+        z = _dist.norm_ppf(1 - (1 - self.level / 100) / 2)
         se = np.sqrt(self.vi)
         return pd.DataFrame({"label": self.study_labels, "yi": self.yi, "vi": self.vi,
                              "ci_lower": self.yi - z * se, "ci_upper": self.yi + z * se,
@@ -253,7 +253,8 @@ def meta_analysis(yi, vi=None, *, sei=None, mods=None, data: pd.DataFrame | None
         y, v, X = y[keep], v[keep], X[keep]
         labels = labels[keep] if labels is not None else np.flatnonzero(keep) + 1
     k, p = X.shape
-    _check_design(X, names, k, method)
+    with blas_threads():
+        _check_design(X, names, k, method)
     if test != "z" and k <= p:
         raise InputError(f"test='{test}' needs more studies than coefficients (k = {k}, p = {p}): "
                          "there are no residual degrees of freedom; use test='z' or fewer "
@@ -304,6 +305,16 @@ def _check_design(X: np.ndarray, names, k: int, method: str) -> None:
 def _fit(b: Batch, method: str, test: str, level: float, control: Control, *,
          intercept: bool, q_profile: bool) -> dict:
     """Fit the model on a batch; returns arrays with the batch as the first axis."""
+    if b.p == 1:
+        return _fit_unlimited(b, method, test, level, control, intercept=intercept,
+                              q_profile=q_profile)
+    with blas_threads():
+        return _fit_unlimited(b, method, test, level, control, intercept=intercept,
+                              q_profile=q_profile)
+
+
+def _fit_unlimited(b: Batch, method: str, test: str, level: float, control: Control, *,
+                   intercept: bool, q_profile: bool) -> dict:
     n, k_max, p = b.X.shape
     k = b.k
     dfree = k - p
@@ -326,11 +337,11 @@ def _fit(b: Batch, method: str, test: str, level: float, control: Control, *,
     stat = fit.beta / se
     alpha = 1 - level / 100
     if test == "z":
-        p_value = 2 * stats.norm.sf(np.abs(stat))
-        crit = np.full(n, stats.norm.ppf(1 - alpha / 2))
+        p_value = 2 * _dist.norm_sf(np.abs(stat))
+        crit = np.full(n, _dist.norm_ppf(1 - alpha / 2))
     else:
-        p_value = 2 * stats.t.sf(np.abs(stat), dfree[:, None])
-        crit = stats.t.ppf(1 - alpha / 2, dfree)
+        p_value = 2 * _dist.t_sf(np.abs(stat), dfree[:, None])
+        crit = _dist.t_ppf(1 - alpha / 2, dfree)
     ci_lower = fit.beta - crit[:, None] * se
     ci_upper = fit.beta + crit[:, None] * se
 
@@ -339,7 +350,7 @@ def _fit(b: Batch, method: str, test: str, level: float, control: Control, *,
     fit_fe = _wls.wls(b.X, b.y, w_fe)
     q = fit_fe.rss
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_p = stats.chi2.sf(q, dfree)
+        q_p = _dist.chi2_sf(q, dfree)
         if random:
             vt = dfree / _wls.trace_P(b.X, w_fe, fit_fe.A)
             i2 = 100 * tau2 / (vt + tau2)
@@ -357,11 +368,11 @@ def _fit(b: Batch, method: str, test: str, level: float, control: Control, *,
     qm = np.einsum("ni,nij,nj->n", bb, np.linalg.inv(vbb), bb)
     m = len(btt)
     if test == "z":
-        qm_p = stats.chi2.sf(qm, m)
+        qm_p = _dist.chi2_sf(qm, m)
         qm_df = (m,)
     else:
         qm = qm / m
-        qm_p = stats.f.sf(qm, m, dfree)
+        qm_p = _dist.f_sf(qm, m, dfree)
         qm_df = (m, int(dfree[0])) if n == 1 else (m,)
 
     # prediction interval (intercept-only random-effects models; none under a common effect)
@@ -424,8 +435,8 @@ def q_profile_tau2(b: Batch, level: float, control: Control, start=None):
     """Q-profile confidence limits for tau² (Viechtbauer 2007), truncated at zero."""
     alpha = 1 - level / 100
     dfree = b.k - b.p
-    upper_target = stats.chi2.ppf(alpha / 2, dfree)      # Q(tau2_upper) = lower quantile
-    lower_target = stats.chi2.ppf(1 - alpha / 2, dfree)  # Q(tau2_lower) = upper quantile
+    upper_target = _dist.chi2_ppf(alpha / 2, dfree)      # Q(tau2_upper) = lower quantile
+    lower_target = _dist.chi2_ppf(1 - alpha / 2, dfree)  # Q(tau2_lower) = upper quantile
     lo = solve_generalised_q(b, lower_target, control, start=start)
     hi = solve_generalised_q(b, upper_target, control, start=start)
     return lo, hi
