@@ -13,10 +13,8 @@ import warnings
 from collections.abc import Sequence
 
 from . import __version__
+from .effects.escalc import EFFECT_ARGUMENTS as EFFECT_COLUMNS
 from .errors import InputError, WhatWorksError
-
-EFFECT_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
-                  "sd1i", "sd2i", "xi", "mi", "ri", "ti", "fi", "pi", "ni", "sign")
 
 
 def _add_effect_columns(p: argparse.ArgumentParser) -> None:
@@ -91,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the demo meta-analysis end to end",
                        description="A CSV of studies in; a summary table, JSON and a forest plot out.")
     p.add_argument("--output-dir", default="demo-output", metavar="DIR")
+
+    from .web.cli import register as register_web
+
+    register_web(sub)
     return parser
 
 
@@ -103,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            code = COMMANDS[args.command](args)
+            handler = getattr(args, "handler", None) or COMMANDS[args.command]
+            code = handler(args)
         for w in caught:
             print(f"whatworks: warning: {w.message}", file=sys.stderr)
         return code

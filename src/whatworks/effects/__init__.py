@@ -23,9 +23,10 @@ from whatworks.effects.convert import (
     smd_to_lnor,
     smd_to_r,
 )
-from whatworks.effects.escalc import MEASURES, Measure, escalc, required_arguments
+from whatworks.effects.escalc import EFFECT_ARGUMENTS, MEASURES, Measure, escalc, required_arguments
 
 __all__ = [
+    "EFFECT_ARGUMENTS",
     "MEASURES",
     "Effects",
     "Measure",

@@ -21,7 +21,11 @@ from whatworks.effects._inputs import Inputs, resolve
 from whatworks.effects._warnings import warn
 from whatworks.errors import ParameterError
 
-__all__ = ["MEASURES", "Measure", "escalc", "required_arguments"]
+__all__ = ["EFFECT_ARGUMENTS", "MEASURES", "Measure", "escalc", "required_arguments"]
+
+#: The data arguments escalc takes (metafor's names): the column names of findings files and the CLI.
+EFFECT_ARGUMENTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
+                    "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni", "fi", "pi", "sign")
 
 _TABLE = (("ai", "bi", "ci", "di"), ("ai", "n1i", "ci", "n2i"))
 _TABLE_ROLES = (("ai", "count"), ("bi", "count"), ("ci", "count"), ("di", "count"),

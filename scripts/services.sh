@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Make sure what the tests need is here: PostgreSQL running on 127.0.0.1:5432 and Debian's chromium.
+# Installs with apt-get when missing and running as root; otherwise says loudly what is missing.
+# Prints "postgres=yes|no chromium=yes|no" as its last line.
+set -uo pipefail
+have_pg=no
+have_chromium=no
+as_root() { [ "$(id -u)" = "0" ]; }
+apt_updated=no
+apt_install() {
+  if [ "$apt_updated" = no ]; then apt-get update -qq >/dev/null 2>&1 || true; apt_updated=yes; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
+}
+
+if ! command -v pg_isready >/dev/null 2>&1 && as_root; then
+  echo "services: installing PostgreSQL (apt-get)" >&2
+  apt_install postgresql postgresql-client || echo "services: could not install PostgreSQL" >&2
+fi
+if command -v pg_isready >/dev/null 2>&1; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql >/dev/null 2>&1; then
+      for v in $(ls /etc/postgresql); do
+        pg_ctlcluster --skip-systemctl-redirect "$v" main start >/dev/null 2>&1 || true
+      done
+      for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    fi
+  fi
+  if pg_isready -q -h 127.0.0.1 -p 5432; then
+    # trust auth on this machine; a fresh install may need it configured
+    if ! psql -h 127.0.0.1 -U postgres -c 'select 1' >/dev/null 2>&1 && as_root; then
+      for hba in /etc/postgresql/*/main/pg_hba.conf; do
+        grep -q "whatworks-tests" "$hba" 2>/dev/null || sed -i '1i host all all 127.0.0.1/32 trust # whatworks-tests' "$hba"
+      done
+      for v in $(ls /etc/postgresql); do pg_ctlcluster --skip-systemctl-redirect "$v" main reload >/dev/null 2>&1 || true; done
+      sleep 1
+    fi
+    psql -h 127.0.0.1 -U postgres -c 'select 1' >/dev/null 2>&1 && have_pg=yes
+  fi
+fi
+[ "$have_pg" = yes ] || echo "services: *** PostgreSQL is NOT available on 127.0.0.1:5432 ***" >&2
+
+if [ ! -x /usr/bin/chromium ] && as_root; then
+  echo "services: installing chromium (apt-get)" >&2
+  apt_install chromium || echo "services: could not install chromium" >&2
+fi
+[ -x /usr/bin/chromium ] && have_chromium=yes
+[ "$have_chromium" = yes ] || echo "services: *** chromium is NOT installed (/usr/bin/chromium) ***" >&2
+echo "postgres=$have_pg chromium=$have_chromium"

@@ -1,0 +1,118 @@
+"""JSON shapes of the store's resources."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
+from ..store.services import FindingInputError, validate_reported
+
+
+class OutcomeSerializer(serializers.ModelSerializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    domain_name = serializers.CharField(source="domain.name", read_only=True)
+
+    class Meta:
+        model = Outcome
+        fields = ["slug", "name", "description", "direction", "domain", "domain_name", "measures"]
+
+
+class RatingSerializer(serializers.ModelSerializer):
+    outcome = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    outcome_name = serializers.CharField(source="outcome.name", read_only=True)
+    intervention = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Rating
+        fields = ["intervention", "outcome", "outcome_name", "effectiveness", "effectiveness_label",
+                  "effectiveness_state", "strength", "strength_label", "scheme", "scheme_version",
+                  "explanation", "inputs", "computed"]
+
+
+class RatingBriefSerializer(RatingSerializer):
+    class Meta(RatingSerializer.Meta):
+        fields = ["outcome", "outcome_name", "effectiveness", "effectiveness_label",
+                  "effectiveness_state", "strength", "strength_label", "explanation"]
+
+
+class InterventionListSerializer(serializers.ModelSerializer):
+    ratings = RatingBriefSerializer(many=True, read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Intervention
+        fields = ["slug", "name", "status", "summary", "cost_band", "uk_evidence", "ratings", "url"]
+
+    def get_url(self, obj) -> str:
+        return obj.get_absolute_url()
+
+
+class StudySerializer(serializers.ModelSerializer):
+    intervention = serializers.SlugRelatedField(slug_field="slug",
+                                                queryset=Intervention.objects.all())
+
+    class Meta:
+        model = Study
+        fields = ["key", "citation", "year", "design", "country", "sample_size",
+                  "unit_of_randomisation", "follow_up_months", "risk_of_bias", "source",
+                  "illustrative", "intervention"]
+
+
+class SynthesisSerializer(serializers.ModelSerializer):
+    intervention = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    outcome = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Synthesis
+        fields = ["intervention", "outcome", "measure", "k", "participants", "method", "estimate",
+                  "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "result",
+                  "computed"]
+
+
+class InterventionDetailSerializer(InterventionListSerializer):
+    studies = StudySerializer(many=True, read_only=True)
+    syntheses = SynthesisSerializer(many=True, read_only=True)
+    review = serializers.SerializerMethodField()
+
+    class Meta(InterventionListSerializer.Meta):
+        fields = InterventionListSerializer.Meta.fields + [
+            "what_it_is", "how_it_works", "who_it_is_for", "population", "setting",
+            "where_studied", "who_delivers", "training_and_supervision", "fidelity",
+            "what_supports_it", "unit_cost_gbp", "cost_notes", "caveats", "last_reviewed",
+            "review", "studies", "syntheses"]
+
+    def get_review(self, obj) -> dict | None:
+        if obj.review is None:
+            return None
+        return {"key": obj.review.key, "citation": obj.review.citation,
+                "amstar2": obj.review.amstar2, "url": obj.review.url}
+
+
+class InterventionWriteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Intervention
+        fields = ["slug", "name", "summary", "what_it_is", "how_it_works", "who_it_is_for",
+                  "population", "setting", "where_studied", "uk_evidence", "who_delivers",
+                  "training_and_supervision", "fidelity", "what_supports_it", "unit_cost_gbp",
+                  "cost_notes", "caveats", "last_reviewed"]
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    study = serializers.SlugRelatedField(slug_field="key", queryset=Study.objects.all())
+    intervention = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    outcome = serializers.SlugRelatedField(slug_field="slug", queryset=Outcome.objects.all())
+
+    class Meta:
+        model = Finding
+        fields = ["id", "study", "intervention", "outcome", "timepoint_months", "measure",
+                  "reported", "yi", "vi", "illustrative", "notes"]
+        read_only_fields = ["id", "yi", "vi", "intervention"]
+
+    def validate(self, attrs):
+        measure = attrs.get("measure", getattr(self.instance, "measure", None))
+        reported = attrs.get("reported", getattr(self.instance, "reported", None))
+        try:
+            validate_reported(measure, reported)
+        except FindingInputError as exc:
+            raise serializers.ValidationError(exc.fields) from None
+        return attrs

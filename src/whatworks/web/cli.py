@@ -1,0 +1,124 @@
+"""``whatworks serve``, ``whatworks user`` and ``whatworks manage``: the web platform's commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import InputError
+
+
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatworks.web.settings")
+    import django
+
+    django.setup()
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="run the Evidence Store web platform",
+                       description="Migrate the database, load the demo content the first time, and "
+                                   "serve the site (gunicorn). SQLite in ./var by default; set "
+                                   "DATABASE_URL for PostgreSQL.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: 2 x CPU cores)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    p.add_argument("--no-demo", action="store_true", help="do not load the demo content")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("user", help="add a user or change a user's role",
+                       description="Create or update a user with a role (editor or admin) and "
+                                   "print an API token for them. The password is read from "
+                                   "WHATWORKS_PASSWORD or asked for on a terminal.")
+    p.add_argument("username")
+    p.add_argument("--role", choices=["editor", "admin", "none"], default="editor")
+    p.add_argument("--email", default="")
+    p.set_defaults(handler=cmd_user)
+
+    p = sub.add_parser("manage", help="run a Django management command (migrate, load_demo, ...)",
+                       add_help=False)
+    p.add_argument("args", nargs="*")
+    p.set_defaults(handler=cmd_manage)
+
+
+def prepare_database(*, demo: bool = True) -> None:
+    """Migrate; on an empty store load the outcomes framework and (unless told not to) the demo."""
+    setup_django()
+    from django.core.management import call_command
+
+    from .store.demo import load_demo, seed_framework
+    from .store.models import Intervention
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if not Intervention.objects.exists():
+        if demo:
+            n = load_demo()
+            print(f"whatworks: loaded the demo content ({n} interventions)", file=sys.stderr)
+        else:
+            seed_framework()
+
+
+def cmd_serve(args) -> int:
+    prepare_database(demo=not args.no_demo)
+    from django.db import connections
+    from gunicorn.app.base import BaseApplication
+
+    from .wsgi import application
+
+    connections.close_all()  # never share a connection across forked workers
+    workers = args.workers or 2 * (os.cpu_count() or 1)
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", args.threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", None)
+            self.cfg.set("timeout", 60)
+
+        def load(self):
+            return application
+
+    print(f"whatworks: serving on http://{args.host}:{args.port}/ ({workers} workers)",
+          file=sys.stderr)
+    Server().run()
+    return 0
+
+
+def cmd_user(args) -> int:
+    setup_django()
+    from getpass import getpass
+
+    from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    call_command("migrate", interactive=False, verbosity=0)
+    password = os.environ.get("WHATWORKS_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise InputError("set WHATWORKS_PASSWORD or run on a terminal to type a password",
+                             column="password")
+        password = getpass(f"password for {args.username}: ")
+    if len(password) < 10:
+        raise InputError("passwords need at least 10 characters", column="password")
+    user, _ = User.objects.get_or_create(username=args.username, defaults={"email": args.email})
+    user.set_password(password)
+    user.save()
+    user.groups.clear()
+    if args.role != "none":
+        user.groups.add(Group.objects.get(name="admins" if args.role == "admin" else "editors"))
+    token, _ = Token.objects.get_or_create(user=user)
+    print(f"{args.username}: role {args.role}; API token {token.key}")
+    return 0
+
+
+def cmd_manage(args) -> int:
+    setup_django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["whatworks manage", *args.args])
+    return 0

@@ -1,0 +1,260 @@
+"""The Evidence Store's data: the outcomes framework, interventions, studies, findings, and the
+syntheses and ratings computed from them (never typed in).
+
+Models hold inputs and cached results; the statistics live in the core (``whatworks.effects``,
+``whatworks.synthesis``, ``whatworks.ratings``) and are called from ``services.py``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Domain(models.Model):
+    """A domain of the outcomes framework (e.g. 'Children are safe in and outside their homes')."""
+
+    slug = models.SlugField(unique=True, max_length=80)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Outcome(models.Model):
+    """An outcome children and families care about, with the direction that counts as better."""
+
+    INCREASE, DECREASE = "increase", "decrease"
+    DIRECTIONS = [(INCREASE, "an increase is better"), (DECREASE, "a decrease is better")]
+
+    slug = models.SlugField(unique=True, max_length=80)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="outcomes")
+    direction = models.CharField(max_length=10, choices=DIRECTIONS)
+    measures = models.TextField(blank=True, help_text="typical measures, one per line")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["domain__order", "order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Review(models.Model):
+    """A systematic review the evidence comes from, with its AMSTAR 2 appraisal."""
+
+    AMSTAR2 = [("high", "High"), ("moderate", "Moderate"), ("low", "Low"),
+               ("critically low", "Critically low")]
+
+    key = models.SlugField(unique=True, max_length=120)
+    citation = models.TextField()
+    year = models.PositiveIntegerField(null=True, blank=True)
+    amstar2 = models.CharField(max_length=20, choices=AMSTAR2, blank=True)
+    url = models.URLField(blank=True)
+
+    def __str__(self) -> str:
+        return self.citation[:80]
+
+
+class Intervention(models.Model):
+    """A way of working with children and families, summarised for practitioners and leaders."""
+
+    DRAFT, PUBLISHED = "draft", "published"
+    STATUSES = [(DRAFT, "Draft"), (PUBLISHED, "Published")]
+    COST_BANDS = [(1, "under £100"), (2, "£100–£499"), (3, "£500–£999"), (4, "£1,000–£2,000"),
+                  (5, "over £2,000")]
+
+    slug = models.SlugField(unique=True, max_length=120)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=STATUSES, default=DRAFT, db_index=True)
+    summary = models.TextField()
+    what_it_is = models.TextField(blank=True)
+    how_it_works = models.TextField(blank=True)
+    who_it_is_for = models.TextField(blank=True)
+    population = models.JSONField(default=list, blank=True)
+    setting = models.JSONField(default=list, blank=True)
+    where_studied = models.JSONField(default=list, blank=True)
+    uk_evidence = models.BooleanField(default=False)
+    who_delivers = models.TextField(blank=True)
+    training_and_supervision = models.TextField(blank=True)
+    fidelity = models.TextField(blank=True)
+    what_supports_it = models.TextField(blank=True)
+    unit_cost_gbp = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    cost_band = models.PositiveSmallIntegerField(choices=COST_BANDS, null=True, blank=True,
+                                                 db_index=True)
+    cost_notes = models.TextField(blank=True)
+    caveats = models.TextField(blank=True)
+    review = models.ForeignKey(Review, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="interventions")
+    search_text = models.TextField(blank=True, editable=False)
+    last_reviewed = models.DateField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("store:intervention", args=[self.slug])
+
+    def save(self, *args, **kwargs):
+        self.cost_band = cost_band(self.unit_cost_gbp)
+        self.search_text = " ".join(
+            str(x) for x in (self.name, self.summary, self.what_it_is, self.how_it_works,
+                             self.who_it_is_for, " ".join(self.population or []),
+                             " ".join(self.setting or []))).lower()
+        super().save(*args, **kwargs)
+
+
+def cost_band(unit_cost) -> int | None:
+    """The 1-5 cost band of a unit cost in pounds."""
+    if unit_cost is None:
+        return None
+    cost = float(unit_cost)
+    for band, upper in ((1, 100), (2, 500), (3, 1000), (4, 2000.000001)):
+        if cost < upper:
+            return band
+    return 5
+
+
+class SlugRedirect(models.Model):
+    """An old slug of a renamed intervention, so its URL keeps working."""
+
+    old_slug = models.SlugField(unique=True, max_length=120)
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE,
+                                     related_name="old_slugs")
+
+
+class Study(models.Model):
+    """One evaluation: its design, sample and appraisal."""
+
+    DESIGNS = [("rct", "Randomised controlled trial"), ("cluster-rct", "Cluster randomised trial"),
+               ("qed", "Quasi-experimental design"), ("cohort", "Cohort study"),
+               ("pre-post", "Pre-post study")]
+    RISK_OF_BIAS = [("low", "Low"), ("some concerns", "Some concerns"), ("high", "High")]
+    SOURCES = [("review", "A systematic review"), ("trial", "A trial in this system"),
+               ("manual", "Entered by an editor")]
+
+    key = models.SlugField(unique=True, max_length=120)
+    citation = models.TextField()
+    year = models.PositiveIntegerField(null=True, blank=True)
+    design = models.CharField(max_length=20, choices=DESIGNS, db_index=True)
+    country = models.CharField(max_length=80, blank=True, db_index=True)
+    sample_size = models.PositiveIntegerField(null=True, blank=True)
+    unit_of_randomisation = models.CharField(max_length=40, blank=True)
+    follow_up_months = models.FloatField(null=True, blank=True)
+    risk_of_bias = models.CharField(max_length=20, choices=RISK_OF_BIAS, blank=True)
+    source = models.CharField(max_length=10, choices=SOURCES, default="manual")
+    illustrative = models.BooleanField(default=False)
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE, related_name="studies")
+
+    class Meta:
+        ordering = ["year", "key"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.citation[:80]
+
+
+class Finding(models.Model):
+    """One effect: study x outcome x time point, the statistics as reported and the effect size
+    computed from them by ``whatworks.effects``."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="findings")
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE, related_name="findings")
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="findings")
+    timepoint_months = models.FloatField(null=True, blank=True)
+    measure = models.CharField(max_length=10)
+    reported = models.JSONField(default=dict)
+    yi = models.FloatField(null=True, blank=True)
+    vi = models.FloatField(null=True, blank=True)
+    illustrative = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["outcome__order", "study__year", "id"]
+        indexes = [models.Index(fields=["intervention", "outcome"])]
+
+
+class Synthesis(models.Model):
+    """The cached meta-analysis of an intervention's findings on one outcome."""
+
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE,
+                                     related_name="syntheses")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="syntheses")
+    measure = models.CharField(max_length=10, blank=True)
+    k = models.PositiveIntegerField(default=0)
+    participants = models.PositiveIntegerField(null=True, blank=True)
+    method = models.CharField(max_length=10, blank=True)
+    estimate = models.FloatField(null=True, blank=True)
+    ci_lower = models.FloatField(null=True, blank=True)
+    ci_upper = models.FloatField(null=True, blank=True)
+    pi_lower = models.FloatField(null=True, blank=True)
+    pi_upper = models.FloatField(null=True, blank=True)
+    tau2 = models.FloatField(null=True, blank=True)
+    i2 = models.FloatField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    forest_svg = models.TextField(blank=True)
+    computed = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        unique_together = [("intervention", "outcome")]
+        verbose_name_plural = "syntheses"
+
+
+class Rating(models.Model):
+    """Effectiveness and strength of evidence for an intervention on one outcome, computed by a
+    versioned rating scheme, with the inputs it used and a plain-English explanation."""
+
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE, related_name="ratings")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="ratings")
+    effectiveness = models.SmallIntegerField(null=True, blank=True, db_index=True)
+    effectiveness_label = models.CharField(max_length=80)
+    effectiveness_state = models.CharField(max_length=40, blank=True, db_index=True)
+    strength = models.SmallIntegerField(null=True, blank=True, db_index=True)
+    strength_label = models.CharField(max_length=80)
+    scheme = models.CharField(max_length=80)
+    scheme_version = models.CharField(max_length=20)
+    inputs = models.JSONField(default=dict)
+    explanation = models.TextField()
+    crosswalk = models.JSONField(default=list, blank=True,
+                                 help_text="nearest levels on other clearinghouses' scales")
+    computed = models.DateTimeField()
+
+    class Meta:
+        unique_together = [("intervention", "outcome")]
+        ordering = ["outcome__domain__order", "outcome__order"]
+
+
+class RatingChange(models.Model):
+    """One change in a rating: kept forever, shown on the intervention page."""
+
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE,
+                                     related_name="rating_changes")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="rating_changes")
+    when = models.DateTimeField()
+    reason = models.TextField()
+    old_effectiveness = models.CharField(max_length=80, blank=True)
+    new_effectiveness = models.CharField(max_length=80)
+    old_strength = models.CharField(max_length=80, blank=True)
+    new_strength = models.CharField(max_length=80)
+    scheme_version = models.CharField(max_length=20)
+    explanation = models.TextField(blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-when", "-id"]

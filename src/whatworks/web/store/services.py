@@ -1,0 +1,229 @@
+"""Where the store calls the core: findings -> effect sizes -> synthesis -> rating -> history.
+
+A new or changed finding enters as an effect size (``whatworks.effects``), the synthesis of its
+intervention x outcome is refitted (``whatworks.synthesis``), and the rating is recomputed by the
+published rules (``whatworks.ratings``); a change of level is kept in the rating history.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from whatworks.effects import MEASURES, escalc
+from whatworks.errors import InputError, WhatWorksError
+
+from .models import Finding, Intervention, Outcome, Rating, RatingChange, Synthesis
+
+RATIO_MEASURES = {"RR", "OR", "PETO", "IRR", "ROM"}
+TARGET_MONTHS = 12.0  # one finding per study: the time point nearest 12 months
+
+
+class FindingInputError(WhatWorksError):
+    """Reported statistics that cannot give an effect size; ``fields`` maps argument -> messages."""
+
+    def __init__(self, fields: dict[str, list[str]]):
+        self.fields = fields
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
+
+
+def compute_effect(measure: str, reported: dict) -> tuple[float, float]:
+    """The effect size and sampling variance of one finding from its reported statistics."""
+    if not measure or measure not in MEASURES:
+        raise FindingInputError({"measure": [f"choose one of {', '.join(MEASURES)}"]})
+    if not isinstance(reported, dict) or not reported:
+        raise FindingInputError({"reported": ["enter the reported statistics"]})
+    if "yi" in reported and "vi" in reported:
+        yi, vi = _number(reported, "yi"), _number(reported, "vi")
+        if vi <= 0:
+            raise FindingInputError({"vi": ["the sampling variance must be greater than 0"]})
+        return yi, vi
+    columns = {name: [_number(reported, name)] for name in reported}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = escalc(measure, **columns)
+    except InputError as exc:
+        field = exc.column or "reported"
+        raise FindingInputError({field: [_strip_location(str(exc))]}) from None
+    except WhatWorksError as exc:
+        raise FindingInputError({"reported": [str(exc)]}) from None
+    yi, vi = float(out["yi"].iloc[0]), float(out["vi"].iloc[0])
+    if not (math.isfinite(yi) and math.isfinite(vi)):
+        needed = ", ".join("/".join(g) for g in MEASURES[measure].groups)
+        raise FindingInputError({"reported": [f"{measure} needs {needed}"]})
+    return yi, vi
+
+
+def _number(reported: dict, name: str) -> float:
+    value = reported.get(name)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise FindingInputError({name: [f"'{value}' is not a number"]}) from None
+    if not math.isfinite(x):
+        raise FindingInputError({name: ["must be a finite number"]})
+    return x
+
+
+def _strip_location(message: str) -> str:
+    return message.split(": ", 1)[1] if message.startswith(("row ", "column ")) else message
+
+
+def validate_reported(measure: str, reported: dict) -> tuple[float, float]:
+    return compute_effect(measure, reported)
+
+
+def one_per_study(findings: list[Finding]) -> list[Finding]:
+    """Keep each study's finding nearest 12 months (the later one on a tie)."""
+    best: dict[int, Finding] = {}
+    for f in findings:
+        if f.yi is None or f.vi is None:
+            continue
+        current = best.get(f.study_id)
+        if current is None or _distance(f) < _distance(current) or (
+                _distance(f) == _distance(current) and (f.timepoint_months or 0)
+                > (current.timepoint_months or 0)):
+            best[f.study_id] = f
+    return sorted(best.values(), key=lambda f: (f.study.year or 0, f.study.key))
+
+
+def _distance(f: Finding) -> float:
+    return abs((f.timepoint_months if f.timepoint_months is not None else TARGET_MONTHS)
+               - TARGET_MONTHS)
+
+
+def save_finding(finding: Finding, *, reason: str, user=None) -> Finding:
+    """Compute the finding's effect size, save it and refresh its synthesis and rating."""
+    finding.yi, finding.vi = compute_effect(finding.measure, finding.reported)
+    with transaction.atomic():
+        finding.save()
+        refresh(finding.intervention, finding.outcome, reason=reason, user=user)
+    return finding
+
+
+def delete_finding(finding: Finding, *, reason: str, user=None) -> None:
+    intervention, outcome = finding.intervention, finding.outcome
+    with transaction.atomic():
+        finding.delete()
+        refresh(intervention, outcome, reason=reason, user=user)
+
+
+def refresh(intervention: Intervention, outcome: Outcome, *, reason: str, user=None,
+            when=None, plot: bool = True) -> Rating | None:
+    """Refit the synthesis and recompute the rating of one intervention x outcome."""
+    from .rating import rate_findings
+
+    when = when or timezone.now()
+    findings = list(Finding.objects.filter(intervention=intervention, outcome=outcome)
+                    .select_related("study"))
+    chosen = one_per_study(findings)
+    synthesis, fit = _synthesise(intervention, outcome, chosen, plot=plot)
+    old = Rating.objects.filter(intervention=intervention, outcome=outcome).first()
+    if not chosen:
+        if old is not None:
+            _record_change(intervention, outcome, old, None, reason, when, user)
+            old.delete()
+        return None
+    rating = rate_findings(outcome=outcome, intervention=intervention, findings=chosen, fit=fit)
+    new, _ = Rating.objects.update_or_create(
+        intervention=intervention, outcome=outcome,
+        defaults=dict(effectiveness=rating.effectiveness, effectiveness_label=rating.effectiveness_label,
+                      effectiveness_state=rating.effectiveness_state, strength=rating.strength,
+                      strength_label=rating.strength_label, scheme=rating.scheme,
+                      scheme_version=rating.scheme_version, inputs=rating.inputs,
+                      explanation=rating.explanation, crosswalk=rating.crosswalk,
+                      computed=when))
+    if old is None or (old.effectiveness_label, old.strength_label) != (
+            new.effectiveness_label, new.strength_label):
+        _record_change(intervention, outcome, old, new, reason, when, user)
+    return new
+
+
+def _record_change(intervention, outcome, old, new, reason, when, user) -> None:
+    RatingChange.objects.create(
+        intervention=intervention, outcome=outcome, when=when, reason=reason,
+        old_effectiveness=old.effectiveness_label if old else "",
+        new_effectiveness=new.effectiveness_label if new else "no evidence",
+        old_strength=old.strength_label if old else "",
+        new_strength=new.strength_label if new else "none",
+        scheme_version=new.scheme_version if new else (old.scheme_version if old else ""),
+        explanation=new.explanation if new else "all findings were removed", user=user)
+
+
+def _synthesise(intervention, outcome, chosen: list[Finding], *, plot: bool):
+    Synthesis.objects.filter(intervention=intervention, outcome=outcome).delete()
+    if not chosen:
+        return None, None
+    fit = fit_synthesis(chosen)
+    measures = {f.measure for f in chosen}
+    measure = chosen[0].measure if len(measures) == 1 else "mixed"
+    participants = sum(f.study.sample_size or 0 for f in chosen) or None
+    svg = _forest_svg(fit, measure, outcome) if (fit is not None and plot) else ""
+    values = dict(measure=measure, k=len(chosen), participants=participants)
+    if fit is not None:
+        values.update(method=fit.method, estimate=fit.estimate, ci_lower=fit.ci_lower,
+                      ci_upper=fit.ci_upper, pi_lower=_finite(fit.pi_lower),
+                      pi_upper=_finite(fit.pi_upper), tau2=fit.tau2, i2=fit.i2,
+                      result=fit.to_dict())
+    return Synthesis.objects.create(intervention=intervention, outcome=outcome, forest_svg=svg,
+                                    **values), fit
+
+
+def fit_synthesis(chosen: list[Finding]):
+    """REML random-effects with Knapp-Hartung for k >= 3 (z for k = 2); the single study as it
+    is for k = 1; None when the findings use different measures (no pooling across metrics)."""
+    from whatworks.synthesis import meta_analysis
+
+    if not chosen or len({f.measure for f in chosen}) > 1:
+        return None
+    yi = np.array([f.yi for f in chosen])
+    vi = np.array([f.vi for f in chosen])
+    labels = [_label(f) for f in chosen]
+    if len(chosen) == 1:
+        return meta_analysis(yi, vi, method="FE", labels=labels)
+    return meta_analysis(yi, vi, method="REML", test="knha" if len(chosen) >= 3 else "z",
+                         labels=labels)
+
+
+def forest_svg(synthesis: Synthesis) -> str:
+    """The synthesis's forest plot as SVG, drawn on first use and cached."""
+    if not synthesis.forest_svg:
+        chosen = one_per_study(list(Finding.objects.filter(
+            intervention_id=synthesis.intervention_id, outcome_id=synthesis.outcome_id)
+            .select_related("study")))
+        fit = fit_synthesis(chosen)
+        if fit is None:
+            return ""
+        synthesis.forest_svg = _forest_svg(fit, synthesis.measure, synthesis.outcome)
+        Synthesis.objects.filter(pk=synthesis.pk).update(forest_svg=synthesis.forest_svg)
+    return synthesis.forest_svg
+
+
+def _finite(x):
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _label(f: Finding) -> str:
+    s = f.study
+    text = s.citation.split(".")[0][:60]
+    return f"{text} ({s.year})" if s.year and str(s.year) not in text else text
+
+
+def _forest_svg(fit, measure: str, outcome: Outcome) -> str:
+    from whatworks.synthesis.plots import forest_plot
+
+    ratio = measure in RATIO_MEASURES
+    labels = {"RR": "Risk ratio", "OR": "Odds ratio", "IRR": "Rate ratio", "PETO": "Odds ratio",
+              "ROM": "Ratio of means", "SMD": "Standardised mean difference (Hedges' g)",
+              "MD": "Mean difference", "RD": "Risk difference"}
+    fig = forest_plot(fit, transform=np.exp if ratio else None,
+                      xlabel=f"{labels.get(measure, measure)}: {outcome.name.lower()}")
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return buf.getvalue()

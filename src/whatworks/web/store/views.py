@@ -1,0 +1,115 @@
+"""Public pages of the Evidence Store: short views that query and render (no statistics here)."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from . import services
+from .models import Intervention, Rating, RatingChange, Synthesis
+from .queries import (
+    Filters,
+    facet_choices,
+    filter_interventions,
+    framework,
+    get_intervention,
+    visible_interventions,
+    with_ratings,
+)
+from .scales import EFFECTIVENESS_LEVELS, STRENGTH_LEVELS
+
+
+@require_GET
+def home(request):
+    published = visible_interventions(None)
+    return render(request, "store/home.html", {
+        "count": published.count(),
+        "recent": with_ratings(published.order_by("-updated"))[:6],
+        "domains": framework(),
+    })
+
+
+@require_GET
+def intervention_index(request):
+    filters = Filters.from_query(request.GET)
+    qs = with_ratings(filter_interventions(visible_interventions(request.user), filters))
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "store/index.html", {
+        "page": page, "filters": filters, "facets": facet_choices(), "query": query.urlencode(),
+        "effectiveness_levels": EFFECTIVENESS_LEVELS, "strength_levels": STRENGTH_LEVELS,
+    })
+
+
+@require_GET
+def intervention_detail(request, slug):
+    intervention, new_slug = get_intervention(request.user, slug)
+    if new_slug:
+        return redirect("store:intervention", slug=new_slug, permanent=True)
+    ratings = Rating.objects.filter(intervention=intervention).select_related("outcome",
+                                                                              "outcome__domain")
+    syntheses = {s.outcome_id: s for s in Synthesis.objects.filter(intervention=intervention)}
+    studies = intervention.studies.all()
+    return render(request, "store/intervention.html", {
+        "intervention": intervention,
+        "rows": [(r, syntheses.get(r.outcome_id)) for r in ratings],
+        "studies": studies,
+        "illustrative": any(s.illustrative for s in studies),
+        "history": RatingChange.objects.filter(intervention=intervention).select_related(
+            "outcome")[:50],
+    })
+
+
+@require_GET
+def forest_svg(request, slug, outcome):
+    intervention, new_slug = get_intervention(request.user, slug)
+    if new_slug:
+        return redirect("store:forest", slug=new_slug, outcome=outcome, permanent=True)
+    synthesis = Synthesis.objects.filter(intervention=intervention, outcome__slug=outcome) \
+        .select_related("outcome").first()
+    svg = services.forest_svg(synthesis) if synthesis is not None else ""
+    if not svg:
+        raise Http404("No forest plot for this outcome")
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_GET
+def outcomes(request):
+    return render(request, "store/outcomes.html", {"domains": framework()})
+
+
+@require_GET
+def compare(request):
+    slugs = [s for s in request.GET.getlist("i") if s][:3]
+    chosen = list(with_ratings(visible_interventions(request.user).filter(slug__in=slugs)))
+    chosen.sort(key=lambda i: slugs.index(i.slug))
+    outcome_set = {}
+    for intervention in chosen:
+        for rating in intervention.ratings.all():
+            outcome_set[rating.outcome_id] = rating.outcome
+    table = [(o, [next((r for r in i.ratings.all() if r.outcome_id == o.id), None)
+                  for i in chosen]) for o in outcome_set.values()]
+    return render(request, "store/compare.html", {
+        "chosen": chosen, "table": table,
+        "all": visible_interventions(request.user).only("slug", "name").order_by("name"),
+        "slots": [(n + 1, slugs[n] if n < len(slugs) else "") for n in range(3)],
+    })
+
+
+@require_GET
+def methods(request):
+    from whatworks.ratings.crosswalk import CAVEAT
+    from whatworks.ratings.schemes import get_scheme
+
+    scheme = get_scheme()
+    return render(request, "store/methods.html", {
+        "scheme": scheme, "rules": scheme.describe_rules(), "crosswalk_caveat": CAVEAT})
+
+
+def published_count() -> int:
+    return Intervention.objects.filter(status=Intervention.PUBLISHED).count()

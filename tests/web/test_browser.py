@@ -1,0 +1,152 @@
+"""End to end in a real browser (Debian's chromium driven by Playwright): search and filter, an
+intervention page with its forest plot, an editor adding a finding and watching the synthesis,
+rating and history change, and axe-core accessibility checks on every page type."""
+
+import os
+import shutil
+
+import pytest
+
+from tests.web.conftest import SMALL_STORE
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed (apt-get install chromium); "
+                              "scripts/test.sh installs it when run as root"),
+]
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
+
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def store(transactional_db):
+    from whatworks.web.store.demo import load_demo
+
+    load_demo(SMALL_STORE)
+
+
+@pytest.fixture
+def page(browser, live_server, store):
+    context = browser.new_context(base_url=live_server.url)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def serious_violations(pg):
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(pg)
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_a_reader_searches_and_filters(page):
+    page.goto("/interventions/")
+    page.get_by_label("Search", exact=True).fill("secondary schools")
+    page.get_by_role("button", name="Apply").click()
+    assert page.get_by_role("link", name="Social workers in schools").is_visible()
+    assert page.get_by_role("link", name="Family group conferences").count() == 0
+    page.goto("/interventions/")
+    page.get_by_label("Outcome").select_option("entry-to-care")
+    page.get_by_role("button", name="Apply").click()
+    assert page.get_by_role("link", name="Family group conferences").is_visible()
+    assert page.get_by_role("link", name="Social workers in schools").count() == 0
+
+
+def test_an_intervention_page_shows_its_forest_plot_and_explanation(page):
+    page.goto("/interventions/family-group-conferences/")
+    img = page.locator("figure.forest img").first
+    img.scroll_into_view_if_needed()
+    page.wait_for_function("() => { const i = document.querySelector('figure.forest img');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
+    assert "Forest plot of 3 studies" in img.get_attribute("alt")
+    assert page.locator(".explanation").first.inner_text().strip() != ""
+
+
+def _sign_in(page, username):
+    page.goto("/accounts/sign-in/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_an_editor_adds_a_finding_and_watches_the_rating_change(page, editor):
+    from whatworks.web.store.models import Intervention, Rating, RatingChange, Study
+
+    Study.objects.create(key="fgc-harm", citation="Illustrative harm study. 2024.", year=2024,
+                         design="rct", sample_size=2000, risk_of_bias="low",
+                         intervention=Intervention.objects.get(slug="family-group-conferences"))
+    before = Rating.objects.get(intervention__slug="family-group-conferences")
+    _sign_in(page, "edna")
+    page.goto("/editor/interventions/family-group-conferences/findings/new/")
+    page.get_by_label("Study").select_option("fgc-harm")
+    page.get_by_label("Outcome").select_option("entry-to-care")
+    page.get_by_label("Measure").select_option("RR")
+    page.get_by_label("Time point (months after start)").fill("12")
+    for name, value in {"ai": "900", "n1i": "1000", "ci": "300", "n2i": "1000"}.items():
+        page.locator(f'input[name="{name}"]').fill(value)
+    # the effect size appears as the editor types (log RR of 0.9 vs 0.3 = log 3)
+    page.wait_for_function("() => document.getElementById('effect-preview').dataset.yi")
+    assert "1.0986" in page.locator("#effect-preview").inner_text()
+    # an impossible value is refused on its field before saving
+    page.locator('input[name="ai"]').fill("1200")
+    page.wait_for_selector(".live-error")
+    page.locator('input[name="ai"]').fill("900")
+    page.wait_for_function("() => document.getElementById('effect-preview').dataset.yi")
+    page.get_by_role("button", name="Save finding").click()
+    assert "synthesis and rating updated" in page.locator(".messages").inner_text()
+    after = Rating.objects.get(intervention__slug="family-group-conferences")
+    assert after.explanation != before.explanation
+    page.goto("/interventions/family-group-conferences/")
+    assert after.explanation in page.locator(".explanation").first.inner_text()
+    history = page.locator("ul.history").inner_text()
+    if after.effectiveness_label != before.effectiveness_label:
+        assert "finding added by an editor" in history
+        assert RatingChange.objects.filter(reason="finding added by an editor").exists()
+
+
+PAGES = ["/", "/interventions/", "/interventions/?outcome=entry-to-care",
+         "/interventions/family-group-conferences/", "/interventions/schwartz-rounds/",
+         "/outcomes/", "/compare/?i=family-group-conferences&i=social-workers-in-schools",
+         "/methods/", "/accounts/sign-in/", "/no-such-page/"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_public_pages_have_no_serious_accessibility_violations(page, path):
+    page.goto(path)
+    assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("path", ["/editor/", "/editor/interventions/family-group-conferences/",
+                                  "/editor/interventions/family-group-conferences/findings/new/",
+                                  "/editor/import/", "/editor/interventions/new/"])
+def test_editor_pages_have_no_serious_accessibility_violations(page, editor, path):
+    _sign_in(page, "edna")
+    page.goto(path)
+    assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("path", ["/", "/interventions/", "/interventions/family-group-conferences/"])
+def test_pages_work_on_a_phone(browser, live_server, store, path):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 375, "height": 740},
+                                  is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    pg.goto(path)
+    overflow = pg.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    context.close()
+    assert overflow <= 1

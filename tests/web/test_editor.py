@@ -1,0 +1,140 @@
+"""Editors' pages by persona: anonymous readers are sent to sign in, outsiders get 403, editors edit
+drafts and findings, admins publish; imports are all-or-nothing with row-level messages."""
+
+import pytest
+
+from whatworks.web.store.models import Finding, Intervention, Rating, RatingChange, SlugRedirect
+
+pytestmark = pytest.mark.django_db
+
+EDITOR_PAGES = ["/editor/", "/editor/interventions/new/",
+                "/editor/interventions/family-group-conferences/",
+                "/editor/interventions/family-group-conferences/findings/new/", "/editor/import/"]
+
+
+@pytest.mark.parametrize("path", EDITOR_PAGES)
+def test_anonymous_users_are_sent_to_sign_in(client, path):
+    r = client.get(path)
+    assert r.status_code == 302 and r["Location"].startswith("/accounts/sign-in/")
+
+
+@pytest.mark.parametrize("path", EDITOR_PAGES)
+def test_outsiders_are_forbidden(client, outsider, path):
+    client.force_login(outsider)
+    assert client.get(path).status_code == 403
+
+
+@pytest.mark.parametrize("path", EDITOR_PAGES)
+def test_editors_reach_every_editor_page(editor_client, path):
+    assert editor_client.get(path).status_code == 200
+
+
+def _finding_form(**stats):
+    data = {"study": "fgc-trial-2023", "outcome": "entry-to-care", "measure": "RR",
+            "timepoint_months": "24"}
+    data.update({k: str(v) for k, v in stats.items()})
+    return data
+
+
+def test_an_editor_adds_a_finding_and_the_synthesis_rating_and_history_change(editor_client):
+    url = "/editor/interventions/family-group-conferences/findings/new/"
+    before = Rating.objects.get(intervention__slug="family-group-conferences")
+    changes = RatingChange.objects.count()
+    # a large harmful result at 12 months from a new study moves the pooled estimate
+    from whatworks.web.store.models import Study
+
+    Study.objects.create(key="fgc-harm", citation="Illustrative harm study. 2024.", year=2024,
+                         design="rct", sample_size=2000, risk_of_bias="low",
+                         intervention=Intervention.objects.get(slug="family-group-conferences"))
+    r = editor_client.post(url, {**_finding_form(ai=900, n1i=1000, ci=300, n2i=1000),
+                                 "study": "fgc-harm", "timepoint_months": "12"})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    after = Rating.objects.get(intervention__slug="family-group-conferences")
+    assert after.inputs != before.inputs
+    assert after.explanation != before.explanation
+    if after.effectiveness_label != before.effectiveness_label:
+        assert RatingChange.objects.count() == changes + 1
+
+
+def test_impossible_values_are_refused_with_a_message_on_the_field(editor_client):
+    url = "/editor/interventions/family-group-conferences/findings/new/"
+    n = Finding.objects.count()
+    r = editor_client.post(url, _finding_form(ai=50, n1i=20, ci=3, n2i=20))
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'class="error"' in html
+    assert Finding.objects.count() == n
+
+
+def test_only_admins_publish(client, editor, admin):
+    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
+    client.force_login(editor)
+    assert client.post("/editor/interventions/schwartz-rounds/publish/").status_code == 403
+    client.force_login(admin)
+    assert client.post("/editor/interventions/schwartz-rounds/publish/").status_code == 302
+    assert Intervention.objects.get(slug="schwartz-rounds").status == "published"
+
+
+def test_renaming_a_slug_keeps_the_old_url(editor_client):
+    i = Intervention.objects.get(slug="schwartz-rounds")
+    r = editor_client.post("/editor/interventions/schwartz-rounds/edit/", {
+        "name": "Schwartz Rounds", "slug": "schwartz-rounds-for-staff", "summary": i.summary})
+    assert r.status_code == 302
+    assert SlugRedirect.objects.filter(old_slug="schwartz-rounds").exists()
+
+
+def test_a_bad_findings_import_writes_nothing_and_names_the_row(editor_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    n = Finding.objects.count()
+    csv_text = ("study,outcome,measure,timepoint_months,ai,n1i,ci,n2i\n"
+                "fgc-trial-2023,entry-to-care,RR,6,100,700,120,700\n"
+                "fgc-study-b,entry-to-care,RR,6,oops,200,80,200\n")
+    upload = SimpleUploadedFile("new.csv", csv_text.encode())
+    r = editor_client.post("/editor/import/", {"kind": "findings", "findings-file": upload})
+    html = r.content.decode()
+    assert "new.csv, row 2, column &#x27;ai&#x27;" in html or "new.csv, row 2, column 'ai'" in html
+    assert "nothing was imported" in html
+    assert Finding.objects.count() == n
+
+
+def test_a_good_findings_import_adds_every_row(editor_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    n = Finding.objects.count()
+    csv_text = ("study,outcome,measure,timepoint_months,ai,n1i,ci,n2i\n"
+                "fgc-trial-2023,entry-to-care,RR,6,100,700,120,700\n"
+                "fgc-study-b,entry-to-care,RR,6,50,200,70,200\n")
+    upload = SimpleUploadedFile("new.csv", csv_text.encode())
+    r = editor_client.post("/editor/import/", {"kind": "findings", "findings-file": upload})
+    assert r.status_code == 302
+    assert Finding.objects.count() == n + 2
+
+
+def test_the_store_exports_and_imports_round_trip(client, editor_client):
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = client.get("/export/store.json").json()
+    assert {"interventions", "studies", "findings", "ratings", "outcomes"} <= data.keys()
+    assert {i["slug"] for i in data["interventions"]} == {
+        "family-group-conferences", "social-workers-in-schools", "schwartz-rounds"}
+    data["interventions"][0]["summary"] = "Changed by import."
+    upload = SimpleUploadedFile("store.json", json.dumps(data).encode())
+    r = editor_client.post("/editor/import/", {"kind": "store", "store-file": upload})
+    assert r.status_code == 302
+    assert Intervention.objects.get(slug=data["interventions"][0]["slug"]).summary == \
+        "Changed by import."
+    zipped = client.get("/export/store-csv.zip")
+    assert zipped.status_code == 200 and zipped.content[:2] == b"PK"
+
+
+def test_csrf_is_enforced_on_editor_forms(editor):
+    from django.test import Client
+
+    c = Client(enforce_csrf_checks=True)
+    c.force_login(editor)
+    r = c.post("/editor/interventions/new/", {"name": "X", "slug": "x", "summary": "s"})
+    assert r.status_code == 403
+    assert not Intervention.objects.filter(slug="x").exists()
