@@ -427,3 +427,12 @@ def test_the_fixture_is_the_bcg_data():
     # guards against a regenerated fixture silently changing the data the plots are tested on
     assert len(DATA["yi"]) == 13 and DATA["alloc"].count("random") == 7
     assert REF["metafor_version"].startswith("3.8")
+
+
+def test_a_narrow_ratio_axis_gets_plain_round_ticks():
+    from whatworks.synthesis.plots import _narrow_log_ticks, _nice_log_ticks
+
+    assert len(_nice_log_ticks(0.55, 1.1)) < 3
+    ticks = _narrow_log_ticks(0.55, 1.1)
+    assert len(ticks) >= 2 and all(0.55 <= t <= 1.1 for t in ticks)
+    assert all(f"{t:g}" in ("0.6", "0.8", "1", "0.7", "0.9") for t in ticks)

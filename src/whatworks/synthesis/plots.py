@@ -105,10 +105,20 @@ def _nice_log_ticks(lo: float, hi: float) -> list[float]:
     return [10.0 ** e for e in range(lo_e, hi_e + 1, step) if lo <= 10.0 ** e <= hi]
 
 
+def _narrow_log_ticks(lo: float, hi: float) -> list[float]:
+    """Evenly stepped round ticks for a log axis spanning less than a factor of about 5."""
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+    return [float(t) for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9) and t > 0]
+
+
 def _set_log_ticks(axis, lo: float, hi: float, position=lambda t: t) -> None:
     from matplotlib.ticker import FixedLocator, NullLocator
 
     ticks = _nice_log_ticks(lo, hi)
+    if len(ticks) < 3:
+        ticks = _narrow_log_ticks(lo, hi)
     if len(ticks) < 2:
         return
     axis.set_major_locator(FixedLocator([position(t) for t in ticks]))
