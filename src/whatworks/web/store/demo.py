@@ -93,6 +93,6 @@ def load_demo(content: dict | None = None, *, plot: bool = False) -> int:
 
 def _reported(f: dict) -> dict:
     reported = dict(f.get("reported") or {})
-    if "yi" in f and "vi" in f:
+    if f.get("yi") is not None and f.get("vi") is not None:
         reported.update(yi=f["yi"], vi=f["vi"])
     return reported
