@@ -90,8 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="A CSV of studies in; a summary table, JSON and a forest plot out.")
     p.add_argument("--output-dir", default="demo-output", metavar="DIR")
 
+    from .places import cli as places_cli
     from .web.cli import register as register_web
 
+    places_cli.register(sub)
     register_web(sub)
     return parser
 
@@ -307,7 +309,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"effects": cmd_effects, "meta": cmd_meta, "demo": cmd_demo}
+def cmd_places(args) -> int:
+    from .places import cli as places_cli
+
+    return places_cli.run(args)
+
+
+COMMANDS = {"effects": cmd_effects, "meta": cmd_meta, "demo": cmd_demo, "places": cmd_places}
 
 
 if __name__ == "__main__":  # pragma: no cover
