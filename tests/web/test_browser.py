@@ -123,7 +123,7 @@ def test_an_editor_adds_a_finding_and_watches_the_rating_change(page, editor):
 PAGES = ["/", "/interventions/", "/interventions/?outcome=entry-to-care",
          "/interventions/family-group-conferences/", "/interventions/schwartz-rounds/",
          "/outcomes/", "/compare/?i=family-group-conferences&i=social-workers-in-schools",
-         "/methods/", "/accounts/sign-in/", "/no-such-page/"]
+         "/methods/", "/accounts/sign-in/", "/no-such-page/", "/places/", "/places/E06000001/"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -150,3 +150,18 @@ def test_pages_work_on_a_phone(browser, live_server, store, path):
     overflow = pg.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     context.close()
     assert overflow <= 1
+
+
+def test_an_authority_page_shows_its_charts(page):
+    page.goto("/places/")
+    page.get_by_label("Local authority").select_option(label="Hartlepool")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/places/E06000001/")
+    assert page.get_by_role("heading", name="Hartlepool", level=1).is_visible()
+    for kind in ("trend", "funnel", "deprivation"):
+        img = page.locator(f'img[src="/places/E06000001/{kind}.svg"]')
+        img.scroll_into_view_if_needed()
+        page.wait_for_function(
+            f"() => {{ const i = document.querySelector('img[src=\"/places/E06000001/{kind}.svg\"]');"
+            " return i && i.complete && i.naturalWidth > 0; }")
+    assert "England" in page.locator("table").inner_text()

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "whatworks.web.accounts",
     "whatworks.web.store",
+    "whatworks.web.places",
     "whatworks.web.api",
 ]
 

@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("whatworks.web.store.urls")),
     path("editor/", include("whatworks.web.store.editor_urls")),
+    path("places/", include("whatworks.web.places.urls")),
     path("accounts/", include("whatworks.web.accounts.urls")),
     path("api/", include("whatworks.web.api.urls")),
 ]

@@ -59,6 +59,9 @@ class Filters:
 
     @classmethod
     def from_query(cls, params) -> Filters:
+        # NUL bytes cannot be stored or searched in PostgreSQL text; they are never meaningful
+        params = {k: str(v).replace("\x00", "") for k, v in params.items()}
+
         def as_int(name, lo, hi):
             try:
                 value = int(params.get(name, ""))
