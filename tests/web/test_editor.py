@@ -138,3 +138,60 @@ def test_csrf_is_enforced_on_editor_forms(editor):
     r = c.post("/editor/interventions/new/", {"name": "X", "slug": "x", "summary": "s"})
     assert r.status_code == 403
     assert not Intervention.objects.filter(slug="x").exists()
+
+
+def test_the_store_round_trips_through_the_csv_zip(client, editor_client):
+    import io
+    import zipfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    zipped = client.get("/export/store-csv.zip").content
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        assert {"interventions.csv", "studies.csv", "findings.csv", "outcomes.csv"} <= set(
+            zf.namelist())
+        tables = {n: zf.read(n).decode() for n in zf.namelist()}
+    tables["interventions.csv"] = tables["interventions.csv"].replace(
+        "Reflective forums for staff.", "Reflective forums (edited in CSV).")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in tables.items():
+            zf.writestr(name, text)
+    n = Finding.objects.count()
+    upload = SimpleUploadedFile("store-csv.zip", buf.getvalue())
+    r = editor_client.post("/editor/import/", {"kind": "store", "store-file": upload})
+    assert r.status_code == 302
+    assert Intervention.objects.get(slug="schwartz-rounds").summary == \
+        "Reflective forums (edited in CSV)."
+    assert Finding.objects.count() == n
+
+
+def test_a_bad_cell_in_the_csv_zip_names_table_row_and_column_and_writes_nothing(
+        client, editor_client):
+    import io
+    import zipfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    zipped = client.get("/export/store-csv.zip").content
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        tables = {n: zf.read(n).decode() for n in zf.namelist()}
+    lines = tables["studies.csv"].splitlines()
+    header = lines[0].split(",")
+    cells = next(__import__("csv").reader([lines[2]]))
+    cells[header.index("year")] = "last year"
+    out = io.StringIO()
+    __import__("csv").writer(out).writerow(cells)
+    lines[2] = out.getvalue().strip()
+    tables["studies.csv"] = "\n".join(lines) + "\n"
+    tables["interventions.csv"] = tables["interventions.csv"].replace(
+        "Reflective forums for staff.", "Should not be saved.")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in tables.items():
+            zf.writestr(name, text)
+    r = editor_client.post("/editor/import/", {"kind": "store", "store-file": SimpleUploadedFile(
+        "store-csv.zip", buf.getvalue())})
+    html = r.content.decode()
+    assert "studies.csv, row 2, column &#x27;year&#x27;" in html
+    assert Intervention.objects.get(slug="schwartz-rounds").summary == "Reflective forums for staff."

@@ -129,12 +129,15 @@ def import_data(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                text = upload.read().decode("utf-8-sig")
+                raw = upload.read()
                 if kind == "findings":
-                    n = transfer.import_findings_csv(text, filename=upload.name, user=request.user)
+                    n = transfer.import_findings_csv(raw.decode("utf-8-sig"), filename=upload.name,
+                                                     user=request.user)
                     messages.success(request, f"Imported {n} findings.")
                 else:
-                    counts = transfer.import_store(json.loads(text), user=request.user)
+                    data = transfer.read_csv_zip(raw, filename=upload.name) if raw[:2] == b"PK" \
+                        else json.loads(raw.decode("utf-8-sig"))
+                    counts = transfer.import_store(data, user=request.user)
                     messages.success(request, f"Imported the store: {counts}.")
                 return redirect("editor:dashboard")
             except UnicodeDecodeError:

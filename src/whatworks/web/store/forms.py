@@ -126,4 +126,4 @@ class FindingsUploadForm(forms.Form):
 
 
 class StoreUploadForm(forms.Form):
-    file = forms.FileField(label="Store export (JSON)")
+    file = forms.FileField(label="Store export (JSON, or the zip of CSV tables)")

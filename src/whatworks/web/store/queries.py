@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404
 
 from ..accounts.roles import is_editor
@@ -32,7 +32,7 @@ def get_intervention(user, slug: str) -> tuple[Intervention | None, str | None]:
     One access helper decides 404: drafts are invisible (404, not 403) to the public.
     """
     qs = visible_interventions(user)
-    found = qs.filter(slug=slug).first()
+    found = qs.filter(slug=slug).select_related("review").first()
     if found is not None:
         return found, None
     redirect = SlugRedirect.objects.filter(old_slug=slug).select_related("intervention").first()
@@ -96,23 +96,27 @@ class Filters:
 
 
 def filter_interventions(qs: QuerySet[Intervention], f: Filters) -> QuerySet[Intervention]:
-    """Apply index filters with ORM lookups only (parameterised SQL; no text is interpolated)."""
+    """Apply index filters with ORM lookups only (parameterised SQL; no text is interpolated).
+
+    Filters on ratings and studies are ``EXISTS`` subqueries (one rating must match all the rating
+    filters together), so no join multiplies rows and no ``DISTINCT`` over wide rows is needed.
+    """
     if f.q:
         for word in f.q.lower().split()[:8]:
             qs = qs.filter(search_text__contains=word)
-    rating_q = Q()
+    rating = {}
     if f.outcome:
-        rating_q &= Q(ratings__outcome__slug=f.outcome)
+        rating["outcome__slug"] = f.outcome
     if f.domain:
-        rating_q &= Q(ratings__outcome__domain__slug=f.domain)
+        rating["outcome__domain__slug"] = f.domain
     if f.effectiveness.lstrip("-").isdigit():
-        rating_q &= Q(ratings__effectiveness=int(f.effectiveness))
+        rating["effectiveness"] = int(f.effectiveness)
     elif f.effectiveness:
-        rating_q &= Q(ratings__effectiveness_state=f.effectiveness)
+        rating["effectiveness_state"] = f.effectiveness
     if f.strength is not None:
-        rating_q &= Q(ratings__strength=f.strength)
-    if rating_q:
-        qs = qs.filter(rating_q)
+        rating["strength"] = f.strength
+    if rating:
+        qs = qs.filter(Exists(Rating.objects.filter(intervention=OuterRef("pk"), **rating)))
     if f.cost_band:
         qs = qs.filter(cost_band=f.cost_band)
     if f.population:
@@ -120,15 +124,28 @@ def filter_interventions(qs: QuerySet[Intervention], f: Filters) -> QuerySet[Int
     if f.setting:
         qs = qs.filter(search_text__contains=f.setting.lower())
     if f.design:
-        qs = qs.filter(studies__design=f.design)
+        qs = qs.filter(Exists(Study.objects.filter(intervention=OuterRef("pk"), design=f.design)))
     if f.uk:
         qs = qs.filter(uk_evidence=True)
-    return qs.distinct().order_by(*SORTS[f.sort])
+    return qs.order_by(*SORTS[f.sort])
 
 
 def with_ratings(qs: QuerySet[Intervention]) -> QuerySet[Intervention]:
     return qs.prefetch_related(
         Prefetch("ratings", queryset=Rating.objects.select_related("outcome", "outcome__domain")))
+
+
+# What a result in the index shows: the intervention's name, summary and cost, and per rating the
+# outcome and the two badges (not the explanation, inputs or cross-walk, which are large).
+LISTED_FIELDS = ("slug", "name", "status", "summary", "cost_band", "updated")
+BADGE_FIELDS = ("intervention", "outcome", "outcome__slug", "outcome__name", "effectiveness",
+                "effectiveness_label", "effectiveness_state", "strength", "strength_label")
+
+
+def with_rating_badges(qs: QuerySet[Intervention]) -> QuerySet[Intervention]:
+    """Interventions as the index lists them: the fields shown, and their ratings' badges."""
+    return qs.only(*LISTED_FIELDS).prefetch_related(Prefetch(
+        "ratings", queryset=Rating.objects.select_related("outcome").only(*BADGE_FIELDS)))
 
 
 def framework() -> QuerySet[Domain]:

@@ -105,6 +105,58 @@ def export_csv_zip(*, public_only: bool = False) -> bytes:
     return buf.getvalue()
 
 
+def read_csv_zip(content: bytes, *, filename: str = "store.zip") -> dict:
+    """Read a store exported as a zip of CSV files back into the export's plain-data shape."""
+    import json
+
+    from django.db import models as m
+
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(content))
+    except zipfile.BadZipFile:
+        raise InputError("is not a zip file of CSV tables", file=filename) from None
+    data = {"format": "whatworks-store", "version": FORMAT_VERSION}
+    with zf:
+        names = set(zf.namelist())
+        for table, (model, fields) in TABLES.items():
+            if f"{table}.csv" not in names:
+                continue
+            text = zf.read(f"{table}.csv").decode("utf-8-sig")
+            rows = []
+            for i, raw in enumerate(csv.DictReader(io.StringIO(text)), start=1):
+                row = {}
+                for name, value in raw.items():
+                    if name not in fields:
+                        raise InputError(f"unexpected column; expected {', '.join(fields)}",
+                                         file=f"{filename}:{table}.csv", row=i, column=name)
+                    field = model._meta.get_field(name)
+                    try:
+                        row[name] = _cell(field, value, m, json)
+                    except (ValueError, json.JSONDecodeError):
+                        raise InputError(f"'{value}' is not a valid {field.get_internal_type()}",
+                                         file=f"{filename}:{table}.csv", row=i,
+                                         column=name) from None
+                rows.append(row)
+            data[table] = rows
+    return data
+
+
+def _cell(field, value: str, m, json):
+    if value == "" and not isinstance(field, (m.CharField, m.TextField)):
+        return None
+    if isinstance(field, m.JSONField):
+        return json.loads(value)
+    if isinstance(field, m.BooleanField):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(value)
+        return value.lower() in ("true", "1")
+    if isinstance(field, (m.IntegerField, m.AutoField)) and not field.is_relation:
+        return int(float(value))
+    if isinstance(field, (m.FloatField, m.DecimalField)):
+        return float(value)
+    return value
+
+
 def import_store(data: dict, *, user=None) -> dict:
     """Load an exported store (upserting by natural key) and recompute every rating; atomic."""
     if not isinstance(data, dict) or data.get("format") != "whatworks-store":
