@@ -205,3 +205,65 @@ def test_random_names_a_missing_level_column(konstantopoulos_csv, capsys):
     code, _, err = run(["meta", konstantopoulos_csv, "--yi", "yi", "--vi", "vi", "--random",
                         "district/classroom"], capsys)
     assert code == 2 and "column 'classroom'" in err
+
+
+@pytest.fixture
+def bcg_bias_csv(tmp_path):
+    data = load_reference("bias_sensitivity.json")["data"]["bcg"]
+    path = tmp_path / "bcg_bias.csv"
+    pd.DataFrame({"yi": vec(data["yi"]), "vi": vec(data["vi"]),
+                  "group": np.atleast_1d(data["group"])}).to_csv(path, index=False)
+    return path
+
+
+def _ref(section, **where):
+    return next(x for x in load_reference("bias_sensitivity.json")[section]
+                if all(x[k] == v for k, v in where.items()))
+
+
+def test_bias_and_leave_one_out_json_match_metafor(bcg_bias_csv, capsys):
+    code, out, err = run(["meta", bcg_bias_csv, "--yi", "yi", "--vi", "vi", "--bias",
+                          "--leave-one-out", "--format", "json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    ref = _ref("bias", dataset="bcg", method="REML", test="z")
+    bias = result["bias"]
+    assert set(bias) == {"egger", "begg", "trim_and_fill"}
+    assert bias["egger"]["statistic"] == pytest.approx(ref["egger_rma"]["zval"], rel=1e-5)
+    assert bias["egger"]["p_value"] == pytest.approx(ref["egger_rma"]["pval"], rel=1e-5)
+    assert bias["begg"]["tau"] == pytest.approx(ref["ranktest"]["tau"], rel=1e-8)
+    tf = ref["trimfill"]["L0"]
+    assert bias["trim_and_fill"]["k0"] == tf["k0"] and bias["trim_and_fill"]["side"] == tf["side"]
+    assert bias["trim_and_fill"]["estimate"] == pytest.approx(tf["beta"], rel=1e-5)
+    loo = result["leave_one_out"]
+    expected = _ref("sensitivity", dataset="bcg", method="REML", test="z")["leave1out"]
+    assert isinstance(loo, list) and len(loo) == 13
+    assert {"estimate", "se", "tau2", "i2"} <= loo[0].keys()
+    assert [r["estimate"] for r in loo] == pytest.approx(expected["estimate"], rel=1e-5)
+
+
+def test_subgroups_and_influence_from_the_command_line(bcg_bias_csv, capsys):
+    code, out, err = run(["meta", bcg_bias_csv, "--yi", "yi", "--vi", "vi", "--subgroup", "group",
+                          "--influence", "--format", "json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert "influence" in result and "subgroups" in result
+    ref = _ref("subgroups", dataset="bcg", method="REML", test="z")
+    assert result["subgroups"]["q_between"] == pytest.approx(ref["Qb"], rel=1e-5)
+    assert result["subgroups"]["q_between_p_value"] == pytest.approx(ref["Qb_p"], rel=1e-5)
+    ref_inf = _ref("sensitivity", dataset="bcg", method="REML", test="z")["influence"]
+    assert len(result["influence"]["rstudent"]) == 13
+    assert result["influence"]["rstudent"] == pytest.approx(ref_inf["rstudent"], rel=1e-5)
+    assert result["influence"]["cook_d"] == pytest.approx(ref_inf["cook_d"], rel=1e-5)
+
+
+def test_permutations_are_seeded_recorded_and_quiet_when_piped(bcg_csv, capsys):
+    args = ["meta", bcg_csv, "--yi", "yi", "--vi", "vi", "--mods", "ablat", "--permutations", "200",
+            "--seed", "7", "--format", "json"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    first = json.loads(out)["permutation"]
+    assert first["seed"] == 7 and first["n_permutations"] == 200
+    assert "permutations" not in err  # no progress bar when stderr is not a terminal
+    code, out, _ = run(args, capsys)
+    assert json.loads(out)["permutation"]["p_value"] == first["p_value"]

@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bias", action="store_true",
                    help="small-study effects: Egger, Begg, trim-and-fill")
     p.add_argument("--leave-one-out", action="store_true", help="leave-one-out analysis")
+    p.add_argument("--influence", action="store_true",
+                   help="influence diagnostics (studentised residuals, DFFITS, Cook's distance, ...)")
+    p.add_argument("--subgroup", metavar="COL",
+                   help="subgroup analysis by this column, with the test of subgroup differences")
+    p.add_argument("--permutations", type=int, metavar="N",
+                   help="permutation test of the coefficients with N permutations (exact when "
+                        "N covers them all)")
+    p.add_argument("--seed", type=int, help="seed for random permutations (recorded in the output)")
     p.add_argument("--slab", metavar="COL", help="column of study labels (for plots)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", metavar="FILE", help="write a forest plot (.svg, .png or .pdf)")
@@ -225,7 +233,12 @@ def cmd_meta(args) -> int:
                              file=args.data)
         from .synthesis.sensitivity import leave_one_out
 
-        result["leave_one_out"] = leave_one_out(fit).to_dict()["studies"]
+        result["leave_one_out"] = leave_one_out(fit).to_dict()
+    if args.influence or args.subgroup or args.permutations:
+        if fit is None:
+            raise InputError("--influence, --subgroup and --permutations work with univariate "
+                             "models (not with --random)", file=args.data)
+        _diagnostics(args, frame, fit, result, yi, vi)
     if args.plot:
         if fit is None:
             raise InputError("--plot draws univariate models (not --random) for now",
@@ -239,10 +252,37 @@ def cmd_meta(args) -> int:
         print(json.dumps(jsonable(result), indent=2))
     else:
         print(model.summary_text())
-        for key in ("robust", "bias"):
+        for key in ("robust", "bias", "subgroups", "permutation"):
             if key in result:
                 print(f"\n{key}: {json.dumps(result[key], indent=2, default=str)}")
     return 0
+
+
+def _diagnostics(args, frame, fit, result, yi, vi) -> None:
+    if args.influence:
+        from .synthesis.sensitivity import influence
+
+        result["influence"] = influence(fit).to_dict()
+    if args.subgroup:
+        from .synthesis.subgroups import subgroup_analysis
+
+        if args.subgroup not in frame.columns:
+            raise InputError(f"no such column (given as --subgroup); the columns are "
+                             f"{', '.join(frame.columns)}", file=args.data, column=args.subgroup)
+        groups = frame[args.subgroup].astype("string").to_numpy()
+        result["subgroups"] = subgroup_analysis(yi, vi, groups, method=fit.method, test=fit.test,
+                                                level=fit.level).to_dict()
+    if args.permutations:
+        from ._progress import progress_callback
+        from .synthesis.permutation import permutation_test
+
+        advance, close = progress_callback(args.permutations, "permutations")
+        try:
+            res = permutation_test(fit, iterations=args.permutations, seed=args.seed,
+                                   progress=advance)
+        finally:
+            close()
+        result["permutation"] = res.to_dict()
 
 
 def _meta_2x2(args, frame) -> int:
