@@ -125,3 +125,10 @@ def test_a_failure_to_converge_is_a_clear_error_not_a_silent_nan():
     v = np.array([0.02, 0.05, 0.04, 0.03, 0.08, 0.02])
     with pytest.raises(ConvergenceError, match="did not converge within 1 iterations.*try"):
         meta_analysis(y, v, method="REML", control=Control(maxiter=1))
+
+
+def test_the_omnibus_test_reports_its_degrees_of_freedom():
+    y, v = np.array([0.1, 0.3, 0.5, 0.2, 0.4]), np.array([0.01, 0.02, 0.03, 0.01, 0.02])
+    mods = {"x": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    assert meta_analysis(y, v, mods=mods).qm_df == (1,)
+    assert meta_analysis(y, v, mods=mods, test="knha").qm_df == (1, 3)

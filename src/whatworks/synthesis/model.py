@@ -274,7 +274,8 @@ def meta_analysis(yi, vi=None, *, sei=None, mods=None, data: pd.DataFrame | None
                                 ("beta", "se", "statistic", "p_value", "ci_lower", "ci_upper")))
         for j in range(p))
     s = {key: (float(val[0]) if np.ndim(val) else val) for key, val in out.items()
-         if key not in ("beta", "se", "statistic", "p_value", "ci_lower", "ci_upper")}
+         if key not in ("beta", "se", "statistic", "p_value", "ci_lower", "ci_upper", "qm_df")}
+    s["qm_df"] = tuple(int(d) for d in out["qm_df"])
     c0 = coefs[0]
     return MetaAnalysis(
         k=k, p=p, method=method, test=test, level=level, estimate=c0.estimate, se=c0.se,

@@ -160,8 +160,7 @@ def subgroup_analysis(yi, vi=None, group=None, *, data: pd.DataFrame | None = No
     df_between = len(levels) - 1
     pooled = meta_analysis(y, v, mods=pd.DataFrame({"group": g}), method=method, test=test,
                            level=level, control=control)
-    # (MetaAnalysis.qm_df holds a single number at present, so the df are spelled out here)
-    pooled_df = (df_between,) if test == "z" else (df_between, pooled.k - pooled.p)
+    pooled_df = pooled.qm_df
     return SubgroupAnalysis(
         method=method, test=test, level=level, subgroups=tuple(subgroups), q_between=q_between,
         q_between_df=df_between, q_between_p_value=float(stats.chi2.sf(q_between, df_between)),
