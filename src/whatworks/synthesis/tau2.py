@@ -156,6 +156,8 @@ def _score_info(b: Batch, tau2: np.ndarray, restricted: bool, observed: bool = F
     ML: the same with ``sum w`` for ``tr P`` and ``sum w^2`` for ``tr(PP)`` (Viechtbauer 2005).
     With ``Py = W e``: ``y'PPy = sum w^2 e^2`` and ``y'PPPy = sum w^3 e^2 - g'Ag``, ``g = X'W^2 e``.
     """
+    if b.p == 1 and _wls._is_ones(b.X):
+        return _score_info_intercept(b, tau2, restricted, observed)
     w = b.mask / (b.v + tau2[:, None])
     fit = _wls.wls(b.X, b.y, w)
     we = w * fit.resid
@@ -169,6 +171,34 @@ def _score_info(b: Batch, tau2: np.ndarray, restricted: bool, observed: bool = F
         return score, info
     g = _wls.crossvec(b.X, w * we)
     yPPPy = (w * we * we).sum(axis=-1) - np.einsum("np,npq,nq->n", g, fit.A, g)
+    return score, info, yPPPy - info
+
+
+def _dot(a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.einsum("nk,nk->n", a, c)
+
+
+def _score_info_intercept(b: Batch, tau2: np.ndarray, restricted: bool, observed: bool):
+    """``_score_info`` for intercept-only models with a handful of passes over the data: with
+    ``S_j = sum w^j`` and residuals ``r`` from the weighted mean, ``tr P = S1 - S2/S1`` and
+    ``tr PP = S2 - 2 S3/S1 + S2^2/S1^2``."""
+    w = b.mask / (b.v + tau2[:, None])
+    s1 = w.sum(axis=-1)
+    r = b.y - (_dot(w, b.y) / s1)[:, None]
+    wr = w * r
+    we2 = _dot(wr, wr)
+    ww = w * w
+    s2 = ww.sum(axis=-1)
+    if restricted:
+        s3 = _dot(ww, w)
+        score = 0.5 * (we2 - (s1 - s2 / s1))
+        info = 0.5 * (s2 - 2.0 * s3 / s1 + (s2 / s1) ** 2)
+    else:
+        score, info = 0.5 * (we2 - s1), 0.5 * s2
+    if not observed:
+        return score, info
+    g = _dot(wr, w)
+    yPPPy = _dot(wr * w, wr) - g * g / s1
     return score, info, yPPPy - info
 
 
@@ -242,41 +272,40 @@ def solve_generalised_q(b: Batch, target: np.ndarray, control: Control,
     """Solve ``Q(tau2) = target`` for tau2 >= 0 (0 where ``Q(0) <= target``).
 
     Q is strictly decreasing in tau2, with ``dQ/dtau2 = -sum w^2 e^2`` (the coefficients are at their
-    optimum, so their own derivative drops out). A Newton step is used inside a bisection bracket.
+    optimum, so their own derivative drops out). Newton steps are taken on ``1/Q``, which is nearly
+    linear in tau2 (``Q ~ c / (v + tau2)``), so few are needed; each is kept inside a bracket and
+    bisects (or, before an upper end is known, doubles) when it would leave it.
     """
     n = b.y.shape[0]
     target = np.broadcast_to(np.asarray(target, dtype=float), (n,)).copy()
-    lo = np.zeros(n)
-    q0 = generalised_q(b, lo)
-    at_zero = q0 <= target
-    hi = np.ones(n) if start is None else np.maximum(start, 1e-8)
-    hi = np.maximum(hi, (b.mask * b.v).sum(axis=-1) / b.k)
-    for _ in range(200):  # grow the upper bracket until Q(hi) < target
-        qh = generalised_q(b, hi)
-        grow = (qh > target) & ~at_zero
-        if not grow.any():
-            break
-        lo = np.where(grow, hi, lo)
-        hi = np.where(grow, hi * 4.0, hi)
-    x = np.where(at_zero, 0.0, 0.5 * (lo + hi) if start is None else np.clip(start, lo, hi))
+    at_zero = generalised_q(b, np.zeros(n)) <= target
+    scale = (b.mask * b.v).sum(axis=-1) / b.k
+    x = np.maximum(start, 0.0) if start is not None else scale.copy()
+    x = np.where(at_zero, 0.0, np.where(x > 0, x, scale))
+    lo, hi = np.zeros(n), np.full(n, np.inf)
     done = at_zero.copy()
+    active = np.flatnonzero(~done)
+    sub = b.subset(active) if active.size < n else b
     for _ in range(control.maxiter):
-        w = b.mask / (b.v + x[:, None])
-        fit = _wls.wls(b.X, b.y, w)
-        f = fit.rss - target
-        slope = -(w * w * fit.resid * fit.resid).sum(axis=-1)
-        lo = np.where(f > 0, x, lo)
-        hi = np.where(f <= 0, x, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = x - f / slope
-        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
-        new = np.where(inside, newton, 0.5 * (lo + hi))
-        new = np.where(done, x, new)
-        converged = np.abs(new - x) <= control.threshold * (1.0 + np.abs(x))
-        x = new
-        done |= converged
-        if done.all():
+        if active.size == 0:
             return x
+        t, tgt = x[active], target[active]
+        w = sub.mask / (sub.v + t[:, None])
+        fit = _wls.wls(sub.X, sub.y, w)
+        q = fit.rss
+        slope = (w * w * fit.resid * fit.resid).sum(axis=-1)  # -dQ/dtau2
+        lo_a = np.where(q > tgt, t, lo[active])
+        hi_a = np.where(q <= tgt, t, hi[active])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = t - (1.0 / q - 1.0 / tgt) * q * q / slope
+        inside = np.isfinite(newton) & (newton > lo_a) & (newton < hi_a)
+        fallback = np.where(np.isfinite(hi_a), 0.5 * (lo_a + hi_a), 2.0 * np.maximum(t, scale[active]))
+        new = np.where(inside, newton, fallback)
+        converged = np.abs(new - t) <= control.threshold * (1.0 + np.abs(t))
+        lo[active], hi[active], x[active] = lo_a, hi_a, new
+        if converged.any():
+            active = active[~converged]
+            sub = b.subset(active)
     raise ConvergenceError(
         "could not solve the generalised Q equation for tau2 "
         f"within {control.maxiter} iterations; try a larger maxiter")
