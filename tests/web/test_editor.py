@@ -195,3 +195,17 @@ def test_a_bad_cell_in_the_csv_zip_names_table_row_and_column_and_writes_nothing
     html = r.content.decode()
     assert "studies.csv, row 2, column &#x27;year&#x27;" in html
     assert Intervention.objects.get(slug="schwartz-rounds").summary == "Reflective forums for staff."
+
+
+def test_a_cohort_study_is_listed_but_does_not_break_the_rating(editor_client):
+    from whatworks.web.store.models import Study
+
+    Study.objects.create(key="fgc-cohort", citation="Illustrative cohort. 2019.", year=2019,
+                         design="cohort", sample_size=500, risk_of_bias="high",
+                         intervention=Intervention.objects.get(slug="family-group-conferences"))
+    r = editor_client.post("/editor/interventions/family-group-conferences/findings/new/",
+                           {**_finding_form(ai=40, n1i=250, ci=50, n2i=250), "study": "fgc-cohort"})
+    assert r.status_code == 302
+    rating = Rating.objects.get(intervention__slug="family-group-conferences",
+                                outcome__slug="entry-to-care")
+    assert "cohort" not in rating.effectiveness_label.lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -23,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default: 2 x CPU cores)")
+                   help="worker processes (default: one per CPU core)")
     p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     p.add_argument("--no-demo", action="store_true", help="do not load the demo content")
     p.set_defaults(handler=cmd_serve)
@@ -39,7 +40,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("manage", help="run a Django management command (migrate, load_demo, ...)",
                        add_help=False)
-    p.add_argument("args", nargs="*")
+    p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(handler=cmd_manage)
 
 
@@ -68,7 +69,9 @@ def cmd_serve(args) -> int:
     from .wsgi import application
 
     connections.close_all()  # never share a connection across forked workers
-    workers = args.workers or 2 * (os.cpu_count() or 1)
+    # one worker per core: each keeps its own page cache, and more workers than cores measured
+    # clearly worse under load (benchmarks/RESULTS.md)
+    workers = args.workers or (os.cpu_count() or 1)
 
     class Server(BaseApplication):
         def load_config(self):
@@ -78,6 +81,8 @@ def cmd_serve(args) -> int:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", None)
             self.cfg.set("timeout", 60)
+            if "control_socket_disable" in self.cfg.settings:
+                self.cfg.set("control_socket_disable", True)  # several servers may share a host
 
         def load(self):
             return application

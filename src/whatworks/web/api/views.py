@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import api_view, permission_classes
@@ -34,8 +35,11 @@ class InterventionViewSet(viewsets.ModelViewSet):
         qs = visible_interventions(self.request.user)
         if self.action == "list":
             qs = filter_interventions(qs, Filters.from_query(self.request.query_params))
-        else:
-            qs = qs.prefetch_related("studies", "syntheses__outcome", "syntheses__intervention")
+            # the list shows rating levels and explanations, never their stored inputs
+            return qs.select_related("review").prefetch_related(Prefetch(
+                "ratings", queryset=Rating.objects.select_related("outcome").defer(
+                    "inputs", "crosswalk")))
+        qs = qs.prefetch_related("studies", "syntheses__outcome", "syntheses__intervention")
         return with_ratings(qs.select_related("review"))
 
     def get_serializer_class(self):

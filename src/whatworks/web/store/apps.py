@@ -10,3 +10,6 @@ class StoreConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers system checks)
+        from .page_cache import connect_signals
+
+        connect_signals()

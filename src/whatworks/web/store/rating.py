@@ -53,9 +53,15 @@ def participants(finding: Finding) -> int:
     return 1
 
 
+#: Store designs the rating rules know under another name (cohort studies are not eligible
+#: designs for effectiveness; they are listed as excluded, never dropped silently).
+DESIGN_FOR_RATING = {"cohort": "other"}
+
+
 def study_facts(finding: Finding) -> StudyFacts:
     half = Z95 * math.sqrt(finding.vi)
-    return StudyFacts(label=finding.study.citation[:80], design=finding.study.design,
+    design = DESIGN_FOR_RATING.get(finding.study.design, finding.study.design)
+    return StudyFacts(label=finding.study.citation[:80], design=design,
                       n=participants(finding), risk_of_bias=finding.study.risk_of_bias or "unclear",
                       estimate=finding.yi, ci_lower=finding.yi - half, ci_upper=finding.yi + half,
                       follow_up_months=finding.study.follow_up_months)

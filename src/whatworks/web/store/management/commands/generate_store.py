@@ -1,12 +1,12 @@
 """``generate_store``: an illustrative Evidence Store of a chosen size, for load tests.
 
 Everything it makes is made up (seeded, reproducible) and marked illustrative: studies and findings
-carry ``illustrative=True``, interventions say so in their name, summary and caveats. Rows are
+carry ``illustrative=True``, interventions say so in their summary and caveats. Rows are
 written with ``bulk_create``; effect sizes come from ``whatworks.effects.escalc`` (one vectorised call
 per measure), and every synthesis and rating is computed by ``services.refresh`` (forest plots are
 left to be drawn on first view), exactly as when an editor adds findings.
 
-    whatworks manage generate_store --interventions 1000 --studies 20000 --findings 100000
+    whatworks manage -- generate_store --interventions 1000 --studies 20000 --findings 100000
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -26,6 +26,7 @@ from whatworks.effects import escalc
 from ... import services
 from ...demo import seed_framework
 from ...models import Finding, Intervention, Outcome, Review, Study
+from ...page_cache import PAGES
 
 REASON = "illustrative store generated for load testing"
 TIMEPOINTS = (3.0, 6.0, 12.0, 24.0)
@@ -116,6 +117,9 @@ def generate_store(*, interventions: int, studies: int, findings: int, seed: int
                              when=now, plot=False)
             if n % 500 == 0:
                 log(f"ratings: {n:,} of {len(pairs):,}, {time.perf_counter() - started:.1f} s")
+    with connection.cursor() as cursor:  # planner statistics for the new rows, as autovacuum would
+        cursor.execute("ANALYZE")
+    PAGES.bump()  # rows written in bulk send no signals: tell running servers the store changed
     log(f"done: {time.perf_counter() - started:.1f} s")
     return {"interventions": len(people), "studies": len(study_rows),
             "findings": len(finding_rows), "syntheses and ratings": len(pairs)}

@@ -1,0 +1,159 @@
+"""The page cache of the public pages: readers who are not signed in get pages from memory; a
+committed change to the store's content shows on the next page they load, whichever process made
+it; signed-in users never get or leave cached pages; nothing else is kept."""
+
+import pytest
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+
+from whatworks.web.store import page_cache as views
+from whatworks.web.store import services
+from whatworks.web.store.models import Finding, Intervention, Outcome, Study
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/interventions/family-group-conferences/"
+
+
+@pytest.fixture(autouse=True)
+def pages(monkeypatch):
+    """An empty cache per test. pytest-django runs each test inside a transaction, which the cache
+    rightly never uses; here it stands for the autocommit a real request runs in."""
+    monkeypatch.setattr(views, "_in_transaction", lambda: False)
+    views.PAGES.clear()
+    yield views.PAGES
+    views.PAGES.clear()
+
+
+def queries_for(client, url):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    return response, len(captured)
+
+
+@pytest.mark.parametrize("url", [PAGE, "/", "/interventions/", "/interventions/?q=schools",
+                                 "/outcomes/", "/compare/?i=schwartz-rounds", "/methods/"])
+def test_a_readers_second_visit_is_served_without_a_database_query(client, pages, url):
+    first = client.get(url)
+    assert first.status_code == 200 and url in pages._pages
+    second, n_second = queries_for(client, url)
+    assert n_second == 0 and second.status_code == 200
+    assert second.content == first.content
+
+
+def test_a_cached_page_has_the_same_headers_as_a_fresh_one(client):
+    first, second = client.get(PAGE), client.get(PAGE)
+    assert dict(first.headers) == dict(second.headers)
+    assert "Cookie" in second["Vary"] and second["Content-Security-Policy"]
+
+
+def test_each_query_string_is_a_page_of_its_own(client):
+    schools = client.get("/interventions/", {"q": "secondary schools"}).content.decode()
+    families = client.get("/interventions/", {"q": "family network"}).content.decode()
+    assert "Social workers in schools" in schools and "Social workers in schools" not in families
+
+
+def test_a_saved_finding_shows_on_the_next_page_a_reader_loads(client,
+                                                               django_capture_on_commit_callbacks):
+    assert "Family functioning" not in client.get(PAGE).content.decode()
+    finding = Finding(study=Study.objects.get(key="fgc-trial-2023"),
+                      intervention=Intervention.objects.get(slug="family-group-conferences"),
+                      outcome=Outcome.objects.get(slug="family-functioning"), measure="SMD",
+                      timepoint_months=12, reported={"m1i": 52, "sd1i": 10, "n1i": 700,
+                                                     "m2i": 50, "sd2i": 10, "n2i": 700})
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_finding(finding, reason="finding added by an editor")
+    assert "Family functioning" in client.get(PAGE).content.decode()
+
+
+def test_the_generation_is_renewed_only_once_the_change_commits(pages,
+                                                                django_capture_on_commit_callbacks):
+    before = pages.generation()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        Intervention.objects.filter(slug="schwartz-rounds").get().save()
+    assert pages.generation() == before  # still uncommitted: readers keep the old pages
+    assert pages.bump in callbacks
+    for callback in callbacks:
+        callback()
+    assert pages.generation() != before
+
+
+def test_a_change_committed_by_another_process_is_seen_at_once(client, pages):
+    assert "A new summary" not in client.get(PAGE).content.decode()
+    # another process: changes the row (no signal here) and renews the generation file
+    Intervention.objects.filter(slug="family-group-conferences").update(summary="A new summary.")
+    pages.path.write_bytes(b"renewed by another process")
+    assert "A new summary" in client.get(PAGE).content.decode()
+
+
+def test_readers_never_get_a_page_rendered_for_an_editor(editor_client):
+    reader = Client()
+    Intervention.objects.create(slug="draft-idea", name="Draft idea", summary="Not yet public.")
+    assert editor_client.get("/interventions/draft-idea/").status_code == 200
+    assert "Draft idea" in editor_client.get("/interventions/").content.decode()
+    assert reader.get("/interventions/draft-idea/").status_code == 404
+    assert "Draft idea" not in reader.get("/interventions/").content.decode()
+
+
+def test_editors_never_get_a_page_cached_for_readers(client, editor):
+    Intervention.objects.create(slug="draft-idea", name="Draft idea", summary="Not yet public.")
+    assert "Draft idea" not in client.get("/interventions/").content.decode()
+    client.force_login(editor)
+    assert "Draft idea" in client.get("/interventions/").content.decode()
+
+
+def test_answers_other_than_200_are_not_kept(client):
+    assert client.get("/interventions/newly-published/").status_code == 404
+    Intervention.objects.create(slug="newly-published", name="Newly published", summary="New.",
+                                status=Intervention.PUBLISHED)  # its commit is not run here
+    assert client.get("/interventions/newly-published/").status_code == 200
+
+
+@pytest.mark.parametrize("cookie", ["sessionid", "messages"])
+def test_a_session_or_pending_messages_bypass_the_cache(client, cookie):
+    client.cookies[cookie] = "something"
+    client.get(PAGE)
+    _, n = queries_for(client, PAGE)
+    assert n > 0
+
+
+def test_pages_rendered_inside_a_transaction_are_not_kept(client, monkeypatch):
+    monkeypatch.undo()  # the real check: this test runs inside pytest-django's transaction
+    client.get(PAGE)
+    _, n = queries_for(client, PAGE)
+    assert n > 0 and not views.PAGES._pages
+
+
+def test_pages_expire_after_the_configured_time(client, pages):
+    now = [1000.0]
+    pages.clock = lambda: now[0]
+    try:
+        with override_settings(WHATWORKS_PAGE_CACHE_SECONDS=30):
+            client.get(PAGE)
+            now[0] += 29
+            assert queries_for(client, PAGE)[1] == 0
+            now[0] += 2
+            assert queries_for(client, PAGE)[1] > 0
+    finally:
+        pages.clock = views.time.monotonic
+
+
+@override_settings(WHATWORKS_PAGE_CACHE_SECONDS=0)
+def test_the_cache_can_be_turned_off(client):
+    client.get(PAGE)
+    assert queries_for(client, PAGE)[1] > 0
+
+
+def test_the_cache_keeps_to_its_memory_bound_dropping_the_least_recently_used():
+    cache = views.PageCache(max_bytes=16_000)
+    generation = cache.generation()
+    cache.get("/", generation)  # learns the current generation
+    for n in range(5):
+        cache.put(f"/p{n}", generation, b"x" * 995, "text/html", 60)
+    assert cache.get("/p0", generation) is not None  # p0 is now the most recently used
+    for n in range(5, 20):
+        cache.put(f"/p{n}", generation, b"x" * 995, "text/html", 60)
+    assert cache._size <= 16_000
+    assert cache.get("/p1", generation) is None  # the least recently used went first
+    assert cache.get("/p0", generation) is not None and cache.get("/p19", generation) is not None
