@@ -135,3 +135,14 @@ def test_interpolated_populations_allow_a_funnel_between_published_years(parser,
     code, out, _ = call(parser, ["funnel", "--year", 2014, "--interpolate-population",
                                  "--format", "json"], capsys)
     assert code == 0 and json.loads(out)["k"] > 140
+
+
+def test_the_funnel_adjusts_for_overdispersion_by_default():
+    import argparse
+
+    from whatworks.places import cli as places_cli
+
+    parser = argparse.ArgumentParser()
+    places_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["places", "funnel", "--year", "2023", "--measure", "cla_31_march"])
+    assert args.overdispersion == "additive"

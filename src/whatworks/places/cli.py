@@ -70,8 +70,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--model", choices=list(MODELS), default="poisson")
     p.add_argument("--limits", choices=list(LIMITS), default="exact",
                    help="exact (interpolated, Spiegelhalter's appendix) or normal")
-    p.add_argument("--overdispersion", choices=list(OVERDISPERSION), default="none",
-                   help="adjust the limits for overdispersion (Winsorised estimates)")
+    p.add_argument("--overdispersion", choices=list(OVERDISPERSION), default="additive",
+                   help="adjust the limits for overdispersion (Winsorised estimates); default "
+                        "additive: a between-authority variance, as Spiegelhalter (2005) advises "
+                        "when authorities differ beyond chance (phi is about 56 for 2023)")
     p.add_argument("--winsorize", type=float, default=0.1,
                    help="fraction Winsorised in each tail (default 0.1)")
     p.add_argument("--target", type=float, help="target rate per 10,000 (default: pooled)")
