@@ -165,3 +165,13 @@ def test_an_authority_page_shows_its_charts(page):
             f"() => {{ const i = document.querySelector('img[src=\"/places/E06000001/{kind}.svg\"]');"
             " return i && i.complete && i.naturalWidth > 0; }")
     assert "England" in page.locator("table").inner_text()
+
+
+def test_the_users_page_has_no_serious_accessibility_violations(page, admin):
+    page.goto("/accounts/sign-in/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto("/accounts/users/")
+    assert page.get_by_role("heading", name="Users and roles").is_visible()
+    assert serious_violations(page) == []
