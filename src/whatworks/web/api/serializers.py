@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
-from ..store.services import FindingInputError, validate_reported
+from ..store.services import FindingInputError, compute_effect
 
 
 class OutcomeSerializer(serializers.ModelSerializer):
@@ -112,7 +112,7 @@ class FindingSerializer(serializers.ModelSerializer):
         measure = attrs.get("measure", getattr(self.instance, "measure", None))
         reported = attrs.get("reported", getattr(self.instance, "reported", None))
         try:
-            validate_reported(measure, reported)
+            compute_effect(measure, reported)
         except FindingInputError as exc:
             raise serializers.ValidationError(exc.fields) from None
         return attrs

@@ -3,7 +3,6 @@ explanation) out. The rules themselves live in ``whatworks.ratings`` (no Django 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from whatworks.ratings import RatingInputs, StudyFacts, rate
@@ -11,8 +10,6 @@ from whatworks.ratings import framework as fw
 from whatworks.ratings.crosswalk import crosswalk
 
 from .models import Finding, Intervention, Outcome
-
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -59,12 +56,11 @@ DESIGN_FOR_RATING = {"cohort": "other"}
 
 
 def study_facts(finding: Finding) -> StudyFacts:
-    half = Z95 * math.sqrt(finding.vi)
     design = DESIGN_FOR_RATING.get(finding.study.design, finding.study.design)
-    return StudyFacts(label=finding.study.citation[:80], design=design,
-                      n=participants(finding), risk_of_bias=finding.study.risk_of_bias or "unclear",
-                      estimate=finding.yi, ci_lower=finding.yi - half, ci_upper=finding.yi + half,
-                      follow_up_months=finding.study.follow_up_months)
+    return StudyFacts.from_effect(finding.study.citation[:80], finding.yi, finding.vi, design=design,
+                                  n=participants(finding),
+                                  risk_of_bias=finding.study.risk_of_bias or "unclear",
+                                  follow_up_months=finding.study.follow_up_months)
 
 
 def rate_findings(*, outcome: Outcome, intervention: Intervention, findings: list[Finding],

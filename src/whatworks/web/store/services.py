@@ -75,10 +75,6 @@ def _strip_location(message: str) -> str:
     return message.split(": ", 1)[1] if message.startswith(("row ", "column ")) else message
 
 
-def validate_reported(measure: str, reported: dict) -> tuple[float, float]:
-    return compute_effect(measure, reported)
-
-
 def one_per_study(findings: list[Finding]) -> list[Finding]:
     """Keep each study's finding nearest 12 months (the later one on a tie)."""
     best: dict[int, Finding] = {}

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from . import services
-from .models import Intervention, Rating, RatingChange, Synthesis
+from .models import Rating, RatingChange, Synthesis
 from .page_cache import cached_for_readers
 from .queries import (
     LISTED_FIELDS,
@@ -124,6 +124,3 @@ def methods(request):
     return render(request, "store/methods.html", {
         "scheme": scheme, "rules": scheme.describe_rules(), "crosswalk_caveat": CAVEAT})
 
-
-def published_count() -> int:
-    return Intervention.objects.filter(status=Intervention.PUBLISHED).count()
