@@ -234,7 +234,7 @@ def cmd_meta(args) -> int:
         from .synthesis.sensitivity import leave_one_out
 
         result["leave_one_out"] = leave_one_out(fit).to_dict()
-    if args.influence or args.subgroup or args.permutations:
+    if args.influence or args.subgroup or args.permutations is not None:
         if fit is None:
             raise InputError("--influence, --subgroup and --permutations work with univariate "
                              "models (not with --random)", file=args.data)
@@ -272,7 +272,7 @@ def _diagnostics(args, frame, fit, result, yi, vi) -> None:
         groups = frame[args.subgroup].astype("string").to_numpy()
         result["subgroups"] = subgroup_analysis(yi, vi, groups, method=fit.method, test=fit.test,
                                                 level=fit.level).to_dict()
-    if args.permutations:
+    if args.permutations is not None:
         from ._progress import progress_callback
         from .synthesis.permutation import permutation_test
 
