@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 CORE = ["whatworks.effects", "whatworks.synthesis", "whatworks.synthesis.batch",
-        "whatworks.synthesis.mantel_haenszel", "whatworks.cli"]
+        "whatworks.synthesis.mantel_haenszel", "whatworks.compute", "whatworks.cli"]
 
 
 def test_the_core_imports_with_django_blocked():
