@@ -1,0 +1,172 @@
+"""``whatworks trial``: design a trial (MDES, power, sample size) from the command line.
+
+Thin over the core: parse, call :mod:`whatworks.trials`, print (a line for people, ``--format json``
+for machines). :func:`register` adds the ``trial`` group to the main parser; each sub-command is one
+``_add_*`` function in :data:`SUBCOMMANDS` adding itself to the group's sub-parsers with its handler,
+so further sub-commands (randomise, verify, analyse) are one function each. Nothing heavy is imported
+until a handler runs. Errors are :class:`~whatworks.errors.WhatWorksError`, which the main command
+turns into exit status 2 and one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+SIZE_OPTIONS = ("n", "J", "K", "L")
+FLOAT_OPTIONS = ("rho2", "rho3", "rho4", "omega2", "omega3", "omega4", "r21", "r22", "r23", "r24",
+                 "r2t2", "r2t3", "r2t4", "p")
+INT_OPTIONS = ("g1", "g2", "g3", "g4")
+DESIGN_HELP = ("a PowerUp! main-effect design (Dong & Maynard 2013), e.g. IRA, CRA2_2r, CRA3_3r, "
+               "BCRA3_2r; `whatworks trial designs` lists all 14 with their parameters")
+
+
+def _design_options(p: argparse.ArgumentParser, *, solving_size: bool = False) -> None:
+    p.add_argument("--design", required=True, metavar="NAME", help=DESIGN_HELP)
+    g = p.add_argument_group("design parameters (PowerUp!'s names; a design takes only its own)")
+    size_help = {"n": "level-1 units per level-2 unit (average)", "J": "level-2 units (per level-3 unit)",
+                 "K": "level-3 units (per level-4 unit)", "L": "level-4 units"}
+    for name in SIZE_OPTIONS:
+        extra = "; leave the one to solve for out" if solving_size else ""
+        g.add_argument(f"--{name}", type=float, metavar="X", help=size_help[name] + extra)
+    g.add_argument("--p", type=float, metavar="P", help="proportion assigned to treatment (default 0.5)")
+    for lev in (2, 3, 4):
+        g.add_argument(f"--rho{lev}", type=float, metavar="ICC",
+                       help=f"share of the outcome variance between level-{lev} units")
+    for lev in (2, 3, 4):
+        g.add_argument(f"--omega{lev}", type=float, metavar="W",
+                       help=f"treatment-effect variance across level-{lev} blocks / level-{lev} variance")
+    for lev in (1, 2, 3, 4):
+        g.add_argument(f"--r2{lev}", type=float, metavar="R2",
+                       help=f"R² of the level-{lev} covariates (default 0)")
+    for lev in (2, 3, 4):
+        g.add_argument(f"--r2t{lev}", type=float, metavar="R2",
+                       help=f"R² of the level-{lev} treatment-effect variance (default 0)")
+    for lev in (1, 2, 3, 4):
+        g.add_argument(f"--g{lev}", type=int, metavar="G",
+                       help=f"number of level-{lev} covariates (default 0)")
+    t = p.add_argument_group("the test")
+    t.add_argument("--alpha", type=float, default=0.05, help="type I error rate (default 0.05)")
+    t.add_argument("--one-tailed", action="store_true", help="a one-tailed test (default two-tailed)")
+    p.add_argument("--format", choices=["table", "json"], default="table",
+                   help="table for people (default); json for machines")
+
+
+def _params(args) -> dict[str, float]:
+    names = SIZE_OPTIONS + FLOAT_OPTIONS + INT_OPTIONS
+    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+
+
+def _emit(args, result, extra: dict | None = None) -> int:
+    if args.format == "json":
+        out = result.to_dict()
+        if extra:
+            out.update(extra)
+        print(json.dumps(out, indent=2))
+    else:
+        print(result.summary_text())
+    return 0
+
+
+def _add_designs(sub) -> None:
+    p = sub.add_parser("designs", help="list the trial designs and their parameters",
+                       description="The registry of PowerUp! main-effect designs: parameters, degrees "
+                                   "of freedom and the variance of the standardised impact.")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(trial_handler=cmd_designs)
+
+
+def _add_mdes(sub) -> None:
+    p = sub.add_parser("mdes", help="minimum detectable effect size of a design",
+                       description="MDES = M * sqrt(V): Bloom's multiplier from the t distribution with "
+                                   "the design's df, times the standard error of the standardised "
+                                   "impact (Dong & Maynard 2013).")
+    _design_options(p)
+    p.add_argument("--power", type=float, default=0.8, help="power wanted (default 0.8)")
+    p.set_defaults(trial_handler=cmd_mdes)
+
+
+def _add_power(sub) -> None:
+    p = sub.add_parser("power", help="power of a design to detect an effect size",
+                       description="Power from the noncentral t distribution with the design's df and "
+                                   "noncentrality es / SE (Dong & Maynard 2013).")
+    _design_options(p)
+    p.add_argument("--es", type=float, required=True, help="standardised effect size (SD units)")
+    p.set_defaults(trial_handler=cmd_power)
+
+
+def _add_mrss(sub) -> None:
+    p = sub.add_parser("mrss", help="minimum required sample size of a design",
+                       description="The smallest whole number of units at which MDES <= es; by default "
+                                   "the top level's count (n for IRA, else J, K or L), reported under "
+                                   "its PowerUp! name.")
+    _design_options(p, solving_size=True)
+    p.add_argument("--es", type=float, required=True, help="standardised effect size (SD units)")
+    p.add_argument("--power", type=float, default=0.8, help="power wanted (default 0.8)")
+    p.add_argument("--solve-for", choices=list(SIZE_OPTIONS),
+                   help="the sample size to solve for (default: the design's top level)")
+    p.set_defaults(trial_handler=cmd_mrss)
+
+
+#: One function per sub-command; each adds itself to the ``trial`` group's sub-parsers.
+SUBCOMMANDS = [_add_designs, _add_mdes, _add_power, _add_mrss]
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``trial`` with its sub-commands to the main command's sub-parsers."""
+    trial = subparsers.add_parser(
+        "trial", help="plan trials: MDES, power and sample size",
+        description="Pilots and trials: minimum detectable effect size, power and minimum required "
+                    "sample size for the 14 PowerUp! multilevel designs.")
+    trial.set_defaults(handler=run, trial_handler=None, trial_parser=trial)
+    sub = trial.add_subparsers(dest="trial_command", metavar="TRIAL_COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    return trial
+
+
+def run(args) -> int:
+    """Run the ``trial`` sub-command chosen in ``args`` (help when none was chosen)."""
+    if getattr(args, "trial_handler", None) is None:
+        args.trial_parser.print_help()
+        return 0
+    return args.trial_handler(args)
+
+
+def cmd_designs(args) -> int:
+    from .design import DESIGNS
+
+    rows = [{"design": d.name, "title": d.title, "levels": d.levels, "solves_for": d.top,
+             "required": list(d.required), "optional": list(d.defaults) + ["p"], "df": d.df_formula,
+             "variance": d.variance_formula} for d in DESIGNS.values()]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['design']:9} {r['title']}\n          needs {', '.join(r['required'])}; "
+                  f"optional {', '.join(r['optional'])}; df = {r['df']}")
+    return 0
+
+
+def cmd_mdes(args) -> int:
+    from .design import mdes
+
+    res = mdes(args.design, power=args.power, alpha=args.alpha, two_tailed=not args.one_tailed,
+               **_params(args))
+    return _emit(args, res)
+
+
+def cmd_power(args) -> int:
+    from .design import power
+
+    res = power(args.design, es=args.es, alpha=args.alpha, two_tailed=not args.one_tailed,
+                **_params(args))
+    return _emit(args, res)
+
+
+def cmd_mrss(args) -> int:
+    from .design import mrss
+
+    res = mrss(args.design, es=args.es, power=args.power, alpha=args.alpha,
+               two_tailed=not args.one_tailed, solve_for=args.solve_for, **_params(args))
+    return _emit(args, res)
