@@ -77,3 +77,40 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, message):
 def test_trial_alone_prints_its_help(capsys):
     code, out, _ = run(capsys, "trial")
     assert code == 0 and "mdes" in out and "mrss" in out
+
+
+def test_clusters_gives_hayes_bennett_power_and_design_effect_clusters(capsys):
+    from whatworks.trials.cluster import hayes_bennett, icc_cluster_trial
+
+    code, out, _ = run(capsys, "trial", "clusters", "--outcome", "rate", "--control", "0.08",
+                       "--intervention", "0.0844", "--size", "1000", "--k", "0.3", "--clusters", "134",
+                       "--format", "json")
+    assert code == 0
+    want = hayes_bennett("rate", control=.08, intervention=.0844, size=1000, k=.3, clusters=134)
+    assert json.loads(out)["power"] == pytest.approx(want.power, rel=1e-12)
+    code, out, _ = run(capsys, "trial", "clusters", "--outcome", "binary", "--p0", ".3", "--p1", ".2",
+                       "--m", "30", "--icc", ".05", "--cv", ".6", "--attrition", ".2", "--format", "json")
+    want = icc_cluster_trial("binary", p0=.3, p1=.2, m=30, icc=.05, cv=.6, attrition=.2)
+    assert json.loads(out)["clusters_per_arm"] == want.clusters_per_arm
+
+
+def test_simulate_runs_the_scenario_with_its_seed(capsys):
+    argv = ["trial", "simulate", "--scenario", "three-level", "--es", ".3", "--rho2", ".06", "--rho3", ".18",
+            "--n", "4", "--J", "2", "--K", "20", "--seed", "9", "--replications", "50", "--backend", "serial",
+            "--format", "json"]
+    code, out, _ = run(capsys, *argv)
+    first = json.loads(out)
+    assert code == 0 and first["seed"] == 9 and first["replications"] == 50
+    assert json.loads(run(capsys, *argv)[1])["power"] == first["power"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["clusters", "--outcome", "rate", "--control", ".08"], "--outcome rate needs --intervention"),
+    (["clusters", "--outcome", "binary", "--p0", ".3", "--p1", ".2", "--m", "20"], "needs --icc"),
+    (["simulate", "--scenario", "counts", "--rate0", ".08", "--seed", "1"], "needs --rate-ratio"),
+    (["simulate", "--scenario", "three-level", "--es", ".3", "--rho2", ".6", "--rho3", ".6", "--n", "4",
+      "--J", "2", "--K", "20", "--seed", "1"], "summing to at most 1"),
+])
+def test_clusters_and_simulate_refuse_bad_input_in_one_line(capsys, argv, message):
+    code, out, err = run(capsys, "trial", *argv)
+    assert code == 2 and err.count("\n") == 1 and message in err

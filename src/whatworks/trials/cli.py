@@ -108,8 +108,84 @@ def _add_mrss(sub) -> None:
     p.set_defaults(trial_handler=cmd_mrss)
 
 
+def _add_clusters(sub) -> None:
+    p = sub.add_parser(
+        "clusters", help="clusters per arm or power for rates, proportions, means (Hayes & Bennett) or "
+                         "binary/continuous outcomes with unequal clusters (design effect)",
+        description="Rates, proportions and means with the between-cluster coefficient of variation k "
+                    "(Hayes & Bennett 1999), or binary and continuous outcomes with the ICC and the "
+                    "coefficient of variation of cluster size (Eldridge et al. 2006); attrition. "
+                    "Gives clusters per arm, or power when --clusters is given.")
+    p.add_argument("--outcome", required=True,
+                   choices=["rate", "proportion", "mean", "binary", "continuous"],
+                   help="rate, proportion, mean: Hayes & Bennett (needs --k); binary, continuous: "
+                        "the design effect (needs --icc)")
+    hb = p.add_argument_group("Hayes & Bennett (rate, proportion, mean)")
+    hb.add_argument("--control", type=float, help="rate, proportion or mean in the control arm")
+    hb.add_argument("--intervention", type=float, help="... in the intervention arm")
+    hb.add_argument("--size", type=float,
+                    help="person-time (rates) or individuals (proportions, means) per cluster")
+    hb.add_argument("--k", type=float, help="between-cluster coefficient of variation (k_m if matched)")
+    hb.add_argument("--sd", type=float, help="within-cluster SD (means)")
+    hb.add_argument("--matched", action="store_true", help="pair-matched clusters")
+    de = p.add_argument_group("design effect (binary, continuous)")
+    de.add_argument("--p0", type=float, help="proportion in the control arm (binary)")
+    de.add_argument("--p1", type=float, help="proportion in the intervention arm (binary)")
+    de.add_argument("--es", type=float, help="standardised effect size (continuous)")
+    de.add_argument("--m", type=float, help="mean individuals recruited per cluster")
+    de.add_argument("--icc", type=float, help="intraclass correlation")
+    de.add_argument("--cv", type=float, default=0.0, help="coefficient of variation of cluster size")
+    c = p.add_argument_group("both")
+    c.add_argument("--clusters", type=float, help="clusters per arm: give it to compute power")
+    c.add_argument("--power", type=float, help="power wanted when computing clusters (default 0.8)")
+    c.add_argument("--alpha", type=float, default=0.05, help="two-sided type I error rate (default 0.05)")
+    c.add_argument("--attrition", type=float, default=0.0,
+                   help="share of each cluster's individuals (person-time) lost to follow-up")
+    c.add_argument("--cluster-attrition", type=float, default=0.0,
+                   help="share of whole clusters expected to drop out")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(trial_handler=cmd_clusters)
+
+
+def _add_simulate(sub) -> None:
+    p = sub.add_parser(
+        "simulate", help="power, bias, RMSE and coverage by simulation (three-level or cluster counts)",
+        description="Simulate the trial and fit the planned analysis, on this machine or a Dask "
+                    "cluster (--backend dask, --scheduler or WHATWORKS_DASK_SCHEDULER).")
+    p.add_argument("--scenario", required=True, choices=["three-level", "counts"],
+                   help="three-level: pupils in classes in schools, schools randomised (CRA3_3r); "
+                        "counts: events with exposure in clusters within blocks")
+    t = p.add_argument_group("three-level")
+    t.add_argument("--es", type=float, help="effect size (SD units)")
+    for name in ("rho2", "rho3", "r23"):
+        t.add_argument(f"--{name}", type=float, help="as in `trial mdes` (default 0 for r23)")
+    for name in ("n", "J", "K"):
+        t.add_argument(f"--{name}", type=int, help="units (whole numbers)")
+    t.add_argument("--g3", type=int, default=0, help="adjust for one level-3 covariate (1) or not (0)")
+    c = p.add_argument_group("counts")
+    c.add_argument("--rate0", type=float, help="event rate per unit of exposure in control")
+    c.add_argument("--rate-ratio", type=float, help="true rate ratio, intervention / control")
+    c.add_argument("--exposure", type=float, help="mean exposure (e.g. pupil-years) per cluster")
+    c.add_argument("--blocks", type=int, help="blocks (e.g. local authorities)")
+    c.add_argument("--clusters-per-block", type=int, help="clusters in each block")
+    c.add_argument("--k", type=float, default=0.0, help="between-cluster CV of the rates")
+    c.add_argument("--size-cv", type=float, default=0.0, help="CV of the cluster exposure")
+    c.add_argument("--block-cv", type=float, default=0.0, help="between-block CV of the rates")
+    c.add_argument("--analysis", default="poisson-robust", choices=["poisson-robust", "cluster-level"])
+    p.add_argument("--p", type=float, help="proportion treated (default 0.5)")
+    r = p.add_argument_group("running")
+    r.add_argument("--replications", type=int, default=1000)
+    r.add_argument("--seed", type=int, required=True, help="base seed (recorded in the output)")
+    r.add_argument("--alpha", type=float, default=0.05)
+    r.add_argument("--backend", choices=["serial", "processes", "dask"])
+    r.add_argument("--workers", type=int)
+    r.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://host:port")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(trial_handler=cmd_simulate)
+
+
 #: One function per sub-command; each adds itself to the ``trial`` group's sub-parsers.
-SUBCOMMANDS = [_add_designs, _add_mdes, _add_power, _add_mrss]
+SUBCOMMANDS = [_add_designs, _add_mdes, _add_power, _add_mrss, _add_clusters, _add_simulate]
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -169,4 +245,56 @@ def cmd_mrss(args) -> int:
 
     res = mrss(args.design, es=args.es, power=args.power, alpha=args.alpha,
                two_tailed=not args.one_tailed, solve_for=args.solve_for, **_params(args))
+    return _emit(args, res)
+
+
+def cmd_clusters(args) -> int:
+    from .cluster import hayes_bennett, icc_cluster_trial
+    from .design import DesignError
+
+    common = dict(clusters=args.clusters, power=args.power, alpha=args.alpha, attrition=args.attrition,
+                  cluster_attrition=args.cluster_attrition)
+    if args.outcome in ("rate", "proportion", "mean"):
+        for opt in ("control", "intervention", "size", "k"):
+            if getattr(args, opt) is None:
+                raise DesignError(f"--outcome {args.outcome} needs --{opt} (Hayes & Bennett); it takes "
+                                  "--control --intervention --size --k [--sd --matched]")
+        res = hayes_bennett(args.outcome, control=args.control, intervention=args.intervention,
+                            size=args.size, k=args.k, sd=args.sd, matched=args.matched, **common)
+    else:
+        for opt in ("m", "icc"):
+            if getattr(args, opt) is None:
+                raise DesignError(f"--outcome {args.outcome} needs --{opt} (design effect); it takes "
+                                  "--m --icc [--cv] and --p0 --p1 (binary) or --es (continuous)")
+        res = icc_cluster_trial(args.outcome, m=args.m, icc=args.icc, cv=args.cv, p0=args.p0,
+                                p1=args.p1, es=args.es, **common)
+    return _emit(args, res)
+
+
+def cmd_simulate(args) -> int:
+    from .design import DesignError
+    from .power_sim import ClusterCounts, ThreeLevelContinuous, simulate_power
+
+    extra = {} if args.p is None else {"p": args.p}
+    if args.scenario == "three-level":
+        need = ("es", "rho2", "rho3", "n", "J", "K")
+        missing = [o for o in need if getattr(args, o) is None]
+        if missing:
+            raise DesignError(f"--scenario three-level needs --{missing[0]}; it takes --es --rho2 --rho3 "
+                              "--n --J --K [--r23 --g3 --p]")
+        scenario = ThreeLevelContinuous(es=args.es, rho2=args.rho2, rho3=args.rho3, n=args.n, J=args.J,
+                                        K=args.K, r23=args.r23 or 0.0, g3=args.g3, **extra)
+    else:
+        need = ("rate0", "rate_ratio", "exposure", "blocks", "clusters_per_block")
+        missing = [o for o in need if getattr(args, o) is None]
+        if missing:
+            raise DesignError(f"--scenario counts needs --{missing[0].replace('_', '-')}; it takes "
+                              "--rate0 --rate-ratio --exposure --blocks --clusters-per-block "
+                              "[--k --size-cv --block-cv --analysis --p]")
+        scenario = ClusterCounts(rate0=args.rate0, rate_ratio=args.rate_ratio, exposure=args.exposure,
+                                 blocks=args.blocks, clusters_per_block=args.clusters_per_block,
+                                 k=args.k, size_cv=args.size_cv, block_cv=args.block_cv,
+                                 analysis=args.analysis, **extra)
+    res = simulate_power(scenario, replications=args.replications, seed=args.seed, alpha=args.alpha,
+                         backend=args.backend, workers=args.workers, scheduler=args.scheduler)
     return _emit(args, res)
