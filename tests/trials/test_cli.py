@@ -108,9 +108,22 @@ def test_simulate_runs_the_scenario_with_its_seed(capsys):
     (["clusters", "--outcome", "rate", "--control", ".08"], "--outcome rate needs --intervention"),
     (["clusters", "--outcome", "binary", "--p0", ".3", "--p1", ".2", "--m", "20"], "needs --icc"),
     (["simulate", "--scenario", "counts", "--rate0", ".08", "--seed", "1"], "needs --rate-ratio"),
+    (["simulate", "--scenario", "binary", "--p0", ".3", "--p1", ".2", "--m", "30", "--icc", ".05",
+      "--blocks", "4", "--clusters-per-block", "8", "--analysis", "poisson-robust", "--seed", "1"],
+     "poisson-robust is for counts"),
     (["simulate", "--scenario", "three-level", "--es", ".3", "--rho2", ".6", "--rho3", ".6", "--n", "4",
       "--J", "2", "--K", "20", "--seed", "1"], "summing to at most 1"),
 ])
 def test_clusters_and_simulate_refuse_bad_input_in_one_line(capsys, argv, message):
     code, out, err = run(capsys, "trial", *argv)
     assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_simulate_binary_reports_the_log_odds_ratio(capsys):
+    code, out, _ = run(capsys, "trial", "simulate", "--scenario", "binary", "--p0", ".3", "--p1", ".2",
+                       "--m", "20", "--icc", ".05", "--blocks", "2", "--clusters-per-block", "10",
+                       "--size-cv", ".5", "--seed", "3", "--replications", "40", "--backend", "serial",
+                       "--format", "json")
+    got = json.loads(out)
+    assert code == 0 and got["truth"] == pytest.approx(-0.5389965007)  # logit(.2) - logit(.3)
+    assert got["inputs"]["type"] == "ClusterBinary"

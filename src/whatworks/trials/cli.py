@@ -152,9 +152,10 @@ def _add_simulate(sub) -> None:
         "simulate", help="power, bias, RMSE and coverage by simulation (three-level or cluster counts)",
         description="Simulate the trial and fit the planned analysis, on this machine or a Dask "
                     "cluster (--backend dask, --scheduler or WHATWORKS_DASK_SCHEDULER).")
-    p.add_argument("--scenario", required=True, choices=["three-level", "counts"],
+    p.add_argument("--scenario", required=True, choices=["three-level", "counts", "binary"],
                    help="three-level: pupils in classes in schools, schools randomised (CRA3_3r); "
-                        "counts: events with exposure in clusters within blocks")
+                        "counts: events with exposure in clusters within blocks; binary: a yes/no "
+                        "outcome in clusters of unequal size within blocks")
     t = p.add_argument_group("three-level")
     t.add_argument("--es", type=float, help="effect size (SD units)")
     for name in ("rho2", "rho3", "r23"):
@@ -163,15 +164,23 @@ def _add_simulate(sub) -> None:
         t.add_argument(f"--{name}", type=int, help="units (whole numbers)")
     t.add_argument("--g3", type=int, default=0, help="adjust for one level-3 covariate (1) or not (0)")
     c = p.add_argument_group("counts")
+    c.add_argument("--blocks", type=int, help="blocks, e.g. local authorities (counts, binary)")
+    c.add_argument("--clusters-per-block", type=int, help="clusters in each block (counts, binary)")
+    c.add_argument("--size-cv", type=float, default=0.0,
+                   help="CV of the cluster exposure (counts) or size (binary)")
     c.add_argument("--rate0", type=float, help="event rate per unit of exposure in control")
     c.add_argument("--rate-ratio", type=float, help="true rate ratio, intervention / control")
     c.add_argument("--exposure", type=float, help="mean exposure (e.g. pupil-years) per cluster")
-    c.add_argument("--blocks", type=int, help="blocks (e.g. local authorities)")
-    c.add_argument("--clusters-per-block", type=int, help="clusters in each block")
     c.add_argument("--k", type=float, default=0.0, help="between-cluster CV of the rates")
-    c.add_argument("--size-cv", type=float, default=0.0, help="CV of the cluster exposure")
     c.add_argument("--block-cv", type=float, default=0.0, help="between-block CV of the rates")
-    c.add_argument("--analysis", default="poisson-robust", choices=["poisson-robust", "cluster-level"])
+    b = p.add_argument_group("binary")
+    b.add_argument("--p0", type=float, help="proportion with the outcome in control")
+    b.add_argument("--p1", type=float, help="proportion with the outcome in intervention")
+    b.add_argument("--m", type=float, help="mean individuals per cluster")
+    b.add_argument("--icc", type=float, help="intraclass correlation")
+    p.add_argument("--analysis", choices=["poisson-robust", "logistic-robust", "cluster-level"],
+                   help="counts: poisson-robust (default) or cluster-level; binary: logistic-robust "
+                        "(default) or cluster-level")
     p.add_argument("--p", type=float, help="proportion treated (default 0.5)")
     r = p.add_argument_group("running")
     r.add_argument("--replications", type=int, default=1000)
@@ -273,7 +282,7 @@ def cmd_clusters(args) -> int:
 
 def cmd_simulate(args) -> int:
     from .design import DesignError
-    from .power_sim import ClusterCounts, ThreeLevelContinuous, simulate_power
+    from .power_sim import ClusterBinary, ClusterCounts, ThreeLevelContinuous, simulate_power
 
     extra = {} if args.p is None else {"p": args.p}
     if args.scenario == "three-level":
@@ -284,7 +293,22 @@ def cmd_simulate(args) -> int:
                               "--n --J --K [--r23 --g3 --p]")
         scenario = ThreeLevelContinuous(es=args.es, rho2=args.rho2, rho3=args.rho3, n=args.n, J=args.J,
                                         K=args.K, r23=args.r23 or 0.0, g3=args.g3, **extra)
+    elif args.scenario == "binary":
+        need = ("p0", "p1", "m", "icc", "blocks", "clusters_per_block")
+        missing = [o for o in need if getattr(args, o) is None]
+        if missing:
+            raise DesignError(f"--scenario binary needs --{missing[0].replace('_', '-')}; it takes --p0 --p1 "
+                              "--m --icc --blocks --clusters-per-block [--size-cv --analysis --p]")
+        if args.analysis == "poisson-robust":
+            raise DesignError("--analysis poisson-robust is for counts; binary takes logistic-robust or "
+                              "cluster-level")
+        scenario = ClusterBinary(p0=args.p0, p1=args.p1, m=args.m, icc=args.icc, blocks=args.blocks,
+                                 clusters_per_block=args.clusters_per_block, size_cv=args.size_cv,
+                                 analysis=args.analysis or "logistic-robust", **extra)
     else:
+        if args.analysis == "logistic-robust":
+            raise DesignError("--analysis logistic-robust is for binary outcomes; counts take "
+                              "poisson-robust or cluster-level")
         need = ("rate0", "rate_ratio", "exposure", "blocks", "clusters_per_block")
         missing = [o for o in need if getattr(args, o) is None]
         if missing:
@@ -294,7 +318,7 @@ def cmd_simulate(args) -> int:
         scenario = ClusterCounts(rate0=args.rate0, rate_ratio=args.rate_ratio, exposure=args.exposure,
                                  blocks=args.blocks, clusters_per_block=args.clusters_per_block,
                                  k=args.k, size_cv=args.size_cv, block_cv=args.block_cv,
-                                 analysis=args.analysis, **extra)
+                                 analysis=args.analysis or "poisson-robust", **extra)
     res = simulate_power(scenario, replications=args.replications, seed=args.seed, alpha=args.alpha,
                          backend=args.backend, workers=args.workers, scheduler=args.scheduler)
     return _emit(args, res)

@@ -28,6 +28,9 @@ Scenarios:
   cluster-robust (sandwich) standard errors and a t reference on ``clusters - parameters`` df
   (``analysis="poisson-robust"``), or by the cluster-level t test of log rates adjusted for blocks
   (``analysis="cluster-level"``, Hayes & Moulton 2017 ch. 9). The estimand is the log rate ratio.
+* :class:`ClusterBinary` — a binary outcome in clusters of unequal size within blocks (beta-binomial
+  clusters with a given ICC), analysed by a logistic GLM with block fixed effects and cluster-robust
+  SEs (log odds ratio) or by the cluster-level regression of cluster proportions (risk difference).
 
 References
 ----------
@@ -50,7 +53,8 @@ import numpy as np
 from .._results import Result, fmt
 from .design import DesignError
 
-__all__ = ["ANALYSES", "ClusterCounts", "SimulationResult", "ThreeLevelContinuous", "simulate_power"]
+__all__ = ["ANALYSES", "BINARY_ANALYSES", "ClusterBinary", "ClusterCounts", "SimulationResult",
+           "ThreeLevelContinuous", "simulate_power"]
 
 #: Analyses available for :class:`ClusterCounts`.
 ANALYSES = {
@@ -100,6 +104,69 @@ def _poisson_robust(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, maxiter
     meat = np.einsum("rcp,rcq->rpq", score, score)
     cov = bread @ meat @ bread * (C / (C - p))
     return beta[:, 1], np.sqrt(cov[:, 1, 1]), C - p, converged & np.isfinite(beta).all(axis=1)
+
+
+def _logistic_robust(X: np.ndarray, y: np.ndarray, m: np.ndarray, *, maxiter: int = 50,
+                     tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Binomial GLM (logit) of y events out of m by IRLS for each replication; treatment coefficient,
+    CR1 sandwich SE (clusters are the rows), df, converged (separation leaves it False)."""
+    R, C, p = X.shape
+    pbar = np.clip(y.sum(axis=1) / m.sum(axis=1), 1e-6, 1 - 1e-6)
+    beta = np.zeros((R, p))
+    beta[:, 0] = np.log(pbar / (1 - pbar))
+    converged = np.zeros(R, dtype=bool)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for _ in range(maxiter):
+            eta = np.einsum("rcp,rp->rc", X, beta)
+            pr = 1 / (1 + np.exp(-eta))
+            w = np.maximum(m * pr * (1 - pr), 1e-300)
+            z = eta + (y - m * pr) / w
+            xtwx = np.einsum("rcp,rc,rcq->rpq", X, w, X)
+            xtwz = np.einsum("rcp,rc,rc->rp", X, w, z)
+            try:
+                new = np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                new = np.full_like(beta, np.nan)
+            step = np.max(np.abs(new - beta), axis=1)
+            beta = new
+            converged = step < tol
+            if converged.all() or not np.isfinite(beta).all():
+                break
+        pr = 1 / (1 + np.exp(-np.einsum("rcp,rp->rc", X, beta)))
+        info = np.einsum("rcp,rc,rcq->rpq", X, m * pr * (1 - pr), X)
+        ok = converged & np.isfinite(beta).all(axis=1) & (np.abs(beta[:, 1]) < 15)
+        info[~ok] = np.eye(p)
+        bread = np.linalg.inv(info)
+    score = X * (y - m * pr)[..., None]
+    meat = np.einsum("rcp,rcq->rpq", score, score)
+    cov = bread @ meat @ bread * (C / (C - p))
+    return beta[:, 1], np.sqrt(cov[:, 1, 1]), C - p, ok
+
+
+def _block_design(rng, reps: int, blocks: int, per_block: int, p: float):
+    """Randomisation within blocks: treatment indicators (reps, C), block of each cluster, dummies."""
+    C = blocks * per_block
+    t = round(p * per_block)
+    treat = np.zeros((reps, blocks, per_block))
+    for r in range(reps):
+        for b in range(blocks):
+            treat[r, b, rng.choice(per_block, t, replace=False)] = 1.0
+    treat = treat.reshape(reps, C)
+    block = np.repeat(np.arange(blocks), per_block)
+    dummies = [np.broadcast_to((block == b).astype(float), (reps, C)) for b in range(1, blocks)]
+    X = np.stack([np.ones((reps, C)), treat, *dummies], axis=2)
+    return treat, block, X
+
+
+def _check_blocks(blocks, per_block, p) -> None:
+    for name, v in (("blocks", blocks), ("clusters_per_block", per_block)):
+        if not isinstance(v, int | np.integer) or v < 1:
+            raise DesignError(f"{name}={v!r} must be a whole number, 1 or more")
+    t = round(p * per_block)
+    if t < 1 or t >= per_block:
+        raise DesignError(f"p={p} of {per_block} clusters per block leaves an arm empty within blocks")
+    if blocks * per_block - (blocks + 1) < 1:
+        raise DesignError("too few clusters for the block fixed effects and the treatment effect")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -200,16 +267,7 @@ class ClusterCounts:
         for name in ("k", "size_cv", "block_cv"):
             if not getattr(self, name) >= 0:
                 raise DesignError(f"{name}={getattr(self, name)!r} must be 0 or more")
-        for name in ("blocks", "clusters_per_block"):
-            v = getattr(self, name)
-            if not isinstance(v, int | np.integer) or v < 1:
-                raise DesignError(f"{name}={v!r} must be a whole number, 1 or more")
-        t = round(self.p * self.clusters_per_block)
-        if t < 1 or t >= self.clusters_per_block:
-            raise DesignError(f"p={self.p} of {self.clusters_per_block} clusters per block leaves an arm "
-                              "empty within blocks")
-        if self.blocks * self.clusters_per_block - (self.blocks + 1) < 1:
-            raise DesignError("too few clusters for the block fixed effects and the treatment effect")
+        _check_blocks(self.blocks, self.clusters_per_block, self.p)
 
     @property
     def truth(self) -> float:
@@ -223,29 +281,89 @@ class ClusterCounts:
         return rng.gamma(a, mean / a, size=shape)
 
     def run(self, rng: np.random.Generator, reps: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-        B, m = self.blocks, self.clusters_per_block
-        C = B * m
-        t = round(self.p * m)
-        treat = np.zeros((reps, B, m))
-        for r in range(reps):
-            for b in range(B):
-                treat[r, b, rng.choice(m, t, replace=False)] = 1.0
-        treat = treat.reshape(reps, C)
-        block = np.repeat(np.arange(B), m)
+        B, C = self.blocks, self.blocks * self.clusters_per_block
+        treat, block, X = _block_design(rng, reps, B, self.clusters_per_block, self.p)
         exposure = self._gamma(rng, self.size_cv, (reps, C), self.exposure)
         u = self._gamma(rng, self.k, (reps, C))
         v = self._gamma(rng, self.block_cv, (reps, B))[:, block]
         mu = self.rate0 * self.rate_ratio ** treat * u * v * exposure
         y = rng.poisson(mu).astype(float)
-        dummies = [np.broadcast_to((block == b).astype(float), (reps, C)) for b in range(1, B)]
-        X = np.stack([np.ones((reps, C)), treat, *dummies], axis=2)
         if self.analysis == "poisson-robust":
             return _poisson_robust(X, y, np.log(exposure))
         est, se, df = _ols(X, np.log((y + 0.5) / exposure))
         return est, se, df, np.ones(reps, dtype=bool)
 
 
-SCENARIOS = (ThreeLevelContinuous, ClusterCounts)
+#: Analyses available for :class:`ClusterBinary`.
+BINARY_ANALYSES = {
+    "logistic-robust": "binomial GLM, logit link, block fixed effects; cluster-robust SE (log odds ratio)",
+    "cluster-level": "OLS of the cluster proportions on arm and blocks; t test (risk difference)",
+}
+
+
+@dataclass(frozen=True)
+class ClusterBinary:
+    """A binary outcome in clusters within blocks, randomised within blocks, with unequal clusters.
+
+    Cluster sizes are gamma with mean ``m`` and CV ``size_cv`` (rounded, at least 1); each cluster's
+    true proportion is beta with mean ``p0`` (control) or ``p1`` (intervention) and intraclass
+    correlation ``icc`` (beta parameters summing to ``(1 - icc) / icc``); events binomial. The
+    estimand is the log odds ratio ``logit(p1) - logit(p0)`` for ``"logistic-robust"`` and the risk
+    difference ``p1 - p0`` for ``"cluster-level"`` (cluster proportions weighted equally).
+    """
+
+    p0: float
+    p1: float
+    m: float
+    icc: float
+    blocks: int
+    clusters_per_block: int
+    size_cv: float = 0.0
+    p: float = 0.5
+    analysis: str = "logistic-robust"
+
+    @property
+    def name(self) -> str:
+        return f"binary outcome in clusters, {BINARY_ANALYSES[self.analysis]}"
+
+    def check(self) -> None:
+        if self.analysis not in BINARY_ANALYSES:
+            raise DesignError(f"analysis={self.analysis!r} is not known; expected one of: "
+                              f"{', '.join(BINARY_ANALYSES)}")
+        for name in ("p0", "p1"):
+            if not 0 < getattr(self, name) < 1:
+                raise DesignError(f"{name}={getattr(self, name)!r} must be a proportion in (0, 1)")
+        if not 0 < self.icc < 1:
+            raise DesignError(f"icc={self.icc!r} must be in (0, 1) (beta-binomial clusters)")
+        if not self.m >= 1 or not self.size_cv >= 0:
+            raise DesignError(f"m={self.m!r} must be 1 or more and size_cv={self.size_cv!r} 0 or more")
+        _check_blocks(self.blocks, self.clusters_per_block, self.p)
+
+    @property
+    def truth(self) -> float:
+        if self.analysis == "cluster-level":
+            return self.p1 - self.p0
+        return math.log(self.p1 / (1 - self.p1)) - math.log(self.p0 / (1 - self.p0))
+
+    def run(self, rng: np.random.Generator, reps: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+        C = self.blocks * self.clusters_per_block
+        treat, _, X = _block_design(rng, reps, self.blocks, self.clusters_per_block, self.p)
+        if self.size_cv == 0:
+            sizes = np.full((reps, C), float(round(self.m)))
+        else:
+            a = 1 / self.size_cv ** 2
+            sizes = np.maximum(1.0, np.round(rng.gamma(a, self.m / a, size=(reps, C))))
+        mean = np.where(treat == 1, self.p1, self.p0)
+        total = (1 - self.icc) / self.icc
+        prob = rng.beta(mean * total, (1 - mean) * total)
+        y = rng.binomial(sizes.astype(np.int64), prob).astype(float)
+        if self.analysis == "logistic-robust":
+            return _logistic_robust(X, y, sizes)
+        est, se, df = _ols(X, y / sizes)
+        return est, se, df, np.ones(reps, dtype=bool)
+
+
+SCENARIOS = (ThreeLevelContinuous, ClusterCounts, ClusterBinary)
 
 
 # --------------------------------------------------------------------------------------------------
