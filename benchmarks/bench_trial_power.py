@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -34,16 +35,39 @@ HERE = Path(__file__).resolve().parent
 SCENARIO = dict(es=0.2, rho2=0.06, rho3=0.18, n=20, J=4, K=100, p=0.4)
 
 
-def timed(label, reps, **kw):
+def _cpu(client=None) -> float:
+    """CPU seconds (user + system) of this process, its finished children, and a Dask client's workers."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    if client is not None:
+        total += sum(client.run(_worker_cpu).values())
+    return total
+
+
+def _worker_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(label, reps, client=None, **kw):
+    """Wall-clock and CPU time of one run. The machine is shared, so CPU seconds (this process, the
+    pool's workers once they have exited, a running cluster's workers) say what the work cost and
+    wall-clock says what a user waited."""
+    c0 = _cpu(client)
     t0 = time.perf_counter()
-    c0 = time.process_time()
     res = simulate_power(ThreeLevelContinuous(**SCENARIO), replications=reps, seed=2026, chunk=250,
-                         progress=False, **kw)
+                         progress=False, client=client, **kw)
     wall = time.perf_counter() - t0
+    cpu = _cpu(client) - c0
+    if kw.get("backend") == "processes":
+        cpu = None  # the pool's workers are children of the forkserver, not of this process
     row = {"case": label, "seconds": wall, "replications_per_second": reps / wall,
-           "parent_cpu_seconds": time.process_time() - c0, "power": res.power,
-           "power_mcse": res.power_mcse}
-    print(f"{label:40s} {wall:8.2f} s  {reps / wall:9.0f} rep/s  power {res.power:.4f}", flush=True)
+           "cpu_seconds": cpu, "replications_per_cpu_second": reps / cpu if cpu else None,
+           "power": res.power, "power_mcse": res.power_mcse, "load_average_1min": os.getloadavg()[0]}
+    cpu_text = f"{cpu:6.2f} CPU s {reps / cpu:7.0f} rep/CPU-s" if cpu else "CPU not measurable      "
+    print(f"{label:44s} {wall:7.2f} s wall {reps / wall:7.0f} rep/s | {cpu_text} | power "
+          f"{res.power:.4f} | load {os.getloadavg()[0]:.1f}", flush=True)
     return row, res
 
 
@@ -71,7 +95,7 @@ def main() -> int:
             with LocalCluster(n_workers=w, threads_per_worker=1, processes=True,
                               dashboard_address=None) as cluster, Client(cluster) as client:
                 client.submit(sum, [1]).result()  # workers up and warm
-                rows.append(timed(f"dask LocalCluster, {w} worker(s), running", reps, client=client)[0])
+                rows.append(timed(f"dask LocalCluster, {w} worker(s), running", reps, client)[0])
         rows.append(timed("dask LocalCluster, 2 workers, incl. start-up", reps, backend="dask",
                           workers=2)[0])
     powers = {round(r["power"], 12) for r in rows}
@@ -83,11 +107,12 @@ def main() -> int:
         wall = time.perf_counter() - t0
         r = json.loads(out)
         rows.append({"case": "base R loop (bench_trial_power.R)", "seconds": r["seconds"],
-                     "replications_per_second": reps / r["seconds"], "power": r["power"],
+                     "replications_per_second": reps / r["seconds"], "cpu_seconds": r["cpu"],
+                     "replications_per_cpu_second": reps / r["cpu"], "power": r["power"],
                      "power_mcse": (r["power"] * (1 - r["power"]) / reps) ** 0.5,
                      "process_seconds": wall})
-        print(f"{'base R loop':40s} {r['seconds']:8.2f} s  {reps / r['seconds']:9.0f} rep/s  "
-              f"power {r['power']:.4f}")
+        print(f"{'base R loop':44s} {r['seconds']:7.2f} s wall {reps / r['seconds']:7.0f} rep/s | "
+              f"{r['cpu']:6.2f} CPU s {reps / r['cpu']:7.0f} rep/CPU-s | power {r['power']:.4f}")
     f = formula_power("CRA3_3r", **SCENARIO).power
     print(f"formula power (noncentral t): {f:.4f}; simulated {ref.power:.4f} +- {ref.power_mcse:.4f}")
     print(f"load average at end: {os.getloadavg()}")
