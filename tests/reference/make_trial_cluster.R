@@ -19,11 +19,18 @@ hb_var <- function(outcome, a, b, size, k, sd) {
   within + k^2 * (a^2 + b^2)
 }
 hb <- function(outcome, a, b, size, k, sd = NA, clusters = NULL, power = 0.8, alpha = 0.05,
-               matched = FALSE, attrition = 0) {
+               matched = FALSE, attrition = 0, direction = "increase") {
   y <- size * (1 - attrition)
-  v <- hb_var(outcome, a, b, y, k, sd)
+  v <- if (is.null(b)) NA else hb_var(outcome, a, b, y, k, sd)
   c0 <- if (matched) 2 else 1
   za <- qnorm(1 - alpha / 2)
+  if (is.null(b)) {  # the detectable intervention value, above (or below) the control value
+    f <- function(x) abs(a - x) * sqrt((clusters - c0) / hb_var(outcome, a, x, y, k, sd)) -
+      (za + qnorm(power))
+    rng <- if (direction == "increase") c(a, if (outcome == "proportion") 1 - 1e-12 else a * 1e6)
+           else c(1e-12, a)
+    return(list(intervention = uniroot(f, rng, tol = 1e-14)$root))
+  }
   if (is.null(clusters)) {
     exact <- c0 + (za + qnorm(power))^2 * v / (a - b)^2
     list(clusters_exact = exact, clusters_per_arm = ceiling(exact),
@@ -71,6 +78,14 @@ hb_add("proportion_power", outcome = "proportion", a = 0.15, b = 0.1, size = 60,
 hb_add("mean_clusters", outcome = "mean", a = 10, b = 9, sd = 4, size = 50, k = 0.1)
 hb_add("mean_power_matched", outcome = "mean", a = 10, b = 9, sd = 4, size = 50, k = 0.05,
        matched = TRUE, clusters = 12, power = NULL)
+
+# the detectable intervention value with a given number of clusters
+hb_add("rate_detectable_increase", outcome = "rate", a = 0.017, b = NULL, size = 2000, k = 0.3,
+       clusters = 134)
+hb_add("rate_detectable_decrease_attrition", outcome = "rate", a = 0.017, b = NULL, size = 2000,
+       k = 0.3, clusters = 134, direction = "decrease", attrition = 0.1)
+hb_add("proportion_detectable_matched", outcome = "proportion", a = 0.3, b = NULL, size = 50, k = 0.2,
+       clusters = 20, matched = TRUE, power = 0.9)
 
 icc_cases <- list()
 icc_add <- function(id, ...) {

@@ -105,7 +105,9 @@ def test_simulate_runs_the_scenario_with_its_seed(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["clusters", "--outcome", "rate", "--control", ".08"], "--outcome rate needs --intervention"),
+    (["clusters", "--outcome", "rate", "--control", ".08"], "--outcome rate needs --size"),
+    (["clusters", "--outcome", "rate", "--control", ".08", "--size", "100", "--k", ".2"],
+     "--outcome rate needs --intervention"),
     (["clusters", "--outcome", "binary", "--p0", ".3", "--p1", ".2", "--m", "20"], "needs --icc"),
     (["simulate", "--scenario", "counts", "--rate0", ".08", "--seed", "1"], "needs --rate-ratio"),
     (["simulate", "--scenario", "binary", "--p0", ".3", "--p1", ".2", "--m", "30", "--icc", ".05",
@@ -127,3 +129,12 @@ def test_simulate_binary_reports_the_log_odds_ratio(capsys):
     got = json.loads(out)
     assert code == 0 and got["truth"] == pytest.approx(-0.5389965007)  # logit(.2) - logit(.3)
     assert got["inputs"]["type"] == "ClusterBinary"
+
+
+def test_clusters_without_intervention_solves_for_the_detectable_value(capsys):
+    code, out, _ = run(capsys, "trial", "clusters", "--outcome", "rate", "--control", "0.017", "--size",
+                       "2000", "--k", "0.3", "--clusters", "134", "--format", "json")
+    got = json.loads(out)
+    assert code == 0 and got["solved_for"] == "effect"
+    assert got["detectable"] / 0.017 == pytest.approx(1.12541, abs=1e-5)
+    assert got["power"] == pytest.approx(0.8)

@@ -115,7 +115,8 @@ def _add_clusters(sub) -> None:
         description="Rates, proportions and means with the between-cluster coefficient of variation k "
                     "(Hayes & Bennett 1999), or binary and continuous outcomes with the ICC and the "
                     "coefficient of variation of cluster size (Eldridge et al. 2006); attrition. "
-                    "Gives clusters per arm, or power when --clusters is given.")
+                    "Gives clusters per arm, or power when --clusters is given, or (Hayes & Bennett) "
+                    "the detectable intervention value with --clusters and no --intervention.")
     p.add_argument("--outcome", required=True,
                    choices=["rate", "proportion", "mean", "binary", "continuous"],
                    help="rate, proportion, mean: Hayes & Bennett (needs --k); binary, continuous: "
@@ -128,6 +129,9 @@ def _add_clusters(sub) -> None:
     hb.add_argument("--k", type=float, help="between-cluster coefficient of variation (k_m if matched)")
     hb.add_argument("--sd", type=float, help="within-cluster SD (means)")
     hb.add_argument("--matched", action="store_true", help="pair-matched clusters")
+    hb.add_argument("--direction", choices=["increase", "decrease"], default="increase",
+                    help="with --clusters and no --intervention: solve for the detectable intervention "
+                         "value above (increase, default) or below the control value")
     de = p.add_argument_group("design effect (binary, continuous)")
     de.add_argument("--p0", type=float, help="proportion in the control arm (binary)")
     de.add_argument("--p1", type=float, help="proportion in the intervention arm (binary)")
@@ -264,12 +268,17 @@ def cmd_clusters(args) -> int:
     common = dict(clusters=args.clusters, power=args.power, alpha=args.alpha, attrition=args.attrition,
                   cluster_attrition=args.cluster_attrition)
     if args.outcome in ("rate", "proportion", "mean"):
-        for opt in ("control", "intervention", "size", "k"):
+        needed = ("control", "size", "k") + (("intervention",) if args.clusters is None else ())
+        for opt in needed:
             if getattr(args, opt) is None:
                 raise DesignError(f"--outcome {args.outcome} needs --{opt} (Hayes & Bennett); it takes "
-                                  "--control --intervention --size --k [--sd --matched]")
+                                  "--control --intervention --size --k [--sd --matched]; leave out "
+                                  "--intervention and give --clusters for the detectable effect")
+        if args.intervention is None:  # the detectable intervention value at --power (default 0.8)
+            common["clusters"] = args.clusters
         res = hayes_bennett(args.outcome, control=args.control, intervention=args.intervention,
-                            size=args.size, k=args.k, sd=args.sd, matched=args.matched, **common)
+                            size=args.size, k=args.k, sd=args.sd, matched=args.matched,
+                            direction=args.direction, **common)
     else:
         for opt in ("m", "icc"):
             if getattr(args, opt) is None:

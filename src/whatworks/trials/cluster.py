@@ -13,7 +13,8 @@ Two families of formulas, each solving for whichever of the number of clusters o
 
   with ``y`` person-years and ``m`` individuals per cluster; pair-matched trials use the
   within-pair ``k_m`` and ``2 +`` in place of ``1 +``. Power inverts the same equation:
-  ``z_b = |l0 - l1| sqrt((c - 1) / [...]) - z_a/2``.
+  ``z_b = |l0 - l1| sqrt((c - 1) / [...]) - z_a/2``; the detectable intervention value is its root
+  in ``l1`` (Brent's method) above or below the control value.
 
 * :func:`icc_cluster_trial` — the individually randomised sample size times the design effect for
   clusters of mean size ``m`` with coefficient of variation ``cv`` of the cluster sizes (Eldridge,
@@ -77,12 +78,19 @@ class ClusterTrialResult(Result):
     clusters_recruited_per_arm: int
     design_effect: float | None
     inputs: dict[str, Any]
+    solved_for: str = "clusters"
+    detectable: float | None = None
 
     def summary_text(self) -> str:
         de = f", design effect {fmt(self.design_effect)}" if self.design_effect is not None else ""
+        found = ""
+        if self.detectable is not None:
+            a = self.inputs["control"]
+            ratio = f" (ratio {fmt(self.detectable / a)})" if a else ""
+            found = f"; detectable intervention value {fmt(self.detectable)}{ratio}"
         return (f"{self.method} ({self.outcome}): {self.clusters_per_arm} clusters per arm "
                 f"(exactly {fmt(self.clusters_exact)}; recruit {self.clusters_recruited_per_arm}), "
-                f"power {fmt(self.power)} at alpha {self.alpha:g}{de}")
+                f"power {fmt(self.power)} at alpha {self.alpha:g}{de}{found}")
 
 
 def _z(p: float) -> float:
@@ -129,11 +137,16 @@ def _recruit(c: int, cluster_attrition: float) -> int:
     return math.ceil(c / (1 - cluster_attrition) - 1e-9)
 
 
-def hayes_bennett(outcome: str, *, control: float, intervention: float, size: float, k: float,
+def hayes_bennett(outcome: str, *, control: float, intervention: float | None, size: float, k: float,
                   sd: float | None = None, clusters: float | None = None, power: float | None = None,
                   alpha: float = 0.05, matched: bool = False, attrition: float = 0.0,
-                  cluster_attrition: float = 0.0) -> ClusterTrialResult:
-    """Clusters per arm (``clusters=None``) or power (``power=None``) by Hayes & Bennett (1999).
+                  cluster_attrition: float = 0.0, direction: str = "increase") -> ClusterTrialResult:
+    """Clusters per arm, power, or the detectable intervention value by Hayes & Bennett (1999).
+
+    Give ``intervention`` and not ``clusters`` for the clusters per arm (at ``power``, default 0.8);
+    ``intervention`` and ``clusters`` for the power; ``clusters`` with ``intervention=None`` for the
+    smallest intervention rate (proportion, mean) detectable with ``power`` (default 0.8), above the
+    control value (``direction="increase"``) or below it (``"decrease"``).
 
     Parameters
     ----------
@@ -143,8 +156,8 @@ def hayes_bennett(outcome: str, *, control: float, intervention: float, size: fl
     k : between-cluster coefficient of variation of the true rates (proportions, means) within an
         arm; for ``matched=True`` the within-pair ``k_m``.
     sd : within-cluster standard deviation of a continuous outcome (``outcome="mean"``).
-    clusters : clusters per arm: give it to compute power.
-    power : power wanted when computing clusters (default 0.8).
+    clusters : clusters per arm: give it to compute power (or the detectable effect).
+    power : power wanted when computing clusters or the detectable effect (default 0.8).
     attrition : proportion of each cluster's individuals or person-time lost to follow-up.
     cluster_attrition : proportion of whole clusters expected to drop out (inflates recruitment).
 
@@ -154,7 +167,15 @@ def hayes_bennett(outcome: str, *, control: float, intervention: float, size: fl
     """
     if outcome not in OUTCOMES:
         raise DesignError(f"outcome={outcome!r} is not known; expected one of: {', '.join(OUTCOMES)}")
-    solve_for, power = _one_left(clusters, power)
+    if intervention is None:
+        if clusters is None:
+            raise DesignError("give intervention (to compute clusters or power) or clusters (to compute "
+                              "the detectable intervention value)")
+        if direction not in ("increase", "decrease"):
+            raise DesignError(f"direction={direction!r} is not known; expected increase or decrease")
+        solve_for, power = "effect", 0.8 if power is None else power
+    else:
+        solve_for, power = _one_left(clusters, power)
     alpha = _prop("alpha", alpha)
     k = _positive("k", k, zero=True)
     size = _positive("size", size)
@@ -162,40 +183,84 @@ def hayes_bennett(outcome: str, *, control: float, intervention: float, size: fl
     cluster_attrition = _prop("cluster_attrition", cluster_attrition, low_open=False)
     analysed = size * (1 - attrition)
     if outcome == "rate":
-        a, b = _positive("control", control), _positive("intervention", intervention)
-        within = (a + b) / analysed
+        a = _positive("control", control)
     elif outcome == "proportion":
-        a, b = _prop("control", control), _prop("intervention", intervention)
-        within = (a * (1 - a) + b * (1 - b)) / analysed
+        a = _prop("control", control)
     else:
         if sd is None:
             raise DesignError("outcome='mean' needs sd, the within-cluster standard deviation")
-        a, b = _number_any("control", control), _number_any("intervention", intervention)
-        within = 2 * _positive("sd", sd) ** 2 / analysed
-    if a == b:
-        raise DesignError(f"control and intervention are equal ({a:g}); there is no effect to detect")
-    var = within + k ** 2 * (a ** 2 + b ** 2)
+        sd = _positive("sd", sd)
+        a = _number_any("control", control)
+
+    def var(b: float) -> float:
+        if outcome == "rate":
+            within = (a + b) / analysed
+        elif outcome == "proportion":
+            within = (a * (1 - a) + b * (1 - b)) / analysed
+        else:
+            within = 2 * sd ** 2 / analysed
+        return within + k ** 2 * (a ** 2 + b ** 2)
+
     extra = 2.0 if matched else 1.0
     za = _z(1 - alpha / 2)
+    if solve_for == "effect":
+        power = _prop("power", power)
+        exact = _positive("clusters", clusters)
+        b = _detectable(outcome, a, var, exact - extra, za + _z(power), direction, sd)
+    elif outcome == "rate":
+        b = _positive("intervention", intervention)
+    elif outcome == "proportion":
+        b = _prop("intervention", intervention)
+    else:
+        b = _number_any("intervention", intervention)
+    if a == b:
+        raise DesignError(f"control and intervention are equal ({a:g}); there is no effect to detect")
+    v = var(b)
     if solve_for == "clusters":
         power = _prop("power", power)
-        exact = extra + (za + _z(power)) ** 2 * var / (a - b) ** 2
+        exact = extra + (za + _z(power)) ** 2 * v / (a - b) ** 2
         c = math.ceil(exact - 1e-9)
-        achieved = _phi(abs(a - b) * math.sqrt((c - extra) / var) - za)
+        achieved = _phi(abs(a - b) * math.sqrt((c - extra) / v) - za)
     else:
         exact = _positive("clusters", clusters)
         if exact <= extra:
             raise DesignError(f"clusters={clusters!r} is too few: the formula needs more than "
                               f"{extra:g} clusters per arm ({'matched' if matched else 'unmatched'})")
         c = math.ceil(exact - 1e-9) if exact != int(exact) else int(exact)
-        achieved = _phi(abs(a - b) * math.sqrt((exact - extra) / var) - za)
+        achieved = _phi(abs(a - b) * math.sqrt((exact - extra) / v) - za)
     return ClusterTrialResult(
         method="Hayes & Bennett 1999" + (" (pair-matched)" if matched else ""), outcome=outcome,
         clusters_per_arm=c, clusters_exact=exact, power=achieved, alpha=alpha, size_recruited=size,
         size_analysed=analysed, clusters_recruited_per_arm=_recruit(c, cluster_attrition),
         design_effect=None,
         inputs={"control": a, "intervention": b, "k": k, "sd": sd, "matched": matched,
-                "attrition": attrition, "cluster_attrition": cluster_attrition})
+                "attrition": attrition, "cluster_attrition": cluster_attrition},
+        solved_for=solve_for, detectable=b if solve_for == "effect" else None)
+
+
+def _detectable(outcome, a, var, dfc, zsum, direction, sd) -> float:
+    """The intervention value b at which |a - b| sqrt(dfc / var(b)) = zsum, on the side asked."""
+    from scipy.optimize import brentq
+
+    if dfc <= 0:
+        raise DesignError("too few clusters per arm for the formula (unmatched needs more than 1, "
+                          "matched more than 2)")
+
+    def f(b):
+        return abs(a - b) * math.sqrt(dfc / var(b)) - zsum
+
+    if direction == "increase":
+        hi = 1 - 1e-12 if outcome == "proportion" else (a * 1e6 if outcome == "rate" else a + 1e6 * sd)
+        lo = a
+    else:
+        lo = 1e-12 if outcome in ("proportion", "rate") else a - 1e6 * sd
+        hi = a
+    far = hi if direction == "increase" else lo
+    if f(far) < 0:
+        raise DesignError(f"no {outcome} {'above' if direction == 'increase' else 'below'} the control "
+                          f"value {a:g} is detectable with this power and these clusters (the "
+                          "between-cluster variation k caps the precision); add clusters or lower k")
+    return float(brentq(f, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=500))
 
 
 def design_effect(*, m: float, icc: float, cv: float = 0.0) -> float:
@@ -268,4 +333,5 @@ def icc_cluster_trial(outcome: str, *, m: float, icc: float, p0: float | None = 
     return ClusterTrialResult(
         method="design effect (Eldridge et al. 2006)", outcome=outcome, clusters_per_arm=c,
         clusters_exact=exact, power=achieved, alpha=alpha, size_recruited=m_recruited, size_analysed=m_a,
-        clusters_recruited_per_arm=_recruit(c, cluster_attrition), design_effect=de, inputs=inputs)
+        clusters_recruited_per_arm=_recruit(c, cluster_attrition), design_effect=de, inputs=inputs,
+        solved_for=solve_for)
