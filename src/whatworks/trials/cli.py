@@ -185,6 +185,9 @@ def _add_simulate(sub) -> None:
     p.add_argument("--analysis", choices=["poisson-robust", "logistic-robust", "cluster-level"],
                    help="counts: poisson-robust (default) or cluster-level; binary: logistic-robust "
                         "(default) or cluster-level")
+    p.add_argument("--robust-se", choices=["CR1", "CR2", "MD"], default="CR1",
+                   help="small-sample version of the cluster-robust SE for the robust GLMs: CR1 "
+                        "(default), CR2 (Bell & McCaffrey), MD (Mancl & DeRouen)")
     p.add_argument("--p", type=float, help="proportion treated (default 0.5)")
     r = p.add_argument_group("running")
     r.add_argument("--replications", type=int, default=1000)
@@ -313,7 +316,8 @@ def cmd_simulate(args) -> int:
                               "cluster-level")
         scenario = ClusterBinary(p0=args.p0, p1=args.p1, m=args.m, icc=args.icc, blocks=args.blocks,
                                  clusters_per_block=args.clusters_per_block, size_cv=args.size_cv,
-                                 analysis=args.analysis or "logistic-robust", **extra)
+                                 analysis=args.analysis or "logistic-robust", robust_se=args.robust_se,
+                                 **extra)
     else:
         if args.analysis == "logistic-robust":
             raise DesignError("--analysis logistic-robust is for binary outcomes; counts take "
@@ -327,7 +331,8 @@ def cmd_simulate(args) -> int:
         scenario = ClusterCounts(rate0=args.rate0, rate_ratio=args.rate_ratio, exposure=args.exposure,
                                  blocks=args.blocks, clusters_per_block=args.clusters_per_block,
                                  k=args.k, size_cv=args.size_cv, block_cv=args.block_cv,
-                                 analysis=args.analysis or "poisson-robust", **extra)
+                                 analysis=args.analysis or "poisson-robust", robust_se=args.robust_se,
+                                 **extra)
     res = simulate_power(scenario, replications=args.replications, seed=args.seed, alpha=args.alpha,
                          backend=args.backend, workers=args.workers, scheduler=args.scheduler)
     return _emit(args, res)

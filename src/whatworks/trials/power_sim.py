@@ -39,6 +39,10 @@ Morris TP, White IR, Crowther MJ (2019). Using simulation studies to evaluate st
 Arnold BF, Hogan DR, Colford JM, Hubbard AE (2011). Simulation methods to estimate design power: an
     overview for applied research. BMC Med Res Methodol 11:94.
 Hayes RJ, Moulton LH (2017). Cluster Randomised Trials, 2nd ed. CRC. (cluster-level analyses)
+Bell RM, McCaffrey DF (2002). Bias reduction in standard errors for linear regression with multi-stage
+    samples. Survey Methodology 28:169-181. (CR2)
+Mancl LA, DeRouen TA (2001). A covariance estimator for GEE with improved small-sample properties.
+    Biometrics 57:126-134. (MD)
 Dong N, Maynard RA (2013). J Res Educ Effectiveness 6:24-67. (the CRA3_3r formula checked against)
 """
 
@@ -53,7 +57,7 @@ import numpy as np
 from .._results import Result, fmt
 from .design import DesignError
 
-__all__ = ["ANALYSES", "BINARY_ANALYSES", "ClusterBinary", "ClusterCounts", "SimulationResult",
+__all__ = ["ANALYSES", "BINARY_ANALYSES", "ROBUST_SE", "ClusterBinary", "ClusterCounts", "SimulationResult",
            "ThreeLevelContinuous", "simulate_power"]
 
 #: Analyses available for :class:`ClusterCounts`.
@@ -78,8 +82,33 @@ def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return beta[:, 1], np.sqrt(s2 * inv[:, 1, 1]), df
 
 
-def _poisson_robust(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, maxiter: int = 50,
-                    tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+#: Small-sample versions of the cluster-robust (sandwich) variance for one-row clusters.
+ROBUST_SE = {
+    "CR1": "residuals as they are, times C / (C - p) (Stata's default)",
+    "CR2": "residuals / sqrt(1 - h), h the GLM leverage (Bell & McCaffrey 2002)",
+    "MD": "residuals / (1 - h) (Mancl & DeRouen 2001)",
+}
+
+
+def _sandwich(X: np.ndarray, resid: np.ndarray, w: np.ndarray, kind: str) -> np.ndarray:
+    """Cluster-robust covariance of a GLM's coefficients, one row per cluster: ``resid`` the raw
+    residuals y - mu, ``w`` the IRLS weights (the leverage is h = w x' (X'WX)^-1 x)."""
+    C, p = X.shape[1], X.shape[2]
+    bread = np.linalg.inv(np.einsum("rcp,rc,rcq->rpq", X, w, X))
+    if kind == "CR1":
+        adj, factor = resid, C / (C - p)
+    else:
+        h = np.clip(w * np.einsum("rcp,rpq,rcq->rc", X, bread, X), 0.0, 1 - 1e-12)
+        adj = resid / (np.sqrt(1 - h) if kind == "CR2" else (1 - h))
+        factor = 1.0
+    score = X * adj[..., None]
+    meat = np.einsum("rcp,rcq->rpq", score, score)
+    return bread @ meat @ bread * factor
+
+
+def _poisson_robust(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, robust_se: str = "CR1",
+                    maxiter: int = 50, tol: float = 1e-10
+                    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Poisson GLM by IRLS for each replication; treatment coefficient, CR1 sandwich SE, df, converged."""
     R, C, p = X.shape
     rate = y.sum(axis=1) / np.exp(offset).sum(axis=1)
@@ -99,15 +128,13 @@ def _poisson_robust(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, maxiter
         if converged.all():
             break
     mu = np.exp(np.einsum("rcp,rp->rc", X, beta) + offset)
-    bread = np.linalg.inv(np.einsum("rcp,rc,rcq->rpq", X, mu, X))
-    score = X * (y - mu)[..., None]
-    meat = np.einsum("rcp,rcq->rpq", score, score)
-    cov = bread @ meat @ bread * (C / (C - p))
+    cov = _sandwich(X, y - mu, mu, robust_se)
     return beta[:, 1], np.sqrt(cov[:, 1, 1]), C - p, converged & np.isfinite(beta).all(axis=1)
 
 
-def _logistic_robust(X: np.ndarray, y: np.ndarray, m: np.ndarray, *, maxiter: int = 50,
-                     tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+def _logistic_robust(X: np.ndarray, y: np.ndarray, m: np.ndarray, *, robust_se: str = "CR1",
+                     maxiter: int = 50, tol: float = 1e-10
+                     ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Binomial GLM (logit) of y events out of m by IRLS for each replication; treatment coefficient,
     CR1 sandwich SE (clusters are the rows), df, converged (separation leaves it False)."""
     R, C, p = X.shape
@@ -132,14 +159,10 @@ def _logistic_robust(X: np.ndarray, y: np.ndarray, m: np.ndarray, *, maxiter: in
             converged = step < tol
             if converged.all() or not np.isfinite(beta).all():
                 break
-        pr = 1 / (1 + np.exp(-np.einsum("rcp,rp->rc", X, beta)))
-        info = np.einsum("rcp,rc,rcq->rpq", X, m * pr * (1 - pr), X)
         ok = converged & np.isfinite(beta).all(axis=1) & (np.abs(beta[:, 1]) < 15)
-        info[~ok] = np.eye(p)
-        bread = np.linalg.inv(info)
-    score = X * (y - m * pr)[..., None]
-    meat = np.einsum("rcp,rcq->rpq", score, score)
-    cov = bread @ meat @ bread * (C / (C - p))
+        beta[~ok] = 0.0  # failed fits (separation) are left out by the caller; keep the algebra finite
+        pr = 1 / (1 + np.exp(-np.einsum("rcp,rp->rc", X, beta)))
+    cov = _sandwich(X, y - m * pr, m * pr * (1 - pr), robust_se)
     return beta[:, 1], np.sqrt(cov[:, 1, 1]), C - p, ok
 
 
@@ -156,6 +179,11 @@ def _block_design(rng, reps: int, blocks: int, per_block: int, p: float):
     dummies = [np.broadcast_to((block == b).astype(float), (reps, C)) for b in range(1, blocks)]
     X = np.stack([np.ones((reps, C)), treat, *dummies], axis=2)
     return treat, block, X
+
+
+def _check_robust(kind: str) -> None:
+    if kind not in ROBUST_SE:
+        raise DesignError(f"robust_se={kind!r} is not known; expected one of: {', '.join(ROBUST_SE)}")
 
 
 def _check_blocks(blocks, per_block, p) -> None:
@@ -252,15 +280,18 @@ class ClusterCounts:
     block_cv: float = 0.0
     p: float = 0.5
     analysis: str = "poisson-robust"
+    robust_se: str = "CR1"
 
     @property
     def name(self) -> str:
-        return f"cluster counts with exposure, {ANALYSES[self.analysis]}"
+        se = f" ({self.robust_se})" if self.analysis == "poisson-robust" else ""
+        return f"cluster counts with exposure, {ANALYSES[self.analysis]}{se}"
 
     def check(self) -> None:
         if self.analysis not in ANALYSES:
             raise DesignError(f"analysis={self.analysis!r} is not known; expected one of: "
                               f"{', '.join(ANALYSES)}")
+        _check_robust(self.robust_se)
         for name in ("rate0", "rate_ratio", "exposure"):
             if not getattr(self, name) > 0:
                 raise DesignError(f"{name}={getattr(self, name)!r} must be above 0")
@@ -289,7 +320,7 @@ class ClusterCounts:
         mu = self.rate0 * self.rate_ratio ** treat * u * v * exposure
         y = rng.poisson(mu).astype(float)
         if self.analysis == "poisson-robust":
-            return _poisson_robust(X, y, np.log(exposure))
+            return _poisson_robust(X, y, np.log(exposure), robust_se=self.robust_se)
         est, se, df = _ols(X, np.log((y + 0.5) / exposure))
         return est, se, df, np.ones(reps, dtype=bool)
 
@@ -321,15 +352,18 @@ class ClusterBinary:
     size_cv: float = 0.0
     p: float = 0.5
     analysis: str = "logistic-robust"
+    robust_se: str = "CR1"
 
     @property
     def name(self) -> str:
-        return f"binary outcome in clusters, {BINARY_ANALYSES[self.analysis]}"
+        se = f" ({self.robust_se})" if self.analysis == "logistic-robust" else ""
+        return f"binary outcome in clusters, {BINARY_ANALYSES[self.analysis]}{se}"
 
     def check(self) -> None:
         if self.analysis not in BINARY_ANALYSES:
             raise DesignError(f"analysis={self.analysis!r} is not known; expected one of: "
                               f"{', '.join(BINARY_ANALYSES)}")
+        _check_robust(self.robust_se)
         for name in ("p0", "p1"):
             if not 0 < getattr(self, name) < 1:
                 raise DesignError(f"{name}={getattr(self, name)!r} must be a proportion in (0, 1)")
@@ -358,7 +392,7 @@ class ClusterBinary:
         prob = rng.beta(mean * total, (1 - mean) * total)
         y = rng.binomial(sizes.astype(np.int64), prob).astype(float)
         if self.analysis == "logistic-robust":
-            return _logistic_robust(X, y, sizes)
+            return _logistic_robust(X, y, sizes, robust_se=self.robust_se)
         est, se, df = _ols(X, y / sizes)
         return est, se, df, np.ones(reps, dtype=bool)
 
