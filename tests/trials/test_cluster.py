@@ -92,3 +92,32 @@ def test_bad_input_says_what_is_wrong(call, message):
     with pytest.raises(DesignError) as info:
         call()
     assert message in str(info.value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(p0=st.floats(0.05, 0.6), drop=st.floats(0.15, 0.6), m=st.floats(2, 300), icc=st.floats(0.001, 0.3),
+       cv=st.floats(0, 1.5), attrition=st.floats(0, 0.5), power=st.floats(0.5, 0.95))
+def test_design_effect_clusters_reach_the_power_asked_and_one_fewer_does_not(p0, drop, m, icc, cv,
+                                                                             attrition, power):
+    kw = dict(p0=p0, p1=p0 * (1 - drop), m=m, icc=icc, cv=cv, attrition=attrition)
+    res = icc_cluster_trial("binary", power=power, **kw)
+    assert res.power >= power - 1e-9
+    assert icc_cluster_trial("binary", clusters=res.clusters_per_arm, **kw).power == pytest.approx(res.power)
+    if res.clusters_per_arm > 1:
+        assert icc_cluster_trial("binary", clusters=res.clusters_per_arm - 1, **kw).power < power
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=st.floats(0.005, 0.5), k=st.floats(0, 0.4), y=st.floats(100, 10_000), c=st.integers(4, 300),
+       power=st.floats(0.5, 0.95))
+def test_the_detectable_rate_has_the_power_asked_and_needs_those_clusters(a, k, y, c, power):
+    try:
+        res = hayes_bennett("rate", control=a, intervention=None, size=y, k=k, clusters=c, power=power)
+    except DesignError as exc:  # k caps the precision: then nothing is detectable, and it says so
+        assert "no rate above" in str(exc)
+        return
+    b = res.detectable
+    assert b > a
+    assert res.power == pytest.approx(power, abs=1e-9)
+    back = hayes_bennett("rate", control=a, intervention=b, size=y, k=k, power=power)
+    assert back.clusters_exact == pytest.approx(c, rel=1e-8)
