@@ -192,6 +192,9 @@ def _add_simulate(sub) -> None:
     r = p.add_argument_group("running")
     r.add_argument("--replications", type=int, default=1000)
     r.add_argument("--seed", type=int, required=True, help="base seed (recorded in the output)")
+    r.add_argument("--chunk", type=int, default=100,
+                   help="replications per task (default 100; larger on a Dask cluster, where each "
+                        "task costs tens of milliseconds); results depend on --seed and --chunk only")
     r.add_argument("--alpha", type=float, default=0.05)
     r.add_argument("--backend", choices=["serial", "processes", "dask"])
     r.add_argument("--workers", type=int)
@@ -334,5 +337,6 @@ def cmd_simulate(args) -> int:
                                  analysis=args.analysis or "poisson-robust", robust_se=args.robust_se,
                                  **extra)
     res = simulate_power(scenario, replications=args.replications, seed=args.seed, alpha=args.alpha,
-                         backend=args.backend, workers=args.workers, scheduler=args.scheduler)
+                         chunk=args.chunk, backend=args.backend, workers=args.workers,
+                         scheduler=args.scheduler)
     return _emit(args, res)
