@@ -1,0 +1,1 @@
+"""Pilots and trials: design (MDES, power, sample size, simulation), randomisation, analysis, reporting."""
