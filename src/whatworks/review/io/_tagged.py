@@ -152,7 +152,7 @@ def read_wos(path: Path, encoding: str, *, file: str, problems: list[Problem],
     """Web of Science tagged records (``PT`` ... ``ER``), with rispy's Web of Science tag table."""
     import rispy
 
-    parser = rispy.WokParser(enforce_list_tags=False)
+    parser = rispy.WokParser(enforce_list_tags=False, skip_unknown_tags=True)
     record: dict | None = None
     start = 0
     last_tag = None
