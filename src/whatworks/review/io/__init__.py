@@ -47,7 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["COLUMN_SYNONYMS", "ENCODINGS", "FORMATS", "ImportReport", "ImportResult", "Problem",
-           "RecordImportError", "detect_encoding", "detect_format", "import_files", "read_file"]
+           "RecordImportError", "detect_encoding", "detect_format", "import_files", "read_file",
+           "read_records_table", "write_records"]
 
 _READERS = {"ris": read_ris, "wos": read_wos, "medline": read_medline, "bibtex": read_bibtex,
             "endnote-xml": read_endnote_xml, "csv": read_table_records, "xlsx": read_table_records}
@@ -272,7 +273,36 @@ def write_records(records: Sequence[Record], path: str | Path) -> None:
 
 
 def read_records_table(path: str | Path) -> list[Record]:
-    """Read a records CSV written by :func:`write_records` (or any table with record columns)."""
-    recs, _ = read_file(path, format="csv" if not str(path).lower().endswith((".xlsx", ".xlsm"))
-                        else "xlsx")
+    """Read a records table: the CSV :func:`write_records` (``review import``) writes, or any CSV/XLSX
+    with a title or abstract column (matched by :data:`COLUMN_SYNONYMS`).
+
+    A records CSV keeps its provenance columns (``source_file``, ``import_batch``, ``source_line``)
+    as written; other tables get this file as their source.
+    """
+    p = Path(path)
+    kind = "xlsx" if p.suffix.lower() in (".xlsx", ".xlsm") else "csv"
+    recs, _ = read_file(p, format=kind)
+    if kind == "csv":
+        import pandas as pd
+
+        header = pd.read_csv(p, nrows=0, encoding=detect_encoding(p)).columns
+        keep = [c for c in ("source_file", "import_batch", "source_line") if c in header]
+        if keep:
+            extra = pd.read_csv(p, usecols=keep, dtype=str, keep_default_na=False,
+                                encoding=detect_encoding(p))
+            out = []
+            for k, r in enumerate(recs):
+                changes: dict[str, Any] = {}
+                for c in keep:
+                    v = str(extra[c].iat[k]).strip() or None
+                    if c == "source_line" and v is not None:
+                        try:
+                            v = int(float(v))
+                        except ValueError:
+                            raise RecordImportError([Problem(str(path), k + 1, f"{v!r} is not a line "
+                                                             "number", "source_line", unit="row")]
+                                                    ) from None
+                    changes[c] = v
+                out.append(r.with_(**changes))
+            recs = out
     return recs
