@@ -89,8 +89,8 @@ class MergeEvent:
         return f"{self.action} {' + '.join(self.records)}: {self.reason}{p} [{self.by}]"
 
 
-def _reason(x: np.ndarray) -> str:
-    f = dict(zip(FEATURES, x.tolist(), strict=True))
+def _reason(x: Sequence[float]) -> str:
+    f = dict(zip(FEATURES, x, strict=True))
     parts = []
     if f["doi_same"]:
         parts.append("same DOI")
@@ -121,8 +121,8 @@ def _reason(x: np.ndarray) -> str:
     return text + (f"; against: {', '.join(against)}" if against else "")
 
 
-def _exact_rule(x: np.ndarray) -> str | None:
-    f = dict(zip(FEATURES, x.tolist(), strict=True))
+def _exact_rule(x: Sequence[float]) -> str | None:
+    f = dict(zip(FEATURES, x, strict=True))
     if f["numbers_differ"] or f["markers_differ"]:
         return None
     titles_agree = f["title_missing"] or f["title_sim"] >= 0.8
@@ -157,7 +157,7 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DedupResult(Result):
     """Duplicate groups, scored pairs, the review queue and the merge log.
 
@@ -307,26 +307,29 @@ def deduplicate(records: Sequence[Record], *, merge_threshold: float = 0.99,
                              "ids must be unique", row=pos + 1, column="id")
         seen[r.id] = pos
     norm = [normalise(r) for r in records]
-    pairs = candidate_pairs(norm)
-    X = pair_features(norm, pairs)
+    pairs, X = pair_features(norm, candidate_pairs(norm))
     prob = match_probability(X, *(model or (None, None)))
     scores, links, log = [], [], []
+    rows = X.tolist()
     for k, (i, j) in enumerate(pairs.tolist()):
         p = float(prob[k])
-        rule = _exact_rule(X[k])
+        x = rows[k]
+        if p < min_reported and p < merge_threshold and not (x[5] or x[7] or x[0] >= 1.0):
+            continue  # cannot be merged by a rule (no shared DOI or PMID, titles differ)
+        rule = _exact_rule(x)
         a, b = records[i].id, records[j].id
         if rule is not None or p >= merge_threshold:
-            reason = rule or _reason(X[k])
+            reason = rule or _reason(x)
             by = "exact key" if rule else "model"
             decision = "merged"
             links.append(Link(a, b, p, reason, by))
             log.append(MergeEvent("merge", (a, b), reason, by, p))
         elif p >= review_threshold:
-            decision, reason = "review", _reason(X[k])
+            decision, reason = "review", _reason(x)
         else:
             if p < min_reported:
                 continue
-            decision, reason = "distinct", _reason(X[k])
+            decision, reason = "distinct", _reason(x)
         scores.append(PairScore(a, b, p, decision, reason))
     return DedupResult(records, tuple(scores), tuple(links), tuple(log), merge_threshold,
                        review_threshold)
@@ -375,5 +378,4 @@ def duplicate_metrics(groups: Sequence[Sequence[str]], work_of: dict[str, object
 def pair_table(records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs (positions) and their feature matrix, for fitting and evaluating the model."""
     norm = [normalise(r) for r in records]
-    pairs = candidate_pairs(norm)
-    return pairs, pair_features(norm, pairs)
+    return pair_features(norm, candidate_pairs(norm))

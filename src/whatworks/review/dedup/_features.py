@@ -63,10 +63,12 @@ def american_spelling(text: str) -> str:
     return text
 
 
-def norm_text(text: str | None) -> str:
+def norm_text(text: str | None, *, spelling: bool = True) -> str:
     """Lower-case ASCII words separated by one space: HTML entities (even double-escaped ones) and
-    tags, accents, case, punctuation and British spellings folded (so ``"Caf&eacute;: <i>a</i>
-    randomised study."`` becomes ``"cafe a randomized study"``); ``&`` reads as ``and``."""
+    tags, accents, case, punctuation and (with ``spelling``) British spellings folded (so
+    ``"Caf&eacute;: <i>a</i> randomised study."`` becomes ``"cafe a randomized study"``); ``&`` reads
+    as ``and``. Abstracts skip the spelling fold: it is the slowest step, and a few letters in a long
+    text barely move its similarity."""
     if not text:
         return ""
     for _ in range(3):
@@ -78,8 +80,8 @@ def norm_text(text: str | None) -> str:
         text = unescaped
     if "<" in text:
         text = _TAGS.sub(" ", text)
-    text = ascii_fold(text).lower().replace("&", " and ")
-    return american_spelling(_NON_ALNUM.sub(" ", text).strip())
+    text = _NON_ALNUM.sub(" ", ascii_fold(text).lower().replace("&", " and ")).strip()
+    return american_spelling(text) if spelling else text
 
 
 def norm_doi(doi: str | None) -> str:
@@ -127,6 +129,7 @@ class Normalised:
     author: str
     authors: str
     journal: str
+    journal_initials: str
     volume: str
     page: str
     numbers: frozenset
@@ -136,11 +139,12 @@ class Normalised:
 def normalise(r: Record) -> Normalised:
     title = norm_text(r.title)
     words = title.split()
+    journal = " ".join(w for w in norm_text(r.journal, spelling=False).split() if w not in _STOP)
     return Normalised(
-        title=title, abstract=norm_text(r.abstract[:600] if r.abstract else None), doi=norm_doi(r.doi),
-        pmid=(r.pmid or "").strip(), year=r.year, author=first_author(r.authors),
+        title=title, abstract=norm_text(r.abstract[:600] if r.abstract else None, spelling=False),
+        doi=norm_doi(r.doi), pmid=(r.pmid or "").strip(), year=r.year, author=first_author(r.authors),
         authors=" ".join(first_author([a]) for a in r.authors[:8]),
-        journal=" ".join(w for w in norm_text(r.journal).split() if w not in _STOP),
+        journal=journal, journal_initials="".join(w[0] for w in journal.split()),
         volume=norm_volume(r.volume), page=first_page(r.pages),
         numbers=frozenset(w for w in words if w.isdigit() or w in _ROMAN),
         markers=frozenset(w for w in words if w in MARKERS))
@@ -234,36 +238,50 @@ FEATURES = (
 )
 
 
-def _initials(journal: str) -> str:
-    return "".join(w[0] for w in journal.split())
+#: Pairs whose titles are less alike than this are not scored (their match probability is below
+#: 0.01 whatever else agrees) unless they share a DOI or PMID or a title is missing.
+TITLE_FLOOR = 0.6
 
 
-def pair_features(norm: Sequence[Normalised], pairs: np.ndarray) -> np.ndarray:
-    """The :data:`FEATURES` of each pair (rows) as floats."""
+def pair_features(norm: Sequence[Normalised], pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs worth scoring and their :data:`FEATURES` (rows) as floats.
+
+    Candidate pairs whose titles are less than :data:`TITLE_FLOOR` alike, with no shared DOI or
+    PMID, are dropped here (the model was fitted on the same filtered pairs).
+    """
     from rapidfuzz import fuzz
 
     ratio, tset = fuzz.ratio, fuzz.token_set_ratio
-    out = np.zeros((len(pairs), len(FEATURES)), dtype=float)
+    floor = TITLE_FLOOR * 100.0
+    width = len(FEATURES)
+    rows: list[list[float]] = []
+    kept: list[int] = []
     for k, (i, j) in enumerate(pairs.tolist()):
         a, b = norm[i], norm[j]
-        row = out[k]
+        row = [0.0] * width
         if a.title and b.title:
             if a.title == b.title:
-                row[0] = row[1] = 1.0
+                t = 1.0
+                row[1] = 1.0
             else:
-                row[0] = ratio(a.title, b.title) / 100.0
+                t = ratio(a.title, b.title, score_cutoff=floor) / 100.0
+                if t == 0.0 and not ((a.doi and a.doi == b.doi) or (a.pmid and a.pmid == b.pmid)):
+                    continue
                 row[1] = tset(a.title, b.title) / 100.0
-            row[22], row[23], row[24] = row[0] >= 0.85, row[0] >= 0.93, row[0] >= 0.98
+            row[0] = t
+            row[22], row[23], row[24] = float(t >= 0.85), float(t >= 0.93), float(t >= 0.98)
         else:
             row[2] = 1.0
+        kept.append(k)
         if a.abstract and b.abstract:
             if a.abstract == b.abstract:
-                row[3] = 1.0
+                x = 1.0
             else:
                 # compared over the shorter one's length: a truncated abstract still matches
                 n = min(len(a.abstract), len(b.abstract))
-                row[3] = ratio(a.abstract[:n], b.abstract[:n]) / 100.0
-            row[25], row[26], row[27] = row[3] >= 0.75, row[3] >= 0.90, row[3] >= 0.98
+                x = ratio(a.abstract[:n], b.abstract[:n]) / 100.0
+            row[3] = x
+            row[25], row[26], row[27] = float(x >= 0.75), float(x >= 0.90), float(x >= 0.98)
         else:
             row[4] = 1.0
         if a.doi and b.doi:
@@ -277,11 +295,11 @@ def pair_features(norm: Sequence[Normalised], pairs: np.ndarray) -> np.ndarray:
             row[12 if a.author == b.author else 13] = 1.0
             row[14] = tset(a.authors, b.authors) / 100.0
         if a.journal and b.journal:
-            s = tset(a.journal, b.journal) / 100.0
-            if _initials(a.journal) == _initials(b.journal) or a.journal.startswith(b.journal) \
+            js = tset(a.journal, b.journal) / 100.0
+            if a.journal_initials == b.journal_initials or a.journal.startswith(b.journal) \
                     or b.journal.startswith(a.journal):
-                s = max(s, 0.9)
-            row[15] = s
+                js = max(js, 0.9)
+            row[15] = js
         if a.volume and b.volume:
             row[16 if a.volume == b.volume else 17] = 1.0
         if a.page and b.page:
@@ -290,4 +308,6 @@ def pair_features(norm: Sequence[Normalised], pairs: np.ndarray) -> np.ndarray:
             row[20] = 1.0
         if a.markers != b.markers:
             row[21] = 1.0
-    return out
+        rows.append(row)
+    X = np.array(rows, dtype=float) if rows else np.zeros((0, width))
+    return pairs[np.array(kept, dtype=np.int64)] if kept else pairs[:0], X

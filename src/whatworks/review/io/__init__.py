@@ -98,7 +98,7 @@ def detect_format(path: str | Path, encoding: str | None = None) -> str:
                      f"{', '.join(FORMATS)})", file=str(path), row=None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ImportReport(Result):
     """What happened to one file: its format, encoding, database, batch, the number of records
     imported, and the warnings (fields left empty because they could not be understood)."""
@@ -121,7 +121,7 @@ class ImportReport(Result):
         return f"{self.file}: {self.n_records} records ({self.format}, {self.encoding}{w})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ImportResult(Result):
     """Records from one or more files, and one :class:`ImportReport` per file."""
 
