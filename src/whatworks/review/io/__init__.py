@@ -132,7 +132,8 @@ class ImportResult(Result):
         return to_frame(self.records)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_records": len(self.records), "files": [r.to_dict() for r in self.reports]}
+        return {"n_records": len(self.records), "by_database": self.counts_by_database(),
+                "files": [r.to_dict() for r in self.reports]}
 
     def counts_by_database(self) -> dict[str, int]:
         """Records per source database (for the PRISMA flow diagram's identification box)."""
