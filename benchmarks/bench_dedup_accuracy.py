@@ -44,6 +44,14 @@ def run(records, work_of, **kw) -> dict:
     seconds = time.perf_counter() - t0
     m = duplicate_metrics(res.groups, work_of)
     m.update(seconds=round(seconds, 2), review_queue=len(res.review_queue))
+    # a person who decides every queued pair rightly (accepts the true ones only)
+    resolved = res
+    for p in res.review_queue:
+        if work_of[p.a] == work_of[p.b]:
+            resolved = resolved.merge(p.a, p.b)
+    r = duplicate_metrics(resolved.groups, work_of)
+    m.update(after_review_sensitivity=r["sensitivity"], after_review_specificity=r["specificity"],
+             queued_true=sum(work_of[p.a] == work_of[p.b] for p in res.review_queue))
     return m
 
 
@@ -67,7 +75,9 @@ def main() -> None:
         print(f"{k}: sensitivity {m['sensitivity']:.4f} "
               f"({m['duplicates_removed']}/{m['duplicate_records']}), "
               f"specificity {m['specificity']:.5f} ({m['unique_records'] - m['uniques_removed']}/"
-              f"{m['unique_records']}), {m['review_queue']} pairs for review, {m['seconds']} s")
+              f"{m['unique_records']}), {m['review_queue']} pairs for review ({m['queued_true']} true; "
+              f"after review {m['after_review_sensitivity']:.4f} / {m['after_review_specificity']:.5f}), "
+              f"{m['seconds']} s")
     for n in notes:
         print("  corrected:", n)
     if args.json:

@@ -16,7 +16,8 @@ The method (details, formulas and citations in ``docs/methods/dedup.md``):
 4. **Decide**: exact keys merge at once ("same DOI", "same PMID", "same title + year + first author"
    when nothing in the titles says they are different works); other pairs merge when the probability
    is at least ``merge_threshold`` (default 0.99), go to the review queue when it is at least
-   ``review_threshold`` (default 0.5), and are kept apart otherwise.
+   ``review_threshold`` (default 0.5) or the titles are identical (four words or more), and are
+   kept apart otherwise.
 5. **Group** the merged pairs (connected components); keep the most complete record of each group
    with every source label; log every merge with its reason. :meth:`DedupResult.split` undoes a merge
    and :meth:`DedupResult.merge` records a person's decision; neither changes the records.
@@ -326,6 +327,10 @@ def deduplicate(records: Sequence[Record], *, merge_threshold: float = 0.99,
             log.append(MergeEvent("merge", (a, b), reason, by, p))
         elif p >= review_threshold:
             decision, reason = "review", _reason(x)
+        elif x[0] >= 1.0 and len(norm[i].title.split()) >= 4:
+            # identical titles are never dismissed unseen: a person decides (an updated review, a
+            # reprint, a different abstract of the same paper)
+            decision, reason = "review", _reason(x) + "; identical titles are always reviewed"
         else:
             if p < min_reported:
                 continue
