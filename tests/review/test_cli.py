@@ -89,3 +89,28 @@ def test_building_the_parser_imports_no_reader_or_matcher():
             "'whatworks.review.io', 'whatworks.review.dedup') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_template_names_match_the_shipped_templates():
+    from whatworks.review.extraction import TEMPLATES
+
+    assert review_cli.TEMPLATE_NAMES == tuple(TEMPLATES)
+
+
+def test_template_blank_table_and_check(tmp_path, capsys):
+    code, out, _ = run(["review", "template", "realist_cmo", "--format", "csv"], capsys)
+    assert code == 0 and out.startswith("study_id,cmo_id,programme_theory,context,")
+    t = tmp_path / "n.csv"
+    t.write_text("study_id,design,intervention,outcome_domain,direction_of_effect\n"
+                 "S1,cohort,FGC,re-referral,favours intervention\nS2,cohort,FGC,re-referral,positive\n",
+                 encoding="utf-8")
+    code, _, err = run(["review", "template", "narrative_synthesis", "--check", t], capsys)
+    assert code == 2 and f"{t}, row 2, column 'direction_of_effect'" in err and err.count("\n") == 1
+    t.write_text(t.read_text().replace(",positive", ",mixed"), encoding="utf-8")
+    code, out, _ = run(["review", "template", "narrative_synthesis", "--check", t], capsys)
+    assert code == 0 and 're-referral,1,0,0,1,0,"S1, S2"' in out
+    code, _, err = run(["review", "template", "thematic_coding", "--format", "xlsx"], capsys)
+    assert code == 2 and "--output" in err
+    code, _, _ = run(["review", "template", "thematic_coding", "--format", "xlsx", "-o", tmp_path / "t.xlsx"],
+                     capsys)
+    assert code == 0 and (tmp_path / "t.xlsx").exists()

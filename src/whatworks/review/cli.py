@@ -29,6 +29,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     sub = review.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND")
     _add_import(sub)
     _add_dedup(sub)
+    _add_template(sub)
     return review
 
 
@@ -77,6 +78,28 @@ def _add_dedup(sub) -> None:
     p.add_argument("--review-threshold", type=float, default=0.5, metavar="P",
                    help="queue pairs with probability >= P for a person (default 0.5)")
     p.set_defaults(review_handler=cmd_dedup)
+
+
+#: The shipped extraction templates (kept in step with ``review.extraction.TEMPLATES``; a test
+#: checks it, so the parser need not import pandas).
+TEMPLATE_NAMES = ("narrative_synthesis", "thematic_coding", "realist_cmo")
+
+
+def _add_template(sub) -> None:
+    p = sub.add_parser(
+        "template", help="an extraction template: its fields, or a blank table to fill in",
+        description="Show a shipped extraction template (narrative synthesis, thematic coding of "
+                    "qualitative findings, realist context-mechanism-outcome configurations): its "
+                    "fields as JSON, or a blank CSV/XLSX table with its columns. With --check, "
+                    "validate a filled-in table against it and print its summary table.")
+    p.add_argument("name", choices=list(TEMPLATE_NAMES))
+    p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json",
+                   help="json: the template's fields (default); csv/xlsx: a blank table")
+    p.add_argument("--check", metavar="TABLE",
+                   help="a filled-in CSV or XLSX to validate; prints the synthesis table as CSV")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output "
+                                                           "(required for xlsx)")
+    p.set_defaults(review_handler=cmd_template)
 
 
 def run(args) -> int:
@@ -140,4 +163,41 @@ def cmd_dedup(args) -> int:
             lines.append(f"  ... and {len(result.review_queue) - 50} more pairs for review "
                          "(--format json lists them all)")
         _emit("\n".join(lines), args.output)
+    return 0
+
+
+def cmd_template(args) -> int:
+    from whatworks.errors import InputError
+
+    from .extraction import ExtractionSheet, get_template
+
+    template = get_template(args.name)
+    if args.check:
+        import pandas as pd
+
+        try:
+            if args.check.lower().endswith((".xlsx", ".xlsm")):
+                frame = pd.read_excel(args.check, dtype=str, engine="openpyxl")
+            else:
+                frame = pd.read_csv(args.check, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise InputError(f"cannot read this table ({exc})", file=args.check) from None
+        try:
+            sheet = ExtractionSheet.from_frame(template, frame)
+        except InputError as exc:
+            # entries count from 1 like data rows; say which file they came from
+            raise InputError(str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc),
+                             file=args.check, row=exc.row, column=exc.column) from None
+        table = {"narrative_synthesis": sheet.direction_table, "thematic_coding": sheet.theme_matrix,
+                 "realist_cmo": sheet.cmo_table}[template.name]()
+        _emit(table.to_csv(index=False), args.output)
+        return 0
+    if args.format == "json":
+        _emit(template.to_json(), args.output)
+    elif args.format == "csv":
+        _emit(template.blank().to_csv(index=False), args.output)
+    else:
+        if not args.output:
+            raise InputError("--format xlsx needs --output FILE.xlsx", column="--output")
+        ExtractionSheet(template).to_xlsx(args.output)
     return 0
