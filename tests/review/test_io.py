@@ -252,3 +252,13 @@ def test_fuzzed_bytes_never_crash(tmp_path, data):
         read_file(p)
     except WhatWorksError as exc:
         assert "bytes.ris" in str(exc)
+
+
+def test_line_reader_reports_progress_up_to_the_file_size(tmp_path):
+    from whatworks.review.io._base import iter_lines
+
+    p = write(tmp_path, "big.ris", RIS * 400)
+    steps = []
+    lines = sum(1 for _ in iter_lines(p, "utf-8", steps.append))
+    assert lines == RIS.count("\n") * 400
+    assert sum(steps) == p.stat().st_size and len(steps) > 1
