@@ -166,3 +166,14 @@ def test_nudging_marked_duplicates():
     queued = [{p.a, p.b} for p in res.review_queue]
     for pair in ({"276", "277"}, {"168", "169"}, {"703", "704"}, {"1230", "1231"}):
         assert pair in queued  # the four not merged all reach a person
+
+
+def test_the_same_100_records_exported_twice_pair_up_exactly():
+    from whatworks.review.io import import_files
+
+    result = import_files([shared("formats", "_baseline.ris"), shared("formats", "baseline_zotero.ris")])
+    res = deduplicate(result.records)
+    by_id = {r.id: r for r in result.records}
+    assert len(res.groups) == 100 and all(len(g) == 2 for g in res.groups)
+    for g in res.groups:  # one record from each export in every group
+        assert {by_id[i].import_batch for i in g} == {"_baseline.ris", "baseline_zotero.ris"}
