@@ -262,3 +262,14 @@ def test_line_reader_reports_progress_up_to_the_file_size(tmp_path):
     lines = sum(1 for _ in iter_lines(p, "utf-8", steps.append))
     assert lines == RIS.count("\n") * 400
     assert sum(steps) == p.stat().st_size and len(steps) > 1
+
+
+def test_web_of_science_tab_delimited_export(tmp_path):
+    text = ("PT\tAU\tTI\tSO\tPY\tVL\tBP\tDI\tPM\tUT\n"
+            "J\tSmith, J; Doe, J\tFamily group conferences\tCHILD ABUSE NEGL\t2019\t90\t10\t"
+            "10.1016/j.chiabu.2019.01.001\t30711709\tWOS:000462000000002\n")
+    recs, rep = read_file(write(tmp_path, "savedrecs.txt", text))
+    r = recs[0]
+    assert rep.format == "csv"
+    assert (r.title, r.authors, r.year, r.pages, r.pmid) == (
+        "Family group conferences", ("Smith, J", "Doe, J"), 2019, "10", "30711709")

@@ -23,7 +23,8 @@ wos            rispy's ``WokParser`` tag table, driven by us (Web of Science pla
 medline        our own: no maintained, light parser exists (see ``_tagged``)
 bibtex         bibtexparser 2
 endnote-xml    defusedxml (safe against entity expansion), EndNote's element names
-csv / xlsx     pandas / openpyxl, columns matched by :data:`COLUMN_SYNONYMS`
+csv / xlsx     pandas / openpyxl, columns matched by :data:`COLUMN_SYNONYMS` (also Web of
+               Science's tab-delimited export, by its two-letter column tags)
 =============  ===============================================================================
 """
 
@@ -86,6 +87,8 @@ def detect_format(path: str | Path, encoding: str | None = None) -> str:
         return "medline"
     if re.match(r"^(FN |VR |PT [A-Z]\s*$)", lines[0]):
         return "wos"
+    if lines[0].count("\t") >= 2 and not _RIS_TAG.match(lines[0]):
+        return "csv"  # a tab-delimited table, e.g. Web of Science's "Tab-delimited file" export
     if any(re.match(r"^\s*@\w+\s*[{(]", ln) for ln in lines):
         return "bibtex"
     if any(_RIS_TAG.match(ln) and ln.lstrip("\ufeff").startswith("TY") for ln in lines):

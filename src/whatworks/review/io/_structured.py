@@ -146,7 +146,7 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
                 "secondary title", "journal/book", "jt", "periodical"),
     "volume": ("volume", "vl", "vi", "vol"),
     "issue": ("issue", "is", "number", "ip", "no"),
-    "pages": ("pages", "page", "pg", "page range", "page numbers"),
+    "pages": ("pages", "page", "pg", "page range", "page numbers", "bp", "start page"),
     "doi": ("doi", "di", "do", "digital object identifier"),
     "pmid": ("pmid", "pubmed id", "pubmedid", "pm", "pubmed"),
     "keywords": ("keywords", "kw", "de", "author keywords", "index keywords", "mesh terms",
@@ -182,7 +182,7 @@ def read_table_records(path: Path, encoding: str | None, *, file: str, problems:
         if kind == "xlsx":
             frame = pd.read_excel(path, dtype=str, engine="openpyxl", keep_default_na=False)
         else:
-            sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else None
+            sep = "\t" if path.suffix.lower() in (".tsv", ".tab", ".txt") else None
             frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding,
                                 engine="python" if sep is None else "c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError, KeyError,
