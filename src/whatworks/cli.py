@@ -99,10 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="demo-output", metavar="DIR")
 
     from .places import cli as places_cli
+    from .review import cli as review_cli
     from .trials import cli as trials_cli
     from .web.cli import register as register_web
 
     places_cli.register(sub)
+    review_cli.register(sub)
     trials_cli.register(sub)
     register_web(sub)
     return parser

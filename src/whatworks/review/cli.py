@@ -1,0 +1,203 @@
+"""``whatworks review``: import and deduplicate bibliographic records from the command line.
+
+Thin over the core: parse, call :mod:`whatworks.review.io` / :mod:`whatworks.review.dedup`, print.
+:func:`register` adds the ``review`` group to the main parser; each sub-command is added by its own
+``_add_*`` function (add new ones -- e.g. ``simulate`` -- beside them in :func:`register`) and sets
+``review_handler``; :func:`run` dispatches. Heavy modules (pandas, rapidfuzz, the readers) are
+imported inside the handlers, never when the parser is built. Errors are
+:class:`~whatworks.errors.WhatWorksError`: exit status 2 and one line naming the file, line and
+field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+#: Input formats ``review import --input-format`` accepts (kept in step with ``review.io.FORMATS``;
+#: a test checks it, so the parser need not import the readers).
+INPUT_FORMATS = ("ris", "wos", "medline", "bibtex", "endnote-xml", "csv", "xlsx")
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``review`` with its sub-commands to the main command's sub-parsers."""
+    review = subparsers.add_parser(
+        "review", help="systematic reviews: import and deduplicate records",
+        description="Systematic reviews: import bibliographic exports (RIS, BibTeX, PubMed MEDLINE, "
+                    "EndNote XML, Web of Science, CSV/XLSX) and find duplicate records.")
+    review.set_defaults(handler=run, review_handler=None, review_parser=review)
+    sub = review.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND")
+    _add_import(sub)
+    _add_dedup(sub)
+    _add_template(sub)
+    return review
+
+
+def _add_import(sub) -> None:
+    p = sub.add_parser(
+        "import", help="read exports into one records table",
+        description="Read bibliographic exports into one CSV of records (id, title, abstract, "
+                    "authors, year, journal, volume, issue, pages, doi, pmid, keywords, type, url, "
+                    "source_database, source_file, import_batch, source_line). Each file is "
+                    "all-or-nothing: if any part of it cannot be read, nothing is written and the "
+                    "first problem is shown with its file and line. The format and the text "
+                    "encoding are detected.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="export files (any mix of formats)")
+    p.add_argument("--out", "-o", metavar="records.csv",
+                   help="write the records here (default: standard output)")
+    p.add_argument("--input-format", choices=list(INPUT_FORMATS),
+                   help="the files' format (default: detected from each file)")
+    p.add_argument("--encoding", help="the files' text encoding (default: detected)")
+    p.add_argument("--database", metavar="NAME",
+                   help="source database for records that do not name one (e.g. Embase)")
+    p.add_argument("--batch", metavar="LABEL",
+                   help="import batch label kept on every record (default: the file name)")
+    p.add_argument("--report", choices=["table", "json"], default="table",
+                   help="how to show the per-file report on standard error (default table)")
+    p.set_defaults(review_handler=cmd_import)
+
+
+def _add_dedup(sub) -> None:
+    p = sub.add_parser(
+        "dedup", help="find duplicate records",
+        description="Find duplicate records: exact keys (DOI, PMID, title + year + first author), "
+                    "then blocking and fuzzy similarity with a calibrated match probability per "
+                    "pair. Pairs at or above --merge-threshold are merged, those at or above "
+                    "--review-threshold are queued for a person. JSON output: 'groups' (lists of "
+                    "record ids judged the same work, the kept record first), 'pairs' (with "
+                    "probabilities, decisions and reasons), 'review_queue' and 'log'. CSV output: "
+                    "the records with columns group, duplicate_of and kept.")
+    p.add_argument("records", metavar="records.csv",
+                   help="a records table (from `whatworks review import`, or any CSV/XLSX with a "
+                        "title or abstract column)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                   help="table for people (default); json or csv for machines")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--merge-threshold", type=float, default=0.99, metavar="P",
+                   help="merge pairs with match probability >= P (default 0.99)")
+    p.add_argument("--review-threshold", type=float, default=0.5, metavar="P",
+                   help="queue pairs with probability >= P for a person (default 0.5)")
+    p.set_defaults(review_handler=cmd_dedup)
+
+
+#: The shipped extraction templates (kept in step with ``review.extraction.TEMPLATES``; a test
+#: checks it, so the parser need not import pandas).
+TEMPLATE_NAMES = ("narrative_synthesis", "thematic_coding", "realist_cmo")
+
+
+def _add_template(sub) -> None:
+    p = sub.add_parser(
+        "template", help="an extraction template: its fields, or a blank table to fill in",
+        description="Show a shipped extraction template (narrative synthesis, thematic coding of "
+                    "qualitative findings, realist context-mechanism-outcome configurations): its "
+                    "fields as JSON, or a blank CSV/XLSX table with its columns. With --check, "
+                    "validate a filled-in table against it and print its summary table.")
+    p.add_argument("name", choices=list(TEMPLATE_NAMES))
+    p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json",
+                   help="json: the template's fields (default); csv/xlsx: a blank table")
+    p.add_argument("--check", metavar="TABLE",
+                   help="a filled-in CSV or XLSX to validate; prints the synthesis table as CSV")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output "
+                                                           "(required for xlsx)")
+    p.set_defaults(review_handler=cmd_template)
+
+
+def run(args) -> int:
+    """Run the ``review`` sub-command chosen in ``args`` (help when none was chosen)."""
+    if getattr(args, "review_handler", None) is None:
+        args.review_parser.print_help()
+        return 0
+    return args.review_handler(args)
+
+
+def _emit(text: str, path: str | None) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def cmd_import(args) -> int:
+    import json
+
+    from .io import import_files
+    from .records import to_frame
+
+    result = import_files(args.files, format=args.input_format, encoding=args.encoding,
+                          database=args.database, import_batch=args.batch,
+                          progress=sys.stderr.isatty())
+    _emit(to_frame(result.records).to_csv(index=False), args.out)
+    if args.report == "json":
+        print(json.dumps(result.to_dict(), indent=2), file=sys.stderr)
+    else:
+        print(result.summary_text(), file=sys.stderr)
+        for rep in result.reports:
+            for w in rep.warnings:
+                print(f"  warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_dedup(args) -> int:
+    import json
+
+    from .dedup import deduplicate
+    from .io import read_records_table
+
+    records = read_records_table(args.records)
+    result = deduplicate(records, merge_threshold=args.merge_threshold,
+                         review_threshold=args.review_threshold)
+    if args.format == "json":
+        from whatworks._results import jsonable
+
+        _emit(json.dumps(jsonable(result.to_dict()), indent=2), args.output)
+    elif args.format == "csv":
+        _emit(result.to_frame().to_csv(index=False), args.output)
+    else:
+        lines = [result.summary_text()]
+        for g in result.groups:
+            lines.append("  same work: " + ", ".join(g))
+        for p in result.review_queue[:50]:
+            lines.append(f"  review: {p.a} ~ {p.b} (p = {p.probability:.3f}; {p.reason})")
+        if len(result.review_queue) > 50:
+            lines.append(f"  ... and {len(result.review_queue) - 50} more pairs for review "
+                         "(--format json lists them all)")
+        _emit("\n".join(lines), args.output)
+    return 0
+
+
+def cmd_template(args) -> int:
+    from whatworks.errors import InputError
+
+    from .extraction import ExtractionSheet, get_template
+
+    template = get_template(args.name)
+    if args.check:
+        import pandas as pd
+
+        try:
+            if args.check.lower().endswith((".xlsx", ".xlsm")):
+                frame = pd.read_excel(args.check, dtype=str, engine="openpyxl")
+            else:
+                frame = pd.read_csv(args.check, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise InputError(f"cannot read this table ({exc})", file=args.check) from None
+        try:
+            sheet = ExtractionSheet.from_frame(template, frame)
+        except InputError as exc:
+            # entries count from 1 like data rows; say which file they came from
+            raise InputError(str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc),
+                             file=args.check, row=exc.row, column=exc.column) from None
+        table = {"narrative_synthesis": sheet.direction_table, "thematic_coding": sheet.theme_matrix,
+                 "realist_cmo": sheet.cmo_table}[template.name]()
+        _emit(table.to_csv(index=False), args.output)
+        return 0
+    if args.format == "json":
+        _emit(template.to_json(), args.output)
+    elif args.format == "csv":
+        _emit(template.blank().to_csv(index=False), args.output)
+    else:
+        if not args.output:
+            raise InputError("--format xlsx needs --output FILE.xlsx", column="--output")
+        ExtractionSheet(template).to_xlsx(args.output)
+    return 0

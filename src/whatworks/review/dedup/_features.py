@@ -1,0 +1,313 @@
+"""Normalising record fields, blocking, and the similarity features of a candidate pair."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..records import Record
+
+_TAGS = re.compile(r"<[^>]{1,40}>")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)?(?:doi:\s*)?", re.I)
+_ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"}
+#: Words that make a different work out of a look-alike title (a correction of it, a reply to it,
+#: its protocol).
+MARKERS = ("correction", "corrigendum", "erratum", "errata", "retraction", "retracted", "reply",
+           "response", "comment", "commentary", "protocol", "withdrawn", "addendum")
+_STOP = {"the", "a", "an", "of", "and", "in", "on", "for", "to", "with", "by", "at", "from", "or"}
+
+
+def ascii_fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return text.encode("ascii", "ignore").decode("ascii")
+
+
+# British -> American spelling, the commonest differences between databases' copies of one title
+_ISE_KEEP = {"exercis", "advis", "supervis", "promis", "otherwis", "precis", "concis", "premis",
+             "expertis", "enterpris", "compromis", "franchis", "surpris", "revis", "devis", "televis",
+             "disguis", "improvis", "compris", "excis", "incis", "rais", "prais", "nois", "pois", "cruis",
+             "bruis", "aris", "wis", "ris", "paradis", "likewis", "clockwis", "chastis", "despis"}
+_ISE = re.compile(r"\b([a-z]{2,}?)is(e|ed|es|ing|ation|ations|er|ers)\b")
+_SPELLING = [(re.compile(p), r) for p, r in (
+    (r"\b(behavi|col|favo?|lab|hon|neighb|hum|tum|harb|vap|rum|odo|vigo|rigo)our", r"\1or"),
+    (r"\bprogramme(s?)\b", r"program\1"),
+    (r"\b(anal|paral|catal|dial)ys(e|ed|es|ing)\b", r"\1yz\2"),
+    (r"\b(p|orthop|h|an|leuk|gyn|gynaec|anaesth|ischaem|septicaem|haemat|haemorrh)ae", r"\1e"),
+    (r"\b(o|f|diarrh)oe", r"\1e"),
+    (r"oesophag", "esophag"), (r"oestr", "estr"), (r"oedem", "edem"), (r"anaesth", "anesth"),
+    (r"\b(cent|met|fib|theat|lit|calib)re(s?)\b", r"\1er\2"),
+    (r"\bageing\b", "aging"), (r"\bcounsell", "counsel"), (r"\benrolment", "enrollment"),
+    (r"\bmodell(ing|ed)\b", r"model\1"), (r"\btravell", "travel"), (r"\bpaediatric", "pediatric"),
+    (r"\bhaem", "hem"), (r"\bdefence\b", "defense"), (r"\bpractise", "practice"),
+)]
+
+
+def _ise(m: re.Match) -> str:
+    stem, end = m.group(1), m.group(2)
+    return m.group(0) if stem + "is" in _ISE_KEEP else f"{stem}iz{end}"
+
+
+def american_spelling(text: str) -> str:
+    """British spellings folded to American ones in lower-case text (``randomised`` -> ``randomized``,
+    ``behaviour`` -> ``behavior``, ``programme`` -> ``program``, ``paediatric`` -> ``pediatric``)."""
+    text = _ISE.sub(_ise, text)
+    for pattern, repl in _SPELLING:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def norm_text(text: str | None, *, spelling: bool = True) -> str:
+    """Lower-case ASCII words separated by one space: HTML entities (even double-escaped ones) and
+    tags, accents, case, punctuation and (with ``spelling``) British spellings folded (so
+    ``"Caf&eacute;: <i>a</i> randomised study."`` becomes ``"cafe a randomized study"``); ``&`` reads
+    as ``and``. Abstracts skip the spelling fold: it is the slowest step, and a few letters in a long
+    text barely move its similarity."""
+    if not text:
+        return ""
+    for _ in range(3):
+        if "&" not in text:
+            break
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
+    text = _NON_ALNUM.sub(" ", ascii_fold(text).lower().replace("&", " and ")).strip()
+    return american_spelling(text) if spelling else text
+
+
+def norm_doi(doi: str | None) -> str:
+    """``10.xxxx/...`` in lower case, without a resolver URL, ``doi:`` prefix or trailing dot."""
+    if not doi:
+        return ""
+    d = _DOI_PREFIX.sub("", doi.strip()).lower()
+    d = d.replace("%2f", "/").rstrip(".,; ")
+    return d if d.startswith("10.") else ""
+
+
+def first_author(authors: Sequence[str]) -> str:
+    """The first author's family name, folded (``"Müller, A."`` and ``"Muller A"`` -> ``muller``)."""
+    if not authors:
+        return ""
+    a = authors[0]
+    fam = a.split(",")[0] if "," in a else (a.split()[0] if a.split() else "")
+    # "Smith JA" (PubMed style, no comma): the family name comes first as well
+    return _NON_ALNUM.sub("", ascii_fold(fam).lower())
+
+
+def first_page(pages: str | None) -> str:
+    if not pages:
+        return ""
+    m = re.search(r"[A-Za-z]?\d+", pages)
+    return m.group(0).lower() if m else ""
+
+
+def norm_volume(volume: str | None) -> str:
+    if not volume:
+        return ""
+    m = re.search(r"\d+", volume)
+    return m.group(0) if m else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """The fields of one record that deduplication compares."""
+
+    title: str
+    abstract: str
+    doi: str
+    pmid: str
+    year: int | None
+    author: str
+    authors: str
+    journal: str
+    journal_initials: str
+    volume: str
+    page: str
+    numbers: frozenset
+    markers: frozenset
+
+
+def normalise(r: Record) -> Normalised:
+    title = norm_text(r.title)
+    words = title.split()
+    journal = " ".join(w for w in norm_text(r.journal, spelling=False).split() if w not in _STOP)
+    return Normalised(
+        title=title, abstract=norm_text(r.abstract[:600] if r.abstract else None, spelling=False),
+        doi=norm_doi(r.doi), pmid=(r.pmid or "").strip(), year=r.year, author=first_author(r.authors),
+        authors=" ".join(first_author([a]) for a in r.authors[:8]),
+        journal=journal, journal_initials="".join(w[0] for w in journal.split()),
+        volume=norm_volume(r.volume), page=first_page(r.pages),
+        numbers=frozenset(w for w in words if w.isdigit() or w in _ROMAN),
+        markers=frozenset(w for w in words if w in MARKERS))
+
+
+# ---------------------------------------------------------------------------------------------
+# blocking
+
+#: Blocks up to this size are compared all against all; bigger blocks only within a sliding window
+#: of their members sorted by title (the sorted-neighbourhood method).
+MAX_BLOCK = 25
+WINDOW = 6
+
+
+def _title_keys(title: str) -> list[str]:
+    keys = []
+    compact = title.replace(" ", "")
+    if len(compact) >= 12:
+        keys.append("b" + compact[:18])
+        keys.append("e" + compact[-18:])
+    words = [w for w in title.split() if w not in _STOP and len(w) > 3]
+    if len(words) >= 2:
+        longest = sorted(sorted(set(words)), key=len, reverse=True)[:3]
+        keys.append("w" + " ".join(sorted(longest)))
+    return keys
+
+
+def candidate_pairs(norm: Sequence[Normalised]) -> np.ndarray:
+    """Pairs ``(i, j)``, ``i < j``, of records that share a blocking key: the DOI, the PMID, the
+    first or last 18 letters of the title, its three longest words, the first 40 letters of the
+    abstract, or the first author with the year."""
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for i, n in enumerate(norm):
+        if n.doi:
+            blocks["d" + n.doi].append(i)
+        if n.pmid:
+            blocks["p" + n.pmid].append(i)
+        for k in _title_keys(n.title):
+            blocks[k].append(i)
+        if len(n.abstract) >= 60:
+            blocks["a" + n.abstract[:40]].append(i)
+        if n.author and n.year:
+            blocks[f"y{n.author}|{n.year}"].append(i)
+    pairs: set[tuple[int, int]] = set()
+    for members in blocks.values():
+        m = len(members)
+        if m < 2:
+            continue
+        if m <= MAX_BLOCK:
+            for a in range(m):
+                ia = members[a]
+                for b in range(a + 1, m):
+                    ib = members[b]
+                    pairs.add((ia, ib) if ia < ib else (ib, ia))
+        else:
+            ordered = sorted(members, key=lambda i: norm[i].title)
+            for a in range(m):
+                ia = ordered[a]
+                for b in range(a + 1, min(m, a + 1 + WINDOW)):
+                    ib = ordered[b]
+                    pairs.add((ia, ib) if ia < ib else (ib, ia))
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.array(sorted(pairs), dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# features
+
+#: The features of a pair, in the order of the model's coefficients.
+FEATURES = (
+    "title_sim",          # rapidfuzz ratio of the normalised titles, 0..1 (0 if either is missing)
+    "title_token_sim",    # token-set ratio of the titles, 0..1
+    "title_missing",      # either title missing
+    "abstract_sim",       # ratio of the first 600 letters of the normalised abstracts
+    "abstract_missing",   # either abstract missing
+    "doi_same", "doi_diff",
+    "pmid_same", "pmid_diff",
+    "year_same", "year_off_by_one", "year_diff",
+    "author_same", "author_diff",   # first author's family name
+    "authors_sim",        # token-set ratio of the first eight family names (0 if either missing)
+    "journal_sim",        # the better of token-set ratio and initials match (0 if either missing)
+    "volume_same", "volume_diff",
+    "page_same", "page_diff",
+    "numbers_differ",     # the titles hold different numbers or roman numerals (Part I / Part II)
+    "markers_differ",     # one title is a correction, reply, protocol ... and the other is not
+    # step functions of the similarities: near-identical text is much stronger evidence than a
+    # linear term in the ratio can express
+    "title_ge_85", "title_ge_93", "title_ge_98",
+    "abstract_ge_75", "abstract_ge_90", "abstract_ge_98",
+)
+
+
+#: Pairs whose titles are less alike than this are not scored (their match probability is below
+#: 0.01 whatever else agrees) unless they share a DOI or PMID or a title is missing.
+TITLE_FLOOR = 0.6
+
+
+def pair_features(norm: Sequence[Normalised], pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs worth scoring and their :data:`FEATURES` (rows) as floats.
+
+    Candidate pairs whose titles are less than :data:`TITLE_FLOOR` alike, with no shared DOI or
+    PMID, are dropped here (the model was fitted on the same filtered pairs).
+    """
+    from rapidfuzz import fuzz
+
+    ratio, tset = fuzz.ratio, fuzz.token_set_ratio
+    floor = TITLE_FLOOR * 100.0
+    width = len(FEATURES)
+    rows: list[list[float]] = []
+    kept: list[int] = []
+    for k, (i, j) in enumerate(pairs.tolist()):
+        a, b = norm[i], norm[j]
+        row = [0.0] * width
+        if a.title and b.title:
+            if a.title == b.title:
+                t = 1.0
+                row[1] = 1.0
+            else:
+                t = ratio(a.title, b.title, score_cutoff=floor) / 100.0
+                if t == 0.0 and not ((a.doi and a.doi == b.doi) or (a.pmid and a.pmid == b.pmid)):
+                    continue
+                row[1] = tset(a.title, b.title) / 100.0
+            row[0] = t
+            row[22], row[23], row[24] = float(t >= 0.85), float(t >= 0.93), float(t >= 0.98)
+        else:
+            row[2] = 1.0
+        kept.append(k)
+        if a.abstract and b.abstract:
+            if a.abstract == b.abstract:
+                x = 1.0
+            else:
+                # compared over the shorter one's length: a truncated abstract still matches
+                n = min(len(a.abstract), len(b.abstract))
+                x = ratio(a.abstract[:n], b.abstract[:n]) / 100.0
+            row[3] = x
+            row[25], row[26], row[27] = float(x >= 0.75), float(x >= 0.90), float(x >= 0.98)
+        else:
+            row[4] = 1.0
+        if a.doi and b.doi:
+            row[5 if a.doi == b.doi else 6] = 1.0
+        if a.pmid and b.pmid:
+            row[7 if a.pmid == b.pmid else 8] = 1.0
+        if a.year and b.year:
+            d = abs(a.year - b.year)
+            row[9 if d == 0 else (10 if d == 1 else 11)] = 1.0
+        if a.author and b.author:
+            row[12 if a.author == b.author else 13] = 1.0
+            row[14] = tset(a.authors, b.authors) / 100.0
+        if a.journal and b.journal:
+            js = tset(a.journal, b.journal) / 100.0
+            if a.journal_initials == b.journal_initials or a.journal.startswith(b.journal) \
+                    or b.journal.startswith(a.journal):
+                js = max(js, 0.9)
+            row[15] = js
+        if a.volume and b.volume:
+            row[16 if a.volume == b.volume else 17] = 1.0
+        if a.page and b.page:
+            row[18 if a.page == b.page else 19] = 1.0
+        if a.numbers != b.numbers:
+            row[20] = 1.0
+        if a.markers != b.markers:
+            row[21] = 1.0
+        rows.append(row)
+    X = np.array(rows, dtype=float) if rows else np.zeros((0, width))
+    return pairs[np.array(kept, dtype=np.int64)] if kept else pairs[:0], X
