@@ -1,8 +1,9 @@
 """``whatworks places``: the panel, funnel plots, trends and models from the command line.
 
 Thin over the core: parse, call :mod:`whatworks.places`, print (a table for people, ``--format
-json|csv`` for machines). :func:`register` adds the sub-command to the main parser; :func:`run`
-dispatches to the handler chosen. Errors are :class:`~whatworks.errors.WhatWorksError`, which the
+json|csv`` for machines). :func:`populate` fills the ``places`` parser that the main command
+creates (only when ``places`` is run, so ``whatworks --help`` stays fast); :func:`run` dispatches
+to the handler chosen. Errors are :class:`~whatworks.errors.WhatWorksError`, which the
 main command turns into exit status 2 and one line.
 """
 
@@ -42,12 +43,15 @@ def _output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> Non
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``places`` with its sub-commands to the main command's sub-parsers."""
-    places = subparsers.add_parser(
-        "places", help="rates of children looked after across local authorities",
-        description="Rates of children looked after across England's local authorities: the "
-                    "authority x year panel, funnel plots, trends and models, on the DfE "
-                    "statistics (Open Government Licence v3.0).")
+    """Add ``places`` with its sub-commands to a parser's sub-parsers (as the main command does)."""
+    from ..cli import PLACES_DESCRIPTION, PLACES_HELP
+
+    return populate(subparsers.add_parser("places", help=PLACES_HELP,
+                                          description=PLACES_DESCRIPTION))
+
+
+def populate(places: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the sub-commands of ``places`` to its (already created) parser."""
     places.set_defaults(places_handler=None, places_parser=places)
     sub = places.add_subparsers(dest="places_command", metavar="PLACES_COMMAND")
 
