@@ -13,6 +13,7 @@ import csv
 import math
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,17 @@ _NA_SPELLINGS = sorted({v for m in MISSING for v in (m, m.upper(), m.title())} |
 NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Read a CSV (or TSV by extension) with a header row; the BOM, if any, is dropped.
 
     Columns whose every non-missing cell is a finite number become floats (blank and the
     spellings in :data:`MISSING` become NaN); any other column stays text, stripped, with
     ``None`` for missing cells. A row with more fields than the header is refused (never read
     as an index column that would shift every column by one).
+
+    ``columns``, if given, maps the columns wanted to the option that named them (``"--yi"``):
+    only those are read (a million rows of study labels cost more than the numbers), and one
+    that is not in the file is refused naming the option and listing the file's columns.
     """
     path = Path(path)
     if not path.exists():
@@ -44,21 +49,33 @@ def read_table(path: str | Path) -> pd.DataFrame:
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     options = dict(sep=sep, encoding="utf-8-sig", index_col=False, keep_default_na=False,
                    skipinitialspace=True)
+    positions = None
     try:
-        _check_first_row(path, sep)
+        header = _check_first_row(path, sep)
+        if columns is not None and header is not None:
+            names = [h.strip() for h in header]
+            for name, option in columns.items():
+                if name not in names:
+                    raise InputError(f"no such column (given as {option}); the columns are "
+                                     f"{', '.join(names)}", file=str(path), column=name)
+            positions = sorted({names.index(name) for name in columns})
+            if not _fields_fit(path, sep, len(header)):
+                positions = None  # quoted fields: let the full parse (and its checks) decide
         with warnings.catch_warnings():
             # with index_col=False pandas only warns (and drops the extra fields) when the first
             # row has more fields than the header; that is an error here.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, na_values=_NA_SPELLINGS, **options)
+            frame = pd.read_csv(path, na_values=_NA_SPELLINGS, usecols=positions, **options)
     except UnicodeDecodeError:
         raise InputError("is not UTF-8 text; save it as CSV (UTF-8)", file=str(path)) from None
     except pd.errors.EmptyDataError:
         raise InputError("is empty; it needs a header row and one row per study",
                          file=str(path)) from None
-    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, _TooManyFields) as exc:
         raise _malformed(path, sep, exc) from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    if positions is None:
+        positions = list(range(frame.shape[1]))
     reread = []
     for i in range(frame.shape[1]):
         s = frame.iloc[:, i]
@@ -72,26 +89,49 @@ def read_table(path: str | Path) -> pd.DataFrame:
         elif not pd.api.types.is_float_dtype(s.dtype):
             frame.isetitem(i, s.astype(float))
     if reread:
-        text = pd.read_csv(path, dtype=str, usecols=reread, na_values=_NA_SPELLINGS, **options)
+        text = pd.read_csv(path, dtype=str, usecols=[positions[i] for i in reread],
+                           na_values=_NA_SPELLINGS, **options)
         for j, i in enumerate(reread):
             frame.isetitem(i, _convert_column(text.iloc[:, j]))
     return frame
 
 
-def _check_first_row(path: Path, sep: str) -> None:
-    """Refuse a first row longer than the header (pandas drops an extra empty or NA field there
-    silently with ``index_col=False``, while it refuses the same on any later row)."""
+class _TooManyFields(Exception):
+    """A line has more fields than the header (found by counting separators)."""
+
+
+def _fields_fit(path: Path, sep: str, width: int) -> bool:
+    """Whether no line has more fields than the header, counted fast (numpy over the bytes).
+
+    Raises :class:`_TooManyFields` when one does; returns False when the file has quotes (then
+    a separator may sit inside a field and only a real parse can tell).
+    """
+    raw = np.fromfile(path, dtype=np.uint8)
+    if (raw == ord('"')).any():
+        return False
+    seps = np.flatnonzero(raw == ord(sep))
+    ends = np.append(np.flatnonzero(raw == ord("\n")), raw.size)
+    per_line = np.diff(np.searchsorted(seps, ends), prepend=0)
+    if per_line.size and per_line.max() > width - 1:
+        raise _TooManyFields
+    return True
+
+
+def _check_first_row(path: Path, sep: str) -> list[str] | None:
+    """The header; refuses a first row longer than it (pandas drops an extra empty or NA field
+    there silently with ``index_col=False``, while it refuses the same on any later row)."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=sep, skipinitialspace=True)
         try:
             header = next(reader)
             first = next((f for f in reader if f), None)
         except (csv.Error, StopIteration):
-            return  # pandas says what is wrong
+            return None  # pandas says what is wrong
     if first is not None and len(first) > len(header):
         raise InputError(f"has {len(first)} fields but the header has {len(header)}; remove the "
                          f"extra fields, or quote values that contain '{sep}'", file=str(path),
                          row=1)
+    return header
 
 
 def _malformed(path: Path, sep: str, exc: Exception) -> InputError:

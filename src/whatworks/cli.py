@@ -12,7 +12,6 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from . import __version__
 from .errors import InputError, ParameterError, WhatWorksError
 
 # Only light modules are imported here: ``whatworks --help`` and ``--version`` must not pay for
@@ -40,6 +39,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Version(argparse.Action):
+    """``--version``, looking the version up only when asked (it costs an import)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import __version__
+
+        sys.stdout.write(f"whatworks {__version__}\n")
+        parser.exit()
 
 
 def _add_effect_columns(p: argparse.ArgumentParser) -> None:
@@ -72,26 +81,33 @@ def _canonical(option: str, given: str, choices: Sequence[str]) -> str:
     return spelling[given.lower()]
 
 
-def build_parser(*, commands_only: bool = False) -> argparse.ArgumentParser:
+def build_parser(*, commands_only: bool = False, command: str | None = None
+                 ) -> argparse.ArgumentParser:
     """The whole parser; with ``commands_only`` just the commands (enough for the top-level
-    ``--help`` and ``--version``, and fast: no sub-command's options, so no heavy imports)."""
+    ``--help`` and ``--version``, and fast: no sub-command's options, so no heavy imports); with
+    ``command`` the options of that command only (each command imports only what it needs)."""
+
+    def wanted(name: str) -> bool:
+        return not commands_only and command in (None, name)
+
     parser = _Parser(
         prog="whatworks",
         description="The evidence system of a What Works centre for children's social care: "
                     "effect sizes, meta-analysis and more.")
-    parser.add_argument("--version", action="version", version=f"whatworks {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the program's version number and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("effects", help="compute effect sizes (yi) and sampling variances (vi)",
                        description="Append columns yi and vi computed from reported statistics "
                                    "(as metafor's escalc).")
-    if not commands_only:
+    if wanted("effects"):
         _effects_options(p)
 
     p = sub.add_parser("meta", help="fit a meta-analysis",
                        description="Fit a common-effect, random-effects or mixed-effects model, a "
                                    "multilevel model, or Mantel-Haenszel/Peto for 2x2 data.")
-    if not commands_only:
+    if wanted("meta"):
         _meta_options(p)
 
     p = sub.add_parser("demo", help="run the demo meta-analysis end to end",
@@ -99,7 +115,7 @@ def build_parser(*, commands_only: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="demo-output", metavar="DIR")
 
     places = sub.add_parser("places", help=PLACES_HELP, description=PLACES_DESCRIPTION)
-    if not commands_only:
+    if wanted("places"):
         from .places import cli as places_cli
 
         places_cli.populate(places)
@@ -159,8 +175,8 @@ def _meta_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    top_level = not argv or argv[0] in ("-h", "--help", "--version")
-    parser = build_parser(commands_only=top_level)
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    parser = build_parser(commands_only=command is None, command=command)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -243,7 +259,7 @@ def cmd_meta(args) -> int:
     from ._io import numeric_column, read_table
 
     _check_meta_options(args)
-    frame = read_table(args.data)
+    frame = read_table(args.data, _meta_columns(args))
     method = args.method
     if method.upper() in ("MH", "PETO"):
         return _meta_2x2(args, frame)
@@ -339,6 +355,25 @@ def _given(args, *names: str) -> list[str]:
         if value not in (None, False, [], ""):
             out.append("--" + name.replace("_", "-"))
     return out
+
+
+def _meta_columns(args) -> dict[str, str]:
+    """Every column the options name, with the option (only these are read: fast on big files).
+
+    A new option that names a column must be added here."""
+    named = {}
+    for name in ("yi", "vi", "sei", "robust", "slab", "subgroup", *EFFECT_COLUMNS):
+        col = getattr(args, name, None)
+        if col:
+            named.setdefault(col, f"--{name}")
+    for col in args.mods or []:
+        named.setdefault(col, "--mods")
+    randoms = args.random if isinstance(args.random, list) else [args.random] if args.random else []
+    for term in randoms:
+        for col in str(term).split("|")[-1].split("/"):
+            if col.strip():
+                named.setdefault(col.strip(), "--random")
+    return named
 
 
 _UNIVARIATE_ONLY = ("bias", "leave_one_out", "influence", "subgroup", "permutations", "plot", "slab")

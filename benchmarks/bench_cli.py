@@ -1,0 +1,90 @@
+"""Whole-process times of the ``whatworks`` command, beside R/metafor doing the same job.
+
+What a user feels: ``whatworks --version`` and ``--help`` (start-up), and ``whatworks meta`` on a CSV
+of 1,000,000 studies (start-up + reading the CSV + the fit + JSON out). Each is a fresh process, timed
+from outside (wall clock), median of the repeats after one warm-up run (so the file is in the page
+cache). metafor's row is ``Rscript -e`` reading the same CSV with ``read.csv`` and fitting ``rma()``
+(REML), also a whole process; PyMARE has no command line, so it has no row here (its in-process
+fit times are in ``bench_synthesis.py``).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_cli.py            # about a minute
+    .venv/bin/python benchmarks/bench_cli.py --no-r     # without metafor
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_csv(path: Path, k: int, seed: int = 20261130) -> None:
+    """k studies: a text label, yi and vi (6 decimals), as a user's file would have them."""
+    rng = np.random.default_rng(seed)
+    vi = rng.uniform(0.01, 0.1, k)
+    yi = rng.normal(0.2, np.sqrt(vi + 0.02))
+    labels = np.char.add("study", np.arange(k).astype(str))
+    body = np.char.add(np.char.add(np.char.add(labels, ","), np.char.mod("%.6f", yi)),
+                       np.char.add(",", np.char.mod("%.6f", vi)))
+    with open(path, "w") as fh:
+        fh.write("study,yi,vi\n")
+        fh.write("\n".join(body.tolist()))
+        fh.write("\n")
+
+
+def timed(cmd: list[str], repeats: int, env: dict[str, str]) -> tuple[float, list[float]]:
+    subprocess.run(cmd, check=True, capture_output=True, env=env)  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--k", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--no-r", action="store_true")
+    opts = ap.parse_args()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    exe = [sys.executable, "-m", "whatworks.cli"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "studies.csv"
+        make_csv(data, opts.k)
+        cases = [("whatworks --version", [*exe, "--version"]),
+                 ("whatworks --help", [*exe, "--help"]),
+                 (f"whatworks meta (k = {opts.k:,}, REML, --format json)",
+                  [*exe, "meta", str(data), "--yi", "yi", "--vi", "vi", "--format", "json"])]
+        if not opts.no_r and shutil.which("Rscript"):
+            script = (f"d <- read.csv('{data}'); library(metafor); "
+                      "r <- rma(yi, vi, data = d, method = 'REML'); cat(coef(r))")
+            cases.append((f"metafor: Rscript read.csv + rma (k = {opts.k:,}, REML)",
+                          ["Rscript", "-e", script]))
+        for name, cmd in cases:
+            med, times = timed(cmd, opts.repeats, env)
+            rows.append((name, med, times))
+            print(f"{name}: median {med:.3f} s  ({', '.join(f'{t:.2f}' for t in times)})",
+                  flush=True)
+    print("\n| command | median wall-clock (s) | all runs (s) |\n|---|---|---|")
+    for name, med, times in rows:
+        print(f"| {name} | {med:.3f} | {', '.join(f'{t:.2f}' for t in times)} |")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
