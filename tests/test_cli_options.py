@@ -193,3 +193,39 @@ def test_argument_errors_are_one_line(capsys):
         main(["meta", "x.csv", "--test", "bogus"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.count("\n") == 1 and "--test" in err
+
+
+def test_effects_adjusts_cluster_trials_with_each_arms_cluster_sizes(tmp_path, capsys):
+    path = tmp_path / "cluster.csv"
+    path.write_text("m1i,m2i,sd1i,sd2i,n1i,n2i,cs,icc\n10,9,3,3.2,160,160,20,0.1\n"
+                    "10,9,3,3.2,160,160,5;35;5;35;5;35;5;35|5;35;5;35;5;35;5;35,0.2\n")
+    means = ["--m1i", "m1i", "--m2i", "m2i", "--sd1i", "sd1i", "--sd2i", "sd2i", "--n1i", "n1i",
+             "--n2i", "n2i"]
+    code, out, err = run(["effects", path, "--measure", "SMD", *means, "--cluster-sizes", "cs",
+                          "--icc", "icc", "--format", "json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    from whatworks.effects import escalc, hedges2007_smd
+
+    g = escalc("SMD", m1i=[10, 10], m2i=[9, 9], sd1i=[3, 3], sd2i=[3.2, 3.2], n1i=[160, 160],
+               n2i=[160, 160])["yi"]
+    equal = hedges2007_smd(g[0], n1i=160, n2i=160, cluster_size=20, icc=0.1)
+    unequal = hedges2007_smd(g[1], sizes1=[5, 35] * 4, sizes2=[5, 35] * 4, icc=0.2)
+    assert [rows[0]["yi"], rows[0]["vi"]] == pytest.approx([equal.yi, equal.vi], rel=1e-12)
+    assert [rows[1]["yi"], rows[1]["vi"]] == pytest.approx([unequal.yi, unequal.vi], rel=1e-12)
+    code, out, err = run(["effects", path, "--measure", "MD", *means, "--cluster-sizes", "cs",
+                          "--icc", "0.05", "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)[0]["vi"] == pytest.approx((9 / 160 + 3.2**2 / 160) * 1.95)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--icc", "0.1"], "--icc needs --cluster-sizes"),
+    (["--cluster-sizes", "n1i"], "--cluster-sizes needs --icc"),
+    (["--cluster-sizes", "m1i", "--icc", "nope"], "--icc 'nope' is neither a number nor a column"),
+    (["--cluster-sizes", "none", "--icc", "0.1"], "no such column (given as --cluster-sizes)"),
+])
+def test_cluster_options_without_what_they_need_exit_2(tables_csv, capsys, options, message):
+    code, _, err = run(["effects", tables_csv, "--measure", "OR", *MH[:4], "--ci", "ci", "--di",
+                        "di", *options], capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err

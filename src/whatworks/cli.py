@@ -134,6 +134,17 @@ def _effects_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", type=str.lower, choices=["all", "only0", "if0all", "none"], default=None)
     p.add_argument("--drop00", action="store_true", help="drop studies with no events in both groups")
     p.add_argument("--vtype", type=str.upper, default=None, help="variance type (default LS)")
+    g = p.add_argument_group("cluster trials analysed as if individually randomised")
+    g.add_argument("--cluster-sizes", metavar="COL",
+                   help="column of cluster sizes: the average size, or each arm's sizes as "
+                        "'12;30;8|20;25' (group 1 | group 2); SMD is adjusted by Hedges (2007), "
+                        "other measures' variances by the design effect (Eldridge's when sizes "
+                        "differ)")
+    g.add_argument("--icc", metavar="X|COL",
+                   help="intraclass correlation: a number, or a column (needs --cluster-sizes)")
+    g.add_argument("--cluster-cv", metavar="X|COL",
+                   help="coefficient of variation of cluster size, with an average in "
+                        "--cluster-sizes")
     p.add_argument("--format", type=str.lower, choices=["csv", "json"], default="csv")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
 
@@ -221,6 +232,12 @@ def cmd_effects(args) -> int:
     from ._io import read_table
 
     args.measure = _canonical("--measure", args.measure, _measures())
+    if (args.icc or args.cluster_cv) and not args.cluster_sizes:
+        option = "--icc" if args.icc else "--cluster-cv"
+        raise OptionError(f"{option} needs --cluster-sizes COL (the cluster sizes to adjust for)")
+    if args.cluster_sizes and not args.icc:
+        raise OptionError("--cluster-sizes needs --icc (the intraclass correlation, a number or "
+                          "a column)")
     frame = read_table(args.data)
     cols = {name: getattr(args, name) for name in EFFECT_COLUMNS
             if getattr(args, name, None)}
@@ -233,6 +250,8 @@ def cmd_effects(args) -> int:
         options["drop00"] = True
     try:
         out = effects.escalc(args.measure, frame, **cols, **options)
+        if args.cluster_sizes:
+            out = _adjust_for_clustering(args, out)
     except InputError as exc:
         raise _with_file(exc, args.data) from None
     if args.format == "json":
@@ -241,6 +260,31 @@ def cmd_effects(args) -> int:
         text = out.to_csv(index=False)
     _emit(text, args.output)
     return 0
+
+
+def _number_or_column(value: str, frame, option: str, path: str):
+    """A number given on the command line, or the name of a column of the data."""
+    from ._io import NUMBER
+
+    if NUMBER.fullmatch(value.strip()):
+        return float(value)
+    if value not in frame.columns:
+        raise OptionError(f"{option} {value!r} is neither a number nor a column of {path}; the "
+                          f"columns are {', '.join(frame.columns)}")
+    return value
+
+
+def _adjust_for_clustering(args, out):
+    from .effects import adjust_for_clustering
+
+    if args.cluster_sizes not in out.columns:
+        raise InputError(f"no such column (given as --cluster-sizes); the columns are "
+                         f"{', '.join(out.columns)}", column=args.cluster_sizes)
+    icc = _number_or_column(args.icc, out, "--icc", args.data)
+    cv = None if args.cluster_cv is None else _number_or_column(args.cluster_cv, out,
+                                                                "--cluster-cv", args.data)
+    return adjust_for_clustering(out, icc=icc, cluster_sizes=args.cluster_sizes, cv=cv,
+                                 n1i=args.n1i, n2i=args.n2i)
 
 
 def _emit(text: str, path: str | None) -> None:
