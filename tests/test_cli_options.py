@@ -3,6 +3,7 @@ cell or file into exit 2 with one line naming the file, row and column."""
 
 import json
 
+import numpy as np
 import pytest
 
 from whatworks.cli import EFFECT_COLUMNS, main
@@ -229,3 +230,21 @@ def test_cluster_options_without_what_they_need_exit_2(tables_csv, capsys, optio
     code, _, err = run(["effects", tables_csv, "--measure", "OR", *MH[:4], "--ci", "ci", "--di",
                         "di", *options], capsys)
     assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_generic_inverse_variance_from_the_command_line(tmp_path, capsys):
+    path = tmp_path / "adjusted.csv"
+    path.write_text("study,aor,lo,hi\nA,1.45,1.10,1.91\nB,0.82,0.61,1.10\nC,2.10,1.31,3.37\n")
+    gen = ["--measure", "gen", "--estimate", "aor", "--ci-lower", "lo", "--ci-upper", "hi",
+           "--scale", "log"]
+    code, out, err = run(["effects", path, *gen, "--format", "json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert rows[0]["yi"] == pytest.approx(np.log(1.45), rel=1e-12)
+    assert rows[0]["vi"] == pytest.approx(((np.log(1.91) - np.log(1.10)) / (2 * 1.959963984540054))
+                                          ** 2, rel=1e-12)
+    code, out, err = run(["meta", path, *gen, "--method", "DL", "--format", "json"], capsys)
+    assert code == 0, err and json.loads(out)["k"] == 3
+    code, _, err = run(["effects", path, "--measure", "OR", "--scale", "log", "--ai", "aor"],
+                       capsys)
+    assert code == 2 and "--scale is only used by --measure GEN" in err

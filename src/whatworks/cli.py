@@ -20,7 +20,12 @@ from .errors import InputError, ParameterError, WhatWorksError
 #: Effect-size columns (metafor's argument names); mirrors ``effects.escalc.EFFECT_ARGUMENTS``
 #: (tests/test_cli_options.py checks they agree) so the parser needs no import of the engine.
 EFFECT_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
-                  "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni", "fi", "pi", "sign")
+                  "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni", "fi", "pi", "sign",
+                  "estimate", "ci_lower", "ci_upper", "se")
+GENERIC_COLUMNS = {"estimate": "column of estimates (--measure GEN)",
+                   "ci_lower": "column of lower confidence limits (--measure GEN)",
+                   "ci_upper": "column of upper confidence limits (--measure GEN)",
+                   "se": "column of standard errors on the analysis scale (--measure GEN)"}
 TWO_BY_TWO = ("ai", "bi", "ci", "di", "n1i", "n2i")
 TWO_BY_TWO_METHODS = ("MH", "PETO")
 
@@ -54,10 +59,19 @@ class _Version(argparse.Action):
 def _add_effect_columns(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("columns (metafor's argument names)")
     for name in EFFECT_COLUMNS:
-        if name != "sign":
+        if name != "sign" and name not in GENERIC_COLUMNS:
             g.add_argument(f"--{name}", metavar="COL", help=f"column holding {name}")
     g.add_argument("--sign", metavar="COL",
                    help="column of effect directions (+1/-1) for SMD from --fi or --pi")
+    g = p.add_argument_group("generic inverse variance (--measure GEN: an estimate with its "
+                             "confidence interval or standard error, as RevMan)")
+    for name, text in GENERIC_COLUMNS.items():
+        g.add_argument("--" + name.replace("_", "-"), dest=name, metavar="COL", help=text)
+    g.add_argument("--scale", type=str.lower, choices=["identity", "log"], default=None,
+                   help="log: the estimates and limits are ratios (odds, risk, hazard ratios), "
+                        "analysed as log ratios; identity (default): differences, coefficients")
+    g.add_argument("--ci-level", type=float, default=None, metavar="PCT",
+                   help="confidence level of the limits (default 95)")
 
 
 def _measures() -> list[str]:
@@ -246,6 +260,7 @@ def cmd_effects(args) -> int:
             raise InputError(f"no such column (given as --{name}); the columns are "
                              f"{', '.join(frame.columns)}", file=args.data, column=col)
     options = {k: getattr(args, k) for k in ("add", "to", "vtype") if getattr(args, k) is not None}
+    options.update(_generic_options(args))
     if args.drop00:
         options["drop00"] = True
     try:
@@ -260,6 +275,20 @@ def cmd_effects(args) -> int:
         text = out.to_csv(index=False)
     _emit(text, args.output)
     return 0
+
+
+def _generic_options(args) -> dict:
+    """--scale and --ci-level, which only --measure GEN takes."""
+    options = {}
+    if args.scale is not None:
+        options["scale"] = args.scale
+    if args.ci_level is not None:
+        options["level"] = args.ci_level
+    if options and args.measure != "GEN":
+        option = "--scale" if "scale" in options else "--ci-level"
+        raise OptionError(f"{option} is only used by --measure GEN (an estimate with its confidence "
+                          "interval)")
+    return options
 
 
 def _number_or_column(value: str, frame, option: str, path: str):
@@ -312,7 +341,7 @@ def cmd_meta(args) -> int:
 
         cols = {n: getattr(args, n) for n in EFFECT_COLUMNS if getattr(args, n, None)}
         try:
-            frame = effects.escalc(args.measure, frame, **cols)
+            frame = effects.escalc(args.measure, frame, **cols, **_generic_options(args))
         except InputError as exc:
             raise _with_file(exc, args.data) from None
         yi_col, vi_col = "yi", "vi"
@@ -432,7 +461,7 @@ def _check_meta_options(args) -> None:
     if args.method in TWO_BY_TWO_METHODS:
         name = "--method " + args.method
         ignored = _given(args, "yi", "vi", "sei", "test", "mods", "random", "robust",
-                         *_UNIVARIATE_ONLY, "seed", *effect_cols)
+                         *_UNIVARIATE_ONLY, "seed", *effect_cols, "scale", "ci_level")
         if ignored:
             raise OptionError(f"{ignored[0]} cannot be used with {name}: Mantel-Haenszel and Peto "
                               "pool 2x2 tables directly (--ai --bi --ci --di or --n1i --n2i, "
@@ -442,7 +471,7 @@ def _check_meta_options(args) -> None:
             args.measure = _canonical("--measure", args.measure, allowed)
         return
     if args.yi or args.vi or args.sei:
-        ignored = _given(args, "measure", *EFFECT_COLUMNS)
+        ignored = _given(args, "measure", *EFFECT_COLUMNS, "scale", "ci_level")
         if ignored:
             raise OptionError(f"{ignored[0]} cannot be used with --yi/--vi/--sei: effect sizes are "
                               "either read (--yi with --vi or --sei) or computed (--measure with "
