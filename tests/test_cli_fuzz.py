@@ -97,3 +97,40 @@ def test_meta_gives_json_or_one_line_naming_the_file(case, method, extra):
         w = [1 / v for v in vs]
         mean = sum(wi * yi for wi, yi in zip(w, ys, strict=True)) / sum(w)
         assert result["estimate"] == pytest.approx(mean, rel=1e-9, abs=1e-12)
+
+
+@st.composite
+def gen_files(draw):
+    n = draw(st.integers(min_value=1, max_value=5))
+    rows = []
+    for _ in range(n):
+        row = [draw(cell), draw(cell), draw(cell)]
+        if draw(st.integers(0, 9)) == 0:
+            row.append(draw(cell))
+        rows.append(row)
+    return ["est", "lo", "hi"], rows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gen_files(), st.sampled_from([[], ["--scale", "log"], ["--ci-level", "90"]]))
+def test_effects_gives_json_or_one_line_naming_the_file(case, extra):
+    header, rows = case
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "gen.csv"
+        path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+        code, out, err = run(["effects", str(path), "--measure", "GEN", "--estimate", "est",
+                              "--ci-lower", "lo", "--ci-upper", "hi", "--format", "json", *extra])
+    assert code in (0, 2), err
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"whatworks: error: {path}"), err
+        return
+    text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
+    body = [r for r in list(csv.reader(io.StringIO(text), skipinitialspace=True))[1:] if r]
+    assert all(len(r) <= len(header) for r in body), "accepted a row longer than the header"
+    for r in body:
+        for value in r:
+            value = value.strip()
+            assert value.lower() in MISSING or (NUMBER.fullmatch(value)
+                                                and math.isfinite(float(value))), value
+    assert len(json.loads(out)) == len(body)
