@@ -12,7 +12,9 @@ in-process times (PyMARE has no command line).
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_cli.py            # about a minute
-    .venv/bin/python benchmarks/bench_cli.py --no-r     # without metafor
+    .venv/bin/python benchmarks/bench_cli.py --no-r     # without R
+    git archive 8ab580b src | tar -x -C /tmp/before      # the same, for an older commit
+    .venv/bin/python benchmarks/bench_cli.py --no-r --src /tmp/before/src
 """
 
 from __future__ import annotations
@@ -68,8 +70,11 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-r", action="store_true")
+    ap.add_argument("--src", type=Path, default=ROOT / "src",
+                    help="the whatworks source tree to time (e.g. an older commit's, unpacked with "
+                         "git archive, for a before/after comparison under the same load)")
     opts = ap.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=str(opts.src))
     exe = [sys.executable, "-m", "whatworks.cli"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
