@@ -66,6 +66,8 @@ UNHONOURED = [
     (["--yi", "ai", "--vi", "bi", "--random", "ai", "--permutations", "9"], "--permutations"),
     (["--yi", "ai", "--vi", "bi", "--random", "ai", "--slab", "ci"], "--slab"),
     (["--yi", "ai", "--vi", "bi", "--method", "nonsense"], "--method"),
+    (["--yi", "ai", "--vi", "bi", "--mods", "ci", "--plot", "x.svg"], "--plot"),
+    (["--yi", "ai", "--vi", "bi", "--mods", "ci", "--leave-one-out"], "--leave-one-out"),
 ]
 
 

@@ -486,6 +486,11 @@ def _check_meta_options(args) -> None:
         if cols:
             raise OptionError(f"{cols[0]} needs --measure to say which effect size to compute from "
                               "it (or give --yi and --vi)")
+    if args.mods:
+        for option in _given(args, "plot", "leave_one_out"):
+            raise OptionError(f"{option} cannot be used with --mods: it works with models without "
+                              "moderators (--influence gives leave-one-out diagnostics for a "
+                              "meta-regression)")
     if args.seed is not None and args.permutations is None:
         raise OptionError("--seed is only used by --permutations; drop it or add --permutations N")
     if args.random:
