@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import load_reference, vec
 from whatworks.effects import MEASURES, WhatWorksWarning, escalc
@@ -71,3 +73,15 @@ def test_scale_and_level_belong_to_gen_only():
         escalc("OR", ai=[1], bi=[2], ci=[3], di=[4], scale="log")
     with pytest.raises(ParameterError, match="scale"):
         escalc("GEN", estimate=[1.0], se=[0.1], scale="logit")
+
+
+@given(st.floats(-3, 3), st.floats(1e-4, 4), st.sampled_from([90.0, 95.0, 99.0]),
+       st.sampled_from(["identity", "log"]))
+def test_an_interval_made_from_yi_and_vi_gives_them_back(yi, vi, level, scale):
+    from whatworks.effects.generic import critical_value
+
+    half = critical_value(level) * np.sqrt(vi)
+    back = np.exp if scale == "log" else (lambda x: x)
+    out = escalc("GEN", estimate=[back(yi)], ci_lower=[back(yi - half)],
+                 ci_upper=[back(yi + half)], scale=scale, level=level)
+    np.testing.assert_allclose([out["yi"][0], out["vi"][0]], [yi, vi], rtol=1e-9, atol=1e-12)
