@@ -86,6 +86,12 @@ def _methods() -> list[str]:
     return list(TAU2_ESTIMATORS)
 
 
+def _tests() -> tuple[str, ...]:
+    from .synthesis.model import TESTS
+
+    return TESTS
+
+
 def _canonical(option: str, given: str, choices: Sequence[str]) -> str:
     """The registry's spelling of a name given in any case (``reml`` -> ``REML``, ``hsk`` -> ``HSk``)."""
     spelling = {c.lower(): c for c in choices}
@@ -140,12 +146,14 @@ def build_parser(*, commands_only: bool = False, command: str | None = None
 
 
 def _effects_options(p: argparse.ArgumentParser) -> None:
+    from .effects.binary import TO_OPTIONS
+
     p.add_argument("data", metavar="DATA.csv")
     p.add_argument("--measure", required=True,
                    help=f"one of (in any case): {', '.join(_measures())}")
     _add_effect_columns(p)
     p.add_argument("--add", type=float, default=None, help="continuity correction (default 0.5)")
-    p.add_argument("--to", type=str.lower, choices=["all", "only0", "if0all", "none"], default=None)
+    p.add_argument("--to", type=str.lower, choices=list(TO_OPTIONS), default=None)
     p.add_argument("--drop00", action="store_true", help="drop studies with no events in both groups")
     p.add_argument("--vtype", type=str.upper, default=None, help="variance type (default LS)")
     g = p.add_argument_group("cluster trials analysed as if individually randomised")
@@ -174,7 +182,7 @@ def _meta_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="REML",
                    help=f"tau^2 estimator: {', '.join(_methods())}; "
                         "or MH, PETO for 2x2 data (default REML; any case)")
-    p.add_argument("--test", type=str.lower, default=None, choices=["z", "t", "knha", "adhoc"],
+    p.add_argument("--test", type=str.lower, default=None, choices=list(_tests()),
                    help="default z")
     p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
     p.add_argument("--mods", nargs="+", metavar="COL", help="moderator columns (meta-regression)")
