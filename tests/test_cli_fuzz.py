@@ -134,3 +134,25 @@ def test_effects_gives_json_or_one_line_naming_the_file(case, extra):
             assert value.lower() in MISSING or (NUMBER.fullmatch(value)
                                                 and math.isfinite(float(value))), value
     assert len(json.loads(out)) == len(body)
+
+
+counts = st.sampled_from(["0", "1", "3", "0.5", "17", "250", "1e9", "1e12", "1e-6", "2e-6",
+                          "0.001", "1e15", "1e308", "1e-300", "-1", "", "x"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(counts, min_size=4, max_size=4), min_size=1, max_size=4),
+       st.sampled_from([("MH", "OR"), ("MH", "RR"), ("MH", "RD"), ("PETO", "OR")]))
+def test_mantel_haenszel_gives_json_or_one_line_naming_the_file(tables, method_measure):
+    method, measure = method_measure
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tables.csv"
+        path.write_text("ai,bi,ci,di\n" + "\n".join(",".join(t) for t in tables) + "\n")
+        code, out, err = run(["meta", str(path), "--ai", "ai", "--bi", "bi", "--ci", "ci", "--di",
+                              "di", "--method", method, "--measure", measure, "--format", "json"])
+    assert code in (0, 2), err
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"whatworks: error: {path}"), err
+    else:
+        json.loads(out)
