@@ -4,11 +4,18 @@ Domain core (no Django): :mod:`whatworks.effects` (effect sizes), :mod:`whatwork
 (meta-analysis). See ``docs/architecture.md``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("whatworks")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
-
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str):
+    # the version is looked up on first use: importlib.metadata costs a command ~0.05 s
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("whatworks")
+        except PackageNotFoundError:  # running from a source tree without installation
+            value = "0.0.0+unknown"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

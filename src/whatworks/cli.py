@@ -12,18 +12,66 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from . import __version__
-from .effects.escalc import EFFECT_ARGUMENTS as EFFECT_COLUMNS
-from .errors import InputError, WhatWorksError
+from .errors import InputError, ParameterError, WhatWorksError
+
+# Only light modules are imported here: ``whatworks --help`` and ``--version`` must not pay for
+# pandas, scipy or the engines. Each command imports what it needs when it runs.
+
+#: Effect-size columns (metafor's argument names); mirrors ``effects.escalc.EFFECT_ARGUMENTS``
+#: (tests/test_cli_options.py checks they agree) so the parser needs no import of the engine.
+EFFECT_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
+                  "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni", "fi", "pi", "sign",
+                  "estimate", "ci_lower", "ci_upper", "se")
+GENERIC_COLUMNS = {"estimate": "column of estimates (--measure GEN)",
+                   "ci_lower": "column of lower confidence limits (--measure GEN)",
+                   "ci_upper": "column of upper confidence limits (--measure GEN)",
+                   "se": "column of standard errors on the analysis scale (--measure GEN)"}
+TWO_BY_TWO = ("ai", "bi", "ci", "di", "n1i", "n2i")
+TWO_BY_TWO_METHODS = ("MH", "PETO")
+
+PLACES_HELP = "rates of children looked after across local authorities"
+PLACES_DESCRIPTION = ("Rates of children looked after across England's local authorities: the "
+                      "authority x year panel, funnel plots, trends and models, on the DfE "
+                      "statistics (Open Government Licence v3.0).")
+
+
+class OptionError(WhatWorksError, ValueError):
+    """Options that cannot be honoured together (or at all): names the option and why."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2), as every other mistake gets."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Version(argparse.Action):
+    """``--version``, looking the version up only when asked (it costs an import)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import __version__
+
+        sys.stdout.write(f"whatworks {__version__}\n")
+        parser.exit()
 
 
 def _add_effect_columns(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("columns (metafor's argument names)")
     for name in EFFECT_COLUMNS:
-        if name != "sign":
+        if name != "sign" and name not in GENERIC_COLUMNS:
             g.add_argument(f"--{name}", metavar="COL", help=f"column holding {name}")
     g.add_argument("--sign", metavar="COL",
                    help="column of effect directions (+1/-1) for SMD from --fi or --pi")
+    g = p.add_argument_group("generic inverse variance (--measure GEN: an estimate with its "
+                             "confidence interval or standard error, as RevMan)")
+    for name, text in GENERIC_COLUMNS.items():
+        g.add_argument("--" + name.replace("_", "-"), dest=name, metavar="COL", help=text)
+    g.add_argument("--scale", type=str.lower, choices=["identity", "log"], default=None,
+                   help="log: the estimates and limits are ratios (odds, risk, hazard ratios), "
+                        "analysed as log ratios; identity (default): differences, coefficients")
+    g.add_argument("--ci-level", type=float, default=None, metavar="PCT",
+                   help="confidence level of the limits (default 95)")
 
 
 def _measures() -> list[str]:
@@ -38,30 +86,96 @@ def _methods() -> list[str]:
     return list(TAU2_ESTIMATORS)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _tests() -> tuple[str, ...]:
+    from .synthesis.model import TESTS
+
+    return TESTS
+
+
+def _canonical(option: str, given: str, choices: Sequence[str]) -> str:
+    """The registry's spelling of a name given in any case (``reml`` -> ``REML``, ``hsk`` -> ``HSk``)."""
+    spelling = {c.lower(): c for c in choices}
+    if given.lower() not in spelling:
+        raise OptionError(f"{option}={given!r} is not allowed; expected one of {', '.join(choices)} "
+                          "(in any case)")
+    return spelling[given.lower()]
+
+
+def build_parser(*, commands_only: bool = False, command: str | None = None
+                 ) -> argparse.ArgumentParser:
+    """The whole parser; with ``commands_only`` just the commands (enough for the top-level
+    ``--help`` and ``--version``, and fast: no sub-command's options, so no heavy imports); with
+    ``command`` the options of that command only (each command imports only what it needs)."""
+
+    def wanted(name: str) -> bool:
+        return not commands_only and command in (None, name)
+
+    parser = _Parser(
         prog="whatworks",
         description="The evidence system of a What Works centre for children's social care: "
                     "effect sizes, meta-analysis and more.")
-    parser.add_argument("--version", action="version", version=f"whatworks {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the program's version number and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("effects", help="compute effect sizes (yi) and sampling variances (vi)",
                        description="Append columns yi and vi computed from reported statistics "
                                    "(as metafor's escalc).")
-    p.add_argument("data", metavar="DATA.csv")
-    p.add_argument("--measure", required=True, help=f"one of: {', '.join(_measures())}")
-    _add_effect_columns(p)
-    p.add_argument("--add", type=float, default=None, help="continuity correction (default 0.5)")
-    p.add_argument("--to", choices=["all", "only0", "if0all", "none"], default=None)
-    p.add_argument("--drop00", action="store_true", help="drop studies with no events in both groups")
-    p.add_argument("--vtype", default=None, help="variance type (default LS)")
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    if wanted("effects"):
+        _effects_options(p)
 
     p = sub.add_parser("meta", help="fit a meta-analysis",
                        description="Fit a common-effect, random-effects or mixed-effects model, a "
                                    "multilevel model, or Mantel-Haenszel/Peto for 2x2 data.")
+    if wanted("meta"):
+        _meta_options(p)
+
+    p = sub.add_parser("demo", help="run the demo meta-analysis end to end",
+                       description="A CSV of studies in; a summary table, JSON and a forest plot out.")
+    p.add_argument("--output-dir", default="demo-output", metavar="DIR")
+
+    places = sub.add_parser("places", help=PLACES_HELP, description=PLACES_DESCRIPTION)
+    if wanted("places"):
+        from .places import cli as places_cli
+
+        places_cli.populate(places)
+    from .review import cli as review_cli
+    from .trials import cli as trials_cli
+    from .web.cli import register as register_web
+
+    review_cli.register(sub)
+    trials_cli.register(sub)
+    register_web(sub)
+    return parser
+
+
+def _effects_options(p: argparse.ArgumentParser) -> None:
+    from .effects.binary import TO_OPTIONS
+
+    p.add_argument("data", metavar="DATA.csv")
+    p.add_argument("--measure", required=True,
+                   help=f"one of (in any case): {', '.join(_measures())}")
+    _add_effect_columns(p)
+    p.add_argument("--add", type=float, default=None, help="continuity correction (default 0.5)")
+    p.add_argument("--to", type=str.lower, choices=list(TO_OPTIONS), default=None)
+    p.add_argument("--drop00", action="store_true", help="drop studies with no events in both groups")
+    p.add_argument("--vtype", type=str.upper, default=None, help="variance type (default LS)")
+    g = p.add_argument_group("cluster trials analysed as if individually randomised")
+    g.add_argument("--cluster-sizes", metavar="COL",
+                   help="column of cluster sizes: the average size, or each arm's sizes as "
+                        "'12;30;8|20;25' (group 1 | group 2); SMD is adjusted by Hedges (2007), "
+                        "other measures' variances by the design effect (Eldridge's when sizes "
+                        "differ)")
+    g.add_argument("--icc", metavar="X|COL",
+                   help="intraclass correlation: a number, or a column (needs --cluster-sizes)")
+    g.add_argument("--cluster-cv", metavar="X|COL",
+                   help="coefficient of variation of cluster size, with an average in "
+                        "--cluster-sizes")
+    p.add_argument("--format", type=str.lower, choices=["csv", "json"], default="csv")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+
+
+def _meta_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA.csv")
     p.add_argument("--yi", metavar="COL", help="column of effect sizes")
     p.add_argument("--vi", metavar="COL", help="column of sampling variances")
@@ -71,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_effect_columns(p)
     p.add_argument("--method", default="REML",
                    help=f"tau^2 estimator: {', '.join(_methods())}; "
-                        "or MH, PETO for 2x2 data (default REML)")
-    p.add_argument("--test", default="z", choices=["z", "t", "knha", "adhoc"])
+                        "or MH, PETO for 2x2 data (default REML; any case)")
+    p.add_argument("--test", type=str.lower, default=None, choices=list(_tests()),
+                   help="default z")
     p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
     p.add_argument("--mods", nargs="+", metavar="COL", help="moderator columns (meta-regression)")
     p.add_argument("--random", metavar="STUDY/ES",
@@ -91,27 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "N covers them all)")
     p.add_argument("--seed", type=int, help="seed for random permutations (recorded in the output)")
     p.add_argument("--slab", metavar="COL", help="column of study labels (for plots)")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--format", type=str.lower, choices=["table", "json"], default="table")
     p.add_argument("--plot", metavar="FILE", help="write a forest plot (.svg, .png or .pdf)")
-
-    p = sub.add_parser("demo", help="run the demo meta-analysis end to end",
-                       description="A CSV of studies in; a summary table, JSON and a forest plot out.")
-    p.add_argument("--output-dir", default="demo-output", metavar="DIR")
-
-    from .places import cli as places_cli
-    from .review import cli as review_cli
-    from .trials import cli as trials_cli
-    from .web.cli import register as register_web
-
-    places_cli.register(sub)
-    review_cli.register(sub)
-    trials_cli.register(sub)
-    register_web(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    parser = build_parser(commands_only=command is None, command=command)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -122,18 +224,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             handler = getattr(args, "handler", None) or COMMANDS[args.command]
             code = handler(args)
         for w in caught:
-            print(f"whatworks: warning: {w.message}", file=sys.stderr)
+            print(f"whatworks: warning: {_one_line(w.message)}", file=sys.stderr)
         return code
     except WhatWorksError as exc:
-        print(f"whatworks: error: {exc}", file=sys.stderr)
+        print(f"whatworks: error: {_one_line(_naming_file(exc, args))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into a command that stopped reading
         return 0
 
 
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _naming_file(exc: WhatWorksError, args) -> WhatWorksError | str:
+    """An error about the data that does not yet name the data file, naming it."""
+    path = getattr(args, "data", None)
+    if path is None or isinstance(exc, (OptionError, ParameterError)):
+        return exc
+    if isinstance(exc, InputError):
+        return _with_file(exc, path)
+    return f"{path}: {exc}"
+
+
 def _with_file(exc: InputError, path: str) -> InputError:
     if exc.file is None:
-        return InputError(str(exc), file=path)
+        return InputError(exc.message, file=path, row=exc.row, column=exc.column)
     return exc
 
 
@@ -141,6 +257,13 @@ def cmd_effects(args) -> int:
     from . import effects
     from ._io import read_table
 
+    args.measure = _canonical("--measure", args.measure, _measures())
+    if (args.icc or args.cluster_cv) and not args.cluster_sizes:
+        option = "--icc" if args.icc else "--cluster-cv"
+        raise OptionError(f"{option} needs --cluster-sizes COL (the cluster sizes to adjust for)")
+    if args.cluster_sizes and not args.icc:
+        raise OptionError("--cluster-sizes needs --icc (the intraclass correlation, a number or "
+                          "a column)")
     frame = read_table(args.data)
     cols = {name: getattr(args, name) for name in EFFECT_COLUMNS
             if getattr(args, name, None)}
@@ -149,10 +272,13 @@ def cmd_effects(args) -> int:
             raise InputError(f"no such column (given as --{name}); the columns are "
                              f"{', '.join(frame.columns)}", file=args.data, column=col)
     options = {k: getattr(args, k) for k in ("add", "to", "vtype") if getattr(args, k) is not None}
+    options.update(_generic_options(args))
     if args.drop00:
         options["drop00"] = True
     try:
         out = effects.escalc(args.measure, frame, **cols, **options)
+        if args.cluster_sizes:
+            out = _adjust_for_clustering(args, out)
     except InputError as exc:
         raise _with_file(exc, args.data) from None
     if args.format == "json":
@@ -163,10 +289,53 @@ def cmd_effects(args) -> int:
     return 0
 
 
+def _generic_options(args) -> dict:
+    """--scale and --ci-level, which only --measure GEN takes."""
+    options = {}
+    if args.scale is not None:
+        options["scale"] = args.scale
+    if args.ci_level is not None:
+        options["level"] = args.ci_level
+    if options and args.measure != "GEN":
+        option = "--scale" if "scale" in options else "--ci-level"
+        raise OptionError(f"{option} is only used by --measure GEN (an estimate with its confidence "
+                          "interval)")
+    return options
+
+
+def _number_or_column(value: str, frame, option: str, path: str):
+    """A number given on the command line, or the name of a column of the data."""
+    from ._io import NUMBER
+
+    if NUMBER.fullmatch(value.strip()):
+        return float(value)
+    if value not in frame.columns:
+        raise OptionError(f"{option} {value!r} is neither a number nor a column of {path}; the "
+                          f"columns are {', '.join(frame.columns)}")
+    return value
+
+
+def _adjust_for_clustering(args, out):
+    from .effects import adjust_for_clustering
+
+    if args.cluster_sizes not in out.columns:
+        raise InputError(f"no such column (given as --cluster-sizes); the columns are "
+                         f"{', '.join(out.columns)}", column=args.cluster_sizes)
+    icc = _number_or_column(args.icc, out, "--icc", args.data)
+    cv = None if args.cluster_cv is None else _number_or_column(args.cluster_cv, out,
+                                                                "--cluster-cv", args.data)
+    return adjust_for_clustering(out, icc=icc, cluster_sizes=args.cluster_sizes, cv=cv,
+                                 n1i=args.n1i, n2i=args.n2i)
+
+
 def _emit(text: str, path: str | None) -> None:
     if path:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise OptionError(f"--output {path}: cannot write the output ({exc.strerror}); check "
+                              "the folder exists and you may write there") from None
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -174,7 +343,8 @@ def _emit(text: str, path: str | None) -> None:
 def cmd_meta(args) -> int:
     from ._io import numeric_column, read_table
 
-    frame = read_table(args.data)
+    _check_meta_options(args)
+    frame = read_table(args.data, _meta_columns(args))
     method = args.method
     if method.upper() in ("MH", "PETO"):
         return _meta_2x2(args, frame)
@@ -183,7 +353,7 @@ def cmd_meta(args) -> int:
 
         cols = {n: getattr(args, n) for n in EFFECT_COLUMNS if getattr(args, n, None)}
         try:
-            frame = effects.escalc(args.measure, frame, **cols)
+            frame = effects.escalc(args.measure, frame, **cols, **_generic_options(args))
         except InputError as exc:
             raise _with_file(exc, args.data) from None
         yi_col, vi_col = "yi", "vi"
@@ -256,10 +426,96 @@ def cmd_meta(args) -> int:
         print(json.dumps(jsonable(result), indent=2))
     else:
         print(model.summary_text())
-        for key in ("robust", "bias", "subgroups", "permutation"):
+        for key in ("robust", "bias", "leave_one_out", "influence", "subgroups", "permutation"):
             if key in result:
-                print(f"\n{key}: {json.dumps(result[key], indent=2, default=str)}")
+                print(f"\n{key}: {json.dumps(_jsonable(result[key]), indent=2, default=str)}")
     return 0
+
+
+def _given(args, *names: str) -> list[str]:
+    """The options among ``names`` that were given, spelt as on the command line."""
+    out = []
+    for name in names:
+        value = getattr(args, name, None)
+        if value not in (None, False, [], ""):
+            out.append("--" + name.replace("_", "-"))
+    return out
+
+
+def _meta_columns(args) -> dict[str, str]:
+    """Every column the options name, with the option (only these are read: fast on big files).
+
+    A new option that names a column must be added here."""
+    named = {}
+    for name in ("yi", "vi", "sei", "robust", "slab", "subgroup", *EFFECT_COLUMNS):
+        col = getattr(args, name, None)
+        if col:
+            named.setdefault(col, f"--{name}")
+    for col in args.mods or []:
+        named.setdefault(col, "--mods")
+    randoms = args.random if isinstance(args.random, list) else [args.random] if args.random else []
+    for term in randoms:
+        for col in str(term).split("|")[-1].split("/"):
+            if col.strip():
+                named.setdefault(col.strip(), "--random")
+    return named
+
+
+_UNIVARIATE_ONLY = ("bias", "leave_one_out", "influence", "subgroup", "permutations", "plot", "slab")
+
+
+def _check_meta_options(args) -> None:
+    """Refuse, before reading any data, every option this combination would ignore."""
+    args.method = _canonical("--method", args.method, [*_methods(), *TWO_BY_TWO_METHODS])
+    effect_cols = [n for n in EFFECT_COLUMNS if n not in TWO_BY_TWO]
+    if args.method not in TWO_BY_TWO_METHODS and args.test is None:
+        args.test = "z"
+    if args.method in TWO_BY_TWO_METHODS:
+        name = "--method " + args.method
+        ignored = _given(args, "yi", "vi", "sei", "test", "mods", "random", "robust",
+                         *_UNIVARIATE_ONLY, "seed", *effect_cols, "scale", "ci_level")
+        if ignored:
+            raise OptionError(f"{ignored[0]} cannot be used with {name}: Mantel-Haenszel and Peto "
+                              "pool 2x2 tables directly (--ai --bi --ci --di or --n1i --n2i, "
+                              "--measure, --level, --format); drop it or choose a tau^2 estimator")
+        allowed = ("OR", "RR", "RD") if args.method == "MH" else ("OR",)
+        if args.measure:
+            args.measure = _canonical("--measure", args.measure, allowed)
+        return
+    if args.yi or args.vi or args.sei:
+        ignored = _given(args, "measure", *EFFECT_COLUMNS, "scale", "ci_level")
+        if ignored:
+            raise OptionError(f"{ignored[0]} cannot be used with --yi/--vi/--sei: effect sizes are "
+                              "either read (--yi with --vi or --sei) or computed (--measure with "
+                              "its columns), not both")
+        if args.vi and args.sei:
+            raise OptionError("--sei cannot be used with --vi: give the sampling variances or the "
+                              "standard errors, not both")
+    elif args.measure:
+        args.measure = _canonical("--measure", args.measure, _measures())
+    else:
+        cols = _given(args, *EFFECT_COLUMNS)
+        if cols:
+            raise OptionError(f"{cols[0]} needs --measure to say which effect size to compute from "
+                              "it (or give --yi and --vi)")
+    if args.mods:
+        for option in _given(args, "plot", "leave_one_out"):
+            raise OptionError(f"{option} cannot be used with --mods: it works with models without "
+                              "moderators (--influence gives leave-one-out diagnostics for a "
+                              "meta-regression)")
+    if args.seed is not None and args.permutations is None:
+        raise OptionError("--seed is only used by --permutations; drop it or add --permutations N")
+    if args.random:
+        ignored = _given(args, *_UNIVARIATE_ONLY)
+        if ignored:
+            raise OptionError(f"{ignored[0]} cannot be used with --random: it works with "
+                              "univariate models only (for now)")
+
+
+def _jsonable(value):
+    from ._results import jsonable
+
+    return jsonable(value)
 
 
 def _diagnostics(args, frame, fit, result, yi, vi) -> None:
@@ -342,8 +598,36 @@ def _robust(args, frame, model) -> dict:
     if args.robust not in frame.columns:
         raise InputError(f"no such column (given as --robust); the columns are "
                          f"{', '.join(frame.columns)}", file=args.data, column=args.robust)
-    res = robust(model, frame[args.robust].to_numpy())
+    cluster = frame[args.robust].to_numpy()
+    keep = _analysed_rows(args, frame)
+    if keep is not None and int(keep.sum()) != len(cluster):
+        cluster = cluster[keep]  # the cluster labels of the rows left out go with them
+    res = robust(model, cluster)
     return res.to_dict()
+
+
+def _analysed_rows(args, frame):
+    """Which rows the model used: those with yi, vi, every moderator (and level) present."""
+    import numpy as np
+
+    from ._io import numeric_column
+
+    if args.yi:
+        cols = [(args.yi, "--yi"), (args.vi or args.sei, "--vi" if args.vi else "--sei")]
+        keep = np.ones(len(frame), dtype=bool)
+        for col, option in cols:
+            keep &= np.isfinite(numeric_column(frame, col, file=args.data, option=option))
+    elif "yi" in frame.columns:
+        keep = frame["yi"].notna().to_numpy() & frame["vi"].notna().to_numpy()
+    else:
+        return None
+    for col in (args.mods or []):
+        keep &= frame[col].notna().to_numpy()
+    if args.random:
+        for col in args.random.split("/"):
+            if col.strip() in frame.columns:
+                keep &= frame[col.strip()].notna().to_numpy()
+    return keep
 
 
 def cmd_demo(args) -> int:

@@ -20,6 +20,7 @@ class InputError(WhatWorksError, ValueError):
         if column is not None:
             where.append(f"column '{column}'")
         self.file, self.row, self.column = file, row, column
+        self.message = message
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 

@@ -231,5 +231,7 @@ def test_measures_are_frozen():
 
 def test_the_brief_list_of_measures_is_registered():
     wanted = {"MD", "SMD", "SMDH", "ROM", "OR", "RR", "RD", "PETO", "COR", "UCOR", "ZCOR",
-              "PCOR", "ZPCOR", "PR", "PLN", "PLO", "PAS", "PFT", "IR", "IRLN", "IRR"}
+              "PCOR", "ZPCOR", "PR", "PLN", "PLO", "PAS", "PFT", "IR", "IRLN", "IRR",
+              # issue 9
+              "PHI", "YUQ", "YUY", "AS", "SMCC", "SMCR", "RPB", "IRD", "D2ORL", "D2ORN", "GEN"}
     assert set(MEASURES) == wanted

@@ -58,13 +58,14 @@ def test_it_matches_metafor(case):
 def test_every_registered_measure_has_a_reference_case():
     from whatworks.effects import MEASURES
 
-    covered = {c["measure"] for c in CASES}
+    covered = {c["measure"] for c in CASES + load_reference("effects2.json")["cases"]}
     assert set(MEASURES) <= covered
 
 
 def test_every_variance_type_has_a_reference_case():
     from whatworks.effects import MEASURES
 
-    covered = {(c["measure"], (c["options"] or {}).get("vtype", "LS")) for c in CASES}
+    covered = {(c["measure"], (c["options"] or {}).get("vtype", "LS"))
+               for c in CASES + load_reference("effects2.json")["cases"]}
     wanted = {(m.name, v) for m in MEASURES.values() for v in m.vtypes}
     assert wanted <= covered

@@ -38,6 +38,7 @@ _ROLE_RULES = {
     "sign": (lambda v: v != 0, "gives the direction of the effect and must be +1 or -1, not 0"),
     "mean": (lambda v: np.ones_like(v, dtype=bool), ""),
     "stat": (lambda v: np.ones_like(v, dtype=bool), ""),
+    "se": (lambda v: v > 0, "is a standard error and must be greater than 0"),
 }
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from whatworks.effects import binary, continuous, correlation, proportion
+from whatworks.effects import binary, continuous, correlation, generic, proportion
 from whatworks.effects._inputs import Inputs, resolve
 from whatworks.effects._warnings import warn
 from whatworks.errors import ParameterError
@@ -25,7 +25,8 @@ __all__ = ["EFFECT_ARGUMENTS", "MEASURES", "Measure", "escalc", "required_argume
 
 #: The data arguments escalc takes (metafor's names): the column names of findings files and the CLI.
 EFFECT_ARGUMENTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
-                    "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni", "fi", "pi", "sign")
+                    "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni", "fi", "pi", "sign",
+                    "estimate", "ci_lower", "ci_upper", "se")
 
 _TABLE = (("ai", "bi", "ci", "di"), ("ai", "n1i", "ci", "n2i"))
 _TABLE_ROLES = (("ai", "count"), ("bi", "count"), ("ci", "count"), ("di", "count"),
@@ -34,6 +35,8 @@ _MEANS = ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i")
 _MEANS_ROLES = (("m1i", "mean"), ("m2i", "mean"), ("sd1i", "sd"), ("sd2i", "sd"),
                 ("n1i", "size"), ("n2i", "size"))
 _PROPORTION = (("xi", "ni"), ("xi", "mi"))
+_CHANGE_ROLES = (("m1i", "mean"), ("m2i", "mean"), ("sd1i", "sd"), ("sd2i", "sd"), ("ni", "size"),
+                 ("ri", "corr"))
 _PROPORTION_ROLES = (("xi", "count"), ("mi", "count"), ("ni", "size"))
 
 
@@ -129,6 +132,34 @@ MEASURES: dict[str, Measure] = {m.name: m for m in [
     _measure("IRR", "log incidence rate ratio", "rate", [("x1i", "t1i", "x2i", "t2i")],
              (("x1i", "count"), ("t1i", "time"), ("x2i", "count"), ("t2i", "time")),
              zero_cells=True, drop00=True),
+    _measure("IRD", "incidence rate difference", "rate", [("x1i", "t1i", "x2i", "t2i")],
+             (("x1i", "count"), ("t1i", "time"), ("x2i", "count"), ("t2i", "time")),
+             zero_cells=True),
+    _measure("PHI", "phi coefficient (vtype CS/LS: cross-sectional sampling; ST: fixed groups)",
+             "binary", _TABLE, _TABLE_ROLES, vtypes=("LS", "ST", "CS"), zero_cells=True,
+             default_add=0.0),
+    _measure("YUQ", "Yule's Q", "binary", _TABLE, _TABLE_ROLES, zero_cells=True),
+    _measure("YUY", "Yule's Y", "binary", _TABLE, _TABLE_ROLES, zero_cells=True),
+    _measure("AS", "arcsine square root transformed risk difference", "binary", _TABLE,
+             _TABLE_ROLES, zero_cells=True, default_add=0.0),
+    _measure("SMCC", "standardised mean change (change-score SD) of one group measured twice: "
+             "m1i second occasion, m2i first, ri their correlation", "change",
+             [("m1i", "m2i", "sd1i", "sd2i", "ni", "ri")], _CHANGE_ROLES),
+    _measure("SMCR", "standardised mean change (raw-score SD, sd1i) of one group measured "
+             "twice", "change", [("m1i", "m2i", "sd1i", "ni", "ri")], _CHANGE_ROLES,
+             optional=(("sd2i", ("sd1i",)),)),
+    _measure("RPB", "point-biserial correlation from two groups' means and SDs (vtype ST/LS: "
+             "fixed groups; CS: cross-sectional sampling)", "continuous", [_MEANS],
+             _MEANS_ROLES, vtypes=("LS", "ST", "CS")),
+    _measure("D2ORL", "log odds ratio from Cohen's d assuming logistic responses (d·π/√3)",
+             "continuous", [_MEANS], _MEANS_ROLES),
+    _measure("D2ORN", "log odds ratio from Cohen's d assuming normal responses (1.65·d)",
+             "continuous", [_MEANS], _MEANS_ROLES),
+    _measure("GEN", "generic inverse variance: an estimate with its confidence interval "
+             "(ci_lower, ci_upper) or standard error (se), on the difference scale or, with "
+             "scale='log', the ratio scale (RevMan's generic inverse variance)", "generic",
+             [("estimate", "ci_lower", "ci_upper"), ("estimate", "se")],
+             (("estimate", "stat"), ("ci_lower", "stat"), ("ci_upper", "stat"), ("se", "se"))),
 ]}
 
 
@@ -150,6 +181,8 @@ class _Options:
     drop00: bool
     vtype: str
     correct: bool
+    scale: str = "identity"
+    level: float = 95.0
 
 
 # --- adapters: resolved inputs -> (yi, vi, rows deliberately dropped or None) -------------
@@ -267,7 +300,79 @@ def _irr(inp, opt):
     return yi, vi, dropped
 
 
+_ASSOCIATION = {"YUQ": binary.yules_q, "YUY": binary.yules_y,
+                "AS": binary.arcsine_risk_difference}
+
+
+def _association(name):
+    def compute(inp: Inputs, opt: _Options):
+        cells = _table(inp)
+        if name == "PHI":
+            yi, vi = binary.phi_coefficient(*cells, add=opt.add, to=opt.to, vtype=opt.vtype)
+        else:
+            yi, vi = _ASSOCIATION[name](*cells, add=opt.add, to=opt.to)
+        return yi, vi, None
+    return compute
+
+
+def _change(standardiser):
+    def compute(inp, opt):
+        sd2 = inp["sd2i"] if "sd2i" in inp else np.full(inp.n, np.nan)
+        return (*continuous.standardized_mean_change(
+            inp["m1i"], inp["m2i"], inp["sd1i"], sd2, inp["ni"], inp["ri"],
+            standardiser=standardiser), None)
+    return compute
+
+
+def _rpb(inp, opt):
+    return (*continuous.point_biserial_correlation(*_means(inp), vtype=opt.vtype), None)
+
+
+def _d2or(distribution):
+    def compute(inp, opt):
+        return (*continuous.smd_to_log_odds_ratio(*_means(inp), distribution=distribution), None)
+    return compute
+
+
+def _ird(inp, opt):
+    return (*proportion.incidence_rate_difference(inp["x1i"], inp["x2i"], inp["t1i"], inp["t2i"],
+                                                  add=opt.add, to=opt.to), None)
+
+
+def _gen(inp, opt):
+    est = inp["estimate"]
+    interval = "ci_lower" in inp and "ci_upper" in inp
+    with np.errstate(invalid="ignore"):
+        if opt.scale == "log":
+            for name in ("estimate", "ci_lower", "ci_upper"):
+                if name in inp:
+                    inp.fail_where(inp[name] <= 0, name, "must be greater than 0 on the ratio "
+                                   "scale (scale='log'); for a difference or a log ratio use "
+                                   "scale='identity'")
+        if interval:
+            lo, hi = inp["ci_lower"], inp["ci_upper"]
+            inp.fail_where(lo > hi, "ci_lower", "is above ci_upper; check the columns are not "
+                           "swapped")
+            inp.fail_where((est < lo) | (est > hi), "estimate", "lies outside its confidence "
+                           "interval; check the row")
+            inp.fail_where(lo == hi, "ci_lower", "equals ci_upper: an interval of width 0 "
+                           "gives no variance")
+            skewed = generic.asymmetric(est, lo, hi, scale=opt.scale) & ~np.isnan(est + lo + hi)
+            if skewed.any():
+                hint = ("" if opt.scale == "log" else "; a ratio (odds, risk or hazard ratio) "
+                        "needs scale='log'")
+                warn(f"{skewed.sum()} rows have an interval that is not symmetric around the "
+                     f"estimate on the {opt.scale} scale (rows {_rows(skewed)}){hint}")
+    yi, vi = generic.generic_inverse_variance(
+        est, ci_lower=inp.get("ci_lower"), ci_upper=inp.get("ci_upper"), se=inp.get("se"),
+        scale=opt.scale, level=opt.level)
+    return yi, vi, None
+
+
 _COMPUTE: dict[str, Callable] = {
+    **{name: _association(name) for name in ("PHI", "YUQ", "YUY", "AS")},
+    "SMCC": _change("change"), "SMCR": _change("raw"), "RPB": _rpb,
+    "D2ORL": _d2or("logistic"), "D2ORN": _d2or("normal"), "IRD": _ird, "GEN": _gen,
     "MD": _md, "SMD": _smd, "SMDH": _smdh, "ROM": _rom,
     **{name: _binary(name) for name in _BINARY},
     "COR": _correlation(correlation.correlation),
@@ -283,7 +388,16 @@ _COMPUTE: dict[str, Callable] = {
 
 # --- the public function -------------------------------------------------------------------
 
-def _check_options(m: Measure, add, to, drop00, vtype, correct) -> _Options:
+def _check_options(m: Measure, add, to, drop00, vtype, correct, scale=None, level=None
+                   ) -> _Options:
+    if (scale is not None or level is not None) and m.name != "GEN":
+        name, value = ("scale", scale) if scale is not None else ("level", level)
+        raise ParameterError(name, value, "left out for measure " + m.name + " (it applies to "
+                             "GEN, an estimate with its confidence interval)")
+    if scale is not None and scale not in generic.SCALES:
+        raise ParameterError("scale", scale, "one of " + ", ".join(generic.SCALES))
+    if level is not None and not (isinstance(level, numbers.Real) and 0 < level < 100):
+        raise ParameterError("level", level, "a confidence level between 0 and 100, such as 95")
     if to not in binary.TO_OPTIONS:
         raise ParameterError("to", to, "one of " + ", ".join(f"'{t}'" for t in binary.TO_OPTIONS))
     if vtype not in m.vtypes:
@@ -306,7 +420,8 @@ def _check_options(m: Measure, add, to, drop00, vtype, correct) -> _Options:
     if not correct and vtype != "LS":
         raise ParameterError("vtype", vtype, "'LS' when correct=False")
     return _Options(add=float(add), to=to, drop00=bool(drop00), vtype=vtype,
-                    correct=bool(correct))
+                    correct=bool(correct), scale=scale or "identity",
+                    level=95.0 if level is None else float(level))
 
 
 def _complete_groups(m: Measure, given: dict[str, object]) -> list[tuple[str, ...]]:
@@ -347,9 +462,10 @@ def escalc(measure: str, data: pd.DataFrame | None = None, *,
            x1i=None, x2i=None, t1i=None, t2i=None,
            m1i=None, m2i=None, sd1i=None, sd2i=None,
            xi=None, mi=None, ri=None, ti=None, ni=None,
-           fi=None, pi=None, sign=None,
+           fi=None, pi=None, sign=None, estimate=None, ci_lower=None, ci_upper=None, se=None,
            add: float | None = None, to: str = "only0", drop00: bool = False,
-           vtype: str = "LS", correct: bool = True) -> pd.DataFrame:
+           vtype: str = "LS", correct: bool = True, scale: str | None = None,
+           level: float | None = None) -> pd.DataFrame:
     """Compute effect sizes ``yi`` and sampling variances ``vi`` for each study (row).
 
     Parameters
@@ -367,7 +483,16 @@ def escalc(measure: str, data: pd.DataFrame | None = None, *,
         events and size or non-events (proportions); ``xi ti`` events and person-time (IR);
         ``x1i t1i x2i t2i`` (IRR). For SMD also ``di`` (Cohen's d), ``ti`` (t statistic),
         ``fi`` (F with 1 df, direction from ``sign``) and ``pi`` (two-sided p-value; negative,
-        or ``sign`` negative, for an effect favouring group 2).
+        or ``sign`` negative, for an effect favouring group 2). SMCC and SMCR (one group
+        measured twice): ``m1i sd1i`` the second occasion, ``m2i sd2i`` the first, ``ri`` their
+        correlation, ``ni``. RPB, D2ORL and D2ORN take two groups' means and SDs; PHI, YUQ,
+        YUY and AS a 2x2 table; IRD ``x1i t1i x2i t2i``.
+    estimate, ci_lower, ci_upper, se
+        Measure GEN (generic inverse variance, as RevMan): an estimate with its confidence
+        limits (or its standard error on the analysis scale).
+    scale, level
+        GEN only: ``"log"`` when the estimate and limits are ratios (analysed as log ratios;
+        default ``"identity"``), and the confidence level of the limits (default 95).
     add, to, drop00
         Continuity correction for zero counts, as in metafor: ``add`` (default 1/2; 0 for PAS
         and PFT) is added according to ``to`` (``"only0"``, ``"all"``, ``"if0all"``,
@@ -399,11 +524,12 @@ def escalc(measure: str, data: pd.DataFrame | None = None, *,
     and their sources: ``docs/methods/effects.md``.
     """
     m = _lookup(measure)
-    opt = _check_options(m, add, to, drop00, vtype, correct)
+    opt = _check_options(m, add, to, drop00, vtype, correct, scale, level)
     given = {name: value for name, value in dict(
         ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=x1i, x2i=x2i, t1i=t1i, t2i=t2i,
         m1i=m1i, m2i=m2i, sd1i=sd1i, sd2i=sd2i, xi=xi, mi=mi, ri=ri, ti=ti, ni=ni, fi=fi,
-        pi=pi, sign=sign).items() if value is not None}
+        pi=pi, sign=sign, estimate=estimate, ci_lower=ci_lower, ci_upper=ci_upper,
+        se=se).items() if value is not None}
     complete = _complete_groups(m, given)
     inp = resolve(given, data)
     inp.check_roles({name: m.role(name) for name in given})

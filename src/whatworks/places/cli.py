@@ -1,8 +1,9 @@
 """``whatworks places``: the panel, funnel plots, trends and models from the command line.
 
 Thin over the core: parse, call :mod:`whatworks.places`, print (a table for people, ``--format
-json|csv`` for machines). :func:`register` adds the sub-command to the main parser; :func:`run`
-dispatches to the handler chosen. Errors are :class:`~whatworks.errors.WhatWorksError`, which the
+json|csv`` for machines). :func:`populate` fills the ``places`` parser that the main command
+creates (only when ``places`` is run, so ``whatworks --help`` stays fast); :func:`run` dispatches
+to the handler chosen. Errors are :class:`~whatworks.errors.WhatWorksError`, which the
 main command turns into exit status 2 and one line.
 """
 
@@ -24,7 +25,7 @@ MODEL_KINDS = ("poisson", "negbin", "multilevel", "expected", "all")
 
 def _data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data (default: the shipped DfE and IMD 2019 files)")
-    g.add_argument("--measure", default="cla_31_march", choices=list(MEASURES),
+    g.add_argument("--measure", default="cla_31_march", type=str.lower, choices=list(MEASURES),
                    help="what is counted (default cla_31_march: children looked after at 31 "
                         "March)")
     g.add_argument("--file", action="append", metavar="CSV", dest="files",
@@ -36,18 +37,21 @@ def _data_options(p: argparse.ArgumentParser) -> None:
 
 
 def _output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
-    p.add_argument("--format", choices=list(formats), default="table",
+    p.add_argument("--format", type=str.lower, choices=list(formats), default="table",
                    help="table for people (default); json or csv for machines")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``places`` with its sub-commands to the main command's sub-parsers."""
-    places = subparsers.add_parser(
-        "places", help="rates of children looked after across local authorities",
-        description="Rates of children looked after across England's local authorities: the "
-                    "authority x year panel, funnel plots, trends and models, on the DfE "
-                    "statistics (Open Government Licence v3.0).")
+    """Add ``places`` with its sub-commands to a parser's sub-parsers (as the main command does)."""
+    from ..cli import PLACES_DESCRIPTION, PLACES_HELP
+
+    return populate(subparsers.add_parser("places", help=PLACES_HELP,
+                                          description=PLACES_DESCRIPTION))
+
+
+def populate(places: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the sub-commands of ``places`` to its (already created) parser."""
     places.set_defaults(places_handler=None, places_parser=places)
     sub = places.add_subparsers(dest="places_command", metavar="PLACES_COMMAND")
 
@@ -55,7 +59,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                        description="One row per local authority and year: count, population "
                                    "aged 0-17, rate per 10,000, region and IMD 2019 score.")
     _data_options(p)
-    p.add_argument("--geography", choices=list(GEOGRAPHIES), default="reported",
+    p.add_argument("--geography", type=str.lower, choices=list(GEOGRAPHIES), default="reported",
                    help="reported: authorities as published; consistent: mergers and splits "
                         "summed into units stable over the years")
     p.add_argument("--year", type=int, action="append", help="only this year (repeatable)")
@@ -67,10 +71,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                                    "each authority flagged above, below or within.")
     p.add_argument("--year", type=int, required=True)
     _data_options(p)
-    p.add_argument("--model", choices=list(MODELS), default="poisson")
-    p.add_argument("--limits", choices=list(LIMITS), default="exact",
+    p.add_argument("--model", type=str.lower, choices=list(MODELS), default="poisson")
+    p.add_argument("--limits", type=str.lower, choices=list(LIMITS), default="exact",
                    help="exact (interpolated, Spiegelhalter's appendix) or normal")
-    p.add_argument("--overdispersion", choices=list(OVERDISPERSION), default="additive",
+    p.add_argument("--overdispersion", type=str.lower, choices=list(OVERDISPERSION), default="additive",
                    help="adjust the limits for overdispersion (Winsorised estimates); default "
                         "additive: a between-authority variance, as Spiegelhalter (2005) advises "
                         "when authorities differ beyond chance (phi is about 56 for 2023)")
@@ -92,7 +96,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--neighbours", nargs="+", metavar="CODE",
                    help="statistical neighbours (default: the k nearest on IMD score and size)")
     p.add_argument("--k", type=int, default=10, help="number of neighbours (default 10)")
-    p.add_argument("--method", choices=["exact", "byar"], default="exact")
+    p.add_argument("--method", type=str.lower, choices=["exact", "byar"], default="exact")
     p.add_argument("--level", type=float, default=95.0)
     p.add_argument("--plot", metavar="FILE", help="write the trend chart (.svg, .png or .pdf)")
     _output_options(p, ("table", "json", "csv"))
@@ -105,7 +109,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                                    "deprivation.")
     p.add_argument("--year", type=int, required=True)
     _data_options(p)
-    p.add_argument("--kind", choices=list(MODEL_KINDS), default="all")
+    p.add_argument("--kind", type=str.lower, choices=list(MODEL_KINDS), default="all")
     p.add_argument("--level", type=float, default=95.0)
     _output_options(p, ("table", "json", "csv"))
     p.set_defaults(places_handler=cmd_model)

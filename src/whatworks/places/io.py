@@ -299,4 +299,11 @@ def read_imd(path: str | Path) -> pd.DataFrame:
         if not re.fullmatch(r"E\d{8}", code):
             raise InputError(f"'{code}' is not a 9-character authority code", file=file,
                              row=i + 1, column=next(iter(IMD_COLUMNS)))
+    duplicated = out["imd_code"].duplicated(keep="first").to_numpy()
+    if duplicated.any():
+        i = int(duplicated.argmax())
+        first = int((out["imd_code"] == out["imd_code"].iloc[i]).to_numpy().argmax())
+        raise InputError(f"authority code '{out['imd_code'].iloc[i]}' appears again (first in row "
+                         f"{first + 1}); each authority has one row: remove the duplicate",
+                         file=file, row=i + 1, column=next(iter(IMD_COLUMNS)))
     return out

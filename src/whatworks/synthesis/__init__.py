@@ -2,15 +2,24 @@
 
 Each function cites its method and is tested against R (metafor 3.8, clubSandwich, robumeta); see
 ``docs/methods/``.
+
+The names below are loaded on first use (PEP 562), so ``whatworks meta`` pays only for the modules
+it runs (the univariate model does not need scipy.stats, the robust or multilevel code).
 """
 
-from .batch import BatchMetaAnalysis, meta_analysis_batch
-from .mantel_haenszel import MantelHaenszelResult, PetoResult, mantel_haenszel, peto
-from .model import Coefficient, MetaAnalysis, meta_analysis
-from .multilevel import MultilevelResult, multilevel
-from .robumeta import RobumetaResult, robumeta
-from .robust import RobustResult, WaldTest, cr2_coef_test, robust
-from .tau2 import TAU2_ESTIMATORS, Control
+from importlib import import_module
+
+#: Public name -> the module (in this package) that defines it.
+_EXPORTS = {
+    "BatchMetaAnalysis": "batch", "meta_analysis_batch": "batch",
+    "MantelHaenszelResult": "mantel_haenszel", "PetoResult": "mantel_haenszel",
+    "mantel_haenszel": "mantel_haenszel", "peto": "mantel_haenszel",
+    "Coefficient": "model", "MetaAnalysis": "model", "meta_analysis": "model",
+    "MultilevelResult": "multilevel", "multilevel": "multilevel",
+    "RobumetaResult": "robumeta", "robumeta": "robumeta",
+    "RobustResult": "robust", "WaldTest": "robust", "cr2_coef_test": "robust", "robust": "robust",
+    "TAU2_ESTIMATORS": "tau2", "Control": "tau2",
+}
 
 __all__ = [
     "TAU2_ESTIMATORS", "BatchMetaAnalysis", "Coefficient", "Control", "MantelHaenszelResult",
@@ -18,3 +27,16 @@ __all__ = [
     "cr2_coef_test", "mantel_haenszel", "meta_analysis", "meta_analysis_batch", "multilevel", "peto",
     "robumeta", "robust",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -120,6 +120,10 @@ def egger_test(fit: MetaAnalysis, *, predictor: str = "sei", model: str = "rma",
     method, test = (fit.method, fit.test) if model == "rma" else ("FE", "knha")
     if fit.k <= fit.p + 1:
         raise InputError(f"the regression test needs more than {fit.p + 1} studies (k = {fit.k})")
+    if np.ptp(np.asarray(x, dtype=float)) == 0:
+        raise InputError(f"Egger's test regresses the effects on {predictor}, which is the same "
+                         f"({float(np.asarray(x)[0]):g}) for every study, so it cannot be "
+                         "estimated; it needs studies of different sizes", column="vi")
     res = _quiet_refit(fit, fit.yi, fit.vi, method=method, test=test, extra={predictor: x},
                        labels=fit.labels)
     slope = res.coefficients[-1]
@@ -188,6 +192,8 @@ def kendall_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float, bool]:
     n0 = n * (n - 1) / 2
     n1 = float(np.sum(tx * (tx - 1)) / 2)
     n2 = float(np.sum(ty * (ty - 1)) / 2)
+    if n0 == n1 or n0 == n2:  # every value tied: tau is undefined (R's cor.test gives NA)
+        return math.nan, math.nan, False
     tau = s / math.sqrt((n0 - n1) * (n0 - n2))
     ties = (tx > 1).any() or (ty > 1).any()
     if n < 50 and not ties:

@@ -41,6 +41,9 @@ class _Tables:
     n_input: int
 
 
+MAX_COUNT, MIN_COUNT = 1e12, 1e-6
+
+
 def _column(values: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=float)
@@ -79,6 +82,14 @@ def _tables(ai, bi, ci, di, n1i, n2i) -> _Tables:
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"counts must be finite and non-negative, got {col[i]}",
                              row=i + 1, column=name)
+        # beyond these bounds the products of counts overflow or underflow in double precision;
+        # no group of people is larger than 1e12 and no (weighted) count is a positive 1e-6
+        bad = complete & ((col > MAX_COUNT) | ((col > 0) & (col < MIN_COUNT)))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"count {col[i]:g} is outside what a count of people can be (0, or "
+                             f"{MIN_COUNT:g} to {MAX_COUNT:g}); check the cell", row=i + 1,
+                             column=name)
     if not cells_given:
         for cells, size, name, event in ((b, second, "n1i", "ai"), (d, fourth, "n2i", "ci")):
             bad = complete & (cells < 0)
@@ -371,7 +382,7 @@ def _mh_estimate(measure: str, a, b, c, d):
         p, q = (a + d) / n, (b + c) / n
         var = (np.sum(p * r) / (2 * big_r**2) + np.sum(p * s + q * r) / (2 * big_r * big_s)
                + np.sum(q * s) / (2 * big_s**2))
-        return math.log(big_r / big_s), math.sqrt(var)
+        return math.log(big_r / big_s), _sqrt_variance(var)
     if measure == "RR":
         r, s = a * n2 / n, c * n1 / n
         big_r, big_s = r.sum(), s.sum()
@@ -380,13 +391,27 @@ def _mh_estimate(measure: str, a, b, c, d):
             raise InputError("the Mantel-Haenszel risk ratio is not defined: no events in "
                              f"group {group} in any study")
         var = np.sum((n1 * n2 * (a + c) - a * c * n) / n**2) / (big_r * big_s)
-        return math.log(big_r / big_s), math.sqrt(var)
+        return math.log(big_r / big_s), _sqrt_variance(var)
     w = n1 * n2 / n
     big_w = w.sum()
     rd = np.sum((a * n2 - c * n1) / n) / big_w
     p = np.sum((n1**2 * c - n2**2 * a + n1 * n2 * (n2 - n1) / 2) / n**2)
     q = np.sum((a * (n2 - c) + c * (n1 - a)) / (2 * n))
-    return float(rd), math.sqrt((rd * p + q) / big_w**2)
+    return float(rd), _sqrt_variance((rd * p + q) / big_w**2)
+
+
+def _sqrt_variance(var: float) -> float:
+    """The standard error, refusing counts so extreme that the variance is not positive."""
+    if not (math.isfinite(var) and var > 0):
+        raise InputError("the variance of the pooled estimate is not positive for these counts "
+                         "(they are too extreme: events or non-events next to zero in every "
+                         "table); check the counts")
+    return math.sqrt(var)
+
+
+def _exp(x: float) -> float:
+    """exp(x), infinite (not an OverflowError) beyond double precision."""
+    return math.exp(x) if x < 709.0 else math.inf
 
 
 def _cmh_test(a, b, c, d, correct: bool):
@@ -506,9 +531,9 @@ def mantel_haenszel(ai, bi=None, ci=None, di=None, *, measure: str = "OR", n1i=N
     return MantelHaenszelResult(
         measure=measure, method="MH", k=int(pooled[0].size), k_yi=k_yi,
         estimate=estimate, se=se, statistic=z, p_value=p, ci_lower=lo, ci_upper=hi,
-        estimate_exp=math.exp(estimate) if ratio else math.nan,
-        ci_lower_exp=math.exp(lo) if ratio else math.nan,
-        ci_upper_exp=math.exp(hi) if ratio else math.nan,
+        estimate_exp=_exp(estimate) if ratio else math.nan,
+        ci_lower_exp=_exp(lo) if ratio else math.nan,
+        ci_upper_exp=_exp(hi) if ratio else math.nan,
         level=float(level), q=q, q_df=q_df, q_p_value=q_p, i2=i2, h2=h2,
         cmh=cmh, cmh_p_value=cmh_p, correct=bool(correct), tarone=tarone,
         tarone_df=tarone_df, tarone_p_value=tarone_p,
@@ -540,7 +565,7 @@ def peto(ai, bi=None, ci=None, di=None, *, n1i=None, n2i=None, add: float | tupl
         raise InputError("Peto's odds ratio is not defined: no table has both events and "
                          "non-events")
     oe, v = oe[ok], v[ok]
-    estimate, se = float(oe.sum() / v.sum()), float(1 / math.sqrt(v.sum()))
+    estimate, se = float(oe.sum() / v.sum()), float(1 / _sqrt_variance(float(v.sum())))
     z, p, lo, hi = _wald(estimate, se, alpha)
     yi, _, full_yi, full_vi = _study_outcomes(t, "PETO", *yi_rules)
     k_yi = int(np.isfinite(yi).sum())
@@ -549,6 +574,6 @@ def peto(ai, bi=None, ci=None, di=None, *, n1i=None, n2i=None, add: float | tupl
     return PetoResult(
         measure="OR", method="Peto", k=int(pooled[0].size), k_yi=k_yi,
         estimate=estimate, se=se, statistic=z, p_value=p, ci_lower=lo, ci_upper=hi,
-        estimate_exp=math.exp(estimate), ci_lower_exp=math.exp(lo), ci_upper_exp=math.exp(hi),
+        estimate_exp=_exp(estimate), ci_lower_exp=_exp(lo), ci_upper_exp=_exp(hi),
         level=float(level), q=q, q_df=q_df, q_p_value=q_p, i2=i2, h2=h2,
         yi=tuple(full_yi.tolist()), vi=tuple(full_vi.tolist()))

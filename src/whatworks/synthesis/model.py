@@ -20,6 +20,7 @@ Reference implementation tested against: metafor 3.8 ``rma.uni``, ``predict``, `
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -261,7 +262,13 @@ def meta_analysis(yi, vi=None, *, sei=None, mods=None, data: pd.DataFrame | None
                          "moderators", column="mods")
     design = _wls.ones_design(1, k) if names == ("intrcpt",) else X[None, :, :]
     batch = Batch(y[None, :], v[None, :], design, np.ones((1, k)))
-    out = _fit(batch, method, test, level, control, intercept=intercept, q_profile=True)
+    try:
+        out = _fit(batch, method, test, level, control, intercept=intercept, q_profile=True)
+    except np.linalg.LinAlgError:
+        out = None
+    if out is None or not np.isfinite(out["beta"]).all() or not (out["se"] > 0).all():
+        raise _degenerate(y, v, method, test, None if out is None else float(out["tau2"][0]),
+                          rows=np.flatnonzero(keep) + 1)
     r2 = None
     if p > 1 and intercept and method not in COMMON_EFFECT:
         null = _fit(Batch(batch.y, batch.v, _wls.ones_design(1, k), batch.mask), method, test,
@@ -290,6 +297,22 @@ def meta_analysis(yi, vi=None, *, sei=None, mods=None, data: pd.DataFrame | None
         names=names, labels=None if labels is None else tuple(labels), control=control)
 
 
+def _degenerate(y: np.ndarray, v: np.ndarray, method: str, test: str, tau2, *, rows: np.ndarray
+                ) -> InputError:
+    """Why a fit gave no finite estimate or standard error (a user's data, not a bug)."""
+    zero = np.flatnonzero(v == 0)
+    if zero.size and not tau2:
+        return InputError(f"sampling variance 0 gives this study infinite weight when tau^2 = 0 "
+                          f"(method {method}, k = {y.size}); enter its variance (metafor refuses "
+                          "this too)", row=int(rows[zero[0]]), column="vi")
+    if test == "knha":
+        return InputError("test='knha' scales the variance by the residual heterogeneity, which is 0 "
+                          "here (the effects agree exactly), so the standard error would be 0; use "
+                          "test='z' or test='adhoc'", column="yi")
+    return InputError("the model gives no finite estimate or standard error for these data; check "
+                      "the effect sizes and variances", column="yi")
+
+
 def _check_design(X: np.ndarray, names, k: int, method: str) -> None:
     p = X.shape[1]
     if k == 0:
@@ -301,6 +324,18 @@ def _check_design(X: np.ndarray, names, k: int, method: str) -> None:
         raise InputError("the moderators are collinear (one is a combination of the others): "
                          f"drop one of {', '.join(names[1:] if len(names) > 1 else names)}",
                          column="mods")
+
+
+def _inv_or_nan(a: np.ndarray) -> np.ndarray:
+    """Batched inverse; a singular matrix (e.g. a refit where every variance is 0) gives NaN."""
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        out = np.full_like(a, np.nan)
+        for i in range(a.shape[0]):
+            with contextlib.suppress(np.linalg.LinAlgError):
+                out[i] = np.linalg.inv(a[i])
+        return out
 
 
 def _fit(b: Batch, method: str, test: str, level: float, control: Control, *,
@@ -366,7 +401,7 @@ def _fit_unlimited(b: Batch, method: str, test: str, level: float, control: Cont
     btt = list(range(1, p)) if (intercept and p > 1) else list(range(p))
     bb = fit.beta[:, btt]
     vbb = vb[:, btt][:, :, btt]
-    qm = np.einsum("ni,nij,nj->n", bb, np.linalg.inv(vbb), bb)
+    qm = np.einsum("ni,nij,nj->n", bb, _inv_or_nan(vbb), bb)
     m = len(btt)
     if test == "z":
         qm_p = _dist.chi2_sf(qm, m)

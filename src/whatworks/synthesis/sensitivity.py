@@ -275,6 +275,9 @@ def influence(fit: MetaAnalysis) -> Influence:
     Tested against metafor 3.8 ``influence.rma.uni``.
     """
     k, p = fit.k, fit.p
+    if k <= p:
+        raise InputError(f"influence diagnostics need more studies than coefficients (k = {k}, "
+                         f"p = {p}): with one study left out nothing can be refitted")
     ok = _deletable(fit)
     beta_del = np.full((k, p), np.nan)
     vb_del = np.full((k, p, p), np.nan)

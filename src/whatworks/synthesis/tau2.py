@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from ..errors import ConvergenceError
 from . import _wls
@@ -323,6 +322,8 @@ def paule_mandel(b: Batch, control: Control):
 
 
 def paule_mandel_median(b: Batch, control: Control):
+    from scipy import stats  # here, not at import: the other estimators do not need scipy.stats
+
     tau2 = solve_generalised_q(b, stats.chi2.median(b.k - b.p), control)
     return tau2, _pm_se(b, tau2)
 

@@ -34,7 +34,7 @@ def register(sub) -> None:
                                    "print an API token for them. The password is read from "
                                    "WHATWORKS_PASSWORD or asked for on a terminal.")
     p.add_argument("username")
-    p.add_argument("--role", choices=["editor", "admin", "none"], default="editor")
+    p.add_argument("--role", type=str.lower, choices=["editor", "admin", "none"], default="editor")
     p.add_argument("--email", default="")
     p.set_defaults(handler=cmd_user)
 
