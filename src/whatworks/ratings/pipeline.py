@@ -59,8 +59,9 @@ from .schemes import DESIGN_NAMES, Scheme
 __all__ = ["EvidenceRating", "StudyDecision", "fit_dependent_effects", "rate_evidence",
            "read_findings"]
 
-#: Columns of a findings table (``yi``/``vi`` or reported statistics; ``es_id``, ``months`` optional).
-COLUMNS = ("study", "design", "n", "risk_of_bias", "measure", "yi", "vi", "es_id", "months")
+#: Columns of a findings table (``yi``/``vi`` or reported statistics; ``es_id``, ``months`` optional;
+#: ``label``, optional, names a study in plots, e.g. "Smith (2019)").
+COLUMNS = ("study", "design", "n", "risk_of_bias", "measure", "yi", "vi", "es_id", "months", "label")
 REQUIRED = ("study", "design", "measure")
 #: Reported statistics whose sum is a study's size when ``n`` is empty.
 _SIZE_GROUPS = (("n1i", "n2i"), ("ai", "bi", "ci", "di"), ("ni",))
@@ -146,6 +147,7 @@ class _Row:
     es_id: str
     months: float | None
     control_risk: float | None
+    label: str
 
 
 def _cell(frame: pd.DataFrame, i: int, column: str):
@@ -281,7 +283,8 @@ def _rows(frame: pd.DataFrame, file: str | None) -> list[_Row]:
         rows.append(_Row(index=i, study=study, design=design, n=_size(frame, i, file),
                          risk_of_bias=rob, measure=measure, yi=yi, vi=vi,
                          es_id=str(i + 1) if es_id is None else str(es_id), months=months,
-                         control_risk=_control_risk(frame, i, file)))
+                         control_risk=_control_risk(frame, i, file),
+                         label=str(_cell(frame, i, "label") or study)))
     _check_study_facts(rows, file)
     return rows
 
@@ -555,7 +558,7 @@ def rate_evidence(findings: pd.DataFrame, *, direction: str | None = None,
                 fit, note = None, f"the three-level model could not be fitted ({exc})"
         else:
             fit = _fit_independent([effects[s][0] for s in pooled], [effects[s][1] for s in pooled],
-                                   list(pooled), p)
+                                   [chosen[s][0].label for s in pooled], p)
         if fit is not None:
             synthesis = _synthesis_dict(fit, measure)
     if fit is not None and synthesis["k"] >= 2:

@@ -113,20 +113,24 @@ def delete_finding(finding: Finding, *, reason: str, user=None) -> None:
 def refresh(intervention: Intervention, outcome: Outcome, *, reason: str, user=None,
             when=None, plot: bool = True) -> Rating | None:
     """Refit the synthesis and recompute the rating of one intervention x outcome."""
-    from .rating import rate_findings
+    from . import rating as adapter
 
     when = when or timezone.now()
     findings = list(Finding.objects.filter(intervention=intervention, outcome=outcome)
                     .select_related("study"))
-    chosen = one_per_study(findings)
-    synthesis, fit = _synthesise(intervention, outcome, chosen, plot=plot)
+    result = adapter.evaluate(outcome=outcome, intervention=intervention, findings=findings)
+    Synthesis.objects.filter(intervention=intervention, outcome=outcome).delete()
     old = Rating.objects.filter(intervention=intervention, outcome=outcome).first()
-    if not chosen:
+    if result is None:
         if old is not None:
             _record_change(intervention, outcome, old, None, reason, when, user)
             old.delete()
         return None
-    rating = rate_findings(outcome=outcome, intervention=intervention, findings=chosen, fit=fit)
+    values = adapter.synthesis_values(result)
+    fit = adapter.forest_fit(result)
+    svg = _forest_svg(fit, values["measure"], outcome) if (fit is not None and plot) else ""
+    Synthesis.objects.create(intervention=intervention, outcome=outcome, forest_svg=svg, **values)
+    rating = adapter.stored(result)
     new, _ = Rating.objects.update_or_create(
         intervention=intervention, outcome=outcome,
         defaults=dict(effectiveness=rating.effectiveness, effectiveness_label=rating.effectiveness_label,
@@ -190,10 +194,13 @@ def fit_synthesis(chosen: list[Finding]):
 def forest_svg(synthesis: Synthesis) -> str:
     """The synthesis's forest plot as SVG, drawn on first use and cached."""
     if not synthesis.forest_svg:
-        chosen = one_per_study(list(Finding.objects.filter(
-            intervention_id=synthesis.intervention_id, outcome_id=synthesis.outcome_id)
-            .select_related("study")))
-        fit = fit_synthesis(chosen)
+        from . import rating as adapter
+
+        fit = adapter.forest_fit(adapter.evaluate(
+            outcome=synthesis.outcome, intervention=synthesis.intervention,
+            findings=list(Finding.objects.filter(intervention_id=synthesis.intervention_id,
+                                                 outcome_id=synthesis.outcome_id)
+                          .select_related("study"))))
         if fit is None:
             return ""
         synthesis.forest_svg = _forest_svg(fit, synthesis.measure, synthesis.outcome)

@@ -1,0 +1,85 @@
+"""The store rates through the core: its ratings recompute identically with `whatworks rate`
+from the store's CSV export, and under scheme 1.0 the ratings of before issue 8 come back.
+
+``data/store_ratings_scheme_1_0.json`` holds every demo rating as the store computed it before
+the pipeline moved into the core (the code at commit 8ab580b, scheme 1.0, web-layer choices).
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from whatworks.cli import main
+
+OLD = json.loads((Path(__file__).parent / "data" / "store_ratings_scheme_1_0.json").read_text())
+FIELDS = ("effectiveness", "effectiveness_code", "effectiveness_label", "strength",
+          "strength_label", "explanation")
+
+
+@pytest.fixture
+def demo_store(db):
+    from whatworks.web.store.demo import demo_content, load_demo
+
+    load_demo(demo_content())
+
+
+def _pairs():
+    from whatworks.web.store.models import Finding, Intervention, Outcome
+
+    for row in OLD:
+        intervention = Intervention.objects.get(slug=row["intervention"])
+        outcome = Outcome.objects.get(slug=row["outcome"])
+        findings = list(Finding.objects.filter(intervention=intervention, outcome=outcome)
+                        .select_related("study"))
+        yield row, intervention, outcome, findings
+
+
+def test_under_scheme_1_0_every_old_demo_rating_is_reproduced(demo_store):
+    from whatworks.web.store import rating as adapter
+
+    assert len(OLD) == 57
+    for row, intervention, outcome, findings in _pairs():
+        r = adapter.evaluate(outcome=outcome, intervention=intervention, findings=findings,
+                             scheme="whatworks-2026@1.0").rating
+        got = {"effectiveness": r.effectiveness, "effectiveness_code": r.effectiveness_code,
+               "effectiveness_label": r.effectiveness_label, "strength": r.strength,
+               "strength_label": r.strength_label, "explanation": r.explanation}
+        assert got == {f: row[f] for f in FIELDS}, (row["intervention"], row["outcome"])
+
+
+def _rate_cli(tmp_path, evidence, scheme, capsys):
+    path = tmp_path / f"{evidence.intervention}--{evidence.outcome}.csv"
+    evidence.findings.to_csv(path, index=False)
+    argv = ["rate", str(path), "--outcome", evidence.outcome, "--format", "json"]
+    if evidence.review_amstar2:
+        argv += ["--amstar2", evidence.review_amstar2]
+    if scheme:
+        argv += ["--scheme", scheme]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_every_stored_rating_recomputes_identically_through_whatworks_rate(demo_store, tmp_path,
+                                                                           capsys):
+    from whatworks.ratings.store_export import stored_evidence
+    from whatworks.web.store.models import Rating
+    from whatworks.web.store.transfer import export_csv_zip
+
+    stored = {(r.intervention.slug, r.outcome.slug): r
+              for r in Rating.objects.select_related("intervention", "outcome")}
+    old = {(r["intervention"], r["outcome"]): r for r in OLD}
+    evidence = [e for e in stored_evidence(export_csv_zip()) if (e.intervention, e.outcome) in old]
+    assert len(evidence) == len(old) == 57
+    for e in evidence:
+        mine = stored[(e.intervention, e.outcome)]
+        now = _rate_cli(tmp_path, e, None, capsys)
+        assert (now["scheme_version"], now["effectiveness_code"], now["strength"],
+                now["explanation"]) == (mine.scheme_version, mine.effectiveness_state,
+                                        mine.strength, mine.explanation), e
+        before = _rate_cli(tmp_path, e, "whatworks-2026@1.0", capsys)
+        want = old[(e.intervention, e.outcome)]
+        assert (before["effectiveness_code"], before["strength"], before["explanation"]) == (
+            want["effectiveness_code"], want["strength"], want["explanation"]), e
