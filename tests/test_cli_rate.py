@@ -59,7 +59,9 @@ def test_rate_scheme_1_0_reproduces_the_old_rules(findings, capsys):
 
 def test_rate_reads_the_direction_from_the_outcome(findings, capsys):
     code, out, _ = run(["rate", findings, "--outcome", "entry-to-care", "--format", "json"], capsys)
-    assert code == 0 and json.loads(out)["explanation"].count("a decrease in entry to care is better")
+    data = json.loads(out)
+    assert code == 0 and data["outcome"] == "entry-to-care"
+    assert "whether entry to care is better or worse" in data["statement"]
 
 
 def test_rate_prints_a_table_for_people(findings, capsys):

@@ -128,7 +128,7 @@ def test_every_study_with_a_single_effect_uses_the_ordinary_model():
     rows = table(ratio_row("A", 0.70, 0.55, 0.89), ratio_row("B", 0.80, 0.66, 0.97),
                  ratio_row("C", 0.78, 0.62, 0.98))
     new = rate_evidence(rows, direction="decrease", scheme=V2)
-    assert (new.synthesis["method"], new.synthesis["test"]) == ("REML", "knha")
+    assert (new.synthesis["method"], new.synthesis["test"]) == ("REML", "adhoc")
 
 
 def test_an_unknown_sample_size_is_reported_never_counted_as_one():

@@ -416,6 +416,9 @@ def fit_dependent_effects(yi, vi, *, study, es=None, level: float = 95.0,
     fit = multilevel(y, v, study=list(study), es=None if es is None else list(es), method=method,
                      level=level)
     rob = robust(fit, adjust="CR2", level=level)
+    if not (rob.se > 0 and math.isfinite(rob.se) and math.isfinite(rob.df) and rob.df > 0):
+        raise ConvergenceError(f"the CR2 cluster-robust standard error is degenerate (se = {rob.se:g}, "
+                               f"df = {rob.df:g}): every effect equals the pooled estimate")
     s1, s2 = fit.sigma2
     tau2 = float(s1 + s2)
     w = 1 / v
@@ -438,7 +441,13 @@ def _fit_independent(yi, vi, labels, p):
     if k == 1:
         return meta_analysis(np.array(yi), np.array(vi), method=p.single_study_model, labels=labels)
     test = p.test if k >= p.knha_min_studies else p.test_small_k
-    return meta_analysis(np.array(yi), np.array(vi), method=p.estimator, test=test, labels=labels)
+    try:
+        return meta_analysis(np.array(yi), np.array(vi), method=p.estimator, test=test, labels=labels)
+    except np.linalg.LinAlgError:
+        # Knapp-Hartung's variance factor is 0 when every effect is identical (scheme 1.0)
+        raise ConvergenceError(f"the {test} test is undefined for these {k} studies (their effects are "
+                               "identical, so its variance factor is 0); rate them under a scheme "
+                               "version that uses the ad hoc Knapp-Hartung test (2.0)") from None
 
 
 def _synthesis_dict(fit, measure: str) -> dict[str, Any]:

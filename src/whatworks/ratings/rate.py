@@ -363,10 +363,14 @@ def _effectiveness_vote(ctx: _Context, strength: int) -> tuple[str, str]:
         return _single_study(ctx, strength, classes[0], sig)
     for c, side in (("better", 1), ("worse", -1)):
         if majority(count[c], n_of[c]):
-            every = count[c] == k and k >= p.vote_consistent_min_studies
+            all_of = count[c] == k and k >= p.vote_consistent_min_studies
+            every = all_of and p.vote_consistent_allowed
             what = "a benefit" if side > 0 else "harm"
             why = (f"Every study shows {what}." if every else
                    f"A majority of both the studies and the {unit} are in studies showing {what}.")
+            if all_of and not every:
+                why = (f"Every study shows {what}, but without a pooled model there is no "
+                       "prediction interval to show that it is consistent across settings.")
             return _SIDE_CODES[side * (2 if every else 1)], f"{head}. {why}"
     precise = [_precise_null(s.ci_lower, s.ci_upper, ctx.sie) for s in studies]
     k_p = sum(precise)
@@ -458,8 +462,10 @@ def _strength(ctx: _Context) -> tuple[int, list[str], str]:
     share = sum(weight[id(s)] for s in top) / total
     if all(s.n is None for s in studies):
         of_whom = f"of the {T.studies(len(studies))}, none of which reported its size,"
+    elif any(s.n is None for s in studies):
+        of_whom = f"of the {T.count(total)} {unit} in the studies that reported their size"
     else:
-        of_whom = f"of the {T.count(total)} {unit}{ctx.unknown_text()}"
+        of_whom = f"of the {T.count(total)} {unit}"
     steps = [f"starts at {label(start).label.lower()} ({T.percent(share)} {of_whom} were in "
              f"{' or '.join(names)})"]
     downs = []

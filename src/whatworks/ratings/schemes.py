@@ -35,7 +35,7 @@ DEPENDENT_RULES = ("one-per-study", "multilevel-cr2")
 SMALL_STUDY_TESTS = ("none", "egger")
 VOTE_INCONSISTENCY_RULES = ("significance", "classification")
 ESTIMATORS = ("REML", "ML", "DL", "PM", "SJ", "HE", "EB")
-TESTS = ("z", "t", "knha")
+TESTS = ("z", "t", "knha", "adhoc")
 AMSTAR2_RATINGS = ("high", "moderate", "low", "critically-low")
 STRENGTH_CODES = ("very-low", "low", "moderate", "moderate-high", "high")
 
@@ -106,9 +106,10 @@ class SchemeParameters:
         CR2 cluster-robust inference by study; ``rho`` is the assumed correlation of sampling
         errors within a study (only 0, hierarchical effects, is fitted). ``estimator``: the tau²
         estimator; ``single_study_model``: "FE" (the study as it is); ``test_small_k`` below
-        ``knha_min_studies`` studies, else ``test``. ``unknown_n``: "one" (1.0: a study of unknown
-        size counts as one participant, a defect) or "unknown" (reported as unknown; participant
-        shares use the studies that report their size). ``small_study_test``: "none" or "egger"
+        ``knha_min_studies`` studies, else ``test`` ("knha", Knapp-Hartung, in 1.0; "adhoc",
+        Knapp-Hartung with the variance factor at least 1, in 2.0). ``unknown_n``: "one" (1.0: a
+        study of unknown size counts as one participant, a defect) or "unknown" (reported as unknown;
+        participant shares use the studies that report their size). ``small_study_test``: "none" or "egger"
         (Egger's regression test, run with at least ``small_study_min_studies`` studies;
         ``p < small_study_alpha`` sets the publication-bias downgrade).
     Label promises (2.0)
@@ -118,6 +119,8 @@ class SchemeParameters:
         needs the prediction interval inside the smallest important effect with this many studies.
         ``imprecision_all_paths``: the "interval includes an important benefit and harm"
         downgrade also applies without a meta-analysis (to each study's interval).
+        ``vote_consistent_allowed``: whether vote counting can give ±2 (2.0: no; without a pooled
+        model there is no prediction interval to show consistency).
         ``vote_inconsistency``: "significance" (1.0: any significant effects in opposite
         directions) or "classification" (studies classified as showing benefit and harm, the
         same classification the vote uses, so the explanation cannot contradict itself).
@@ -166,6 +169,7 @@ class SchemeParameters:
     no_effect_pi_min_studies: int = 3
     imprecision_all_paths: bool = False
     vote_inconsistency: str = "significance"
+    vote_consistent_allowed: bool = True
     months_progress_outcomes: tuple[str, ...] = ("attainment",)
 
     def __post_init__(self):
@@ -481,8 +485,9 @@ def _rules_v2() -> tuple[Rule, ...]:
             "({vote_basis_text}); a study whose confidence interval lies within the smallest "
             "important effect shows neither. +1 (-1) when more than {vote_majority_pct} of the "
             "studies and more than {vote_majority_pct} of the participants (of the studies that "
-            "report their size) are in studies showing a benefit (harm); +2 (-2) when every study, "
-            "and at least {vote_consistent_min_studies}, shows it."),
+            "report their size) are in studies showing a benefit (harm). Vote counting never gives "
+            "+2 (-2): without a pooled model there is no prediction interval to show that an effect "
+            "is consistent across settings."),
         "inconsistency": Rule(
             "inconsistency", "strength",
             "Inconsistency: with a meta-analysis, down 2 when I² is at least {i2_very_serious:g}% "
@@ -519,8 +524,10 @@ def _rules_v2() -> tuple[Rule, ...]:
              "they are perfectly correlated (the cautious choice)."),
         Rule("model", "evidence",
              "One effect per study: one study is taken as it is; {estimator} random effects with "
-             "the {test_small_k} test below {knha_min_studies} studies, else the {test} test "
-             "(Knapp-Hartung). Effects on different measures are not pooled (vote counting)."),
+             "the {test_small_k} test below {knha_min_studies} studies, else the Knapp-Hartung "
+             "test with its variance factor at least 1 (ad hoc; never narrower than the z "
+             "interval, so a few nearly identical studies cannot give a spuriously precise "
+             "result). Effects on different measures are not pooled (vote counting)."),
         Rule("sample-size", "evidence",
              "A study of unknown size is reported as such: it counts in k and in the vote's "
              "study majority, never as participants."),
@@ -578,16 +585,19 @@ SCHEME_V2 = dataclasses.replace(
     SCHEME_V1, version="2.0", released="2026-12-01", rules=_rules_v2(),
     changes="Studies of designs that are not rated no longer enter the synthesis; several effect "
             "sizes from one study are pooled (three-level model, CR2) instead of dropped; "
-            "'consistently' needs at least 3 studies and a prediction interval on one side; "
+            "'consistently' needs at least 3 pooled studies and a prediction interval on one side "
+            "(never by vote counting); "
             "'evidence of no effect' needs the prediction interval inside the smallest important "
             "effect too; the imprecision downgrade applies to single studies; a study of unknown "
             "size is never counted as one participant; Egger's test feeds the publication-bias "
-            "downgrade from 10 studies; vote-count inconsistency uses the vote's classification.",
+            "downgrade from 10 studies; vote-count inconsistency uses the vote's classification; "
+            "from 3 studies the Knapp-Hartung interval is never narrower than the z interval "
+            "(the ad hoc variance factor of at least 1).",
     parameters=dataclasses.replace(
         SchemeParameters(), pool_ineligible=False, dependent="multilevel-cr2", unknown_n="unknown",
         small_study_test="egger", consistent_min_studies=3, vote_consistent_min_studies=3,
         consistent_by_probability=False, no_effect_needs_pi=True, imprecision_all_paths=True,
-        vote_inconsistency="classification"))
+        vote_inconsistency="classification", vote_consistent_allowed=False, test="adhoc"))
 
 #: The default scheme shipped with whatworks (the latest version).
 DEFAULT_SCHEME = SCHEME_V2

@@ -94,10 +94,16 @@ def plain_statement(*, rating: Rating, outcome: Outcome, measure: str | None,
     else:
         return (f"The {T.studies(k)} measured {outcome.phrase} in ways that could not be combined "
                 "into one number; see the explanation for what each found.")
-    verdict = _verdict(lo, hi, sign)
-    tail = (f" For {outcome.phrase}, {better} is better, so this is {verdict}." if verdict else
-            f" The interval includes no difference, so the studies cannot tell whether "
-            f"{outcome.phrase} is better or worse with the intervention.")
+    side = _verdict(lo, hi, sign)
+    # the words follow the rating, so the statement can never contradict it
+    if rating.effectiveness and side == ("better" if rating.effectiveness > 0 else "worse"):
+        tail = f" For {outcome.phrase}, {better} is better, so this is {side}."
+    elif side:
+        tail = (" The difference is clear but, as the rating explains, too small to matter or not "
+                "enough to rate.")
+    else:
+        tail = (f" The interval includes no difference, so the studies cannot tell whether "
+                f"{outcome.phrase} is better or worse with the intervention.")
     if measure in ("RR", "OR", "PETO", "RD") and control_risks:
         p0 = median(control_risks)
         with_, low, high = (_risk_with(p0, x, measure) for x in (est, lo, hi))
