@@ -61,7 +61,7 @@ def test_rate_reads_the_direction_from_the_outcome(findings, capsys):
     code, out, _ = run(["rate", findings, "--outcome", "entry-to-care", "--format", "json"], capsys)
     data = json.loads(out)
     assert code == 0 and data["outcome"] == "entry-to-care"
-    assert "whether entry to care is better or worse" in data["statement"]
+    assert "For entry to care, fewer is better, so this is better." in data["statement"]
 
 
 def test_rate_prints_a_table_for_people(findings, capsys):

@@ -128,7 +128,15 @@ def test_every_study_with_a_single_effect_uses_the_ordinary_model():
     rows = table(ratio_row("A", 0.70, 0.55, 0.89), ratio_row("B", 0.80, 0.66, 0.97),
                  ratio_row("C", 0.78, 0.62, 0.98))
     new = rate_evidence(rows, direction="decrease", scheme=V2)
-    assert (new.synthesis["method"], new.synthesis["test"]) == ("REML", "adhoc")
+    assert (new.synthesis["method"], new.synthesis["test"]) == ("REML", "knha")
+
+
+def test_a_model_that_cannot_be_fitted_is_reported_and_the_vote_is_used():
+    rows = table(*[dict(study=s, design="rct", n=300, risk_of_bias="low", measure="SMD", yi=0.2,
+                        vi=0.04) for s in "ABC"])
+    new = rate_evidence(rows, direction="increase", scheme=V2)
+    assert new.rating.path == "vote-count" and new.synthesis is None
+    assert "No meta-analysis: the knha test is undefined for these 3 studies" in new.rating.explanation
 
 
 def test_an_unknown_sample_size_is_reported_never_counted_as_one():

@@ -446,8 +446,7 @@ def _fit_independent(yi, vi, labels, p):
     except np.linalg.LinAlgError:
         # Knapp-Hartung's variance factor is 0 when every effect is identical (scheme 1.0)
         raise ConvergenceError(f"the {test} test is undefined for these {k} studies (their effects are "
-                               "identical, so its variance factor is 0); rate them under a scheme "
-                               "version that uses the ad hoc Knapp-Hartung test (2.0)") from None
+                               "identical, so its variance factor is 0)") from None
 
 
 def _synthesis_dict(fit, measure: str) -> dict[str, Any]:
@@ -564,10 +563,14 @@ def rate_evidence(findings: pd.DataFrame, *, direction: str | None = None,
                                             study=[r.study for r in flat],
                                             es=[r.es_id for r in flat], method=p.estimator, rho=p.rho)
             except (ConvergenceError, np.linalg.LinAlgError) as exc:
-                fit, note = None, f"the three-level model could not be fitted ({exc})"
+                fit, note = None, f"no meta-analysis: the three-level model could not be fitted ({exc})"
         else:
-            fit = _fit_independent([effects[s][0] for s in pooled], [effects[s][1] for s in pooled],
-                                   [chosen[s][0].label for s in pooled], p)
+            try:
+                fit = _fit_independent([effects[s][0] for s in pooled],
+                                       [effects[s][1] for s in pooled],
+                                       [chosen[s][0].label for s in pooled], p)
+            except ConvergenceError as exc:
+                fit, note = None, f"no meta-analysis: {exc}"
         if fit is not None:
             synthesis = _synthesis_dict(fit, measure)
     if fit is not None and synthesis["k"] >= 2:

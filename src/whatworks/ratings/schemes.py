@@ -106,12 +106,13 @@ class SchemeParameters:
         CR2 cluster-robust inference by study; ``rho`` is the assumed correlation of sampling
         errors within a study (only 0, hierarchical effects, is fitted). ``estimator``: the tau²
         estimator; ``single_study_model``: "FE" (the study as it is); ``test_small_k`` below
-        ``knha_min_studies`` studies, else ``test`` ("knha", Knapp-Hartung, in 1.0; "adhoc",
-        Knapp-Hartung with the variance factor at least 1, in 2.0). ``unknown_n``: "one" (1.0: a
-        study of unknown size counts as one participant, a defect) or "unknown" (reported as unknown;
-        participant shares use the studies that report their size). ``small_study_test``: "none" or "egger"
-        (Egger's regression test, run with at least ``small_study_min_studies`` studies;
-        ``p < small_study_alpha`` sets the publication-bias downgrade).
+        ``knha_min_studies`` studies, else ``test`` ("knha", Knapp-Hartung, in 1.0 and 2.0;
+        "adhoc", Knapp-Hartung with the variance factor at least 1, is available).
+        ``unknown_n``: "one" (1.0: a study of unknown size counts as one participant, a defect) or
+        "unknown" (reported as unknown; participant shares use the studies that report their size).
+        ``small_study_test``: "none" or "egger" (Egger's regression test, run with at least
+        ``small_study_min_studies`` studies; ``p < small_study_alpha`` sets the publication-bias
+        downgrade).
     Label promises (2.0)
         ``consistent_min_studies``: eligible studies needed for ±2 on the meta-analysis path.
         ``consistent_by_probability``: whether the probability route to ±2 is open (1.0: yes).
@@ -524,10 +525,10 @@ def _rules_v2() -> tuple[Rule, ...]:
              "they are perfectly correlated (the cautious choice)."),
         Rule("model", "evidence",
              "One effect per study: one study is taken as it is; {estimator} random effects with "
-             "the {test_small_k} test below {knha_min_studies} studies, else the Knapp-Hartung "
-             "test with its variance factor at least 1 (ad hoc; never narrower than the z "
-             "interval, so a few nearly identical studies cannot give a spuriously precise "
-             "result). Effects on different measures are not pooled (vote counting)."),
+             "the {test_small_k} test below {knha_min_studies} studies, else the {test} test "
+             "(knha: Knapp-Hartung; adhoc: Knapp-Hartung with its variance factor at least 1). "
+             "Effects on different measures are not pooled (vote counting). A model that "
+             "cannot be fitted is reported and the rating falls back to vote counting."),
         Rule("sample-size", "evidence",
              "A study of unknown size is reported as such: it counts in k and in the vote's "
              "study majority, never as participants."),
@@ -590,14 +591,12 @@ SCHEME_V2 = dataclasses.replace(
             "'evidence of no effect' needs the prediction interval inside the smallest important "
             "effect too; the imprecision downgrade applies to single studies; a study of unknown "
             "size is never counted as one participant; Egger's test feeds the publication-bias "
-            "downgrade from 10 studies; vote-count inconsistency uses the vote's classification; "
-            "from 3 studies the Knapp-Hartung interval is never narrower than the z interval "
-            "(the ad hoc variance factor of at least 1).",
+            "downgrade from 10 studies; vote-count inconsistency uses the vote's classification.",
     parameters=dataclasses.replace(
         SchemeParameters(), pool_ineligible=False, dependent="multilevel-cr2", unknown_n="unknown",
         small_study_test="egger", consistent_min_studies=3, vote_consistent_min_studies=3,
         consistent_by_probability=False, no_effect_needs_pi=True, imprecision_all_paths=True,
-        vote_inconsistency="classification", vote_consistent_allowed=False, test="adhoc"))
+        vote_inconsistency="classification", vote_consistent_allowed=False))
 
 #: The default scheme shipped with whatworks (the latest version).
 DEFAULT_SCHEME = SCHEME_V2
