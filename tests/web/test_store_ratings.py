@@ -83,3 +83,14 @@ def test_every_stored_rating_recomputes_identically_through_whatworks_rate(demo_
         want = old[(e.intervention, e.outcome)]
         assert (before["effectiveness_code"], before["strength"], before["explanation"]) == (
             want["effectiveness_code"], want["strength"], want["explanation"]), e
+
+
+def test_the_methods_page_states_every_rule_and_parameter_of_the_current_scheme(client, db):
+    from whatworks.ratings import SCHEME_V2
+
+    page = client.get("/methods/").content.decode()
+    assert "whatworks-2026 version 2.0" in page
+    for name, _, _ in SCHEME_V2.parameter_rows():
+        assert f"<code>{name}</code>" in page
+    assert "Several effect sizes from one study are pooled, not dropped" in page
+    assert "whatworks-2026@1.0" in page

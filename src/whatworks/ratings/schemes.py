@@ -405,6 +405,23 @@ class Scheme(Result):
         values = _rule_values(self)
         return [(r.rule_id, r.axis, r.text.format_map(values)) for r in self.rules]
 
+    def parameter_rows(self, other: Scheme | None = None) -> list[tuple[str, str, str | None]]:
+        """Every parameter as (name, value here, value in ``other``), values as short text."""
+        def text(value) -> str:
+            if isinstance(value, dict):
+                return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in value.items())
+            if isinstance(value, tuple):
+                return ", ".join(" ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
+                                 if isinstance(v, tuple) else str(v) for v in value)
+            if isinstance(value, bool):
+                return "yes" if value else "no"
+            return f"{value:g}" if isinstance(value, float) else str(value)
+
+        return [(f.name, text(getattr(self.parameters, f.name)),
+                 None if other is None else text(getattr(other.parameters, f.name)))
+                for f in dataclasses.fields(self.parameters)]
+
     def summary_text(self) -> str:
         lines = [f"Rating scheme {self.scheme_id} version {self.version} ({self.released})"]
         lines += [f"  [{axis}] {text}" for _, axis, text in self.describe_rules()]
