@@ -150,11 +150,10 @@ class _Row:
     label: str
 
 
-def _cell(frame: pd.DataFrame, i: int, column: str):
-    if column not in frame.columns:
-        return None
-    value = frame[column].iloc[i]
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _cell(records: list[dict], i: int, column: str):
+    value = records[i].get(column)
+    if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value)
+                         and pd.isna(value)):
         return None
     if isinstance(value, str):
         value = value.strip()
@@ -240,8 +239,10 @@ def _rows(frame: pd.DataFrame, file: str | None) -> list[_Row]:
                              f"{', '.join(map(str, frame.columns)) or 'none'}", file=file, column=column)
     if len(frame) == 0:
         raise InputError("has no rows; give one row per effect size", file=file)
+    records = frame.to_dict("records")
+    frame = records          # the helpers read cells from these records (fast for big tables)
     rows = []
-    for i in range(len(frame)):
+    for i in range(len(records)):
         study = _cell(frame, i, "study")
         if study is None:
             raise InputError("the study label is empty", file=file, row=i + 1, column="study")
@@ -512,12 +513,40 @@ def rate_evidence(findings: pd.DataFrame, *, direction: str | None = None,
     EvidenceRating
         The rating, per-study decisions, the synthesis and a plain-language statement.
     """
-    from .statement import plain_statement
-
     scheme = _resolve_scheme(scheme)
-    p = scheme.parameters
     o = _outcome(outcome, direction)
-    rows = _rows(findings, file)
+    prep = prepare(_rows(findings, file), scheme.parameters)
+    fit, note = fit_prepared(prep, scheme.parameters)
+    return finish(prep, fit, note, outcome=o, scheme=scheme, review_amstar2=review_amstar2,
+                  smallest_important_effect=smallest_important_effect)
+
+
+@dataclass
+class Prepared:
+    """One body of evidence after the time-point, dependence and eligibility rules."""
+
+    by_study: dict[str, list[_Row]]
+    order: list[str]
+    chosen: dict[str, list[_Row]]
+    at_time: dict[str, int]
+    eligible: list[str]
+    pooled: list[str]
+    measure: str | None
+    effects: dict[str, tuple[float, float]]
+    sizes: dict[str, int | None]
+
+    @property
+    def several(self) -> bool:
+        """Whether a pooled study has several effects (the dependent-effects model is needed)."""
+        return any(len(self.chosen[s]) > 1 for s in self.pooled)
+
+    @property
+    def poolable(self) -> bool:
+        return bool(self.pooled) and self.measure is not None
+
+
+def prepare(rows: list[_Row], p) -> Prepared:
+    """Apply the scheme's time-point, dependence and eligibility rules to a study's rows."""
     by_study: dict[str, list[_Row]] = {}
     for r in rows:
         by_study.setdefault(r.study, []).append(r)
@@ -538,55 +567,64 @@ def rate_evidence(findings: pd.DataFrame, *, direction: str | None = None,
     pooled = order if p.pool_ineligible else eligible
     measures = {r.measure for s in pooled for r in chosen[s]}
     measure = next(iter(measures)) if len(measures) == 1 else None
-
     # unknown sizes: 1.0 counted them as one participant
-    def size(name):
-        n = chosen[name][0].n
-        return 1 if (n is None and p.unknown_n == "one") else n
+    sizes = {s: (1 if (chosen[s][0].n is None and p.unknown_n == "one") else chosen[s][0].n)
+             for s in order}
+    effects = {s: _cautious_mean(chosen[s]) for s in order}
+    return Prepared(by_study=by_study, order=order, chosen=chosen, at_time=at_time,
+                    eligible=eligible, pooled=pooled, measure=measure, effects=effects, sizes=sizes)
 
-    facts, effects = [], {}
-    for name in order:
-        y, v = _cautious_mean(chosen[name])
-        effects[name] = (y, v)
-        r0 = chosen[name][0]
-        facts.append(StudyFacts.from_effect(name, y, v, design=r0.design, n=size(name),
-                                            risk_of_bias=r0.risk_of_bias,
-                                            follow_up_months=r0.months))
 
-    fit, synthesis, numbers, note = None, None, None, None
-    if pooled and measure is not None:
-        several = any(len(chosen[s]) > 1 for s in pooled)
-        if several and len(pooled) >= 2:
-            flat = [r for s in pooled for r in chosen[s]]
-            try:
-                fit = fit_dependent_effects([r.yi for r in flat], [r.vi for r in flat],
-                                            study=[r.study for r in flat],
-                                            es=[r.es_id for r in flat], method=p.estimator, rho=p.rho)
-            except (ConvergenceError, np.linalg.LinAlgError) as exc:
-                fit, note = None, f"no meta-analysis: the three-level model could not be fitted ({exc})"
-        else:
-            try:
-                fit = _fit_independent([effects[s][0] for s in pooled],
-                                       [effects[s][1] for s in pooled],
-                                       [chosen[s][0].label for s in pooled], p)
-            except ConvergenceError as exc:
-                fit, note = None, f"no meta-analysis: {exc}"
-        if fit is not None:
-            synthesis = _synthesis_dict(fit, measure)
-    if fit is not None and synthesis["k"] >= 2:
-        from .inputs import SynthesisNumbers
+def fit_prepared(prep: Prepared, p):
+    """The synthesis of a prepared body of evidence: (fit or None, a note when none could be fitted)."""
+    if not prep.poolable:
+        return None, None
+    if prep.several and len(prep.pooled) >= 2:
+        flat = [r for s in prep.pooled for r in prep.chosen[s]]
+        try:
+            return fit_dependent_effects([r.yi for r in flat], [r.vi for r in flat],
+                                         study=[r.study for r in flat], es=[r.es_id for r in flat],
+                                         method=p.estimator, rho=p.rho), None
+        except (ConvergenceError, np.linalg.LinAlgError) as exc:
+            return None, f"no meta-analysis: the three-level model could not be fitted ({exc})"
+    try:
+        return _fit_independent([prep.effects[s][0] for s in prep.pooled],
+                                [prep.effects[s][1] for s in prep.pooled],
+                                [prep.chosen[s][0].label for s in prep.pooled], p), None
+    except ConvergenceError as exc:
+        return None, f"no meta-analysis: {exc}"
 
-        if isinstance(fit, DependentFit):
-            numbers = SynthesisNumbers(measure=measure, k=fit.k_studies, estimate=fit.estimate,
-                                       ci_lower=fit.ci_lower, ci_upper=fit.ci_upper,
-                                       pi_lower=fit.pi_lower, pi_upper=fit.pi_upper, se=fit.se,
-                                       tau2=fit.tau2, i2=fit.i2, level=fit.level,
-                                       method=fit.method)
-        else:
-            numbers = fit
+
+def _numbers(fit, measure: str):
+    """The synthesis numbers the rules read (None for a single study)."""
+    from .inputs import SynthesisNumbers
+
+    if isinstance(fit, DependentFit):
+        return SynthesisNumbers(measure=measure, k=fit.k_studies, estimate=fit.estimate,
+                                ci_lower=fit.ci_lower, ci_upper=fit.ci_upper, pi_lower=fit.pi_lower,
+                                pi_upper=fit.pi_upper, se=fit.se, tau2=fit.tau2, i2=fit.i2,
+                                level=fit.level, method=fit.method)
+    return SynthesisNumbers.from_meta_analysis(fit, measure=measure)
+
+
+def finish(prep: Prepared, fit, note: str | None, *, outcome: Outcome, scheme: Scheme,
+           review_amstar2: str | None = None,
+           smallest_important_effect: float | None = None) -> EvidenceRating:
+    """Rate a prepared and fitted body of evidence: rating, decisions, statement."""
+    from .statement import plain_statement
+
+    p, o = scheme.parameters, outcome
+    order, chosen, eligible, effects = prep.order, prep.chosen, prep.eligible, prep.effects
+    measure = prep.measure
+    facts = [StudyFacts.from_effect(name, *effects[name], design=chosen[name][0].design,
+                                    n=prep.sizes[name], risk_of_bias=chosen[name][0].risk_of_bias,
+                                    follow_up_months=chosen[name][0].months) for name in order]
+    synthesis = _synthesis_dict(fit, measure) if fit is not None else None
+    numbers = _numbers(fit, measure) if (fit is not None and synthesis["k"] >= 2) else None
     small = None
     if numbers is not None:
-        small = _small_study_check([effects[s][0] for s in pooled], [effects[s][1] for s in pooled], p)
+        small = _small_study_check([effects[s][0] for s in prep.pooled],
+                                   [effects[s][1] for s in prep.pooled], p)
     inputs = RatingInputs(
         outcome=o, studies=tuple(facts), synthesis=numbers, measure=measure,
         review_amstar2=review_amstar2, smallest_important_effect=smallest_important_effect,
@@ -601,7 +639,8 @@ def rate_evidence(findings: pd.DataFrame, *, direction: str | None = None,
     for name in order:
         r0 = chosen[name][0]
         n_used = len(chosen[name])
-        other_times, extra = len(by_study[name]) - at_time[name], at_time[name] - n_used
+        other_times = len(prep.by_study[name]) - prep.at_time[name]
+        extra = prep.at_time[name] - n_used
         if r0.design in p.design_start:
             reason = f"{DESIGN_NAMES.get(r0.design, r0.design)}: an eligible design"
             used = True
@@ -624,20 +663,21 @@ def rate_evidence(findings: pd.DataFrame, *, direction: str | None = None,
                                        n=r0.n, effects=n_used))
     known = [chosen[s][0].n for s in eligible]
     if p.unknown_n == "one":
-        participants = sum(size(s) for s in eligible) if eligible else None
+        participants = sum(prep.sizes[s] for s in eligible) if eligible else None
         unknown = 0
     else:
-        participants = sum(n for n in known if n is not None) if any(n is not None for n in known) else None
+        participants = (sum(n for n in known if n is not None)
+                        if any(n is not None for n in known) else None)
         unknown = sum(1 for n in known if n is None)
+    shown = synthesis if numbers is not None else None
     statement = plain_statement(
-        rating=rating, outcome=o, measure=measure, synthesis=synthesis if numbers is not None else None,
+        rating=rating, outcome=o, measure=measure, synthesis=shown,
         single=(effects[eligible[0]] if len(eligible) == 1 else None),
-        control_risks=[r.control_risk for s in eligible for r in chosen[s][:1]
-                       if r.control_risk is not None],
+        control_risks=[chosen[s][0].control_risk for s in eligible
+                       if chosen[s][0].control_risk is not None],
         educational=o.slug in p.months_progress_outcomes, k=len(eligible))
     return EvidenceRating(rating=rating, k=len(eligible), participants=participants,
-                          participants_unknown=unknown, measure=measure,
-                          synthesis=synthesis if numbers is not None else None,
+                          participants_unknown=unknown, measure=measure, synthesis=shown,
                           statement=statement, studies=tuple(decisions), small_study=small, fit=fit)
 
 
