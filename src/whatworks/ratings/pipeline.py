@@ -226,7 +226,7 @@ def _control_risk(frame, i, file) -> float | None:
     return c / total if total else None
 
 
-def _rows(frame: pd.DataFrame, file: str | None) -> list[_Row]:
+def _rows(frame: pd.DataFrame, file: str | None, *, check: bool = True) -> list[_Row]:
     from ..effects import MEASURES
 
     if not isinstance(frame, pd.DataFrame):
@@ -286,7 +286,8 @@ def _rows(frame: pd.DataFrame, file: str | None) -> list[_Row]:
                          es_id=str(i + 1) if es_id is None else str(es_id), months=months,
                          control_risk=_control_risk(frame, i, file),
                          label=str(_cell(frame, i, "label") or study)))
-    _check_study_facts(rows, file)
+    if check:
+        _check_study_facts(rows, file)
     return rows
 
 
