@@ -36,7 +36,7 @@ def generate(n_interventions: int, n_findings: int, seed: int = 2026) -> pd.Data
     for i in range(n_interventions):
         for outcome in OUTCOMES:
             measure = "SMD" if outcome == "family-functioning" else "RR"
-            k = int(np.clip(rng.poisson(per / 2.06), 1, 40))   # 2.06 rows per study on average
+            k = int(np.clip(rng.poisson(per / 1.95), 1, 40))   # about 2.06 rows per study
             centre = rng.normal(0.15 if measure == "SMD" else -0.15, 0.2)
             times = rng.integers(1, 4, k)
             twice = rng.random(k) < 0.03
@@ -58,7 +58,12 @@ def generate(n_interventions: int, n_findings: int, seed: int = 2026) -> pd.Data
                 "vi": rng.uniform(0.004, 0.12, m), "es_id": [f"e{x}" for x in es],
                 "months": months}))
     table = pd.concat(blocks, ignore_index=True)
-    return table.iloc[:n_findings].copy() if len(table) >= n_findings else table
+    excess = len(table) - n_findings
+    if excess > 0:      # drop rows at random (never a synthesis's last one) to hit the size exactly
+        sizes = table.groupby(["intervention", "outcome"])["study"].transform("size")
+        candidates = np.flatnonzero(sizes.to_numpy() > 1)
+        table = table.drop(index=rng.choice(candidates, excess, replace=False)).reset_index(drop=True)
+    return table
 
 
 def timed(fn):

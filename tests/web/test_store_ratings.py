@@ -94,3 +94,26 @@ def test_the_methods_page_states_every_rule_and_parameter_of_the_current_scheme(
         assert f"<code>{name}</code>" in page
     assert "Several effect sizes from one study are pooled, not dropped" in page
     assert "whatworks-2026@1.0" in page
+
+
+def test_the_whole_store_is_re_rated_in_one_batch_and_history_records_the_changes(demo_store):
+    from django.core.management import call_command
+
+    from whatworks.web.store.models import Rating, RatingChange
+
+    now = {(r.intervention.slug, r.outcome.slug): (r.effectiveness_state, r.strength, r.explanation)
+           for r in Rating.objects.select_related("intervention", "outcome")}
+    history = RatingChange.objects.count()
+    call_command("rerate_store", "--scheme", "whatworks-2026@1.0", "--reason", "back to 1.0")
+    back = {(r.intervention.slug, r.outcome.slug): (r.effectiveness_state, r.strength, r.explanation,
+                                                    r.scheme_version)
+            for r in Rating.objects.select_related("intervention", "outcome")}
+    for row in OLD:
+        assert back[(row["intervention"], row["outcome"])] == (
+            row["effectiveness_code"], row["strength"], row["explanation"], "1.0")
+    changed = RatingChange.objects.filter(reason="back to 1.0").count()
+    assert changed == RatingChange.objects.count() - history > 0
+    call_command("rerate_store", "--reason", "2.0 again")
+    again = {(r.intervention.slug, r.outcome.slug): (r.effectiveness_state, r.strength, r.explanation)
+             for r in Rating.objects.select_related("intervention", "outcome")}
+    assert again == now

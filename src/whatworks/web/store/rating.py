@@ -105,7 +105,8 @@ def synthesis_values(result: EvidenceRating) -> dict:
     else:
         values.update(method=fit.method, estimate=fit.estimate, ci_lower=fit.ci_lower,
                       ci_upper=fit.ci_upper, pi_lower=finite(fit.pi_lower),
-                      pi_upper=finite(fit.pi_upper), tau2=fit.tau2, i2=fit.i2, result=fit.to_dict())
+                      pi_upper=finite(fit.pi_upper), tau2=fit.tau2, i2=fit.i2,
+                      result=fit.to_dict() if hasattr(fit, "to_dict") else (result.synthesis or {}))
     return values
 
 
@@ -114,3 +115,70 @@ def forest_fit(result: EvidenceRating | None):
     if result is None or result.fit is None or not hasattr(result.fit, "study_labels"):
         return None
     return result.fit
+
+
+def save_result(intervention: Intervention, outcome: Outcome, result: EvidenceRating | None, *,
+                reason: str, when, user=None, plot: bool = True):
+    """Save what the core returned: the synthesis, the rating, and a history line on a change."""
+    from .models import Rating, Synthesis
+    from .services import _forest_svg, _record_change
+
+    Synthesis.objects.filter(intervention=intervention, outcome=outcome).delete()
+    old = Rating.objects.filter(intervention=intervention, outcome=outcome).first()
+    if result is None:
+        if old is not None:
+            _record_change(intervention, outcome, old, None, reason, when, user)
+            old.delete()
+        return None
+    values = synthesis_values(result)
+    fit = forest_fit(result)
+    svg = _forest_svg(fit, values["measure"], outcome) if (fit is not None and plot) else ""
+    Synthesis.objects.create(intervention=intervention, outcome=outcome, forest_svg=svg, **values)
+    rating = stored(result)
+    new, _ = Rating.objects.update_or_create(
+        intervention=intervention, outcome=outcome,
+        defaults=dict(effectiveness=rating.effectiveness, effectiveness_label=rating.effectiveness_label,
+                      effectiveness_state=rating.effectiveness_state, strength=rating.strength,
+                      strength_label=rating.strength_label, scheme=rating.scheme,
+                      scheme_version=rating.scheme_version, inputs=rating.inputs,
+                      explanation=rating.explanation, crosswalk=rating.crosswalk,
+                      computed=when))
+    if old is None or (old.effectiveness_label, old.strength_label) != (
+            new.effectiveness_label, new.strength_label):
+        _record_change(intervention, outcome, old, new, reason, when, user)
+    return new
+
+
+def rerate_store(*, scheme=None, reason: str, when=None) -> int:
+    """Refit and re-rate every intervention x outcome of the store in one batch (for instance when a
+    scheme version changes) and save the results; returns how many were rated."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from whatworks.ratings.batch import rate_evidence_batch
+
+    when = when or timezone.now()
+    findings = list(Finding.objects.select_related("study", "intervention__review", "outcome"))
+    groups: dict[tuple[int, int], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.intervention_id, f.outcome_id), []).append(f)
+    frames, by_key, outcomes, amstar = [], {}, {}, {}
+    for fs in groups.values():
+        intervention, outcome = fs[0].intervention, fs[0].outcome
+        table = findings_table(fs)
+        if table.empty:
+            continue
+        frames.append(table.assign(intervention=intervention.slug, outcome=outcome.slug))
+        by_key[(intervention.slug, outcome.slug)] = (intervention, outcome)
+        outcomes[outcome.slug] = core_outcome(outcome)
+        review = intervention.review
+        amstar[intervention.slug] = (review.amstar2 or None) if review else None
+    if not frames:
+        return 0
+    results = rate_evidence_batch(pd.concat(frames, ignore_index=True), outcomes=outcomes,
+                                  scheme=scheme, review_amstar2=amstar, file="the store")
+    with transaction.atomic():
+        for key, result in results.items():
+            intervention, outcome = by_key[key]
+            save_result(intervention, outcome, result, reason=reason, when=when, plot=False)
+    return len(results)

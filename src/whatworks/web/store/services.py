@@ -119,30 +119,8 @@ def refresh(intervention: Intervention, outcome: Outcome, *, reason: str, user=N
     findings = list(Finding.objects.filter(intervention=intervention, outcome=outcome)
                     .select_related("study"))
     result = adapter.evaluate(outcome=outcome, intervention=intervention, findings=findings)
-    Synthesis.objects.filter(intervention=intervention, outcome=outcome).delete()
-    old = Rating.objects.filter(intervention=intervention, outcome=outcome).first()
-    if result is None:
-        if old is not None:
-            _record_change(intervention, outcome, old, None, reason, when, user)
-            old.delete()
-        return None
-    values = adapter.synthesis_values(result)
-    fit = adapter.forest_fit(result)
-    svg = _forest_svg(fit, values["measure"], outcome) if (fit is not None and plot) else ""
-    Synthesis.objects.create(intervention=intervention, outcome=outcome, forest_svg=svg, **values)
-    rating = adapter.stored(result)
-    new, _ = Rating.objects.update_or_create(
-        intervention=intervention, outcome=outcome,
-        defaults=dict(effectiveness=rating.effectiveness, effectiveness_label=rating.effectiveness_label,
-                      effectiveness_state=rating.effectiveness_state, strength=rating.strength,
-                      strength_label=rating.strength_label, scheme=rating.scheme,
-                      scheme_version=rating.scheme_version, inputs=rating.inputs,
-                      explanation=rating.explanation, crosswalk=rating.crosswalk,
-                      computed=when))
-    if old is None or (old.effectiveness_label, old.strength_label) != (
-            new.effectiveness_label, new.strength_label):
-        _record_change(intervention, outcome, old, new, reason, when, user)
-    return new
+    return adapter.save_result(intervention, outcome, result, reason=reason, when=when, user=user,
+                               plot=plot)
 
 
 def _record_change(intervention, outcome, old, new, reason, when, user) -> None:
