@@ -5,6 +5,7 @@ ratings stay reproducible, and 2.0 gives the answer its labels promise.
 """
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -206,3 +207,30 @@ def test_the_direction_is_required_and_must_agree_with_the_outcome():
     with pytest.raises(ParameterError, match="'decrease' for entry-to-care"):
         rate_evidence(rows, outcome="entry-to-care", direction="increase")
     assert rate_evidence(rows, outcome="entry-to-care").rating.outcome == "entry-to-care"
+
+
+def test_the_statement_uses_u3_and_months_progress_for_attainment():
+    rows = table(*[dict(study=s, design="rct", n=400, risk_of_bias="low", measure="SMD", yi=y,
+                        vi=0.01) for s, y in (("A", 0.25), ("B", 0.30), ("C", 0.28))])
+    new = rate_evidence(rows, outcome="attainment", scheme=V2)
+    u3 = round(100 * NormalDist().cdf(new.synthesis["estimate"]))
+    assert f"did better than {u3}% of children without it" in new.statement
+    assert 0.27 <= new.synthesis["estimate"] <= 0.35                       # EEF: 0.27-0.35 is 4
+    assert "about 4 months of additional progress" in new.statement
+    assert "For educational attainment, more is better, so this is better." in new.statement
+
+
+def test_the_statement_reads_better_from_the_outcome_direction_for_a_decrease():
+    rows = table(*[dict(study=s, design="rct", n=400, risk_of_bias="low", measure="SMD", yi=y,
+                        vi=0.01) for s, y in (("A", -0.25), ("B", -0.30), ("C", -0.28))])
+    new = rate_evidence(rows, outcome="days-in-care", scheme=V2)
+    assert "did better than" in new.statement and "fewer is better, so this is better" in new.statement
+    assert "positive" not in new.statement and "negative" not in new.statement
+
+
+def test_months_progress_follows_the_eef_table():
+    from whatworks.ratings.statement import months_progress
+
+    assert [months_progress(x) for x in (0.0, 0.019, 0.02, 0.18, 0.19, 0.44, 0.45, 0.96, 1.5)] == [
+        0, 0, 1, 2, 3, 5, 6, 12, 12]
+    assert months_progress(-0.3) == -4

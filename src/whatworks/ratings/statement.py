@@ -108,9 +108,11 @@ def plain_statement(*, rating: Rating, outcome: Outcome, measure: str | None,
         p0 = median(control_risks)
         with_, low, high = (_risk_with(p0, x, measure) for x in (est, lo, hi))
         low, high = sorted((low, high))
+        risk = ("the risk in the study's comparison group" if len(control_risks) == 1 else
+                f"the comparison-group risk is the median of the {T.studies(len(control_risks))} "
+                "that reported it")
         return (f"{name}: about {_per_100(with_)} in 100 {unit} with the intervention, "
-                f"against {_per_100(p0)} in 100 without it ({source}; the comparison-group risk is "
-                f"the median of the {T.studies(len(control_risks))} that reported it); somewhere "
+                f"against {_per_100(p0)} in 100 without it ({source}; {risk}); somewhere "
                 f"between {_per_100(low)} and {_per_100(high)} in 100 with it.{tail}")
     if measure in ("SMD", "SMDH"):
         one = _SINGULAR.get(unit, "person")
