@@ -17,6 +17,7 @@ under scheme 2.0 and 1.0, and checks that both give the same ratings.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
@@ -67,9 +68,11 @@ def generate(n_interventions: int, n_findings: int, seed: int = 2026) -> pd.Data
 
 
 def timed(fn):
-    t0 = time.perf_counter()
+    """(result, wall-clock seconds, CPU seconds of this process): CPU time is the fairer number
+    on a shared machine."""
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    return out, time.perf_counter() - t0
+    return out, time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -78,27 +81,32 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--schemes", nargs="+", default=["whatworks-2026@2.0", "whatworks-2026@1.0"],
+                    metavar="ID@VERSION", help="schemes to time (default: 2.0 and 1.0)")
     args = ap.parse_args()
     n_int, n_find = (100, 10_000) if args.quick else (1_000, 100_000)
     table = generate(n_int, n_find)
     groups = table.groupby(["intervention", "outcome"], sort=False)
     print(f"store: {table.intervention.nunique():,} interventions, {groups.ngroups:,} syntheses, "
           f"{len(table):,} findings; {platform.python_implementation()} {platform.python_version()}")
-    print("| scheme | batch (rate_evidence_batch) | loop of rate_evidence | loop / batch | same ratings |")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+    print("| scheme | batch: wall (CPU) | loop of rate_evidence: wall (CPU) | loop / batch (CPU) "
+          "| same ratings |")
     print("|---|---|---|---|---|")
-    for scheme in ("whatworks-2026@2.0", "whatworks-2026@1.0"):
-        batch, t_batch = timed(lambda s=scheme: rate_evidence_batch(table, scheme=s))
+    for scheme in args.schemes:
+        batch, t_batch, c_batch = timed(lambda s=scheme: rate_evidence_batch(table, scheme=s))
 
         def loop(s=scheme):
             return {key: rate_evidence(g.drop(columns=["intervention", "outcome"]), outcome=key[1],
                                        scheme=s) for key, g in groups}
 
-        each, t_loop = timed(loop)
+        each, t_loop, c_loop = timed(loop)
         same = len(batch) == len(each) and all(
             (batch[k].rating.effectiveness_code, batch[k].rating.strength, batch[k].rating.explanation,
              batch[k].statement) == (each[k].rating.effectiveness_code, each[k].rating.strength,
                                      each[k].rating.explanation, each[k].statement) for k in each)
-        print(f"| {scheme} | {t_batch:.1f} s | {t_loop:.1f} s | {t_loop / t_batch:.1f}x | {same} |")
+        print(f"| {scheme} | {t_batch:.1f} s ({c_batch:.1f} s) | {t_loop:.1f} s ({c_loop:.1f} s) | "
+              f"{c_loop / c_batch:.1f}x | {same} |")
         paths = pd.Series([r.rating.path for r in batch.values()]).value_counts().to_dict()
         models = pd.Series([(r.synthesis or {}).get("method") for r in batch.values()]).value_counts(
             dropna=False).to_dict()
