@@ -58,7 +58,8 @@ def _level(r) -> str:
     return f"{r.effectiveness_label} ({eff}); {r.strength_label.lower()} ({r.strength})"
 
 
-def main() -> None:
+def render(export: bytes) -> str:
+    """The page's text from a store CSV export."""
     from whatworks.ratings import SCHEME_V1, SCHEME_V2, rate_evidence
     from whatworks.ratings.store_export import stored_evidence
 
@@ -74,7 +75,7 @@ def main() -> None:
              "1.0, moves the rating; \"together\" means only the changes combined do.", "",
              "| Intervention | Outcome | 1.0 | 2.0 | Why |", "|---|---|---|---|---|"]
     changed = 0
-    for e in stored_evidence(_load_export()):
+    for e in stored_evidence(export):
         def rated(scheme, e=e):
             return rate_evidence(e.findings, outcome=e.outcome, scheme=scheme,
                                  review_amstar2=e.review_amstar2).rating
@@ -89,8 +90,12 @@ def main() -> None:
             why = "; ".join(moved) if moved else "the changes together"
         lines.append(f"| {e.intervention} | {e.outcome} | {_level(old)} | {_level(new)} | {why} |")
     lines[4:4] = [f"{changed} ratings change.", ""]
-    DOC.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {DOC} ({changed} changed)")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    DOC.write_text(render(_load_export()), encoding="utf-8")
+    print(f"wrote {DOC}")
 
 
 if __name__ == "__main__":

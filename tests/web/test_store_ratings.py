@@ -117,3 +117,17 @@ def test_the_whole_store_is_re_rated_in_one_batch_and_history_records_the_change
     again = {(r.intervention.slug, r.outcome.slug): (r.effectiveness_state, r.strength, r.explanation)
              for r in Rating.objects.select_related("intervention", "outcome")}
     assert again == now
+
+
+def test_the_before_and_after_table_in_the_docs_is_current(demo_store):
+    import importlib.util
+
+    from whatworks.web.store.transfer import export_csv_zip
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("before_after",
+                                                  root / "scripts" / "ratings_before_after.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    text = (root / "docs" / "methods" / "ratings-2.0-changes.md").read_text(encoding="utf-8")
+    assert script.render(export_csv_zip()) == text, "run scripts/ratings_before_after.py"
