@@ -131,3 +131,24 @@ def test_the_before_and_after_table_in_the_docs_is_current(demo_store):
     spec.loader.exec_module(script)
     text = (root / "docs" / "methods" / "ratings-2.0-changes.md").read_text(encoding="utf-8")
     assert script.render(export_csv_zip()) == text, "run scripts/ratings_before_after.py"
+
+
+def test_several_effects_in_a_study_are_pooled_by_the_store_and_no_broken_plot_is_shown(demo_store,
+                                                                                      client):
+    from whatworks.web.store import services
+    from whatworks.web.store.models import Finding, Intervention, Outcome, Synthesis
+
+    intervention = Intervention.objects.get(slug="intensive-family-preservation-services")
+    outcome = Outcome.objects.get(slug="entry-to-care")
+    first = Finding.objects.filter(intervention=intervention, outcome=outcome,
+                                   timepoint_months=12).first()
+    Finding.objects.create(study=first.study, intervention=intervention, outcome=outcome,
+                           timepoint_months=12, measure=first.measure, reported={},
+                           yi=first.yi + 0.1, vi=first.vi, notes="a second measure of entry to care")
+    rating = services.refresh(intervention, outcome, reason="second effect", plot=False)
+    synthesis = Synthesis.objects.get(intervention=intervention, outcome=outcome)
+    assert synthesis.method == "ML3+CR2" and synthesis.result["effects"] == synthesis.k + 1
+    assert "across 12 studies" in rating.explanation
+    page = client.get(f"/interventions/{intervention.slug}/").content.decode()
+    url = f"/interventions/{intervention.slug}/forest/{outcome.slug}.svg"
+    assert url not in page or client.get(url).status_code == 200
