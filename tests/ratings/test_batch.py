@@ -38,15 +38,16 @@ def store(seed: int, n_interventions: int = 30) -> pd.DataFrame:
 
 def _same(a, b):
     da, db = a.to_dict(), b.to_dict()
-    sa, sb = da.pop("synthesis"), db.pop("synthesis")
+    for part in ("synthesis", "small_study"):      # numbers agree to rounding, the rest exactly
+        sa, sb = da.pop(part), db.pop(part)
+        assert (sa is None) == (sb is None)
+        if sa is not None:
+            for name, value in sa.items():
+                if isinstance(value, float):
+                    assert math.isclose(value, sb[name], rel_tol=1e-9, abs_tol=1e-12), name
+                else:
+                    assert value == sb[name], name
     assert da == db
-    assert (sa is None) == (sb is None)
-    if sa is not None:
-        for name, value in sa.items():
-            if isinstance(value, float):
-                assert math.isclose(value, sb[name], rel_tol=1e-9, abs_tol=1e-12), name
-            else:
-                assert value == sb[name], name
 
 
 @pytest.mark.parametrize("scheme", ["whatworks-2026@1.0", "whatworks-2026@2.0"])
@@ -71,3 +72,24 @@ def test_identical_effects_are_reported_in_a_batch_as_alone():
                          for s in "ABC"])
     (result,) = rate_evidence_batch(rows).values()
     assert "knha test is undefined" in result.rating.explanation
+
+
+def test_the_batched_egger_tests_equal_the_one_by_one_check():
+    from whatworks.ratings import SCHEME_V2
+    from whatworks.ratings.batch import _egger_group
+    from whatworks.ratings.pipeline import _rows, _small_study_check, prepare
+
+    table = store(11, n_interventions=40)
+    p = SCHEME_V2.parameters
+    members = []
+    for key, g in table.groupby(["intervention", "outcome"]):
+        prep = prepare(_rows(g.drop(columns=["intervention", "outcome"]), None), p)
+        if prep.poolable and len(prep.pooled) >= 10:
+            members.append((key, prep))
+    assert len(members) >= 5
+    batch = _egger_group(members, p)
+    for key, prep in members:
+        alone = _small_study_check([prep.effects[s][0] for s in prep.pooled],
+                                   [prep.effects[s][1] for s in prep.pooled], p)
+        assert batch[key]["p_value"] == pytest.approx(alone["p_value"], rel=1e-9, abs=1e-12)
+        assert batch[key]["suspected"] == alone["suspected"]

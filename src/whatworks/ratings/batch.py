@@ -6,8 +6,9 @@ intervention x outcome as :func:`rate_evidence` would, but fits all the one-effe
 syntheses together: they are grouped by the model the scheme gives their number of studies (the
 single study, 2 studies with the small-k test, 3 or more with the main test), padded into
 ``(n, k_max)`` arrays and fitted by :func:`whatworks.synthesis.batch.meta_analysis_batch` in one
-vectorised call per group. Syntheses with several effects per study (three-level model and CR2)
-and the small-study tests are fitted one by one (they are few). The rating rules themselves are
+vectorised call per group; Egger's small-study tests are one vectorised meta-regression fit.
+Syntheses with several effects per study (three-level model and CR2) are fitted one by one (the
+synthesis engine has no batched multilevel model). The rating rules themselves are
 pure Python and cheap.
 
 Tested equal to :func:`rate_evidence` on every demo intervention and on generated stores.
@@ -69,6 +70,36 @@ def _fit_group(members, p, method: str, test: str) -> dict:
                              pi_lower=float(out.pi_lower[row]), pi_upper=float(out.pi_upper[row]),
                              tau2=float(out.tau2[row]), i2=float(out.i2[row]))
     return fits
+
+
+def _egger_group(members, p) -> dict:
+    """Egger's regression test for many syntheses in one vectorised meta-regression fit.
+
+    The same model as :func:`whatworks.synthesis.bias.egger_test` (metafor ``regtest``, model
+    "rma": the synthesis's own estimator and test with the standard error as moderator), fitted
+    by the synthesis engine's batch code path; tested equal to the one-by-one check.
+    """
+    from ..synthesis.model import _fit
+    from ..synthesis.tau2 import Batch, Control
+
+    k_max = max(len(prep.pooled) for _, prep in members)
+    n = len(members)
+    Y, V, M = np.zeros((n, k_max)), np.ones((n, k_max)), np.zeros((n, k_max))
+    for row, (_, prep) in enumerate(members):
+        k = len(prep.pooled)
+        Y[row, :k] = [prep.effects[s][0] for s in prep.pooled]
+        V[row, :k] = [prep.effects[s][1] for s in prep.pooled]
+        M[row, :k] = 1.0
+    X = np.stack([np.ones_like(Y), np.sqrt(V) * M], axis=-1)
+    out = _fit(Batch(Y, V, X, M), p.estimator, p.test, 95.0, Control(), intercept=True,
+               q_profile=False)
+    results = {}
+    for row, (key, prep) in enumerate(members):
+        pv, stat = float(out["p_value"][row, 1]), float(out["statistic"][row, 1])
+        results[key] = {"test": "egger", "k": len(prep.pooled), "alpha": p.small_study_alpha,
+                        "statistic": stat, "p_value": pv, "suspected": bool(pv < p.small_study_alpha),
+                        "not_run": None}
+    return results
 
 
 def rate_evidence_batch(findings: pd.DataFrame, *, outcomes: Mapping[str, Outcome | str] | None = None,
@@ -142,7 +173,27 @@ def rate_evidence_batch(findings: pd.DataFrame, *, outcomes: Mapping[str, Outcom
                 fits[key], notes[key] = fit, note
             continue
         fits.update(batch)
+    # Egger's test for every synthesis with enough studies, one vectorised fit per batch
+    small: dict = {}
+    if p.small_study_test == "egger":
+        members = []
+        for key, prep in prepared.items():
+            fit = fits.get(key)
+            k = len(prep.pooled)
+            if fit is None or k < max(2, p.small_study_min_studies):
+                continue
+            sei = np.sqrt([prep.effects[s][1] for s in prep.pooled])
+            if np.ptp(sei) > 1e-9 * sei.max():       # else not run; the one-by-one check says why
+                members.append((key, prep))
+        if members:
+            try:
+                small = _egger_group(members, p)
+            except (np.linalg.LinAlgError, InputError):
+                small = {}                             # the one-by-one check in finish() instead
     amstar = dict(review_amstar2 or {})
-    return {key: finish(prep, fits.get(key), notes.get(key), outcome=resolved[key[1]],
-                        scheme=scheme, review_amstar2=amstar.get(key[0]))
-            for key, prep in prepared.items()}
+    out = {}
+    for key, prep in prepared.items():
+        extra = {"small_study": small[key]} if key in small else {}
+        out[key] = finish(prep, fits.get(key), notes.get(key), outcome=resolved[key[1]],
+                          scheme=scheme, review_amstar2=amstar.get(key[0]), **extra)
+    return out

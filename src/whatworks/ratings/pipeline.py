@@ -608,10 +608,15 @@ def _numbers(fit, measure: str):
     return SynthesisNumbers.from_meta_analysis(fit, measure=measure)
 
 
+_COMPUTE = object()
+
+
 def finish(prep: Prepared, fit, note: str | None, *, outcome: Outcome, scheme: Scheme,
-           review_amstar2: str | None = None,
-           smallest_important_effect: float | None = None) -> EvidenceRating:
-    """Rate a prepared and fitted body of evidence: rating, decisions, statement."""
+           review_amstar2: str | None = None, smallest_important_effect: float | None = None,
+           small_study=_COMPUTE) -> EvidenceRating:
+    """Rate a prepared and fitted body of evidence: rating, decisions, statement.
+
+    ``small_study``: the small-study check's result when already computed (by a batch)."""
     from .statement import plain_statement
 
     p, o = scheme.parameters, outcome
@@ -624,8 +629,9 @@ def finish(prep: Prepared, fit, note: str | None, *, outcome: Outcome, scheme: S
     numbers = _numbers(fit, measure) if (fit is not None and synthesis["k"] >= 2) else None
     small = None
     if numbers is not None:
-        small = _small_study_check([effects[s][0] for s in prep.pooled],
-                                   [effects[s][1] for s in prep.pooled], p)
+        small = (_small_study_check([effects[s][0] for s in prep.pooled],
+                                    [effects[s][1] for s in prep.pooled], p)
+                 if small_study is _COMPUTE else small_study)
     inputs = RatingInputs(
         outcome=o, studies=tuple(facts), synthesis=numbers, measure=measure,
         review_amstar2=review_amstar2, smallest_important_effect=smallest_important_effect,
