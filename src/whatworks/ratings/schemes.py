@@ -160,6 +160,7 @@ class SchemeParameters:
     test_small_k: str = "z"
     test: str = "knha"
     knha_min_studies: int = 3
+    pool_across_measures: str = "no"
     unknown_n: str = "one"
     small_study_test: str = "none"
     small_study_min_studies: int = 10
@@ -219,6 +220,10 @@ class SchemeParameters:
                               ("vote_inconsistency", VOTE_INCONSISTENCY_RULES)):
             if getattr(self, name) not in allowed:
                 raise ParameterError(name, getattr(self, name), "one of " + ", ".join(allowed))
+        if self.pool_across_measures != "no":
+            raise ParameterError("pool_across_measures", self.pool_across_measures,
+                                 "'no' (the only rule implemented: effects on different measures "
+                                 "are not pooled, the vote rules are used)")
         if self.single_study_model != "FE":
             raise ParameterError("single_study_model", self.single_study_model, "'FE'")
         if self.rho != 0.0:
@@ -544,7 +549,8 @@ def _rules_v2() -> tuple[Rule, ...]:
              "One effect per study: one study is taken as it is; {estimator} random effects with "
              "the {test_small_k} test below {knha_min_studies} studies, else the {test} test "
              "(knha: Knapp-Hartung; adhoc: Knapp-Hartung with its variance factor at least 1). "
-             "Effects on different measures are not pooled (vote counting). A model that "
+             "Effects on different measures are not pooled (pool_across_measures = "
+             "{pool_across_measures}: vote counting). A model that "
              "cannot be fitted is reported and the rating falls back to vote counting."),
         Rule("sample-size", "evidence",
              "A study of unknown size is reported as such: it counts in k and in the vote's "
