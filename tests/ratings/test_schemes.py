@@ -84,8 +84,22 @@ def test_unknown_schemes_and_versions_are_refused():
 
 
 def test_a_scheme_round_trips_through_json():
-    data = json.loads(json.dumps(SCHEME_V1.to_dict()))
-    assert Scheme.from_dict(data) == SCHEME_V1
+    for scheme in (SCHEME_V1, SCHEME_V2):
+        data = json.loads(json.dumps(scheme.to_dict()))
+        assert Scheme.from_dict(data) == scheme
+
+
+def test_version_2_0_states_its_pipeline_rules_with_their_parameters():
+    text = " ".join(t for _, _, t in SCHEME_V2.describe_rules())
+    assert "{" not in text and "}" not in text
+    for shown in ("nearest 12 months", "rho = 0", "CR2", "at least 3 eligible studies",
+                  "never gives +2", "Egger's regression test", "never as participants"):
+        assert shown in text, shown
+
+
+def test_rho_other_than_zero_is_refused_not_ignored():
+    with pytest.raises(ParameterError, match="rho=0.5"):
+        SCHEME_V2.revise("2.1", changes="x", rho=0.5)
 
 
 def test_every_rule_reads_with_its_thresholds_filled_in():
