@@ -130,6 +130,18 @@ def build_parser(*, commands_only: bool = False, command: str | None = None
     if wanted("meta"):
         _meta_options(p)
 
+    p = sub.add_parser(
+        "rate", help="rate a body of evidence: effectiveness and strength, explained",
+        description="Rate effectiveness and strength of evidence from a table of findings (one "
+                    "row per effect size) by a versioned rating scheme: which studies count, the "
+                    "synthesis, the rating, its explanation and a plain-language statement. "
+                    "Columns: study, design (rct, cluster-rct, qed, pre-post, other), n "
+                    "(participants analysed; may be empty), risk_of_bias (low, some-concerns, "
+                    "high; empty = unclear), measure, yi, vi (or the reported statistics under "
+                    "metafor's argument names); optional es_id, months.")
+    if wanted("rate"):
+        _rate_options(p)
+
     p = sub.add_parser("demo", help="run the demo meta-analysis end to end",
                        description="A CSV of studies in; a summary table, JSON and a forest plot out.")
     p.add_argument("--output-dir", default="demo-output", metavar="DIR")
@@ -147,6 +159,20 @@ def build_parser(*, commands_only: bool = False, command: str | None = None
     trials_cli.register(sub)
     register_web(sub)
     return parser
+
+
+def _rate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", metavar="FINDINGS.csv")
+    p.add_argument("--direction", metavar="increase|decrease",
+                   help="the better direction of the outcome (or give --outcome)")
+    p.add_argument("--outcome", metavar="SLUG",
+                   help="an outcome of the outcomes framework (its direction is used)")
+    p.add_argument("--scheme", metavar="ID[@VERSION]", default=None,
+                   help="rating scheme, e.g. whatworks-2026@1.0 (default: the latest version of "
+                        "whatworks-2026)")
+    p.add_argument("--amstar2", metavar="RATING", default=None,
+                   help="AMSTAR 2 rating of the source review (high, moderate, low, critically-low)")
+    p.add_argument("--format", type=str.lower, choices=["table", "json"], default="table")
 
 
 def _effects_options(p: argparse.ArgumentParser) -> None:
@@ -630,6 +656,22 @@ def _analysed_rows(args, frame):
     return keep
 
 
+def cmd_rate(args) -> int:
+    from .ratings.pipeline import rate_evidence, read_findings
+
+    frame = read_findings(args.data)
+    try:
+        result = rate_evidence(frame, direction=args.direction, outcome=args.outcome,
+                               scheme=args.scheme, review_amstar2=args.amstar2, file=args.data)
+    except InputError as exc:
+        raise _with_file(exc, args.data) from None
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(result.summary_text())
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -643,7 +685,8 @@ def cmd_places(args) -> int:
     return places_cli.run(args)
 
 
-COMMANDS = {"effects": cmd_effects, "meta": cmd_meta, "demo": cmd_demo, "places": cmd_places}
+COMMANDS = {"effects": cmd_effects, "meta": cmd_meta, "rate": cmd_rate, "demo": cmd_demo,
+            "places": cmd_places}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,11 @@ class InputError(WhatWorksError, ValueError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
+class DegenerateModelError(InputError):
+    """The data give a model no finite estimate or standard error (e.g. Knapp-Hartung with effects
+    that agree exactly); the message says why and what to use instead."""
+
+
 class ParameterError(WhatWorksError, ValueError):
     """A bad argument: names the parameter, the allowed values and what was given."""
 

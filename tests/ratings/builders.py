@@ -29,3 +29,12 @@ def meta_inputs(synthesis: SynthesisNumbers, *, outcome: str = "family-functioni
                 n: int = 300, **kw) -> RatingInputs:
     """A meta-analysis with ``synthesis.k`` low-risk RCTs of ``n`` participants each."""
     return RatingInputs(outcome=outcome, studies=studies(synthesis.k, n=n), synthesis=synthesis, **kw)
+
+
+def rate(inputs: RatingInputs, scheme=None):
+    """``whatworks.ratings.rate`` under version 1.0 unless told otherwise: the tests that import
+    this check 1.0's rules (kept reproducible); version 2.0's are in test_scheme_v2.py."""
+    from whatworks.ratings import SCHEME_V1
+    from whatworks.ratings import rate as _rate
+
+    return _rate(inputs, SCHEME_V1 if scheme is None else scheme)

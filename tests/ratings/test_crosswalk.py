@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from tests.ratings.builders import study
+from tests.ratings.builders import rate, study
 from whatworks.errors import ParameterError
-from whatworks.ratings import RatingInputs, StudyFacts, crosswalk, rate
+from whatworks.ratings import RatingInputs, StudyFacts, crosswalk
 from whatworks.ratings.crosswalk import CAVEAT, cebc_level, foundations_level, title_iv_e_level
 
 

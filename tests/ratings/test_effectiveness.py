@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from tests.ratings.builders import meta_inputs, smd, studies, study
-from whatworks.ratings import RatingInputs, StudyFacts, SynthesisNumbers, get_scheme, rate
+from tests.ratings.builders import meta_inputs, rate, smd, studies, study
+from whatworks.ratings import SCHEME_V1, RatingInputs, StudyFacts, SynthesisNumbers
 from whatworks.synthesis import meta_analysis
 
 # --- meta-analysis path ------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_harm_mirrors_benefit_in_vote_counting(facts, expected):
 def test_the_vote_basis_is_a_scheme_parameter():
     facts = (decrease("A", 300, False), decrease("B", 300, False), decrease("C", 300, False))
     assert vote(*facts).effectiveness == 0
-    by_direction = get_scheme().revise("1.0-direction", changes="count directions",
+    by_direction = SCHEME_V1.revise("1.0-direction", changes="count directions",
                                        vote_basis="direction")
     r = vote(*facts, scheme=by_direction)
     assert r.effectiveness == 2 and r.scheme_version == "1.0-direction"
@@ -221,7 +221,7 @@ def test_a_precise_null_never_counts_as_a_benefit_under_the_direction_basis():
     half = math.log(1.05)
     precise = StudyFacts("P", "rct", 5000, "low", estimate=-0.01, ci_lower=-0.01 - half,
                          ci_upper=-0.01 + half)
-    by_direction = get_scheme().revise("1.0-direction", changes="count directions",
+    by_direction = SCHEME_V1.revise("1.0-direction", changes="count directions",
                                        vote_basis="direction")
     r = vote(precise, measure="RR", scheme=by_direction)
     assert r.effectiveness_code == "no-effect"

@@ -3,8 +3,8 @@ words for I², thousands separators, Unicode minus signs)."""
 
 import pytest
 
-from tests.ratings.builders import meta_inputs, smd, study
-from whatworks.ratings import DEFAULT_SCHEME, RatingInputs, SynthesisNumbers, rate
+from tests.ratings.builders import meta_inputs, rate, smd, study
+from whatworks.ratings import DEFAULT_SCHEME, RatingInputs, SynthesisNumbers
 from whatworks.ratings._text import number
 
 # Intensive family preservation services: the pooled child-level relative risk of placement at

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from tests.ratings.builders import meta_inputs, smd, study
+from tests.ratings.builders import meta_inputs, rate, smd, study
 from whatworks.errors import ParameterError
-from whatworks.ratings import DEFAULT_SCHEME, Rating, RatingInputs, explain_change, rate
+from whatworks.ratings import SCHEME_V1, Rating, RatingInputs, explain_change
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_a_change_names_the_old_and_new_levels(ratings):
 
 
 def test_an_unchanged_rating_and_a_new_scheme_version_are_both_recorded(ratings):
-    v11 = DEFAULT_SCHEME.revise("1.1", changes="wording")
+    v11 = SCHEME_V1.revise("1.1", changes="wording")
     again = rate(meta_inputs(smd(0.30, 0.20, 0.40, pi=(-0.10, 0.70), i2=60.0)), v11)
     line = explain_change(ratings[0], again, date="2026-04-01", reason="scheme revised")
     assert line.text == ("2026-04-01: overall effectiveness unchanged, tends positive (+1); "
@@ -64,7 +64,7 @@ def test_a_rating_round_trips_through_json(ratings):
 def test_a_stored_rating_can_be_recomputed_from_its_inputs(ratings):
     for r in ratings:
         back = Rating.from_dict(json.loads(json.dumps(r.to_dict())))
-        assert back.recomputed() == r
+        assert back.recomputed("whatworks-2026@1.0") == r
         assert RatingInputs.from_dict(back.inputs).synthesis.k == r.inputs["synthesis"]["k"]
 
 

@@ -6,7 +6,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from whatworks.ratings import Outcome, Rating, RatingInputs, StudyFacts, SynthesisNumbers, rate
+from tests.ratings.builders import rate
+from whatworks.ratings import Outcome, Rating, RatingInputs, StudyFacts, SynthesisNumbers
 
 MIRROR = {"consistently-positive": "consistently-negative", "tends-positive": "tends-negative",
           "no-effect": "no-effect", "unclear-or-mixed": "unclear-or-mixed",
@@ -141,4 +142,4 @@ def test_every_rating_is_on_the_scales_and_survives_json(inputs):
     assert r.strength in range(5)
     assert (r.effectiveness is None) == (r.effectiveness_code == "no-evidence")
     assert Rating.from_dict(json.loads(json.dumps(r.to_dict()))) == r
-    assert r.recomputed() == r
+    assert r.recomputed("whatworks-2026@1.0") == r

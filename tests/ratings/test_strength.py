@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.ratings.builders import meta_inputs, smd, studies, study
-from whatworks.ratings import RatingInputs, get_scheme, rate
+from tests.ratings.builders import meta_inputs, rate, smd, studies, study
+from whatworks.ratings import SCHEME_V1, RatingInputs
 
 
 def neutral(label, *, n=500, design="rct", rob="low"):
@@ -105,7 +105,7 @@ def test_strength_never_falls_below_no_or_very_low():
 def test_starting_levels_are_scheme_parameters():
     facts = [neutral("A", design="qed"), neutral("B", design="qed")]
     assert strength(*facts) == 2
-    generous = get_scheme().revise("1.0-qed3", changes="QEDs start at moderate to high",
+    generous = SCHEME_V1.revise("1.0-qed3", changes="QEDs start at moderate to high",
                                    design_start={"rct": 4, "cluster-rct": 4, "qed": 3})
     assert rate(RatingInputs("family-functioning", facts), generous).strength == 3
 

@@ -95,7 +95,8 @@ def _finite(value, name: str, *, optional: bool = False) -> float | None:
 class StudyFacts:
     """One study's facts for rating one outcome.
 
-    ``n``: participants analysed (children, families, workers: the outcome's unit).
+    ``n``: participants analysed (children, families, workers: the outcome's unit); None when the
+    study did not report it (it then counts as a study, never as participants).
     ``direction``: how the outcome moved with the intervention ("increase", "decrease", "none");
     ``significant``: whether that result is statistically significant. Both are derived from
     ``estimate`` and its CI (analysis scale) when those are given. ``follow_up_months``: months
@@ -104,7 +105,7 @@ class StudyFacts:
 
     label: str
     design: str
-    n: int
+    n: int | None
     risk_of_bias: str
     direction: str | None = None
     significant: bool | None = None
@@ -117,9 +118,10 @@ class StudyFacts:
         set_ = object.__setattr__
         set_(self, "design", normalise_design(self.design))
         set_(self, "risk_of_bias", normalise_risk_of_bias(self.risk_of_bias))
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
+        if self.n is not None and (isinstance(self.n, bool) or not isinstance(self.n, int)
+                                   or self.n < 1):
             raise InputError(f"study {self.label!r}: n={self.n!r} must be a whole number of "
-                             "participants, at least 1", column="n")
+                             "participants, at least 1 (or None when not reported)", column="n")
         for name in ("estimate", "ci_lower", "ci_upper", "follow_up_months"):
             set_(self, name, _finite(getattr(self, name), name, optional=True))
         lo, hi, est = self.ci_lower, self.ci_upper, self.estimate
@@ -154,7 +156,8 @@ class StudyFacts:
                              column="significant")
 
     @classmethod
-    def from_effect(cls, label: str, yi: float, vi: float, *, design: str, n: int, risk_of_bias: str,
+    def from_effect(cls, label: str, yi: float, vi: float, *, design: str, n: int | None,
+                    risk_of_bias: str,
                     level: float = 95.0, follow_up_months: float | None = None) -> StudyFacts:
         """Facts from an effect size and its sampling variance (Wald interval at ``level``%)."""
         yi, vi = _finite(yi, "yi"), _finite(vi, "vi")
@@ -313,6 +316,7 @@ class RatingInputs:
     "low", "critically-low"; None when there is none). ``publication_bias``: small-study effects or
     publication bias suspected. ``smallest_important_effect``: overrides the scheme's value for
     this outcome (a ratio above 1 for ratio measures, e.g. 1.25; otherwise on the measure's scale).
+    ``publication_bias_note``: why publication bias is suspected (shown in the explanation).
     """
 
     outcome: Outcome | str
@@ -322,6 +326,7 @@ class RatingInputs:
     review_amstar2: str | None = None
     publication_bias: bool = False
     smallest_important_effect: float | None = field(default=None)
+    publication_bias_note: str | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -369,7 +374,8 @@ class RatingInputs:
                 "synthesis": None if self.synthesis is None else self.synthesis.to_dict(),
                 "measure": self.measure, "review_amstar2": self.review_amstar2,
                 "publication_bias": self.publication_bias,
-                "smallest_important_effect": self.smallest_important_effect}
+                "smallest_important_effect": self.smallest_important_effect,
+                "publication_bias_note": self.publication_bias_note}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RatingInputs:
@@ -380,4 +386,5 @@ class RatingInputs:
                               else SynthesisNumbers.from_dict(data["synthesis"])),
                    measure=data.get("measure"), review_amstar2=data.get("review_amstar2"),
                    publication_bias=data.get("publication_bias", False),
-                   smallest_important_effect=data.get("smallest_important_effect"))
+                   smallest_important_effect=data.get("smallest_important_effect"),
+                   publication_bias_note=data.get("publication_bias_note"))

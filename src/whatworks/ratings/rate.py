@@ -122,9 +122,18 @@ class _Context:
 
     @property
     def total_n(self) -> int:
+        """Participants in all (of the studies that report their size)."""
         if self.meta and self.s.n_participants is not None:
             return self.s.n_participants
-        return sum(st.n for st in self.eligible)
+        return sum(_n(st) for st in self.eligible)
+
+    def unknown_text(self) -> str:
+        """" (2 studies did not report their size)", or "" when every study did."""
+        unknown = sum(1 for st in self.eligible if st.n is None)
+        if not unknown:
+            return ""
+        return (" (1 study did not report its size)" if unknown == 1 else
+                f" ({unknown} studies did not report their size)")
 
     def better_phrase(self) -> str:
         o = self.inputs.outcome
@@ -134,6 +143,18 @@ class _Context:
         measure = MEASURE_NAMES.get(self.inputs.measure or "", self.inputs.measure or "effect")
         ratio = self.inputs.is_ratio
         return f"{measure} {T.interval(-self.sie, self.sie, ratio=ratio)}"
+
+
+def _n(study: StudyFacts) -> int:
+    """A study's participants; 0 when its size is unknown (it then carries no participant weight)."""
+    return 0 if study.n is None else study.n
+
+
+def _weights(studies) -> list[int]:
+    """Participant weights: the sizes reported; every study 1 when none reports its size."""
+    if all(st.n is None for st in studies):
+        return [1] * len(studies)
+    return [_n(st) for st in studies]
 
 
 def _precise_null(lo: float | None, hi: float | None, sie: float | None) -> bool:
@@ -210,7 +231,7 @@ def _effectiveness_meta(ctx: _Context, strength: int) -> tuple[str, str]:
     head = (f"pooled {measure} {T.number(s.estimate, ratio=ratio)} ({lvl} CI "
             f"{T.interval(s.ci_lower, s.ci_upper, ratio=ratio)}) across {T.studies(s.k)}")
     if ctx.total_n:
-        head += f" and {T.count(ctx.total_n)} {ctx.unit}"
+        head += f" and {T.count(ctx.total_n)} {ctx.unit}{ctx.unknown_text()}"
     if s.i2 is not None:
         head += f"; {p.i2_word(s.i2)} heterogeneity (I\u00b2 = {s.i2:.0f}%)"
     pi_text = f"the {lvl} prediction interval ({T.interval(*pi, ratio=ratio)})" if pi else ""
@@ -218,9 +239,13 @@ def _effectiveness_meta(ctx: _Context, strength: int) -> tuple[str, str]:
     if side:
         way = "better" if side > 0 else "worse"
         pi_excludes, by_prob, prob = _direction_consistent(ctx)
-        code = _SIDE_CODES[side * (2 if pi_excludes or by_prob else 1)]
+        few = s.k < p.consistent_min_studies
+        code = _SIDE_CODES[side * (2 if (pi_excludes or by_prob) and not few else 1)]
         why = f"The confidence interval excludes no effect in the {way} direction ({ctx.better_phrase()})"
-        if pi_excludes:
+        if few:
+            why += (f", but {T.studies(s.k)} cannot show that it is consistent across settings "
+                    f"(that needs at least {p.consistent_min_studies}).")
+        elif pi_excludes:
             why += f", and so does {pi_text}."
         elif by_prob:
             why += (f"; {pi_text} includes no effect, but with {T.studies(s.k)} the predicted "
@@ -233,8 +258,15 @@ def _effectiveness_meta(ctx: _Context, strength: int) -> tuple[str, str]:
                     "common effect) consistency across settings is not shown.")
         return code, f"{head}. {why}"
     kind = _null_kind(ctx, strength, _precise_null(s.ci_lower, s.ci_upper, ctx.sie))
+    if kind in ("no-effect", "weak") and p.no_effect_needs_pi and s.k >= p.no_effect_pi_min_studies \
+            and not (pi is not None and _precise_null(pi[0], pi[1], ctx.sie)):
+        kind = "varies"
     what = "The confidence interval includes no effect"
     why = {
+        "varies": lambda: (f"{what} and rules out {_beyond(ctx)}, but "
+                           + (f"{pi_text} does not" if pi else "there is no prediction interval to "
+                              "show that this holds across settings")
+                           + ": in some settings the effect may matter."),
         "no-sie": lambda: f"{what}; {_no_sie(ctx)}, so an effect that matters cannot be ruled out.",
         "no-effect": lambda: f"{what} and rules out {_beyond(ctx)}; {_strength_is(ctx, strength)}.",
         "weak": lambda: f"{what} and rules out {_beyond(ctx)}, but {_strength_below(ctx, strength)}.",
@@ -244,7 +276,7 @@ def _effectiveness_meta(ctx: _Context, strength: int) -> tuple[str, str]:
 
 
 _NULL_CODES = {"no-sie": "unclear-or-mixed", "no-effect": "no-effect", "weak": "unclear-or-mixed",
-               "imprecise": "unclear-or-mixed"}
+               "imprecise": "unclear-or-mixed", "varies": "unclear-or-mixed"}
 
 
 def _direction_consistent(ctx: _Context) -> tuple[bool, bool, float | None]:
@@ -262,8 +294,8 @@ def _direction_consistent(ctx: _Context) -> tuple[bool, bool, float | None]:
     prob = None
     if s.tau2 is not None:
         prob = NormalDist().cdf(abs(s.estimate) / math.sqrt(s.standard_error() ** 2 + s.tau2))
-    by_prob = (s.k >= p.consistent_min_studies_for_probability and prob is not None
-               and prob >= p.consistent_probability)
+    by_prob = (p.consistent_by_probability and s.k >= p.consistent_min_studies_for_probability
+               and prob is not None and prob >= p.consistent_probability)
     return pi_excludes, by_prob, prob
 
 
@@ -309,19 +341,21 @@ def _classify(ctx: _Context, study: StudyFacts) -> str:
 
 def _effectiveness_vote(ctx: _Context, strength: int) -> tuple[str, str]:
     p, studies, unit = ctx.p, ctx.eligible, ctx.unit
-    k, total = len(studies), sum(s.n for s in studies)
+    k, total = len(studies), sum(_n(s) for s in studies)
     classes = [_classify(ctx, s) for s in studies]
     count = {c: sum(1 for x in classes if x == c) for c in ("better", "worse", "neither")}
-    n_of = {c: sum(s.n for s, x in zip(studies, classes, strict=True) if x == c)
+    n_of = {c: sum(_n(s) for s, x in zip(studies, classes, strict=True) if x == c)
             for c in ("better", "worse", "neither")}
 
     def majority(k_c: int, n_c: int) -> bool:
-        return k_c / k > p.vote_majority and n_c / total > p.vote_majority
+        # no study reports its size: the participant condition cannot be checked and is not used
+        return k_c / k > p.vote_majority and (total == 0 or n_c / total > p.vote_majority)
 
     o = ctx.inputs.outcome
     worse_way = "decrease" if o.direction == "increase" else "increase"
     sig = "statistically significant " if p.vote_basis == "significance" else ""
-    head = (f"no meta-analysis was possible; of {T.studies(k)} with {T.count(total)} {unit}, "
+    head = (f"no meta-analysis was possible; of {T.studies(k)} with {T.count(total)} {unit}"
+            f"{ctx.unknown_text()}, "
             f"{count['better']} ({T.count(n_of['better'])} {unit}) found a {sig}{o.direction} in "
             f"{o.phrase} (better), {count['worse']} ({T.count(n_of['worse'])}) a {sig}{worse_way} "
             f"(worse) and {count['neither']} ({T.count(n_of['neither'])}) neither")
@@ -329,14 +363,18 @@ def _effectiveness_vote(ctx: _Context, strength: int) -> tuple[str, str]:
         return _single_study(ctx, strength, classes[0], sig)
     for c, side in (("better", 1), ("worse", -1)):
         if majority(count[c], n_of[c]):
-            every = count[c] == k and k >= p.vote_consistent_min_studies
+            all_of = count[c] == k and k >= p.vote_consistent_min_studies
+            every = all_of and p.vote_consistent_allowed
             what = "a benefit" if side > 0 else "harm"
             why = (f"Every study shows {what}." if every else
                    f"A majority of both the studies and the {unit} are in studies showing {what}.")
+            if all_of and not every:
+                why = (f"Every study shows {what}, but without a pooled model there is no "
+                       "prediction interval to show that it is consistent across settings.")
             return _SIDE_CODES[side * (2 if every else 1)], f"{head}. {why}"
     precise = [_precise_null(s.ci_lower, s.ci_upper, ctx.sie) for s in studies]
     k_p = sum(precise)
-    n_p = sum(s.n for s, x in zip(studies, precise, strict=True) if x)
+    n_p = sum(_n(s) for s, x in zip(studies, precise, strict=True) if x)
     kind = _null_kind(ctx, strength, majority(k_p, n_p))
     none = f"No direction has a majority of both the studies and the {unit}"
     held = (f"a majority of both ({T.studies(k_p)}, {T.count(n_p)} {unit}) are in studies whose "
@@ -359,8 +397,9 @@ def _single_study(ctx: _Context, strength: int, found: str, sig: str) -> tuple[s
               "worse": f"a {sig}{worse_way} in {o.phrase} (worse)",
               "neither": "no effect larger than the smallest important effect" if precise
               else f"no {sig}effect"}[found]
-    head = (f"no meta-analysis was possible; a single study with {T.count(study.n)} {ctx.unit} "
-            f"found {result}")
+    size = (f"with {T.count(study.n)} {ctx.unit}" if study.n is not None else
+            "of unreported size")
+    head = f"no meta-analysis was possible; a single study {size} found {result}"
     if found != "neither":
         side = 1 if found == "better" else -1
         return _SIDE_CODES[side], (f"{head}. One study can show {'a benefit' if side > 0 else 'harm'}"
@@ -404,11 +443,12 @@ def _no_evidence_strength(ctx: _Context) -> str:
 
 def _strength(ctx: _Context) -> tuple[int, list[str], str]:
     p, studies, unit = ctx.p, ctx.eligible, ctx.unit
-    total = sum(s.n for s in studies)
+    weight = {id(s): w for s, w in zip(studies, _weights(studies), strict=True)}
+    total = sum(weight.values())
     ranked = sorted(studies, key=lambda s: -p.design_start[s.design])
     cumulative, start = 0, 0
     for s in ranked:
-        cumulative += s.n
+        cumulative += weight[id(s)]
         if cumulative / total >= p.design_start_share:
             start = p.design_start[s.design]
             break
@@ -419,13 +459,19 @@ def _strength(ctx: _Context) -> tuple[int, list[str], str]:
         if s in top and name not in names:
             names.append(name)
     label = ctx.scheme.strength_level
-    share = sum(s.n for s in top) / total
-    steps = [f"starts at {label(start).label.lower()} ({T.percent(share)} of the {T.count(total)} "
-             f"{unit} were in {' or '.join(names)})"]
+    share = sum(weight[id(s)] for s in top) / total
+    if all(s.n is None for s in studies):
+        of_whom = f"of the {T.studies(len(studies))}, none of which reported its size,"
+    elif any(s.n is None for s in studies):
+        of_whom = f"of the {T.count(total)} {unit} in the studies that reported their size"
+    else:
+        of_whom = f"of the {T.count(total)} {unit}"
+    steps = [f"starts at {label(start).label.lower()} ({T.percent(share)} {of_whom} were in "
+             f"{' or '.join(names)})"]
     downs = []
 
-    high = sum(s.n for s in studies if s.risk_of_bias == "high") / total
-    not_low = sum(s.n for s in studies if s.risk_of_bias != "low") / total
+    high = sum(weight[id(s)] for s in studies if s.risk_of_bias == "high") / total
+    not_low = sum(weight[id(s)] for s in studies if s.risk_of_bias != "low") / total
     if high > p.rob_very_serious_share:
         downs.append((2, f"risk of bias ({T.percent(high)} of {unit} in studies at high risk)"))
     elif not_low > p.rob_serious_share:
@@ -442,7 +488,9 @@ def _strength(ctx: _Context) -> tuple[int, list[str], str]:
     if not ctx.meta and len(studies) == 1 and p.single_study_downgrade:
         downs.append((p.single_study_downgrade, "resting on a single study"))
     if ctx.inputs.publication_bias and p.publication_bias_downgrade:
-        downs.append((p.publication_bias_downgrade, "suspected publication bias"))
+        note = ctx.inputs.publication_bias_note
+        downs.append((p.publication_bias_downgrade,
+                      "suspected publication bias" + (f" ({note})" if note else "")))
 
     strength = max(0, min(4, start - sum(d for d, _ in downs)))
     steps += [f"down {d} for {why}" for d, why in downs]
@@ -456,6 +504,11 @@ def _strength(ctx: _Context) -> tuple[int, list[str], str]:
 
 def _inconsistency(ctx: _Context) -> list[tuple[int, str]]:
     p = ctx.p
+    if not ctx.meta and p.vote_inconsistency == "classification":
+        classes = {_classify(ctx, s) for s in ctx.eligible}
+        if {"better", "worse"} <= classes:
+            return [(1, "inconsistency (some studies show a benefit and others harm)")]
+        return []
     if not ctx.meta:
         sig = [s.direction for s in ctx.eligible if s.significant and s.direction != "none"]
         if "increase" in sig and "decrease" in sig:
@@ -482,16 +535,29 @@ def _inconsistency(ctx: _Context) -> list[tuple[int, str]]:
 def _imprecision(ctx: _Context) -> list[tuple[int, str]]:
     p, n, unit = ctx.p, ctx.total_n, ctx.unit
     down, reasons = 0, []
-    if n < p.imprecision_n_very_serious:
+    if all(s.n is None for s in ctx.eligible):
+        down = 1
+        reasons.append("no study reported its size")
+    elif n < p.imprecision_n_very_serious:
         down = 2
-        reasons.append(f"{T.count(n)} {unit} in all, fewer than {T.count(p.imprecision_n_very_serious)}")
+        reasons.append(f"{T.count(n)} {unit} in all{ctx.unknown_text()}, fewer than "
+                       f"{T.count(p.imprecision_n_very_serious)}")
     elif n < p.imprecision_n_serious:
         down = 1
-        reasons.append(f"{T.count(n)} {unit} in all, fewer than {T.count(p.imprecision_n_serious)}")
+        reasons.append(f"{T.count(n)} {unit} in all{ctx.unknown_text()}, fewer than "
+                       f"{T.count(p.imprecision_n_serious)}")
     if ctx.meta and ctx.sie is not None and ctx.s.ci_lower < -ctx.sie and ctx.s.ci_upper > ctx.sie:
         down = max(down, 1)
         reasons.append("the confidence interval includes both an important benefit and an "
                        "important harm")
+    elif not ctx.meta and p.imprecision_all_paths and ctx.sie is not None:
+        spans = [s.ci_lower is not None and s.ci_lower < -ctx.sie and s.ci_upper > ctx.sie
+                 for s in ctx.eligible]
+        if all(spans):
+            down = max(down, 1)
+            reasons.append("the study's confidence interval includes both an important benefit and "
+                           "an important harm" if len(spans) == 1 else "every study's confidence "
+                           "interval includes both an important benefit and an important harm")
     return [(down, f"imprecision ({'; '.join(reasons)})")] if down else []
 
 

@@ -30,6 +30,12 @@ from ..errors import ParameterError
 DEFAULT_SCHEME_ID = "whatworks-2026"
 
 VOTE_BASES = ("significance", "direction")
+UNKNOWN_N_RULES = ("one", "unknown")
+DEPENDENT_RULES = ("one-per-study", "multilevel-cr2")
+SMALL_STUDY_TESTS = ("none", "egger")
+VOTE_INCONSISTENCY_RULES = ("significance", "classification")
+ESTIMATORS = ("REML", "ML", "DL", "PM", "SJ", "HE", "EB")
+TESTS = ("z", "t", "knha", "adhoc")
 AMSTAR2_RATINGS = ("high", "moderate", "low", "critically-low")
 STRENGTH_CODES = ("very-low", "low", "moderate", "moderate-high", "high")
 
@@ -91,6 +97,36 @@ class SchemeParameters:
         ``imprecision_n_very_serious``, ``single_study_downgrade``, ``publication_bias_downgrade``.
     Words
         ``i2_words``: (lower bound of I² in %, word), from the highest band down.
+    The evidence pipeline (:func:`whatworks.ratings.pipeline.rate_evidence`)
+        ``pool_ineligible``: whether studies of designs that are not rated still enter the pooled
+        model (1.0: yes, a defect; 2.0: no). ``timepoint_target_months``: each study contributes
+        the effects at its time point nearest this (the later on a tie). ``dependent``:
+        "one-per-study" keeps the first effect at that time point (others dropped, 1.0) or
+        "multilevel-cr2" pools them all in a three-level model (effects within studies, REML) with
+        CR2 cluster-robust inference by study; ``rho`` is the assumed correlation of sampling
+        errors within a study (only 0, hierarchical effects, is fitted). ``estimator``: the tau²
+        estimator; ``single_study_model``: "FE" (the study as it is); ``test_small_k`` below
+        ``knha_min_studies`` studies, else ``test`` ("knha", Knapp-Hartung, in 1.0 and 2.0;
+        "adhoc", Knapp-Hartung with the variance factor at least 1, is available).
+        ``unknown_n``: "one" (1.0: a study of unknown size counts as one participant, a defect) or
+        "unknown" (reported as unknown; participant shares use the studies that report their size).
+        ``small_study_test``: "none" or "egger" (Egger's regression test, run with at least
+        ``small_study_min_studies`` studies; ``p < small_study_alpha`` sets the publication-bias
+        downgrade).
+    Label promises (2.0)
+        ``consistent_min_studies``: eligible studies needed for ±2 on the meta-analysis path.
+        ``consistent_by_probability``: whether the probability route to ±2 is open (1.0: yes).
+        ``no_effect_needs_pi`` and ``no_effect_pi_min_studies``: "evidence of no effect" also
+        needs the prediction interval inside the smallest important effect with this many studies.
+        ``imprecision_all_paths``: the "interval includes an important benefit and harm"
+        downgrade also applies without a meta-analysis (to each study's interval).
+        ``vote_consistent_allowed``: whether vote counting can give ±2 (2.0: no; without a pooled
+        model there is no prediction interval to show consistency).
+        ``vote_inconsistency``: "significance" (1.0: any significant effects in opposite
+        directions) or "classification" (studies classified as showing benefit and harm, the
+        same classification the vote uses, so the explanation cannot contradict itself).
+    Plain-language statement
+        ``months_progress_outcomes``: outcomes whose SMD is also given as EEF months' progress.
     """
 
     min_studies_meta: int = 2
@@ -115,6 +151,28 @@ class SchemeParameters:
     publication_bias_downgrade: int = 1
     i2_words: tuple[tuple[float, str], ...] = (
         (75.0, "considerable"), (50.0, "substantial"), (30.0, "moderate"), (0.0, "low"))
+    pool_ineligible: bool = True
+    timepoint_target_months: float = 12.0
+    dependent: str = "one-per-study"
+    rho: float = 0.0
+    estimator: str = "REML"
+    single_study_model: str = "FE"
+    test_small_k: str = "z"
+    test: str = "knha"
+    knha_min_studies: int = 3
+    pool_across_measures: str = "no"
+    unknown_n: str = "one"
+    small_study_test: str = "none"
+    small_study_min_studies: int = 10
+    small_study_alpha: float = 0.10
+    consistent_min_studies: int = 2
+    consistent_by_probability: bool = True
+    no_effect_needs_pi: bool = False
+    no_effect_pi_min_studies: int = 3
+    imprecision_all_paths: bool = False
+    vote_inconsistency: str = "significance"
+    vote_consistent_allowed: bool = True
+    months_progress_outcomes: tuple[str, ...] = ("attainment",)
 
     def __post_init__(self):
         _check_int(self, "min_studies_meta", 1)
@@ -156,6 +214,31 @@ class SchemeParameters:
         for name in ("single_study_downgrade", "publication_bias_downgrade"):
             if getattr(self, name) not in range(5):
                 raise ParameterError(name, getattr(self, name), "a downgrade 0 to 4")
+        for name, allowed in (("dependent", DEPENDENT_RULES), ("unknown_n", UNKNOWN_N_RULES),
+                              ("small_study_test", SMALL_STUDY_TESTS), ("estimator", ESTIMATORS),
+                              ("test", TESTS), ("test_small_k", TESTS),
+                              ("vote_inconsistency", VOTE_INCONSISTENCY_RULES)):
+            if getattr(self, name) not in allowed:
+                raise ParameterError(name, getattr(self, name), "one of " + ", ".join(allowed))
+        if self.pool_across_measures != "no":
+            raise ParameterError("pool_across_measures", self.pool_across_measures,
+                                 "'no' (the only rule implemented: effects on different measures "
+                                 "are not pooled, the vote rules are used)")
+        if self.single_study_model != "FE":
+            raise ParameterError("single_study_model", self.single_study_model, "'FE'")
+        if self.rho != 0.0:
+            raise ParameterError("rho", self.rho, "0.0 (only the hierarchical-effects working model, "
+                                 "sampling errors uncorrelated within a study, is fitted so far)")
+        for name in ("knha_min_studies", "small_study_min_studies", "consistent_min_studies",
+                     "no_effect_pi_min_studies"):
+            _check_int(self, name, 1)
+        if not 0 < self.small_study_alpha < 1:
+            raise ParameterError("small_study_alpha", self.small_study_alpha, "a fraction between 0 and 1")
+        if not (isinstance(self.timepoint_target_months, (int, float))
+                and math.isfinite(self.timepoint_target_months) and self.timepoint_target_months >= 0):
+            raise ParameterError("timepoint_target_months", self.timepoint_target_months,
+                                 "months from 0 up, such as 12")
+        object.__setattr__(self, "months_progress_outcomes", tuple(self.months_progress_outcomes))
         bounds = [b for b, _ in self.i2_words]
         if not bounds or bounds != sorted(bounds, reverse=True) or bounds[-1] != 0:
             raise ParameterError("i2_words", self.i2_words,
@@ -327,6 +410,23 @@ class Scheme(Result):
         values = _rule_values(self)
         return [(r.rule_id, r.axis, r.text.format_map(values)) for r in self.rules]
 
+    def parameter_rows(self, other: Scheme | None = None) -> list[tuple[str, str, str | None]]:
+        """Every parameter as (name, value here, value in ``other``), values as short text."""
+        def text(value) -> str:
+            if isinstance(value, dict):
+                return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in value.items())
+            if isinstance(value, tuple):
+                return ", ".join(" ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
+                                 if isinstance(v, tuple) else str(v) for v in value)
+            if isinstance(value, bool):
+                return "yes" if value else "no"
+            return f"{value:g}" if isinstance(value, float) else str(value)
+
+        return [(f.name, text(getattr(self.parameters, f.name)),
+                 None if other is None else text(getattr(other.parameters, f.name)))
+                for f in dataclasses.fields(self.parameters)]
+
     def summary_text(self) -> str:
         lines = [f"Rating scheme {self.scheme_id} version {self.version} ({self.released})"]
         lines += [f"  [{axis}] {text}" for _, axis, text in self.describe_rules()]
@@ -382,8 +482,85 @@ def _rule_values(scheme: Scheme) -> dict[str, Any]:
     return values
 
 
-#: The default scheme shipped with whatworks.
-DEFAULT_SCHEME = Scheme(
+def _rules_v2() -> tuple[Rule, ...]:
+    """Version 2.0's rules: 1.0's, with every label's promise stated and the pipeline written down."""
+    replaced = {
+        "consistent": Rule(
+            "consistent", "effectiveness",
+            "+2 (or -2): at least {consistent_min_studies} eligible studies were pooled, the "
+            "confidence interval excludes no effect in the better (worse) direction, and so does "
+            "the prediction interval (a benefit, or harm, expected in most settings)."),
+        "tends": Rule(
+            "tends", "effectiveness",
+            "+1 (or -1): the confidence interval excludes no effect but the condition for +2 (-2) "
+            "is not met: fewer than {consistent_min_studies} studies, or the prediction interval "
+            "includes no effect or is not available."),
+        "null": Rule(
+            "null", "effectiveness",
+            "0: the confidence interval includes no effect. It is 'evidence of no effect' when the "
+            "whole confidence interval and, with at least {no_effect_pi_min_studies} studies, the "
+            "whole prediction interval lie within the smallest important effect "
+            "({smallest_important_text}) and strength of evidence is at least "
+            "'{no_effect_min_strength_label}'; otherwise 'no clear effect or mixed'."),
+        "vote": Rule(
+            "vote", "effectiveness",
+            "Where no meta-analysis is possible, each study shows a benefit, a harm or neither "
+            "({vote_basis_text}); a study whose confidence interval lies within the smallest "
+            "important effect shows neither. +1 (-1) when more than {vote_majority_pct} of the "
+            "studies and more than {vote_majority_pct} of the participants (of the studies that "
+            "report their size) are in studies showing a benefit (harm). Vote counting never gives "
+            "+2 (-2): without a pooled model there is no prediction interval to show that an effect "
+            "is consistent across settings."),
+        "inconsistency": Rule(
+            "inconsistency", "strength",
+            "Inconsistency: with a meta-analysis, down 2 when I² is at least {i2_very_serious:g}% "
+            "and the prediction interval includes no effect; otherwise down 1 when I² is at least "
+            "{i2_serious:g}%, or when the confidence interval excludes no effect but the "
+            "prediction interval does not. Without a meta-analysis, down 1 when some studies show "
+            "a benefit and others harm (as classified for the vote)."),
+        "imprecision": Rule(
+            "imprecision", "strength",
+            "Imprecision: down 2 with fewer than {imprecision_n_very_serious:,} participants in "
+            "all, down 1 with fewer than {imprecision_n_serious:,} (counting the studies that report "
+            "their size); and at least down 1 when the confidence interval (the pooled one, or "
+            "without a meta-analysis every study's) includes both an important benefit and an "
+            "important harm."),
+        "publication-bias": Rule(
+            "publication-bias", "strength",
+            "Small-study effects: with at least {small_study_min_studies} studies pooled, Egger's "
+            "regression test is run; p below {small_study_alpha:g} suspects publication bias: down "
+            "{publication_bias_downgrade}."),
+    }
+    pipeline = (
+        Rule("eligibility", "evidence",
+             "Which studies count: {eligible_designs}. Studies of other designs are listed with "
+             "the reason and never enter the synthesis, the counts or the rating."),
+        Rule("time-point", "evidence",
+             "Each study contributes the effects at its time point nearest "
+             "{timepoint_target_months:g} months (the later one on a tie)."),
+        Rule("dependent", "evidence",
+             "Several effect sizes from one study are pooled, not dropped: a three-level model "
+             "(effects within studies; {estimator}) with CR2 cluster-robust inference by study "
+             "and Satterthwaite degrees of freedom; the sampling errors of one study's effects are "
+             "taken as uncorrelated (rho = {rho:g}, hierarchical effects). A study counts once in "
+             "k, in participants and in votes; for the vote, its effects are averaged assuming "
+             "they are perfectly correlated (the cautious choice)."),
+        Rule("model", "evidence",
+             "One effect per study: one study is taken as it is; {estimator} random effects with "
+             "the {test_small_k} test below {knha_min_studies} studies, else the {test} test "
+             "(knha: Knapp-Hartung; adhoc: Knapp-Hartung with its variance factor at least 1). "
+             "Effects on different measures are not pooled (pool_across_measures = "
+             "{pool_across_measures}: vote counting). A model that "
+             "cannot be fitted is reported and the rating falls back to vote counting."),
+        Rule("sample-size", "evidence",
+             "A study of unknown size is reported as such: it counts in k and in the vote's "
+             "study majority, never as participants."),
+    )
+    return pipeline + tuple(replaced.get(r.rule_id, r) for r in RULES)
+
+
+#: Version 1.0 as first published (its pipeline choices are the Evidence Store's of 2026-01).
+SCHEME_V1 = Scheme(
     scheme_id=DEFAULT_SCHEME_ID, version="1.0",
     title="whatworks rating scheme 2026: overall effectiveness and strength of evidence",
     released="2026-01-01", changes="First version.",
@@ -427,4 +604,25 @@ def list_schemes() -> list[Scheme]:
     return sorted(_REGISTRY.values(), key=lambda s: (s.scheme_id, _version_key(s.version)))
 
 
-register_scheme(DEFAULT_SCHEME)
+#: Version 2.0: every label keeps its promise (docs/methods/ratings.md, "What changed in 2.0").
+SCHEME_V2 = dataclasses.replace(
+    SCHEME_V1, version="2.0", released="2026-12-01", rules=_rules_v2(),
+    changes="Studies of designs that are not rated no longer enter the synthesis; several effect "
+            "sizes from one study are pooled (three-level model, CR2) instead of dropped; "
+            "'consistently' needs at least 3 pooled studies and a prediction interval on one side "
+            "(never by vote counting); "
+            "'evidence of no effect' needs the prediction interval inside the smallest important "
+            "effect too; the imprecision downgrade applies to single studies; a study of unknown "
+            "size is never counted as one participant; Egger's test feeds the publication-bias "
+            "downgrade from 10 studies; vote-count inconsistency uses the vote's classification.",
+    parameters=dataclasses.replace(
+        SchemeParameters(), pool_ineligible=False, dependent="multilevel-cr2", unknown_n="unknown",
+        small_study_test="egger", consistent_min_studies=3, vote_consistent_min_studies=3,
+        consistent_by_probability=False, no_effect_needs_pi=True, imprecision_all_paths=True,
+        vote_inconsistency="classification", vote_consistent_allowed=False))
+
+#: The default scheme shipped with whatworks (the latest version).
+DEFAULT_SCHEME = SCHEME_V2
+
+register_scheme(SCHEME_V1)
+register_scheme(SCHEME_V2)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from .._results import Result, fmt, fmt_p
 from .._threads import blas_threads
-from ..errors import InputError, ParameterError, WhatWorksWarning
+from ..errors import DegenerateModelError, InputError, ParameterError, WhatWorksWarning
 from . import _dist, _wls
 from .design import design_matrix
 from .tau2 import COMMON_EFFECT, TAU2_ESTIMATORS, Batch, Control, solve_generalised_q
@@ -298,19 +298,19 @@ def meta_analysis(yi, vi=None, *, sei=None, mods=None, data: pd.DataFrame | None
 
 
 def _degenerate(y: np.ndarray, v: np.ndarray, method: str, test: str, tau2, *, rows: np.ndarray
-                ) -> InputError:
+                ) -> DegenerateModelError:
     """Why a fit gave no finite estimate or standard error (a user's data, not a bug)."""
     zero = np.flatnonzero(v == 0)
     if zero.size and not tau2:
-        return InputError(f"sampling variance 0 gives this study infinite weight when tau^2 = 0 "
-                          f"(method {method}, k = {y.size}); enter its variance (metafor refuses "
-                          "this too)", row=int(rows[zero[0]]), column="vi")
+        return DegenerateModelError(f"sampling variance 0 gives this study infinite weight when "
+                                    f"tau^2 = 0 (method {method}, k = {y.size}); enter its variance "
+                                    "(metafor refuses this too)", row=int(rows[zero[0]]), column="vi")
     if test == "knha":
-        return InputError("test='knha' scales the variance by the residual heterogeneity, which is 0 "
-                          "here (the effects agree exactly), so the standard error would be 0; use "
-                          "test='z' or test='adhoc'", column="yi")
-    return InputError("the model gives no finite estimate or standard error for these data; check "
-                      "the effect sizes and variances", column="yi")
+        return DegenerateModelError("test='knha' scales the variance by the residual heterogeneity, "
+                                    "which is 0 here (the effects agree exactly), so the standard "
+                                    "error would be 0; use test='z' or test='adhoc'", column="yi")
+    return DegenerateModelError("the model gives no finite estimate or standard error for these data; "
+                                "check the effect sizes and variances", column="yi")
 
 
 def _check_design(X: np.ndarray, names, k: int, method: str) -> None:

@@ -113,32 +113,14 @@ def delete_finding(finding: Finding, *, reason: str, user=None) -> None:
 def refresh(intervention: Intervention, outcome: Outcome, *, reason: str, user=None,
             when=None, plot: bool = True) -> Rating | None:
     """Refit the synthesis and recompute the rating of one intervention x outcome."""
-    from .rating import rate_findings
+    from . import rating as adapter
 
     when = when or timezone.now()
     findings = list(Finding.objects.filter(intervention=intervention, outcome=outcome)
                     .select_related("study"))
-    chosen = one_per_study(findings)
-    synthesis, fit = _synthesise(intervention, outcome, chosen, plot=plot)
-    old = Rating.objects.filter(intervention=intervention, outcome=outcome).first()
-    if not chosen:
-        if old is not None:
-            _record_change(intervention, outcome, old, None, reason, when, user)
-            old.delete()
-        return None
-    rating = rate_findings(outcome=outcome, intervention=intervention, findings=chosen, fit=fit)
-    new, _ = Rating.objects.update_or_create(
-        intervention=intervention, outcome=outcome,
-        defaults=dict(effectiveness=rating.effectiveness, effectiveness_label=rating.effectiveness_label,
-                      effectiveness_state=rating.effectiveness_state, strength=rating.strength,
-                      strength_label=rating.strength_label, scheme=rating.scheme,
-                      scheme_version=rating.scheme_version, inputs=rating.inputs,
-                      explanation=rating.explanation, crosswalk=rating.crosswalk,
-                      computed=when))
-    if old is None or (old.effectiveness_label, old.strength_label) != (
-            new.effectiveness_label, new.strength_label):
-        _record_change(intervention, outcome, old, new, reason, when, user)
-    return new
+    result = adapter.evaluate(outcome=outcome, intervention=intervention, findings=findings)
+    return adapter.save_result(intervention, outcome, result, reason=reason, when=when, user=user,
+                               plot=plot)
 
 
 def _record_change(intervention, outcome, old, new, reason, when, user) -> None:
@@ -190,10 +172,13 @@ def fit_synthesis(chosen: list[Finding]):
 def forest_svg(synthesis: Synthesis) -> str:
     """The synthesis's forest plot as SVG, drawn on first use and cached."""
     if not synthesis.forest_svg:
-        chosen = one_per_study(list(Finding.objects.filter(
-            intervention_id=synthesis.intervention_id, outcome_id=synthesis.outcome_id)
-            .select_related("study")))
-        fit = fit_synthesis(chosen)
+        from . import rating as adapter
+
+        fit = adapter.forest_fit(adapter.evaluate(
+            outcome=synthesis.outcome, intervention=synthesis.intervention,
+            findings=list(Finding.objects.filter(intervention_id=synthesis.intervention_id,
+                                                 outcome_id=synthesis.outcome_id)
+                          .select_related("study"))))
         if fit is None:
             return ""
         synthesis.forest_svg = _forest_svg(fit, synthesis.measure, synthesis.outcome)

@@ -118,9 +118,12 @@ def compare(request):
 @cached_for_readers
 def methods(request):
     from whatworks.ratings.crosswalk import CAVEAT
-    from whatworks.ratings.schemes import get_scheme
+    from whatworks.ratings.schemes import get_scheme, list_schemes
 
     scheme = get_scheme()
+    earlier = [s for s in list_schemes() if s.scheme_id == scheme.scheme_id and s is not scheme]
     return render(request, "store/methods.html", {
-        "scheme": scheme, "rules": scheme.describe_rules(), "crosswalk_caveat": CAVEAT})
+        "scheme": scheme, "rules": scheme.describe_rules(), "crosswalk_caveat": CAVEAT,
+        "parameters": scheme.parameter_rows(earlier[-1] if earlier else None),
+        "earlier": earlier[-1] if earlier else None})
 
