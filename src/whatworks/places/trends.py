@@ -116,6 +116,9 @@ def statistical_neighbours(panel: pd.DataFrame, code: str, *, k: int = 10, year:
     return rows[["code", "name", "region", "distance"]].reset_index(drop=True)
 
 
+similar_authorities = statistical_neighbours  # the name readers see; the old one is kept
+
+
 @dataclass(frozen=True, repr=False)
 class TrendResult(Result):
     """Rates by year for an authority and its comparators, with confidence intervals.
