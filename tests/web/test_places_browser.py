@@ -54,6 +54,7 @@ def test_an_authority_page_fits_and_draws_its_charts_with_legends(sized):
         assert box["width"] > 200 and box["right"] <= box["viewport"] + 1, (kind, box)
         svg = sized.request.get(src).text()
         assert "Source: Department for Education" in svg and "legend" in svg, kind
+        assert sized.locator(f'a.chart-open[href="{src}"]').count() == 1  # opens full size
     notice = sized.locator("#gap-note")
     assert notice.is_visible() and "2018" in notice.inner_text()
     assert "Similar authorities (our match on deprivation and size)" in sized.content()

@@ -6,6 +6,7 @@ serve`` imports it before gunicorn forks, so every worker inherits the result.
 ``WHATWORKS_WARM=0`` skips it.
 """
 
+import logging
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -19,4 +20,7 @@ if os.environ.get("WHATWORKS_WARM", "1") != "0":
     from whatworks.web.places.analysis import warm
 
     get_resolver().url_patterns  # noqa: B018  (imports every app's views now, not on request 1)
-    warm()
+    try:
+        warm()
+    except Exception:  # the rest of the site still serves; the places pages will say what failed
+        logging.getLogger("whatworks").exception("places: could not precompute at start-up")
