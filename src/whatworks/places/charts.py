@@ -25,7 +25,7 @@ def source_line(files: Iterable[str] = (), *, imd: bool = True) -> str:
     first = DFE if not own else "files " + ", ".join(own)
     if imd:
         first += "; " + IMD
-    return f"Source: {first}. " + (OGL if not own else "")
+    return (f"Source: {first}. " + (OGL if not own else "")).strip()
 
 
 def years_text(years: Iterable[int]) -> str:
