@@ -1,7 +1,6 @@
 """Funnel plots (whatworks.places.funnel) against closed forms computed in R
 (tests/reference/make_places.R -> places.json), properties, and drawing."""
 
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import load_reference, vec
+from tests.places.svg import svg_text
 from whatworks.errors import InputError, ParameterError
 from whatworks.places import load_panel
 from whatworks.places.funnel import (
@@ -154,11 +154,26 @@ def test_the_funnel_plot_draws_limits_points_and_the_highlight(panel, tmp_path):
     fig = res.plot_funnel()
     ax = fig.axes[0]
     assert len(ax.lines) == 5  # two limits each side at two levels, and the target
-    assert [t.get_text() for t in ax.texts] == ["Gateshead"]
-    assert ax.get_title() == "Children looked after at 31 March each year, 2023"
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[0] == "Gateshead" and texts[1].startswith("Source: Department for Education")
+    assert "Open Government Licence" in texts[1].replace("\n", " ") and len(texts) == 2
+    assert ax.get_title().replace("\n", " ") == (
+        "Children looked after at 31 March each year per 10,000 children, 2023: funnel plot of "
+        "152 authorities")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Gateshead" in legend and any(t.startswith("above the 99.8% limits") for t in legend)
     drawn = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
     assert np.isin(res.rate[np.isfinite(res.rate)], drawn).all()  # every authority is a point
-    ET.parse(save_figure(fig, tmp_path / "funnel.svg"))  # a well-formed SVG
+    svg = save_figure(fig, tmp_path / "funnel.svg")
+    text = svg_text(svg.read_bytes())  # well-formed, text kept as text: title, year, legend, source
+    assert "funnel plot of" in text and "2023" in text and "Gateshead" in text
+    assert "Source: Department for Education" in text
+
+
+def test_a_funnel_of_the_users_own_counts_names_no_source_it_cannot_know():
+    res = funnel_from_counts([5, 9, 12, 30], [1000, 2000, 2500, 6000])
+    ax = res.plot_funnel().axes[0]
+    assert not any(t.get_text().startswith("Source") for t in ax.texts)
 
 
 def test_the_funnel_plot_draws_into_a_given_axes(panel):

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import load_reference, vec
+from tests.places.svg import svg_text
 from whatworks.errors import InputError, ParameterError
 from whatworks.places import load_panel
 from whatworks.places.boundaries import current_code
@@ -94,11 +95,25 @@ def test_each_authority_is_set_against_the_rate_expected_for_its_deprivation(pan
     assert ((outside["count"] > outside["pi_upper"]) | (outside["count"] < outside["pi_lower"])).all()
 
 
-def test_the_deprivation_chart_marks_the_chosen_authority(panel):
+def test_the_deprivation_chart_marks_the_chosen_authority(panel, tmp_path):
+    from whatworks.synthesis.plots import save_figure
+
     res = expected_rates(panel, year=2023)
-    ax = res.plot_deprivation(highlight="E08000037").axes[0]
-    assert [t.get_text() for t in ax.texts] == ["Gateshead"]
+    fig = res.plot_deprivation(highlight="E08000037")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts][0] == "Gateshead"
     assert ax.get_xlabel().startswith("IMD 2019 average score")
+    # issue 10: a legend for every colour, a title with the year, the source
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    flags = set(res.flag)
+    words = {"above": "more than expected", "below": "fewer than expected", "within": "as expected"}
+    for flag in flags:
+        n = list(res.flag).count(flag)
+        assert any(t.startswith(words[flag]) and f"{n} authorities" in t for t in legend)
+    assert "expected given deprivation" in legend and "Gateshead" in legend
+    text = svg_text(save_figure(fig, tmp_path / "dep.svg").read_bytes())
+    assert "against deprivation, 2023" in text and "(152 authorities)" in text
+    assert "Source: Department for Education" in text and "Indices of Deprivation 2019" in text
 
 
 def test_a_bad_family_or_reference_region_is_named(panel):

@@ -1,7 +1,9 @@
-"""Trends with confidence intervals and statistical neighbours (whatworks.places.trends)."""
+"""Trends with confidence intervals and similar authorities (whatworks.places.trends)."""
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import load_reference, vec
 from whatworks.errors import InputError, ParameterError
@@ -85,4 +87,78 @@ def test_neighbours_need_a_year_with_the_variables(consistent):
 def test_the_trend_chart_draws_each_series():
     ax = trend("Gateshead").plot_trend().axes[0]
     labels = [line.get_label() for line in ax.lines]
-    assert labels == ["Gateshead", "England", "North East", "statistical neighbours"]
+    assert labels == ["Gateshead (E08000037)", "England", "North East",
+                      "10 similar authorities (our match on deprivation and size) to Gateshead, "
+                      "pooled"]
+    # without interpolation 2011-2017 have counts but no population: named, not called missing
+    title = ax.get_title().replace("\n", " ")
+    assert "no published population for 2011-2017, so no rate" in title
+    assert "no data published in our source for 2018" in title
+
+
+@pytest.fixture(scope="module")
+def interpolated():
+    from whatworks.places import load_areas
+
+    return (load_panel(geography="consistent", interpolate_population=True),
+            load_areas(level="national", interpolate_population=True),
+            load_areas(level="regional", interpolate_population=True))
+
+
+def test_2018_is_a_gap_not_a_bridge(interpolated, tmp_path):
+    # the shipped files have no local-authority figures for 2018 (2010-2017 tables and the
+    # 2019-2023 release): the year is named and every line is broken there
+    from tests.places.svg import svg_text
+    from whatworks.synthesis.plots import save_figure
+
+    panel, england, regions = interpolated
+    res = trend("E06000001", panel=panel, england=england, regions=regions)
+    assert res.missing_years == (2018,) and res.unpopulated_years == ()
+    fig = res.plot_trend()
+    ax = fig.axes[0]
+    for line in ax.lines:
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata(), dtype=float)
+        assert 2018 in x and np.isnan(y[x == 2018]).all()  # NaN: matplotlib draws no segment
+    named = res.to_named_frame()
+    assert named.loc[named["year"] == 2018, "note"].item() == "no data published in our source for 2018"
+    assert named.loc[named["year"] == 2018, "Hartlepool (E06000001): rate per 10,000"].isna().all()
+    text = svg_text(save_figure(fig, tmp_path / "trend.svg").read_bytes())
+    for words in ("Hartlepool: children looked after per 10,000 children, 2010-2017, 2019-2023",
+                  "no data published in our source for 2018", "Hartlepool (E06000001)", "England",
+                  "North East", "similar authorities (our match on deprivation and size)",
+                  "Source: Department for Education", "Open Government Licence"):
+        assert words in text, words
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sets(st.integers(2011, 2022), max_size=5))
+def test_no_line_ever_bridges_a_missing_year(interpolated, dropped):
+    panel, england, regions = interpolated
+    keep = ~((panel["code"] == "E08000037") & panel["year"].isin(dropped))
+    res = trend("E08000037", panel=panel[keep], england=england, regions=regions)
+    assert set(res.missing_years) == set(dropped) | {2018}
+    line = res.plot_trend().axes[0].lines[0]
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata(), dtype=float)
+    assert set(x[np.isnan(y)].tolist()) == set(dropped) | {2018}
+    assert list(x) == list(range(int(x.min()), int(x.max()) + 1))  # every year has a place
+
+
+def test_downloads_name_every_area(interpolated):
+    panel, england, regions = interpolated
+    res = trend("E06000001", panel=panel, england=england, regions=regions)
+    long = res.to_frame()
+    names = dict(zip(long["series"], long["area_name"], strict=False))
+    assert names["authority"] == "Hartlepool" and names["region"] == "North East"
+    assert names["England"] == "England"
+    assert names["neighbours"].startswith("10 similar authorities (our match on deprivation")
+    assert set(long.loc[long["series"] == "region", "area_code"]) == {"E12000001"}
+    wide = res.to_named_frame()
+    assert "North East (E12000001): rate per 10,000" in wide.columns
+    assert "England (E92000001): 95% CI upper" in wide.columns
+    members = wide["similar authorities (codes and names)"].iloc[0].split("; ")
+    assert len(members) == 10 and all(m.split(" ", 1)[0] in res.neighbours for m in members)
+    assert not any(c in ("authority", "region", "neighbours") for c in wide.columns)
+    chosen = trend("E06000001", panel=panel, england=england, regions=regions,
+                   neighbours=["E06000002", "E06000003"])
+    label = chosen.labels()["neighbours"][1]
+    assert label == "2 comparison authorities chosen by the user, pooled"

@@ -88,14 +88,18 @@ def populate(places: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.set_defaults(places_handler=cmd_funnel)
 
     p = sub.add_parser("trend", help="an authority's rate over time against England, its region "
-                                     "and its statistical neighbours",
+                                     "and similar authorities (our match on deprivation and size)",
                        description="Rates by year with Poisson confidence intervals, in the "
-                                   "consistent geography.")
+                                   "consistent geography. Similar authorities are our own match "
+                                   "(nearest on IMD 2019 score and log population 0-17), not "
+                                   "DfE's statistical neighbours. Years with no data are gaps.")
     p.add_argument("code", help="authority code (9-character or DfE 3-digit) or name")
     _data_options(p)
     p.add_argument("--neighbours", nargs="+", metavar="CODE",
-                   help="statistical neighbours (default: the k nearest on IMD score and size)")
-    p.add_argument("--k", type=int, default=10, help="number of neighbours (default 10)")
+                   help="authorities to compare with (default: the k similar authorities, "
+                        "nearest on IMD score and size)")
+    p.add_argument("--k", type=int, default=10,
+                   help="number of similar authorities (default 10)")
     p.add_argument("--method", type=str.lower, choices=["exact", "byar"], default="exact")
     p.add_argument("--level", type=float, default=95.0)
     p.add_argument("--plot", metavar="FILE", help="write the trend chart (.svg, .png or .pdf)")

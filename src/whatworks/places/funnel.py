@@ -38,6 +38,7 @@ from scipy import stats
 
 from .._results import Result, fmt, fmt_p, jsonable
 from ..errors import InputError, ParameterError
+from .charts import finish, source_line
 from .io import MEASURES
 
 MODELS = ("poisson", "binomial")
@@ -196,6 +197,7 @@ class FunnelResult(Result):
     lower_99_8: np.ndarray
     upper_99_8: np.ndarray
     flag: tuple[str, ...]
+    source: str = ""
 
     _skip_in_dict = ("codes", "names", "regions", "count", "population", "rate", "expected", "z",
                      "lower_95", "upper_95", "lower_99_8", "upper_99_8", "flag")
@@ -267,26 +269,32 @@ class FunnelResult(Result):
             ax = new_axes(7.5, 5.0)
         curve = self.curve()
         x = curve["population"]
+        adjusted = {"none": "", "multiplicative": ", overdispersion allowed for",
+                    "additive": ", variation between authorities allowed for"}[self.overdispersion]
         for level, style in zip(LEVELS, ("--", "-"), strict=True):
             s = _suffix(level)
             ax.plot(x, curve[f"lower_{s}"], style, color="0.35", lw=0.9,
-                    label=f"{level:g}% limits")
+                    label=f"{level:g}% limits{adjusted}")
             ax.plot(x, curve[f"upper_{s}"], style, color="0.35", lw=0.9)
-        ax.axhline(self.target, color="black", lw=1.0, ls=":", label=f"target {self.target:.1f}")
+        ax.axhline(self.target, color="black", lw=1.0, ls=":",
+                   label=f"{'target' if self.target_given else 'pooled rate of the authorities'} "
+                         f"{self.target:.1f} per 10,000")
         colours = {"above": "#c0392b", "below": "#2471a3", "within": "0.55"}
         flags = np.array(self.flag)
         for flag, colour in colours.items():
             sel = flags == flag
             if sel.any():
+                what = "within" if flag == "within" else f"{flag}"
                 ax.scatter(self.population[sel], self.rate[sel], s=16, color=colour,
-                           edgecolor="none", label=f"{flag} ({sel.sum()})", zorder=3)
+                           edgecolor="none", zorder=3,
+                           label=f"{what} the {self.flag_level:g}% limits ({sel.sum()} authorities)")
         code = highlight or self.highlight
         if code is not None:
             if code not in self.codes:
                 raise ParameterError("highlight", code, "a code of an authority in the funnel")
             i = self.codes.index(code)
             ax.scatter([self.population[i]], [self.rate[i]], s=70, facecolor="none",
-                       edgecolor="black", linewidth=1.5, zorder=4)
+                       edgecolor="black", linewidth=1.5, zorder=4, label=self.names[i])
             ax.annotate(self.names[i], (self.population[i], self.rate[i]), xytext=(6, 6),
                         textcoords="offset points", fontsize=9, weight="bold")
         if log_x:
@@ -294,8 +302,9 @@ class FunnelResult(Result):
         ax.set_xlabel("Children aged 0-17 (population)")
         ax.set_ylabel("Rate per 10,000 children")
         label = MEASURES.get(self.measure, (self.measure,))[0]
-        ax.set_title(label + ("" if self.year is None else f", {self.year}"), fontsize=10)
-        ax.legend(fontsize=7, frameon=False, loc="upper right")
+        title = (f"{label} per 10,000 children{'' if self.year is None else f', {self.year}'}: "
+                 f"funnel plot of {self.k} authorities")
+        finish(ax.figure, ax, title=title, source=self.source, legend_loc="upper right")
         return ax.figure
 
 
@@ -317,12 +326,14 @@ def funnel_from_counts(count, population, *, codes=None, names=None, regions=Non
                        model: str = "poisson", limits: str = "exact",
                        overdispersion: str = "none", target: float | None = None,
                        flag_level: float = 99.8, winsorize: float = 0.1, year: int | None = None,
-                       measure: str = "rate", highlight: str | None = None) -> FunnelResult:
+                       measure: str = "rate", highlight: str | None = None,
+                       source: str = "") -> FunnelResult:
     """Funnel-plot limits and flags for counts and populations (arrays of equal length).
 
     ``target`` is a rate per 10,000 (default: the pooled rate ``sum(count) / sum(population)``
     of the units with both). Units with a missing count or population are kept with the flag
-    "missing" and left out of the target and the dispersion estimates.
+    "missing" and left out of the target and the dispersion estimates. ``source`` is the line
+    the chart carries (where the counts come from).
     """
     _check("model", model, MODELS)
     _check("limits", limits, LIMITS)
@@ -373,7 +384,8 @@ def funnel_from_counts(count, population, *, codes=None, names=None, regions=Non
         regions=regions, count=_frozen(count), population=_frozen(n), rate=_frozen(rate),
         expected=_frozen(np.where(np.isfinite(n), theta * n, np.nan)), z=_frozen(z),
         lower_95=_frozen(lim[95.0][0]), upper_95=_frozen(lim[95.0][1]),
-        lower_99_8=_frozen(lim[99.8][0]), upper_99_8=_frozen(lim[99.8][1]), flag=tuple(flag))
+        lower_99_8=_frozen(lim[99.8][0]), upper_99_8=_frozen(lim[99.8][1]), flag=tuple(flag),
+        source=source)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -414,4 +426,5 @@ def funnel(panel: pd.DataFrame, *, year: int, model: str = "poisson", limits: st
         codes=rows["code"].tolist(), names=rows["name"].tolist(), regions=rows["region"].tolist(),
         model=model, limits=limits, overdispersion=overdispersion, target=target,
         flag_level=flag_level, winsorize=winsorize, year=int(year), measure=measure,
-        highlight=code)
+        highlight=code, source=source_line(rows["source"].dropna().unique() if "source" in rows
+                                           else (), imd=False))

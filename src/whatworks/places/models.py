@@ -35,6 +35,7 @@ from scipy import optimize, special, stats
 
 from .._results import Result, fmt, fmt_p, jsonable
 from ..errors import ConvergenceError, InputError, ParameterError
+from .charts import finish, source_line
 
 FAMILIES = ("poisson", "negbin")
 COVARIATES = ("deprivation", "region")
@@ -318,6 +319,7 @@ class ExpectedRates(Result):
     pi_lower: np.ndarray
     pi_upper: np.ndarray
     flag: tuple[str, ...]
+    source: str = ""
 
     _skip_in_dict = ("codes", "names", "regions", "imd_score", "count", "population", "expected",
                      "pi_lower", "pi_upper", "flag")
@@ -350,8 +352,16 @@ class ExpectedRates(Result):
         if ax is None:
             ax = new_axes(7.0, 4.8)
         frame = self.to_frame()
-        colours = frame["flag"].map({"above": "#c0392b", "below": "#2471a3", "within": "0.55"})
-        ax.scatter(frame["imd_score"], frame["rate"], s=16, c=colours.tolist(), edgecolor="none")
+        colours = {"above": "#c0392b", "below": "#2471a3", "within": "0.55"}
+        words = {"above": "more than expected", "below": "fewer than expected",
+                 "within": "as expected"}
+        for flag, colour in colours.items():
+            sel = (frame["flag"] == flag).to_numpy()
+            if sel.any():
+                ax.scatter(frame["imd_score"][sel], frame["rate"][sel], s=16, color=colour,
+                           edgecolor="none", zorder=3,
+                           label=f"{words[flag]} ({self.level:g}% prediction interval; "
+                                 f"{int(sel.sum())} authorities)")
         order = np.argsort(frame["imd_score"].to_numpy())
         ax.plot(frame["imd_score"].to_numpy()[order], frame["expected_rate"].to_numpy()[order],
                 color="black", lw=1.2, label="expected given deprivation")
@@ -359,12 +369,16 @@ class ExpectedRates(Result):
             if highlight not in self.codes:
                 raise ParameterError("highlight", highlight, "a code in the model")
             r = frame.iloc[self.codes.index(highlight)]
-            ax.scatter([r["imd_score"]], [r["rate"]], s=70, facecolor="none", edgecolor="black")
+            ax.scatter([r["imd_score"]], [r["rate"]], s=70, facecolor="none", edgecolor="black",
+                       zorder=4, label=r["name"])
             ax.annotate(r["name"], (r["imd_score"], r["rate"]), xytext=(6, 6),
                         textcoords="offset points", fontsize=9, weight="bold")
         ax.set_xlabel("IMD 2019 average score (higher = more deprived)")
         ax.set_ylabel("Rate per 10,000 children")
-        ax.legend(fontsize=8, frameon=False)
+        year = "" if self.year is None else f", {self.year}"
+        finish(ax.figure, ax, title=f"Children looked after per 10,000 children against "
+               f"deprivation{year} ({len(frame)} authorities)", source=self.source,
+               legend_loc="upper left")
         return ax.figure
 
 
@@ -391,4 +405,6 @@ def expected_rates(panel: pd.DataFrame, *, year: int, family: str = "negbin",
     return ExpectedRates(
         year=int(year), family=family, level=level, model=fit, codes=fit.codes, names=fit.names,
         regions=tuple(rows["region"]), imd_score=rows["imd_score"].to_numpy(float), count=y,
-        population=fit.population, expected=mu, pi_lower=lo, pi_upper=hi, flag=flag)
+        population=fit.population, expected=mu, pi_lower=lo, pi_upper=hi, flag=flag,
+        source=source_line(rows["source"].dropna().unique() if "source" in rows else (),
+                           imd=True))

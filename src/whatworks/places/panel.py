@@ -58,7 +58,7 @@ def default_files() -> list[Path]:
     return [root / TIDY_FILE] + sorted((root / WIDE_DIR).glob("*.csv"))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)  # more than the 9 shipped files: 8 made every load re-read all
 def _read_cached(path: str, mtime: float) -> pd.DataFrame:
     frame = read_cla(path)
     frame["source"] = Path(path).name

@@ -1,12 +1,19 @@
-"""Places pages: pick an authority; its rate over time against England, its region and statistical
-neighbours; the funnel plot with it highlighted; where it sits against deprivation; downloads."""
+"""Places pages: pick an authority; its rate over time against England, its region and similar
+authorities (our match on deprivation and size); the funnel plot with it highlighted; where it
+sits against deprivation; downloads. Everything but the template is computed once per process
+(:mod:`.analysis`)."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
+
+from whatworks.places.charts import missing_years_text, years_text
+from whatworks.places.trends import SIMILAR_EXPLAINED
 
 from . import analysis
 
@@ -19,7 +26,7 @@ def index(request):
     year = analysis.latest_year()
     rows = analysis.authorities(year)
     funnel = analysis.year_funnel(year)
-    flags = funnel.to_frame().set_index("code")["flag"].to_dict()
+    flags = {c: r["flag"] for c, r in analysis.funnel_rows(year).items()}
     regions = {}
     for row in rows.itertuples():
         regions.setdefault(row.region or "Other", []).append(
@@ -35,27 +42,31 @@ def authority(request, code):
         return redirect("places:authority", code=resolved, permanent=True)
     year = analysis.latest_year()
     t = analysis.authority_trend(code)
-    funnel_row = analysis.year_funnel(year).to_frame().set_index("code").loc[code] \
-        if code in set(analysis.year_funnel(year).to_frame()["code"]) else None
-    expected = analysis.year_expected(year).to_frame().set_index("code")
     return render(request, "places/authority.html", {
-        "code": code, "trend": t, "year": year, "funnel_row": funnel_row,
-        "expected_row": expected.loc[code] if code in expected.index else None,
-        "table": _by_year(t.to_frame()),
+        "code": code, "trend": t, "year": year,
+        "funnel_row": analysis.funnel_rows(year).get(code),
+        "expected_row": analysis.expected_rows(year).get(code),
+        "table": _by_year(code), "missing_note": missing_years_text(t.missing_years),
+        "years": years_text(t.to_frame().dropna(subset=["rate"])["year"]),
         "neighbours": list(zip(t.neighbours, t.neighbour_names, strict=True)),
+        "similar_explained": SIMILAR_EXPLAINED,
     })
 
 
 SERIES = ("authority", "England", "region", "neighbours")
 
 
-def _by_year(frame):
-    """One row per year: the rate and 95% CI of the authority and each comparator."""
-    rows = []
-    for year, group in frame.groupby("year"):
-        cells = {r.series: r for r in group.itertuples()}
-        rows.append({"year": year, "cells": [cells.get(s) for s in SERIES]})
-    return rows
+@lru_cache(maxsize=512)
+def _by_year(code):
+    """One row per year from the first to the last, missing years included with their note:
+    the rate and 95% CI of the authority and each comparator."""
+    t = analysis.authority_trend(code)
+    frame = t.to_frame()
+    cells = {(r.series, r.year): r for r in frame.itertuples()}
+    gaps = set(t.missing_years)
+    return [{"year": year, "missing": missing_years_text([year]) if year in gaps else "",
+             "cells": [cells.get((s, year)) for s in SERIES]}
+            for year in range(int(frame["year"].min()), int(frame["year"].max()) + 1)]
 
 
 @require_GET
@@ -95,7 +106,7 @@ def data_csv(request, code):
 @require_GET
 def funnel_csv(request):
     year = analysis.latest_year()
-    response = HttpResponse(analysis.year_funnel(year).to_frame().to_csv(index=False),
+    response = HttpResponse(analysis.funnel_data(year).to_csv(index=False),
                             content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="funnel-{year}.csv"'
     return response
