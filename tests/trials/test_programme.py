@@ -148,3 +148,9 @@ def test_bad_programme_files_name_the_file_and_field(tmp_path):
     f.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         load_programme(f)
+
+
+def test_a_project_converts_to_plain_json():
+    d = demo_programme().project("devolved-budgets").to_dict()
+    assert json.loads(json.dumps(d))["decisions"][0]["decided_on"] == "2020-09-30"
+    assert d["criteria"][0]["stage"] == "pilot"

@@ -29,7 +29,7 @@ randomised trials. BMJ 345:e5661.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -593,7 +593,7 @@ class Flow:
     def to_dict(self) -> dict[str, Any]:
         from .._results import jsonable
 
-        out = jsonable(self)
+        out = {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
         out["randomised"] = {lv: self.randomised(lv) for lv in self.levels}
         return out
 

@@ -281,7 +281,10 @@ class Project:
         return reached or progressed
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(self)
+        from dataclasses import fields
+
+        out = {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
+        return json.loads(json.dumps(out, default=lambda o: o.isoformat()))  # dates as YYYY-MM-DD
 
 
 @dataclass(frozen=True, repr=False)
