@@ -40,6 +40,13 @@ def store(transactional_db):
 
 
 @pytest.fixture
+def trials_demo(transactional_db):
+    from whatworks.web.trials.demo import load_trials_demo
+
+    load_trials_demo()
+
+
+@pytest.fixture
 def page(browser, live_server, store):
     context = browser.new_context(base_url=live_server.url)
     pg = context.new_page()
@@ -128,6 +135,25 @@ PAGES = ["/", "/interventions/", "/interventions/?outcome=entry-to-care",
 
 @pytest.mark.parametrize("path", PAGES)
 def test_public_pages_have_no_serious_accessibility_violations(page, path):
+    page.goto(path)
+    assert serious_violations(page) == []
+
+
+TRIALS_PAGES = ["/trials/programme/", "/trials/programme/social-workers-in-schools/", "/trials/",
+                "/trials/swis-trial/", "/trials/power/",
+                "/trials/power/?design=CRA2_2r&solve_for=mdes&power=0.8&alpha=0.05&tails=two&rho2=0.2&n=60&J=40"]
+
+
+@pytest.mark.parametrize("path", TRIALS_PAGES)
+def test_trials_pages_have_no_serious_accessibility_violations(page, trials_demo, path):
+    page.goto(path)
+    assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("path", ["/trials/programme/new/", "/trials/new/",
+                                  "/trials/programme/social-workers-in-schools/decisions/new/"])
+def test_trials_editor_pages_have_no_serious_accessibility_violations(page, editor, trials_demo, path):
+    _sign_in(page, "edna")
     page.goto(path)
     assert serious_violations(page) == []
 

@@ -92,17 +92,24 @@ class TrialRecord:
     def base_dir(self) -> Path:
         return Path(self.source).parent if self.source else Path.cwd()
 
-    def analysis_plan_hash(self) -> dict[str, Any] | None:
-        """The analysis plan's SHA-256: computed from ``analysis_plan.path`` (relative to the record
-        file) when the file is there, checked against a recorded ``analysis_plan.sha256``; or the
-        recorded hash alone. Raises if the file's hash differs from the recorded one."""
+    def analysis_plan_hash(self, content: bytes | None = None) -> dict[str, Any] | None:
+        """The analysis plan's SHA-256: computed from ``content`` (the plan's bytes, e.g. as stored by
+        the web app) or from ``analysis_plan.path`` (relative to the record file), checked against a
+        recorded ``analysis_plan.sha256``; or the recorded hash alone. Raises if the computed hash
+        differs from the recorded one."""
         plan = self.get("analysis_plan")
         if not isinstance(plan, Mapping):
             return None
         recorded = plan.get("sha256")
         out: dict[str, Any] = {"path": plan.get("path"), "url": plan.get("url"), "recorded": recorded,
                                "computed": None, "sha256": recorded}
-        if plan.get("path"):
+        if content is not None:
+            out["computed"] = out["sha256"] = hashlib.sha256(content).hexdigest()
+            if recorded and recorded.lower() != out["computed"]:
+                raise InputError(f"the analysis plan's SHA-256 is {out['computed']} but the record says "
+                                 f"{recorded}: the plan changed after it was registered",
+                                 file=self.source, column="analysis_plan.sha256")
+        elif plan.get("path"):
             p = Path(plan["path"])
             p = p if p.is_absolute() else self.base_dir / p
             if not p.exists():

@@ -211,8 +211,8 @@ def _randomisation_section(record: TrialRecord) -> str:
     return "\n".join(parts)
 
 
-def _plan_section(record: TrialRecord) -> str:
-    h = record.analysis_plan_hash()
+def _plan_section(record: TrialRecord, plan_content: bytes | None) -> str:
+    h = record.analysis_plan_hash(plan_content)
     if h is None:
         return "<h2>Analysis plan</h2><p>The record names no analysis plan.</p>"
     where = escape(str(h.get("path") or h.get("url") or "the registered plan"))
@@ -330,8 +330,10 @@ def _checklist_section(record: TrialRecord) -> str:
     )
 
 
-def report_html(record: TrialRecord, *, generated: _dt.date | None = None) -> str:
-    """The trial report as one self-contained HTML page."""
+def report_html(record: TrialRecord, *, generated: _dt.date | None = None,
+                plan_content: bytes | None = None) -> str:
+    """The trial report as one self-contained HTML page (``plan_content``: the analysis plan's bytes
+    when they are not in a file beside the record)."""
     from .. import __version__
 
     generated = generated or _dt.date.today()
@@ -353,7 +355,7 @@ def report_html(record: TrialRecord, *, generated: _dt.date | None = None) -> st
     sections = [
         _design_section(record),
         _randomisation_section(record),
-        _plan_section(record),
+        _plan_section(record, plan_content),
         _flow_section(record),
         _balance_section(record),
         _results_section(record),
