@@ -73,3 +73,11 @@ def test_pdf_says_how_to_get_weasyprint_when_it_is_missing(tmp_path):
     else:
         out = report_pdf(load_record(DEMO), tmp_path / "r.pdf")
         assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_the_plan_hash_can_come_from_stored_bytes():
+    rec = load_record(DEMO)
+    content = (DEMO.parent / "swis-sap.md").read_bytes()
+    assert rec.analysis_plan_hash(content)["computed"] == hashlib.sha256(content).hexdigest()
+    with pytest.raises(InputError, match="the plan changed"):
+        rec.analysis_plan_hash(content + b"edited")

@@ -140,3 +140,13 @@ def test_forms_need_the_csrf_token(editor):
     c = Client(enforce_csrf_checks=True)
     c.force_login(editor)
     assert c.post("/trials/programme/new/", {"slug": "x"}).status_code == 403
+
+
+def test_the_report_is_also_a_pdf_or_says_why_not(client, demo):
+    r = client.get("/trials/swis-trial/report.pdf")
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        assert r.status_code == 409 and b"pip install weasyprint" in r.content
+    else:
+        assert r.status_code == 200 and r.content.startswith(b"%PDF")

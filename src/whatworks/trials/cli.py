@@ -223,6 +223,8 @@ def _add_report(sub) -> None:
                     "the CONSORT checklist and the SHA-256 of the analysis plan.")
     p.add_argument("record", metavar="RECORD.json", help="the trial record (see whatworks.trials.record)")
     p.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
+    p.add_argument("--pdf", metavar="FILE",
+                   help="also write the report as PDF (needs WeasyPrint: the pdf extra)")
     p.set_defaults(trial_handler=cmd_report)
 
 
@@ -408,11 +410,14 @@ def cmd_report(args) -> int:
     from pathlib import Path
 
     from .record import load_record
-    from .report import report_html
+    from .report import report_html, report_pdf
 
-    html = report_html(load_record(args.record))
-    Path(args.out).write_text(html, encoding="utf-8")
+    record = load_record(args.record)
+    Path(args.out).write_text(report_html(record), encoding="utf-8")
     print(f"report written to {args.out}")
+    if args.pdf:
+        report_pdf(record, args.pdf)
+        print(f"PDF written to {args.pdf}")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""The trial report: one self-contained HTML page from a trial record (and PDF when WeasyPrint is
-installed): design, randomisation, the analysis plan's SHA-256, the CONSORT flow diagram, balance,
-results with effect sizes and plots, and the CONSORT checklist.
+"""The trial report: one self-contained HTML page from a trial record (and PDF through WeasyPrint,
+the ``pdf`` extra, which needs the Pango system library): design, randomisation, the analysis plan's
+SHA-256, the CONSORT flow diagram, balance, results with effect sizes and plots, and the CONSORT
+checklist.
 
 The record is the plain data of :mod:`whatworks.trials.record`: ``results`` entries take the JSON that
 ``whatworks trial analyse --format json`` prints (estimate, ci_lower, ci_upper, p_value, icc,
@@ -39,6 +40,7 @@ text-align:left;vertical-align:top}th{background:#eef2f6}td.num{text-align:right
 code{font-size:.9em;word-break:break-all}
 figure{margin:1rem 0}figcaption{font-size:.9rem;color:#333}.no{color:#8a1c1c}.yes{color:#1d5e20}
 svg{max-width:100%;height:auto}
+@page{size:A4;margin:15mm}figure,tr{break-inside:avoid}
 """
 
 
@@ -372,7 +374,7 @@ def report_html(record: TrialRecord, *, generated: _dt.date | None = None,
     )
 
 
-def report_pdf(record: TrialRecord, path: str | Path) -> Path:
+def report_pdf(record: TrialRecord, path: str | Path, *, plan_content: bytes | None = None) -> Path:
     """Write the report as PDF with WeasyPrint (``pip install weasyprint``; it needs the Pango system
     library). Raises a :class:`~whatworks.errors.WhatWorksError` saying so when it is not installed."""
     try:
@@ -384,5 +386,5 @@ def report_pdf(record: TrialRecord, path: str | Path) -> Path:
             "or write HTML and print it from a browser"
         ) from None
     path = Path(path)
-    weasyprint.HTML(string=report_html(record)).write_pdf(path)
+    weasyprint.HTML(string=report_html(record, plan_content=plan_content)).write_pdf(path)
     return path

@@ -88,6 +88,26 @@ def trial_report(request, slug):
 
 
 @require_GET
+def trial_report_pdf(request, slug):
+    import tempfile
+    from pathlib import Path
+
+    from whatworks.trials.report import report_pdf
+
+    t = get_object_or_404(Trial, slug=slug)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            body = report_pdf(
+                core.to_record(t), Path(tmp) / "report.pdf", plan_content=core.plan_bytes(t)
+            ).read_bytes()
+    except WhatWorksError as e:
+        return HttpResponse(f"The PDF cannot be made: {e}", status=409, content_type="text/plain")
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{t.slug}-report.pdf"'
+    return response
+
+
+@require_GET
 def power(request):
     from whatworks.trials.design import DESIGNS, solve
 
