@@ -90,10 +90,18 @@ def test_thresholds_in_the_wrong_order_are_refused_with_the_fix():
 
 
 def test_a_project_is_judged_on_its_current_stage_and_suggests_a_decision():
-    p = Project("p", "P", "", ("Wigan",), "feasibility", criteria=(
-        Criterion("a", "a", green=10, red=5, value=12, stage="pilot"),
-        Criterion("b", "b", green=10, red=5, value=7),
-        Criterion("c", "c", green=10, red=5, value=11)))
+    p = Project(
+        "p",
+        "P",
+        "",
+        ("Wigan",),
+        "feasibility",
+        criteria=(
+            Criterion("a", "a", green=10, red=5, value=12, stage="pilot"),
+            Criterion("b", "b", green=10, red=5, value=7),
+            Criterion("c", "c", green=10, red=5, value=11),
+        ),
+    )
     a = assess(p)
     assert [j.rating for j in a.judgements] == ["amber", "green"]
     assert a.overall == "amber" and a.suggested == "modify"
@@ -130,14 +138,23 @@ def test_the_demo_programme_shows_which_pilots_earned_a_large_trial():
         for c in p.criteria:
             assert c.illustrative or c.source
     assert "earned a large trial" in prog.summary_text()
+    assert prog.totals() == {
+        "projects": 2,
+        "partners": 6,
+        "budget_gbp": 2_400_000,
+        "budget_illustrative": True,
+        "projects_without_budget": 0,
+        "earned_trial": 1,
+    }
     assert set(prog.to_frame().columns) >= {"project", "stage", "criteria", "decision", "earned_trial"}
     assert set(STAGES) == {"pilot", "feasibility", "efficacy", "effectiveness"}
 
 
 def test_bad_programme_files_name_the_file_and_field(tmp_path):
     f = tmp_path / "prog.json"
-    data = json.loads(json.dumps({"projects": [{"slug": "x", "name": "X", "partners": ["A"],
-                                                "stage": "scale-up"}]}))
+    data = json.loads(
+        json.dumps({"projects": [{"slug": "x", "name": "X", "partners": ["A"], "stage": "scale-up"}]})
+    )
     f.write_text(json.dumps(data))
     with pytest.raises(InputError, match=r"prog.json.*stage 'scale-up' is not allowed; expected one of pi"):
         load_programme(f)

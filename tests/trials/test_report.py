@@ -81,3 +81,11 @@ def test_the_plan_hash_can_come_from_stored_bytes():
     assert rec.analysis_plan_hash(content)["computed"] == hashlib.sha256(content).hexdigest()
     with pytest.raises(InputError, match="the plan changed"):
         rec.analysis_plan_hash(content + b"edited")
+
+
+def test_a_record_from_a_dict_reads_no_files_and_shows_the_recorded_hash():
+    data = json.loads(DEMO.read_text())
+    rec = record_from_dict(data)
+    h = rec.analysis_plan_hash()
+    assert h["computed"] is None and h["sha256"] == data["analysis_plan"]["sha256"]
+    assert "(file not available here)" in report_html(rec)

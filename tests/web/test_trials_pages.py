@@ -23,6 +23,7 @@ def test_the_programme_shows_which_pilots_earned_a_large_trial(client, demo):
     assert "Social workers in schools" in html and "Lambeth, Southampton, Stockport" in html
     assert "Darlington, Hillingdon, Wigan" in html and "£1,200,000" in html and "illustrative" in html
     assert html.count("<strong>yes</strong>") == 1
+    assert "2 projects with 6 local authorities, £2,400,000 in all (split between projects" in html
     assert 'href="/trials/programme/social-workers-in-schools/"' in html
 
 

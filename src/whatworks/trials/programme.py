@@ -348,6 +348,18 @@ class Programme(Result):
                 return p
         raise InputError(f"no project {slug!r}; the projects are {', '.join(p.slug for p in self.projects)}")
 
+    def totals(self) -> dict[str, Any]:
+        """Projects, distinct partner authorities, the budget of the projects that state one (and
+        whether any of it is illustrative), and how many projects earned a large trial."""
+        budgets = [p.budget_gbp for p in self.projects if p.budget_gbp is not None]
+        return {"projects": len(self.projects),
+                "partners": len({a for p in self.projects for a in p.partners}),
+                "budget_gbp": sum(budgets) if budgets else None,
+                "budget_illustrative": any(p.budget_illustrative for p in self.projects
+                                           if p.budget_gbp is not None),
+                "projects_without_budget": sum(p.budget_gbp is None for p in self.projects),
+                "earned_trial": sum(p.earned_trial for p in self.projects)}
+
     def summary(self) -> list[dict[str, Any]]:
         """One row per project: stage, partners, budget, criteria rating, decision, earned a trial."""
         rows = []
@@ -377,7 +389,11 @@ class Programme(Result):
         return pd.DataFrame(rows)
 
     def summary_text(self) -> str:
-        lines = [self.name]
+        t = self.totals()
+        budget = "" if t["budget_gbp"] is None else f"; £{t['budget_gbp']:,.0f}" + (
+            " (split illustrative)" if t["budget_illustrative"] else "")
+        lines = [f"{self.name}: {t['projects']} projects with {t['partners']} local authorities{budget}; "
+                 f"{t['earned_trial']} earned a large trial"]
         for r in self.summary():
             budget = "" if r["budget_gbp"] is None else f" £{r['budget_gbp']:,.0f}" + (
                 " (illustrative)" if r["budget_illustrative"] else "")

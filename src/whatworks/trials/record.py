@@ -81,6 +81,7 @@ class TrialRecord:
     arms: tuple[tuple[str, str], ...]
     data: Mapping[str, Any] = field(repr=False)
     source: str | None = None
+    files_dir: Path | None = None  # where analysis_plan.path is read from; None: read no files
 
     def get(self, path: str) -> Any:
         return lookup(self.data, path)
@@ -88,9 +89,6 @@ class TrialRecord:
     def arm_label(self, key: str) -> str:
         return dict(self.arms).get(key, key)
 
-    @property
-    def base_dir(self) -> Path:
-        return Path(self.source).parent if self.source else Path.cwd()
 
     def analysis_plan_hash(self, content: bytes | None = None) -> dict[str, Any] | None:
         """The analysis plan's SHA-256: computed from ``content`` (the plan's bytes, e.g. as stored by
@@ -109,9 +107,9 @@ class TrialRecord:
                 raise InputError(f"the analysis plan's SHA-256 is {out['computed']} but the record says "
                                  f"{recorded}: the plan changed after it was registered",
                                  file=self.source, column="analysis_plan.sha256")
-        elif plan.get("path"):
+        elif plan.get("path") and self.files_dir is not None:
             p = Path(plan["path"])
-            p = p if p.is_absolute() else self.base_dir / p
+            p = p if p.is_absolute() else self.files_dir / p
             if not p.exists():
                 raise InputError(f"analysis plan file {p} not found; give its path relative to the record "
                                  "or remove analysis_plan.path and record analysis_plan.sha256",
@@ -124,8 +122,12 @@ class TrialRecord:
         return out
 
 
-def record_from_dict(data: Mapping[str, Any], source: str | None = None) -> TrialRecord:
-    """Validate the parts of a record that code relies on and wrap it in a :class:`TrialRecord`."""
+def record_from_dict(data: Mapping[str, Any], source: str | None = None, *,
+                     files_dir: str | Path | None = None) -> TrialRecord:
+    """Validate the parts of a record that code relies on and wrap it in a :class:`TrialRecord`.
+
+    ``files_dir`` is the folder ``analysis_plan.path`` is relative to; without it no file is read (a
+    record from a web form names no server files), and the report shows the recorded hash only."""
     if not isinstance(data, Mapping):
         raise InputError("a trial record must be a JSON object", file=source)
     for key in ("id", "title"):
@@ -151,7 +153,8 @@ def record_from_dict(data: Mapping[str, Any], source: str | None = None) -> Tria
     return TrialRecord(id=str(data["id"]), title=str(data["title"]), cluster=cluster,
                        cluster_unit=str(units.get("cluster") or "cluster"),
                        individual_unit=str(units.get("individual") or "participant"),
-                       arms=tuple(arms), data=data, source=source)
+                       arms=tuple(arms), data=data, source=source,
+                       files_dir=Path(files_dir) if files_dir is not None else None)
 
 
 def load_record(path: str | Path) -> TrialRecord:
@@ -163,4 +166,4 @@ def load_record(path: str | Path) -> TrialRecord:
         raise InputError("file not found; give the path of a trial record (JSON)", file=str(p)) from None
     except json.JSONDecodeError as e:
         raise InputError(f"not valid JSON ({e.msg})", file=str(p), row=e.lineno) from None
-    return record_from_dict(data, source=str(p))
+    return record_from_dict(data, source=str(p), files_dir=p.parent)

@@ -20,7 +20,7 @@ from .models import Criterion, Project, Trial
 @require_GET
 def programme(request):
     prog = core.programme()
-    return render(request, "trials/programme.html", {"rows": prog.summary(), "programme": prog})
+    return render(request, "trials/programme.html", {"rows": prog.summary(), "totals": prog.totals()})
 
 
 @require_GET
