@@ -116,9 +116,24 @@ def test_an_editor_adds_a_project_criterion_result_and_decision(editor_client):
         "outcome": "modify", "from_stage": "pilot", "to_stage": "pilot", "decided_by": "the board",
         "decided_on": "2026-01-15", "reason": "recruit more families"})
     assert r.status_code == 302
+    r = editor_client.post("/trials/programme/fgc/evaluations/new/", {
+        "key": "fgc-pilot", "title": "Pilot evaluation", "stage": "pilot", "status": "reported"})
+    assert r.status_code == 302
+    r = editor_client.post("/trials/programme/fgc/edit/", {
+        "slug": "fgc", "name": "Family group conferences", "partners_text": "Leeds, Camden, Kent",
+        "stage": "pilot", "budget_gbp": "60000"})
+    assert r.status_code == 302
     html = editor_client.get("/trials/programme/fgc/").content.decode()
-    assert "Leeds, Camden" in html and 'rag rag-amber">amber' in html and "recruit more families" in html
+    assert "Leeds, Camden, Kent" in html and "Pilot evaluation" in html
+    assert 'rag rag-amber">amber' in html and "recruit more families" in html
     assert "record result" in html
+    r = editor_client.post("/trials/programme/fgc/decisions/new/", {
+        "outcome": "progress", "from_stage": "pilot", "to_stage": "efficacy", "decided_by": "the board",
+        "decided_on": "2026-06-01"}, follow=True)
+    assert "The project is now at the efficacy trial stage." in r.content.decode()
+    from whatworks.web.trials.models import Project
+
+    assert Project.objects.get(slug="fgc").stage == "efficacy"
 
 
 def test_an_editor_adds_a_trial_record_checked_by_the_core(editor_client, demo):

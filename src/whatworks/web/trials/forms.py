@@ -10,7 +10,7 @@ from whatworks.errors import WhatWorksError
 from whatworks.trials.design import DESIGNS, PARAMETERS
 from whatworks.trials.programme import Criterion as CoreCriterion
 
-from .models import RESERVED_SLUGS, Criterion, Decision, Project, Trial
+from .models import RESERVED_SLUGS, Criterion, Decision, Evaluation, Project, Trial
 
 
 class ProjectForm(forms.ModelForm):
@@ -21,6 +21,11 @@ class ProjectForm(forms.ModelForm):
         fields = ["slug", "name", "summary", "stage", "budget_gbp", "budget_illustrative", "intervention"]
         labels = {"budget_gbp": "Budget (£)", "budget_illustrative": "Budget is illustrative"}
         widgets = {"summary": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["partners_text"].initial = ", ".join(self.instance.partners)
 
     def save(self, commit=True):
         self.instance.partners = [
@@ -86,6 +91,13 @@ class DecisionForm(forms.ModelForm):
             "decided_on": forms.DateInput(attrs={"type": "date"}),
             "reason": forms.Textarea(attrs={"rows": 3}),
         }
+
+
+class EvaluationForm(forms.ModelForm):
+    class Meta:
+        model = Evaluation
+        fields = ["key", "title", "stage", "design", "status", "summary", "trial", "illustrative"]
+        widgets = {"summary": forms.Textarea(attrs={"rows": 3})}
 
 
 class TrialForm(forms.ModelForm):

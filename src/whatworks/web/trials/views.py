@@ -13,7 +13,7 @@ from whatworks.errors import WhatWorksError
 
 from ..store.editor import editor_required
 from . import core
-from .forms import CriterionForm, DecisionForm, PowerForm, ProjectForm, ResultForm, TrialForm
+from .forms import CriterionForm, DecisionForm, EvaluationForm, PowerForm, ProjectForm, ResultForm, TrialForm
 from .models import Criterion, Project, Trial
 
 
@@ -164,6 +164,37 @@ def project_new(request):
 
 
 @editor_required
+def project_edit(request, slug):
+    p = get_object_or_404(Project, slug=slug)
+    form = ProjectForm(request.POST or None, instance=p)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        messages.success(request, f"Saved {saved.name}.")
+        return redirect("trials:project", slug=saved.slug)
+    return render(
+        request,
+        "trials/form.html",
+        {"form": form, "heading": f"Edit {p.name}", "button": "Save", "project": p},
+    )
+
+
+@editor_required
+def evaluation_new(request, slug):
+    p = get_object_or_404(Project, slug=slug)
+    form = EvaluationForm(request.POST or None, initial={"stage": p.stage})
+    if request.method == "POST" and form.is_valid():
+        form.instance.project = p
+        form.save()
+        messages.success(request, "Evaluation added.")
+        return redirect("trials:project", slug=slug)
+    return render(
+        request,
+        "trials/form.html",
+        {"form": form, "heading": f"Add an evaluation of {p.name}", "button": "Add evaluation", "project": p},
+    )
+
+
+@editor_required
 def criterion_new(request, slug):
     p = get_object_or_404(Project, slug=slug)
     form = CriterionForm(request.POST or None, project=p, initial={"stage": p.stage})
@@ -211,8 +242,13 @@ def decision_new(request, slug):
     if request.method == "POST" and form.is_valid():
         form.instance.project = p
         form.instance.recorded_by = request.user
-        form.save()
-        messages.success(request, "Decision recorded.")
+        decision = form.save()
+        note = ""
+        if decision.outcome == "progress" and decision.to_stage and decision.to_stage != p.stage:
+            p.stage = decision.to_stage  # progressing moves the project; said in the message
+            p.save(update_fields=["stage"])
+            note = f" The project is now at the {p.get_stage_display().lower()} stage."
+        messages.success(request, "Decision recorded." + note)
         return redirect("trials:project", slug=slug)
     return render(
         request,
