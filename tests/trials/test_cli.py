@@ -181,3 +181,11 @@ def test_a_missing_record_exits_2_with_one_line(capsys, tmp_path):
     bad.write_text('{"id": "x", "title": "y", "flow": {"arms": {"intervention": {}}}}')
     code, _, err = run(capsys, "trial", "consort", str(bad), "--svg", str(tmp_path / "f.svg"))
     assert code == 2 and "needs its 'allocated' counts" in err
+
+
+def test_a_bad_programme_file_exits_2_naming_the_file_and_criterion(capsys, tmp_path):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"projects": [{"slug": "x", "name": "X", "partners": ["A"], "stage": "pilot",
+                                           "criteria": [{"measure": "m", "green": 1, "red": 5}]}]}))
+    code, _, err = run(capsys, "trial", "programme", "--file", str(f))
+    assert code == 2 and "p.json" in err and "criteria.m" in err and "swap them" in err

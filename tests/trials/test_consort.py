@@ -187,3 +187,15 @@ def test_bad_records_name_the_field():
         record_from_dict({"id": "x", "title": "y", "arms": ["a"]})
     with pytest.raises(InputError, match="has no 'flow'"):
         flow_from_record(record_from_dict({"id": "x", "title": "y"}))
+
+
+def test_three_arms_get_three_columns():
+    arms = [("a", "Arm A"), ("b", "Arm B"), ("c", "Arm C")]
+    d = {"arms": {k: {"allocated": 10 + i, "analysed": 9 + i} for i, (k, _) in enumerate(arms)}}
+    flow = flow_from_dict(d, cluster=False, arms=arms)
+    svg = flow_svg(flow)
+    texts = [t.strip() for t in svg_texts(svg)]
+    assert [t for t in texts if t.startswith("Allocated to")] == ["Allocated to Arm A", "Allocated to Arm B",
+                                                                   "Allocated to Arm C"]
+    assert "n = 33 participants" in texts  # randomised
+    assert texts.count("Analysed") == 3
