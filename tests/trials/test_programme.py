@@ -131,8 +131,9 @@ def test_the_demo_programme_shows_which_pilots_earned_a_large_trial():
     assert all(r["budget_illustrative"] for r in rows.values())
     # the trial's real primary outcome (+5.5% section 47 enquiries) against a "reduce" criterion is red
     swis = prog.project("social-workers-in-schools")
-    s47 = assess(swis, stage="effectiveness").judgements[0]
-    assert s47.value == 5.5 and s47.rating == "red"
+    s47 = prog.assess(swis.slug, stage="effectiveness").judgements[0]
+    assert s47.value == 5.5 and s47.rating == "red"  # from the trial record's rate ratio
+    assert s47.source == "swis-trial: section 47 enquiries, ratio.estimate as a % change"
     # every figure without a source is flagged illustrative
     for p in prog.projects:
         for c in p.criteria:
@@ -171,3 +172,34 @@ def test_a_project_converts_to_plain_json():
     d = demo_programme().project("devolved-budgets").to_dict()
     assert json.loads(json.dumps(d))["decisions"][0]["decided_on"] == "2020-09-30"
     assert d["criteria"][0]["stage"] == "pilot"
+
+
+def test_a_criterion_linked_to_a_trial_result_waits_for_it_then_is_judged():
+    from whatworks.trials.programme import ResultLink
+
+    link = ResultLink("t1", "entry to care", "ratio.ci_upper", "percent-change")
+    p = Project(
+        "p",
+        "P",
+        "",
+        (),
+        "efficacy",
+        criteria=(
+            Criterion(
+                "upper", "upper CI bound of the change", green=0, red=10, direction="lower", from_result=link
+            ),
+        ),
+    )
+    waiting = assess(p).judgements[0]
+    assert waiting.rating == "pending" and waiting.source.startswith("waiting for t1: entry to care")
+    rec = {
+        "id": "t1",
+        "results": [{"outcome": "entry to care", "ratio": {"estimate": 0.9, "ci_upper": 0.98}}],
+    }
+    got = assess(p, records={"t1": rec}).judgements[0]
+    assert got.value == pytest.approx(-2.0) and got.rating == "green"
+    rec["results"][0]["ratio"]["ci_upper"] = 1.2
+    assert assess(p, records={"t1": rec}).judgements[0].rating == "red"
+    assert assess(p, {"upper": 5}, records={"t1": rec}).judgements[0].rating == "amber"  # given wins
+    with pytest.raises(InputError, match="scale 'log' is not allowed"):
+        ResultLink("t1", "x", scale="log")

@@ -166,3 +166,24 @@ def test_the_report_is_also_a_pdf_or_says_why_not(client, demo):
         assert r.status_code == 409 and b"pip install weasyprint" in r.content
     else:
         assert r.status_code == 200 and r.content.startswith(b"%PDF")
+
+
+def test_a_criterion_linked_to_a_trial_is_judged_when_the_result_arrives(editor_client, demo):
+    from whatworks.web.trials.models import Trial
+
+    html = editor_client.get("/trials/programme/social-workers-in-schools/").content.decode()
+    assert "swis-trial: section 47 enquiries, ratio.estimate as a % change" in html  # 5.5 from 1.055
+    r = editor_client.post("/trials/programme/devolved-budgets/criteria/new/", {
+        "measure": "care_entry", "label": "change in entries to care", "stage": "pilot", "direction": "lower",
+        "green": "-5", "red": "0", "unit": "%", "link_trial": "db-trial", "link_outcome": "entries to care",
+        "link_field": "ratio.estimate", "link_scale": "percent-change"})
+    assert r.status_code == 302
+    html = editor_client.get("/trials/programme/devolved-budgets/").content.decode()
+    assert "waiting for db-trial: entries to care" in html and 'rag rag-pending">pending' in html
+    result = {"outcome": "entries to care", "ratio": {"estimate": 0.9}}
+    Trial.objects.create(slug="db-trial", title="Devolved budgets trial",
+                         record={"id": "db-trial", "title": "t", "results": [result]})
+    html = editor_client.get("/trials/programme/devolved-budgets/").content.decode()
+    assert "waiting for" not in html
+    assert ">-10" in html  # 0.9 is a 10% fall: green
+    assert 'rag rag-green">green' in html

@@ -426,10 +426,7 @@ def cmd_programme(args) -> int:
 
     prog = load_programme(args.file) if args.file else demo_programme()
     if args.format == "json":
-        print(json.dumps({"name": prog.name, "total_budget_gbp": prog.total_budget_gbp,
-                          "total_budget_source": prog.total_budget_source, "totals": prog.totals(),
-                          "projects": prog.summary()},
-                         indent=2))
+        print(json.dumps(prog.to_dict(), indent=2))
     else:
         print(prog.summary_text())
     return 0

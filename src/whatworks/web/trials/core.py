@@ -44,6 +44,7 @@ def to_project(p: Project) -> prog.Project:
                 source=c.source,
                 illustrative=c.illustrative,
                 stage=c.stage,
+                from_result=prog.ResultLink(**c.from_result) if c.from_result else None,
             )
             for c in p.criteria.all()
         ),
@@ -62,14 +63,22 @@ def to_project(p: Project) -> prog.Project:
     )
 
 
+def records() -> dict:
+    """Trial id -> record, for the criteria linked to trial results."""
+    return {t.slug: t.record for t in Trial.objects.all()}
+
+
 def programme() -> prog.Programme:
     projects = Project.objects.prefetch_related("criteria", "evaluations", "decisions")
-    return prog.Programme(name="Change projects programme", projects=tuple(to_project(p) for p in projects))
+    return prog.Programme(
+        name="Change projects programme", projects=tuple(to_project(p) for p in projects), records=records()
+    )
 
 
 def stage_assessments(project: prog.Project) -> list[prog.ProjectAssessment]:
     """One assessment per stage that has criteria, in stage order."""
-    return [prog.assess(project, stage=s) for s in prog.stages_with_criteria(project)]
+    recs = records()
+    return [prog.assess(project, stage=s, records=recs) for s in prog.stages_with_criteria(project)]
 
 
 def to_record(t: Trial) -> TrialRecord:

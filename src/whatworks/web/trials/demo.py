@@ -43,6 +43,7 @@ def load_trials_demo() -> int:
                 value=c.value,
                 source=c.source,
                 illustrative=c.illustrative,
+                from_result=c.from_result.__dict__ if c.from_result else None,
             )
         for e in p.evaluations:
             Evaluation.objects.create(

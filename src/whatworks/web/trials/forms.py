@@ -8,6 +8,7 @@ from django import forms
 
 from whatworks.errors import WhatWorksError
 from whatworks.trials.design import DESIGNS, PARAMETERS
+from whatworks.trials.programme import SCALES
 from whatworks.trials.programme import Criterion as CoreCriterion
 
 from .models import RESERVED_SLUGS, Criterion, Decision, Evaluation, Project, Trial
@@ -35,6 +36,14 @@ class ProjectForm(forms.ModelForm):
 
 
 class CriterionForm(forms.ModelForm):
+    link_trial = forms.SlugField(label="Linked trial (its registry slug)", required=False,
+                                 help_text="leave empty unless a trial's result answers this criterion")
+    link_outcome = forms.CharField(label="Linked outcome (as named in the trial's results)", required=False)
+    link_field = forms.CharField(label="Linked field", required=False, initial="estimate",
+                                 help_text="e.g. estimate, ci_upper, ratio.estimate, effect_size.g")
+    link_scale = forms.ChoiceField(label="Linked scale", choices=list(SCALES.items()), initial="as-is",
+                                   required=False)
+
     class Meta:
         model = Criterion
         fields = [
@@ -73,7 +82,17 @@ class CriterionForm(forms.ModelForm):
             and Criterion.objects.filter(project=self.project, measure=data.get("measure")).exists()
         ):
             self.add_error("measure", "this project already has a criterion with this measure")
+        if data.get("link_trial") and not data.get("link_outcome"):
+            self.add_error("link_outcome", "name the trial's outcome whose result answers this criterion")
         return data
+
+    def save(self, commit=True):
+        d = self.cleaned_data
+        if d.get("link_trial"):
+            self.instance.from_result = {"trial": d["link_trial"], "outcome": d["link_outcome"],
+                                         "field": d.get("link_field") or "estimate",
+                                         "scale": d.get("link_scale") or "as-is"}
+        return super().save(commit)
 
 
 class ResultForm(forms.ModelForm):

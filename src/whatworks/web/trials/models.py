@@ -50,6 +50,9 @@ class Criterion(models.Model):
     value = models.FloatField(null=True, blank=True, help_text="the result, once it arrives")
     source = models.CharField(max_length=300, blank=True, help_text="where the result comes from")
     illustrative = models.BooleanField(default=False)
+    from_result = models.JSONField(
+        null=True, blank=True, help_text="{trial, outcome, field, scale}: the trial result that answers it"
+    )
 
     class Meta:
         ordering = ["id"]
