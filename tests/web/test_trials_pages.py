@@ -50,7 +50,9 @@ def test_the_trial_page_draws_the_flow_diagram_and_the_checklist(client, demo):
     html = client.get("/trials/swis-trial/").content.decode()
     assert "n = 268 schools; n = 267,000 pupils" in html and "<svg" in html
     assert "CONSORT 2025 checklist with the cluster extension" in html
-    assert "Social workers in schools: a cluster randomised trial" in client.get("/trials/").content.decode()
+    registry = client.get("/trials/").content.decode()
+    assert "Social workers in schools: a cluster randomised trial" in registry
+    assert "28 of 58" in registry  # CONSORT items the demo record answers
 
 
 def test_the_report_carries_the_analysis_plan_hash_from_the_stored_plan(client, demo):

@@ -47,7 +47,13 @@ def project(request, slug):
 
 @require_GET
 def registry(request):
-    return render(request, "trials/registry.html", {"trials": Trial.objects.select_related("project")})
+    from whatworks.trials.consort import checklist
+
+    rows = []
+    for t in Trial.objects.select_related("project"):
+        c = checklist(core.to_record(t))
+        rows.append({"trial": t, "answered": c.answered, "items": len(c.items)})
+    return render(request, "trials/registry.html", {"rows": rows})
 
 
 @require_GET
