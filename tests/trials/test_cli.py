@@ -138,3 +138,54 @@ def test_clusters_without_intervention_solves_for_the_detectable_value(capsys):
     assert code == 0 and got["solved_for"] == "effect"
     assert got["detectable"] / 0.017 == pytest.approx(1.12541, abs=1e-5)
     assert got["power"] == pytest.approx(0.8)
+
+
+def test_consort_prints_the_checklist_and_writes_the_flow_diagram(capsys, tmp_path):
+    from pathlib import Path
+
+    record = Path(__file__).resolve().parents[2] / "src/whatworks/data/programme/swis-trial.json"
+    svg = tmp_path / "flow.svg"
+    code, out, _ = run(capsys, "trial", "consort", str(record), "--svg", str(svg), "--format", "json")
+    assert code == 0
+    got = json.loads(out)
+    assert got["trial"] == "swis-trial" and got["total"] == len(got["items"]) == 58
+    assert got["flow"]["randomised"] == {"clusters": 268, "individuals": 267000}
+    assert "n = 268 schools; n = 267,000 pupils" in svg.read_text()
+    code, out, _ = run(capsys, "trial", "consort", str(record))
+    assert code == 0 and "items answered" in out
+
+
+def test_report_writes_html(capsys, tmp_path):
+    from pathlib import Path
+
+    record = Path(__file__).resolve().parents[2] / "src/whatworks/data/programme/swis-trial.json"
+    out_file = tmp_path / "report.html"
+    code, out, _ = run(capsys, "trial", "report", str(record), "--out", str(out_file))
+    assert code == 0 and out_file.read_text().startswith("<!doctype html>")
+
+
+def test_programme_lists_projects_and_which_earned_a_trial(capsys):
+    code, out, _ = run(capsys, "trial", "programme", "--format", "json")
+    assert code == 0
+    rows = {p["project"]: p for p in json.loads(out)["projects"]}
+    assert rows["social-workers-in-schools"]["earned_trial"] is True
+    assert rows["devolved-budgets"]["earned_trial"] is False
+    code, out, _ = run(capsys, "trial", "programme")
+    assert code == 0 and "Lambeth, Southampton, Stockport" in out
+
+
+def test_a_missing_record_exits_2_with_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "trial", "consort", str(tmp_path / "nope.json"))
+    assert code == 2 and "nope.json: file not found" in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"id": "x", "title": "y", "flow": {"arms": {"intervention": {}}}}')
+    code, _, err = run(capsys, "trial", "consort", str(bad), "--svg", str(tmp_path / "f.svg"))
+    assert code == 2 and "needs its 'allocated' counts" in err
+
+
+def test_a_bad_programme_file_exits_2_naming_the_file_and_criterion(capsys, tmp_path):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"projects": [{"slug": "x", "name": "X", "partners": ["A"], "stage": "pilot",
+                                           "criteria": [{"measure": "m", "green": 1, "red": 5}]}]}))
+    code, _, err = run(capsys, "trial", "programme", "--file", str(f))
+    assert code == 2 and "p.json" in err and "criteria.m" in err and "swap them" in err

@@ -40,6 +40,13 @@ def store(transactional_db):
 
 
 @pytest.fixture
+def trials_demo(transactional_db):
+    from whatworks.web.trials.demo import load_trials_demo
+
+    load_trials_demo()
+
+
+@pytest.fixture
 def page(browser, live_server, store):
     context = browser.new_context(base_url=live_server.url)
     pg = context.new_page()
@@ -132,6 +139,28 @@ def test_public_pages_have_no_serious_accessibility_violations(page, path):
     assert serious_violations(page) == []
 
 
+TRIALS_PAGES = ["/trials/programme/", "/trials/programme/social-workers-in-schools/", "/trials/",
+                "/trials/swis-trial/", "/trials/power/",
+                "/trials/power/?design=CRA2_2r&solve_for=mdes&power=0.8&alpha=0.05&tails=two&rho2=0.2&n=60&J=40"]
+
+
+@pytest.mark.parametrize("path", TRIALS_PAGES)
+def test_trials_pages_have_no_serious_accessibility_violations(page, trials_demo, path):
+    page.goto(path)
+    assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("path", ["/trials/programme/new/", "/trials/new/",
+                                  "/trials/programme/social-workers-in-schools/",
+                                  "/trials/programme/social-workers-in-schools/decisions/new/",
+                                  "/trials/programme/social-workers-in-schools/criteria/new/",
+                                  "/trials/programme/social-workers-in-schools/evaluations/new/"])
+def test_trials_editor_pages_have_no_serious_accessibility_violations(page, editor, trials_demo, path):
+    _sign_in(page, "edna")
+    page.goto(path)
+    assert serious_violations(page) == []
+
+
 @pytest.mark.parametrize("path", ["/editor/", "/editor/interventions/family-group-conferences/",
                                   "/editor/interventions/family-group-conferences/findings/new/",
                                   "/editor/import/", "/editor/interventions/new/"])
@@ -175,3 +204,19 @@ def test_the_users_page_has_no_serious_accessibility_violations(page, admin):
     page.goto("/accounts/users/")
     assert page.get_by_role("heading", name="Users and roles").is_visible()
     assert serious_violations(page) == []
+
+
+def test_the_power_calculator_solves_and_draws_its_curve(page):
+    page.goto("/trials/power/")
+    from whatworks.trials.design import mdes
+
+    page.get_by_label("Design", exact=True).select_option("CRA2_2r")
+    page.get_by_label("Solve for").select_option("mdes")
+    page.get_by_label("rho2:", exact=False).fill("0.2")
+    page.get_by_label("n: level-1", exact=False).fill("60")
+    page.get_by_label("J: level-2", exact=False).fill("40")
+    page.get_by_role("button", name="Calculate").click()
+    expected = mdes("CRA2_2r", rho2=0.2, n=60, J=40).mdes
+    assert f"MDES = {expected:.4f}" in page.locator("#result-h + p").inner_text()
+    page.wait_for_function("() => { const i = document.querySelector('figure.chart img');"
+                           " return i && i.complete && i.naturalWidth > 0; }")

@@ -203,16 +203,55 @@ def _add_simulate(sub) -> None:
     p.set_defaults(trial_handler=cmd_simulate)
 
 
+def _add_consort(sub) -> None:
+    p = sub.add_parser(
+        "consort", help="CONSORT 2025 checklist of a trial record, and its flow diagram as SVG",
+        description="Which CONSORT 2025 items (and, for a cluster trial, the cluster extension's) the trial "
+                    "record already answers, and with which field; --svg draws the flow diagram "
+                    "(enrolment, allocation, follow-up, analysis) from the record's counts.")
+    p.add_argument("record", metavar="RECORD.json", help="the trial record (see whatworks.trials.record)")
+    p.add_argument("--svg", metavar="FILE", help="write the flow diagram to FILE (SVG)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(trial_handler=cmd_consort)
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser(
+        "report", help="a trial report as HTML (design, randomisation, balance, results, plots, plan hash)",
+        description="Write the trial report of a trial record as one self-contained HTML file: design, "
+                    "randomisation, CONSORT flow diagram, balance, results with effect sizes and plots, "
+                    "the CONSORT checklist and the SHA-256 of the analysis plan.")
+    p.add_argument("record", metavar="RECORD.json", help="the trial record (see whatworks.trials.record)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
+    p.add_argument("--pdf", metavar="FILE",
+                   help="also write the report as PDF (needs WeasyPrint: the pdf extra)")
+    p.set_defaults(trial_handler=cmd_report)
+
+
+def _add_programme(sub) -> None:
+    p = sub.add_parser(
+        "programme",
+        help="the programme of change projects: stage, criteria, decisions, which earned a trial",
+        description="One line per change project: partner local authorities, budget, stage, its progression "
+                    "criteria judged green/amber/red by stage, the decision taken, and whether it earned "
+                    "a large trial. Reads the demo programme unless --file is given.")
+    p.add_argument("--file", metavar="PROGRAMME.json", help="a programme file (default: the demo programme)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(trial_handler=cmd_programme)
+
+
 #: One function per sub-command; each adds itself to the ``trial`` group's sub-parsers.
-SUBCOMMANDS = [_add_designs, _add_mdes, _add_power, _add_mrss, _add_clusters, _add_simulate]
+SUBCOMMANDS = [_add_designs, _add_mdes, _add_power, _add_mrss, _add_clusters, _add_simulate, _add_consort,
+               _add_report, _add_programme]
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``trial`` with its sub-commands to the main command's sub-parsers."""
     trial = subparsers.add_parser(
-        "trial", help="plan trials: MDES, power and sample size",
+        "trial", help="plan trials: MDES, power and sample size; report them; the programme of projects",
         description="Pilots and trials: minimum detectable effect size, power and minimum required "
-                    "sample size for the 14 PowerUp! multilevel designs.")
+                    "sample size for the 14 PowerUp! multilevel designs; CONSORT checklists, flow "
+                    "diagrams and trial reports; the programme of change projects.")
     trial.set_defaults(handler=run, trial_handler=None, trial_parser=trial)
     sub = trial.add_subparsers(dest="trial_command", metavar="TRIAL_COMMAND")
     for add in SUBCOMMANDS:
@@ -340,3 +379,54 @@ def cmd_simulate(args) -> int:
                          chunk=args.chunk, backend=args.backend, workers=args.workers,
                          scheduler=args.scheduler)
     return _emit(args, res)
+
+
+def cmd_consort(args) -> int:
+    from pathlib import Path
+
+    from .consort import checklist, flow_from_record, flow_svg
+    from .record import load_record
+
+    record = load_record(args.record)
+    result = checklist(record)
+    flow = None
+    if args.svg or record.get("flow") is not None:
+        flow = flow_from_record(record)
+    if args.svg:
+        Path(args.svg).write_text(flow_svg(flow, title=f"CONSORT flow diagram: {record.title}"),
+                                  encoding="utf-8")
+    if args.format == "json":
+        print(json.dumps({"trial": record.id, "cluster": record.cluster, "answered": result.answered,
+                          "total": len(result.items), "items": list(result.items),
+                          "flow": flow.to_dict() if flow else None}, indent=2))
+    else:
+        print(result.summary_text())
+        if args.svg:
+            print(f"flow diagram written to {args.svg}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from .record import load_record
+    from .report import report_html, report_pdf
+
+    record = load_record(args.record)
+    Path(args.out).write_text(report_html(record), encoding="utf-8")
+    print(f"report written to {args.out}")
+    if args.pdf:
+        report_pdf(record, args.pdf)
+        print(f"PDF written to {args.pdf}")
+    return 0
+
+
+def cmd_programme(args) -> int:
+    from .programme import demo_programme, load_programme
+
+    prog = load_programme(args.file) if args.file else demo_programme()
+    if args.format == "json":
+        print(json.dumps(prog.to_dict(), indent=2))
+    else:
+        print(prog.summary_text())
+    return 0

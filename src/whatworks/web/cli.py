@@ -56,7 +56,11 @@ def prepare_database(*, demo: bool = True) -> None:
     if not Intervention.objects.exists():
         if demo:
             n = load_demo()
-            print(f"whatworks: loaded the demo content ({n} interventions)", file=sys.stderr)
+            from .trials.demo import load_trials_demo
+
+            k = load_trials_demo()
+            print(f"whatworks: loaded the demo content ({n} interventions, {k} change projects)",
+                  file=sys.stderr)
         else:
             seed_framework()
 

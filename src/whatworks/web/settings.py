@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "whatworks.web.store",
     "whatworks.web.places",
     "whatworks.web.api",
+    "whatworks.web.trials",
 ]
 
 MIDDLEWARE = [

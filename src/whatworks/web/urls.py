@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("whatworks.web.store.urls")),
     path("editor/", include("whatworks.web.store.editor_urls")),
     path("places/", include("whatworks.web.places.urls")),
+    path("trials/", include("whatworks.web.trials.urls")),
     path("accounts/", include("whatworks.web.accounts.urls")),
     path("api/", include("whatworks.web.api.urls")),
 ]

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from . import views
+
+app_name = "trials"
+urlpatterns = [
+    path("", views.registry, name="registry"),
+    path("new/", views.trial_new, name="trial_new"),
+    path("power/", views.power, name="power"),
+    path("power/curve.svg", views.power_curve_svg, name="power_curve"),
+    path("programme/", views.programme, name="programme"),
+    path("programme/new/", views.project_new, name="project_new"),
+    path("programme/<slug:slug>/", views.project, name="project"),
+    path("programme/<slug:slug>/edit/", views.project_edit, name="project_edit"),
+    path("programme/<slug:slug>/evaluations/new/", views.evaluation_new, name="evaluation_new"),
+    path("programme/<slug:slug>/criteria/new/", views.criterion_new, name="criterion_new"),
+    path("programme/<slug:slug>/criteria/<int:pk>/result/", views.criterion_result, name="criterion_result"),
+    path("programme/<slug:slug>/decisions/new/", views.decision_new, name="decision_new"),
+    path("<slug:slug>/", views.trial, name="trial"),
+    path("<slug:slug>/report.html", views.trial_report, name="report"),
+    path("<slug:slug>/report.pdf", views.trial_report_pdf, name="report_pdf"),
+]
