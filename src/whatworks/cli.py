@@ -99,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="demo-output", metavar="DIR")
 
     from .places import cli as places_cli
+    from .trials import analysis_cli as trials_analysis_cli
     from .web.cli import register as register_web
 
     places_cli.register(sub)
+    trials_analysis_cli.register(sub)
     register_web(sub)
     return parser
 
@@ -355,7 +357,14 @@ def cmd_places(args) -> int:
     return places_cli.run(args)
 
 
-COMMANDS = {"effects": cmd_effects, "meta": cmd_meta, "demo": cmd_demo, "places": cmd_places}
+def cmd_trial(args) -> int:
+    from .trials import analysis_cli
+
+    return analysis_cli.run(args)
+
+
+COMMANDS = {"effects": cmd_effects, "meta": cmd_meta, "demo": cmd_demo, "places": cmd_places,
+            "trial": cmd_trial}
 
 
 if __name__ == "__main__":  # pragma: no cover
