@@ -244,3 +244,18 @@ def test_a_reordered_unit_list_gets_the_same_complete_allocation(n, seed):
     b = randomise(units.iloc[::-1], method="complete", seed=seed, unit="id")
     assert dict(zip(a.table["unit"], a.table["arm"], strict=True)) == \
         dict(zip(b.table["unit"], b.table["arm"], strict=True))
+
+
+def test_the_vectorised_keys_are_splitmix64_as_documented():
+    def splitmix(x):  # Steele, Lea & Flood (2014), in plain Python integers
+        mask = 2 ** 64 - 1
+        z = x & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    assert splitmix(0x9E3779B97F4A7C15) == 0xE220A8397B1DCDAF   # the published first output
+    base = int.from_bytes(hmac.new(b"9", b"ctx", hashlib.sha256).digest()[:8], "big")
+    ours = hr.splitmix64(9, np.arange(5), "ctx")
+    assert [int(v) for v in ours] == [splitmix(base + (i + 1) * 0x9E3779B97F4A7C15)
+                                      for i in range(5)]

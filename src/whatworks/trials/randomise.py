@@ -365,6 +365,35 @@ def _balance_scores(A: np.ndarray, z: np.ndarray, metric: str) -> np.ndarray:
     return (diff ** 2).sum(axis=1) if metric == "l2" else np.abs(diff).sum(axis=1)
 
 
+def _sample_allocations(n, groups, treated, seed, n_candidates) -> np.ndarray:
+    """``n_candidates`` distinct allocations drawn at random (the ratio kept within each group),
+    in the order drawn: candidate ``i`` treats, in each group, the clusters with the smallest keys
+    ``splitmix64(seed, i * n + cluster index)``."""
+    kept: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    start = 0
+    while len(kept) < n_candidates and start < 50 * n_candidates:
+        batch = max(1000, n_candidates - len(kept) + n_candidates // 10)
+        idx = np.arange(start, start + batch, dtype=np.uint64)
+        keys = hr.splitmix64(seed, idx[:, None] * np.uint64(n) + np.arange(n, dtype=np.uint64),
+                             "constrained-candidates")
+        A = np.zeros((batch, n), dtype=np.int8)
+        rows = np.arange(batch)[:, None]
+        for g, t in zip(groups, treated, strict=True):
+            cols = np.asarray(g)
+            first = np.argsort(keys[:, cols], axis=1, kind="stable")[:, :t]
+            A[rows, cols[first]] = 1
+        for a in A:
+            key = a.tobytes()
+            if key not in seen:
+                seen.add(key)
+                kept.append(a)
+                if len(kept) == n_candidates:
+                    break
+        start += batch
+    return np.array(kept)
+
+
 def _constrained(clusters: pd.Series, x: pd.DataFrame, blocks, arms, ratio, seed, *, metric,
                  cutoff, max_enumerate, n_candidates, samearmhi, samearmlo):
     ids = list(x.index)
@@ -386,18 +415,7 @@ def _constrained(clusters: pd.Series, x: pd.DataFrame, blocks, arms, ratio, seed
                 A[row, list(part)] = 1
     else:
         enumerated = False
-        seen, rows = set(), []
-        attempt = 0
-        while len(rows) < n_candidates and attempt < 20 * n_candidates:
-            a = np.zeros(n, dtype=np.int8)
-            for gi, (g, t) in enumerate(zip(groups, treated, strict=True)):
-                a[hr.shuffled(seed, g, "candidate", attempt, gi)[:t]] = 1
-            attempt += 1
-            key = a.tobytes()
-            if key not in seen:
-                seen.add(key)
-                rows.append(a)
-        A = np.array(rows)
+        A = _sample_allocations(n, groups, treated, seed, n_candidates)
     scores = _balance_scores(A.astype(float), z, metric)
     k = max(1, math.ceil(cutoff * len(scores)))
     threshold = float(np.sort(scores)[k - 1])
