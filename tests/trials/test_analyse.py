@@ -157,3 +157,13 @@ def test_a_treatment_column_with_three_arms_is_refused():
     with pytest.raises(ParameterError, match="treated"):
         analyse(d.assign(arm=d["treat"].map({0: "c", 1: "t"})), outcome="y", treatment="arm",
                 treated="x", cluster="school", family="gaussian")
+
+
+def test_one_row_per_cluster_is_refused_for_gaussian_and_flagged_for_negbin():
+    d = frame("swis").query("year == 1")
+    with pytest.raises(InputError, match="every cluster has one row"):
+        analyse(d.assign(y=np.log1p(d["s47"])), outcome="y", treatment="treat",
+                cluster="school", family="gaussian")
+    with pytest.warns(UserWarning, match="weakly identified"):
+        analyse(d, outcome="s47", treatment="treat", cluster="school", exposure="pupils",
+                family="negbin")

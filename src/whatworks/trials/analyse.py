@@ -188,6 +188,19 @@ def analyse(data: pd.DataFrame, *, outcome: str, treatment: str, cluster: str,
     clusters, g = np.unique(d[cluster].astype(str).to_numpy(), return_inverse=True)
     if len(clusters) < 2:
         raise InputError("has fewer than two clusters", file=file, column=cluster)
+    if len(clusters) == len(y):
+        if family in ("gaussian", "binomial"):
+            raise InputError(f"every cluster has one row, so a cluster random intercept cannot be "
+                             f"told apart from the {'residual' if family == 'gaussian' else 'binomial'} "
+                             "variation; give the column of a higher level (e.g. the local authority) as "
+                             "--cluster, or analyse the cluster-level outcome without one",
+                             file=file, column=cluster)
+        if family == "negbin":
+            warnings.warn("every cluster has one row: its random intercept and the negative "
+                          "binomial's overdispersion describe the same variation and are weakly "
+                          "identified; family poisson (the random intercept is then the "
+                          "overdispersion: a Poisson-lognormal model) is the usual choice",
+                          WhatWorksWarning, stacklevel=2)
     offset = np.zeros(len(y))
     if exposure:
         e = _numeric(d, exposure, file)
