@@ -180,3 +180,13 @@ def test_any_single_tampering_is_detected(tmp_path_factory, data):
         rows.insert(i, rows[i])
     write(path, rows)
     assert not verify_log(path).ok
+
+
+def test_a_sampled_constrained_allocation_within_blocks_replays_from_its_log(tmp_path):
+    u = units(24)
+    alloc = randomise(u, method="constrained", seed=8, cluster="school", block="la",
+                      covariates=["size"], max_enumerate=100, n_candidates=500)
+    assert not alloc.constrained.enumerated
+    write_log(tmp_path / "l.jsonl", alloc, covariates=cluster_covariates(u, "school", ["size"]))
+    res = verify_log(tmp_path / "l.jsonl")
+    assert res.ok and res.replayed
