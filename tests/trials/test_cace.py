@@ -35,3 +35,16 @@ def test_missing_values_are_refused_rather_than_dropped_silently():
     d.loc[3, "y"] = None
     with pytest.raises(InputError, match="1 rows have missing values"):
         cace(d, outcome="y", assigned="z", received="d")
+
+
+def test_the_cli_gives_the_cace_with_cluster_robust_se(tmp_path, capsys):
+    import json
+
+    from whatworks.cli import main
+
+    path = tmp_path / "d.csv"
+    DATA.to_csv(path, index=False)
+    code = main(["trial", "cace", str(path), "--outcome", "y", "--assigned", "z", "--received",
+                 "d", "--covariates", "x", "--cluster", "school", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["se"] == pytest.approx(REF["covariate"]["se_cluster"][1], rel=1e-10)

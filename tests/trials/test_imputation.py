@@ -77,3 +77,21 @@ def test_missing_covariates_are_refused():
     d.loc[0, "pretest"] = np.nan
     with pytest.raises(InputError, match="column 'pretest'.*only the outcome is imputed"):
         multiple_imputation(d, m=2, seed=1, **KW)
+
+
+def test_the_cli_pools_imputations_for_each_delta(tmp_path, capsys):
+    import json
+
+    from whatworks.cli import main
+
+    path = tmp_path / "d.csv"
+    small_trial(0.2).to_csv(path, index=False)
+    code = main(["trial", "impute", str(path), "--outcome", "y", "--treatment", "treat",
+                 "--cluster", "school", "--m", "2", "--seed", "3", "--delta", "0", "1",
+                 "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and [r["delta"] for r in out] == [0.0, 1.0]
+    assert out[1]["estimate"] > out[0]["estimate"]
+    code = main(["trial", "impute", str(path), "--outcome", "y", "--treatment", "treat",
+                 "--cluster", "school", "--seed", "3", "--delta-arm", "all"])
+    assert code == 2 and "--delta-arm='all' is not allowed" in capsys.readouterr().err

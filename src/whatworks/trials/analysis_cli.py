@@ -32,6 +32,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_randomise(sub)
     add_verify(sub)
     add_analyse(sub)
+    add_cace(sub)
+    add_impute(sub)
     return trial
 
 
@@ -131,6 +133,53 @@ def add_analyse(sub) -> argparse.ArgumentParser:
     return p
 
 
+def add_cace(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "cace", help="complier average causal effect by instrumental variables (2SLS)",
+        description="The effect of receiving the intervention among compliers: allocation "
+                    "instruments receipt (two-stage least squares), with cluster-robust standard "
+                    "errors when --cluster is given.")
+    p.add_argument("data", metavar="DATA.csv")
+    p.add_argument("--outcome", required=True, metavar="COL")
+    p.add_argument("--assigned", required=True, metavar="COL", help="the allocated arm (0/1 or two "
+                                                                    "labels)")
+    p.add_argument("--treated", metavar="LABEL", help="the label of the treated arm")
+    p.add_argument("--received", required=True, metavar="COL",
+                   help="receipt of the intervention (0/1, or a dose)")
+    p.add_argument("--cluster", metavar="COL", help="cluster column: cluster-robust (CR1) SEs")
+    p.add_argument("--block", metavar="COL", help="block or stratum column (fixed effects)")
+    p.add_argument("--covariates", nargs="+", metavar="COL", help="baseline covariates")
+    p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(handler=cmd_cace)
+    return p
+
+
+def add_impute(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "impute", help="missing outcomes: multiple imputation and a delta sensitivity analysis",
+        description="Impute missing continuous outcomes M times (normal model with cluster fixed "
+                    "effects), analyse each completed data set with the gaussian ITT model and "
+                    "pool by Rubin's rules; with several --delta values, add each delta to the "
+                    "imputed outcomes of --delta-arm (missing not at random).")
+    p.add_argument("data", metavar="DATA.csv")
+    p.add_argument("--outcome", required=True, metavar="COL")
+    p.add_argument("--treatment", required=True, metavar="COL")
+    p.add_argument("--treated", metavar="LABEL", help="the label of the treated arm")
+    p.add_argument("--cluster", required=True, metavar="COL")
+    p.add_argument("--block", metavar="COL")
+    p.add_argument("--covariates", nargs="+", metavar="COL")
+    p.add_argument("--m", type=int, default=20, help="number of imputations (default 20)")
+    p.add_argument("--seed", type=int, required=True, help="seed for the imputations (record it)")
+    p.add_argument("--delta", nargs="+", type=float, default=[0.0],
+                   help="shift(s) added to imputed outcomes (default 0: missing at random)")
+    p.add_argument("--delta-arm", default="treatment", help="treatment, control or both")
+    p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(handler=cmd_impute)
+    return p
+
+
 def _check_method(method: str) -> None:
     if method not in METHOD_NAMES:
         raise ParameterError("--method", method, f"one of {', '.join(METHOD_NAMES)}")
@@ -225,4 +274,39 @@ def cmd_analyse(args) -> int:
         print(json.dumps(res.to_dict(), indent=2))
     else:
         sys.stdout.write(res.summary_text() + "\n")
+    return 0
+
+
+def cmd_cace(args) -> int:
+    from .._io import read_table
+    from .cace import cace
+
+    frame = read_table(args.data)
+    res = cace(frame, outcome=args.outcome, assigned=args.assigned, received=args.received,
+               cluster=args.cluster, block=args.block, covariates=args.covariates,
+               treated=args.treated, level=args.level, file=args.data)
+    print(json.dumps(res.to_dict(), indent=2) if args.format == "json" else res.summary_text())
+    return 0
+
+
+def cmd_impute(args) -> int:
+    from .._io import read_table
+    from .._results import jsonable
+    from .imputation import DELTA_ARMS, multiple_imputation
+
+    if args.delta_arm not in DELTA_ARMS:
+        raise ParameterError("--delta-arm", args.delta_arm, f"one of {', '.join(DELTA_ARMS)}")
+    frame = read_table(args.data)
+    results = [multiple_imputation(frame, outcome=args.outcome, treatment=args.treatment,
+                                   cluster=args.cluster, block=args.block,
+                                   covariates=args.covariates, treated=args.treated, m=args.m,
+                                   seed=args.seed, delta=d, delta_arm=args.delta_arm,
+                                   level=args.level, file=args.data) for d in args.delta]
+    if args.format == "json":
+        out = [{"delta": r.delta, "delta_arm": r.delta_arm, "n_missing": r.n_missing,
+                "m": r.pooled.m, "seed": r.seed, **r.pooled.to_dict()} for r in results]
+        print(json.dumps(jsonable(out if len(out) > 1 else out[0]), indent=2))
+    else:
+        for r in results:
+            print(r.summary_text())
     return 0
