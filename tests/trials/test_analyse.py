@@ -167,3 +167,12 @@ def test_one_row_per_cluster_is_refused_for_gaussian_and_flagged_for_negbin():
     with pytest.warns(UserWarning, match="weakly identified"):
         analyse(d, outcome="s47", treatment="treat", cluster="school", exposure="pupils",
                 family="negbin")
+
+
+def test_a_numeric_arm_column_takes_treated_as_written():
+    d = frame("continuous")
+    one = analyse(d, outcome="y", treatment="treat", treated="1", cluster="school",
+                  family="gaussian", unconditional=False)
+    zero = analyse(d, outcome="y", treatment="treat", treated="0", cluster="school",
+                   family="gaussian", unconditional=False)
+    assert zero.estimate == pytest.approx(-one.estimate, rel=1e-6)

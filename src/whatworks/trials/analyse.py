@@ -111,9 +111,12 @@ class TrialAnalysis(Result):
 
 
 def _treatment_indicator(s: pd.Series, treated, file, column) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(s) and set(s.unique()) <= {0, 1}:
+        if treated is None or str(treated) in ("1", "1.0"):
+            return s.to_numpy(float)
+        if str(treated) in ("0", "0.0"):
+            return 1 - s.to_numpy(float)
     values = sorted(s.astype(str).unique())
-    if pd.api.types.is_numeric_dtype(s) and set(s.unique()) <= {0, 1} and treated is None:
-        return s.to_numpy(float)
     if len(values) != 2:
         raise InputError(f"has {len(values)} distinct values ({', '.join(values[:5])}); the "
                          "treatment column needs exactly two arms (0/1 or two labels)",

@@ -197,7 +197,9 @@ def cmd_randomise(args) -> int:
 
     _check_method(args.method)
     frame = read_table(args.units)
-    raw = pd.read_csv(args.units, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    sep = "\t" if Path(args.units).suffix.lower() in (".tsv", ".tab") else ","
+    raw = pd.read_csv(args.units, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                      skipinitialspace=True)
     raw.columns = [str(c).strip() for c in raw.columns]
     if "arm" in frame.columns:
         raise InputError("already has a column 'arm'; rename it (the allocation adds 'arm')",
