@@ -19,6 +19,11 @@ METHOD_NAMES = ("simple", "complete", "blocks", "stratified", "cluster", "block-
                 "constrained", "minimisation")  # = randomise.METHODS (a test keeps them equal)
 
 
+#: One function per sub-command; each adds itself to the ``trial`` group's sub-parsers (and sets
+#: both ``handler`` and ``trial_handler``, so either dispatch convention finds it).
+SUBCOMMANDS = []  # filled below, after the functions are defined
+
+
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``trial`` group with randomise, verify and analyse (the design commands join it
     when the branches merge)."""
@@ -29,11 +34,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "the design.")
     trial.set_defaults(trial_parser=trial, handler=None)
     sub = trial.add_subparsers(dest="trial_command", metavar="TRIAL_COMMAND")
-    add_randomise(sub)
-    add_verify(sub)
-    add_analyse(sub)
-    add_cace(sub)
-    add_impute(sub)
+    for add in SUBCOMMANDS:
+        add(sub)
     return trial
 
 
@@ -88,7 +90,7 @@ def add_randomise(sub) -> argparse.ArgumentParser:
     p.add_argument("--balance", nargs="+", metavar="COL",
                    help="report baseline balance (standardised differences) on these columns")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    p.set_defaults(handler=cmd_randomise)
+    p.set_defaults(handler=cmd_randomise, trial_handler=cmd_randomise)
     return p
 
 
@@ -103,7 +105,7 @@ def add_verify(sub) -> argparse.ArgumentParser:
                    help="the head hash recorded when the log was written: also check the log ends "
                         "there")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    p.set_defaults(handler=cmd_verify)
+    p.set_defaults(handler=cmd_verify, trial_handler=cmd_verify)
     return p
 
 
@@ -129,7 +131,7 @@ def add_analyse(sub) -> argparse.ArgumentParser:
     p.add_argument("--family", required=True, help=f"one of: {', '.join(FAMILIES)}")
     p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    p.set_defaults(handler=cmd_analyse)
+    p.set_defaults(handler=cmd_analyse, trial_handler=cmd_analyse)
     return p
 
 
@@ -151,7 +153,7 @@ def add_cace(sub) -> argparse.ArgumentParser:
     p.add_argument("--covariates", nargs="+", metavar="COL", help="baseline covariates")
     p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    p.set_defaults(handler=cmd_cace)
+    p.set_defaults(handler=cmd_cace, trial_handler=cmd_cace)
     return p
 
 
@@ -176,8 +178,11 @@ def add_impute(sub) -> argparse.ArgumentParser:
     p.add_argument("--delta-arm", default="treatment", help="treatment, control or both")
     p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    p.set_defaults(handler=cmd_impute)
+    p.set_defaults(handler=cmd_impute, trial_handler=cmd_impute)
     return p
+
+
+SUBCOMMANDS.extend([add_randomise, add_verify, add_analyse, add_cace, add_impute])
 
 
 def _check_method(method: str) -> None:
