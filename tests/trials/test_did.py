@@ -57,3 +57,22 @@ def test_bad_panels_are_refused():
         staggered_did(DATA.iloc[1:], outcome="rate", unit="la", time="year", group="first")
     with pytest.raises(InputError, match="column 'region'"):
         staggered_did(DATA, outcome="rate", unit="region", time="year", group="first")
+
+
+def test_the_cli_gives_the_aggregations_and_writes_the_plot(tmp_path, capsys):
+    import json
+
+    from whatworks.cli import main
+
+    path = tmp_path / "panel.csv"
+    DATA.to_csv(path, index=False)
+    code = main(["trial", "did", str(path), "--outcome", "rate", "--unit", "la", "--time", "year",
+                 "--group", "first", "--control", "notyet", "--plot", str(tmp_path / "es.svg"),
+                 "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and (tmp_path / "es.svg").stat().st_size > 0
+    assert out["overall"]["dynamic"]["att"] == pytest.approx(
+        REF["notyet"]["aggregate"]["dynamic"]["att"], abs=1e-12)
+    code = main(["trial", "did", str(path), "--outcome", "rate", "--unit", "la", "--time", "year",
+                 "--group", "first", "--control", "everyone"])
+    assert code == 2 and "--control='everyone' is not allowed" in capsys.readouterr().err

@@ -182,7 +182,27 @@ def add_impute(sub) -> argparse.ArgumentParser:
     return p
 
 
-SUBCOMMANDS.extend([add_randomise, add_verify, add_analyse, add_cace, add_impute])
+def add_did(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "did", help="difference-in-differences for pilots that were not randomised",
+        description="Callaway & Sant'Anna (2021) group-time effects for staggered adoption (a "
+                    "balanced panel: one row per unit and period), with the simple, event-study "
+                    "(dynamic) and group aggregations and analytic standard errors.")
+    p.add_argument("data", metavar="PANEL.csv")
+    p.add_argument("--outcome", required=True, metavar="COL")
+    p.add_argument("--unit", required=True, metavar="COL", help="unit column (e.g. authority)")
+    p.add_argument("--time", required=True, metavar="COL", help="period column (e.g. year)")
+    p.add_argument("--group", required=True, metavar="COL",
+                   help="first treated period of the unit (0 = never treated)")
+    p.add_argument("--control", default="never", help="never (default) or notyet treated units")
+    p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
+    p.add_argument("--plot", metavar="FILE", help="write the event-study plot (.svg, .png, .pdf)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(handler=cmd_did, trial_handler=cmd_did)
+    return p
+
+
+SUBCOMMANDS.extend([add_randomise, add_verify, add_analyse, add_cace, add_impute, add_did])
 
 
 def _check_method(method: str) -> None:
@@ -316,4 +336,25 @@ def cmd_impute(args) -> int:
     else:
         for r in results:
             print(r.summary_text())
+    return 0
+
+
+def cmd_did(args) -> int:
+    from .._io import read_table
+    from .did import CONTROLS, staggered_did
+
+    if args.control not in CONTROLS:
+        raise ParameterError("--control", args.control, f"one of {', '.join(CONTROLS)}")
+    frame = read_table(args.data)
+    res = staggered_did(frame, outcome=args.outcome, unit=args.unit, time=args.time,
+                        group=args.group, control=args.control, level=args.level, file=args.data)
+    if args.plot:
+        from ..synthesis.plots import save_figure
+
+        save_figure(res.plot_event_study().figure, args.plot)
+    if args.format == "json":
+        print(json.dumps(res.to_dict(), indent=2))
+    else:
+        print(res.summary_text())
+        print(res.event_study.to_string(index=False))
     return 0
