@@ -34,8 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special, stats
 
+from .._laplace import hessian as _hessian
+from .._laplace import minimise as _minimise
 from .._results import Result, fmt, fmt_p, jsonable
 from ..errors import ConvergenceError, ParameterError
 from .models import IMD_TERM, PER, _glm, model_frame
@@ -133,62 +135,6 @@ class _Problem:
         h_v = (c_v - bw[:, None] * h_u[r]) / m.d[:, None]
         info = (X.T * mu) @ X - (c_u.T @ h_u + c_v.T @ h_v)
         return np.linalg.inv(info)
-
-
-def _gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """Central-difference gradient."""
-    g = np.empty(len(x))
-    for i in range(len(x)):
-        e = np.zeros(len(x))
-        e[i] = h
-        g[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
-
-
-def _minimise(f, x0: np.ndarray, n_var: int) -> tuple[np.ndarray, float]:
-    """L-BFGS-B (variance parameters >= 0), then Newton steps while they stay inside."""
-    bounds = [(0.0, None)] * n_var + [(None, None)] * (len(x0) - n_var)
-    res = optimize.minimize(f, x0, jac=lambda x: _gradient(f, np.maximum(x, [1e-5] * n_var
-                                                                         + [-np.inf] * (len(x) - n_var))),
-                            method="L-BFGS-B", bounds=bounds,
-                            options={"ftol": 1e-15, "gtol": 1e-8, "maxiter": 5000})
-    x, fx = res.x, float(res.fun)
-    if not np.isfinite(fx):
-        raise ConvergenceError(f"the multilevel model did not converge ({res.message})")
-    for _ in range(20):
-        if np.any(x[:n_var] < 1e-4):
-            break  # on the boundary: keep the bounded solution
-        g = _gradient(f, x)
-        try:
-            step = np.linalg.solve(_hessian(f, x), g)
-        except np.linalg.LinAlgError:
-            break
-        t = 1.0
-        while t > 1e-4 and not f(x - t * step) <= fx:
-            t /= 2
-        if t <= 1e-4:
-            break
-        x, fx = x - t * step, f(x - t * step)
-        if np.max(np.abs(t * step)) < 1e-10:
-            break
-    return x, fx
-
-
-def _hessian(f, x: np.ndarray, h: float = 1e-4) -> np.ndarray:
-    """Central-difference Hessian."""
-    k = len(x)
-    out = np.empty((k, k))
-    f0 = f(x)
-    for i in range(k):
-        ei = np.zeros(k)
-        ei[i] = h
-        out[i, i] = (f(x + ei) - 2 * f0 + f(x - ei)) / h ** 2
-        for j in range(i):
-            ej = np.zeros(k)
-            ej[j] = h
-            out[i, j] = out[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej)
-                                     + f(x - ei - ej)) / (4 * h ** 2)
-    return out
 
 
 @dataclass(frozen=True, repr=False)

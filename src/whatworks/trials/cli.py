@@ -247,14 +247,18 @@ SUBCOMMANDS = [_add_designs, _add_mdes, _add_power, _add_mrss, _add_clusters, _a
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``trial`` with its sub-commands to the main command's sub-parsers."""
+    from . import analysis_cli
+
     trial = subparsers.add_parser(
-        "trial", help="plan trials: MDES, power and sample size; report them; the programme of projects",
+        "trial", help="pilots and trials: plan, randomise, analyse, report; the programme",
         description="Pilots and trials: minimum detectable effect size, power and minimum required "
-                    "sample size for the 14 PowerUp! multilevel designs; CONSORT checklists, flow "
-                    "diagrams and trial reports; the programme of change projects.")
+                    "sample size for the 14 PowerUp! multilevel designs; randomisation with a "
+                    "tamper-evident log and its verification; intention-to-treat analysis with "
+                    "models that mirror the design; CONSORT checklists, flow diagrams and trial "
+                    "reports; the programme of change projects.")
     trial.set_defaults(handler=run, trial_handler=None, trial_parser=trial)
     sub = trial.add_subparsers(dest="trial_command", metavar="TRIAL_COMMAND")
-    for add in SUBCOMMANDS:
+    for add in SUBCOMMANDS + analysis_cli.SUBCOMMANDS:
         add(sub)
     return trial
 
