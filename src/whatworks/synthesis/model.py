@@ -330,12 +330,14 @@ def _fit_unlimited(b: Batch, method: str, test: str, level: float, control: Cont
     fit = _wls.wls(b.X, b.y, w)
     vb = fit.A
     if test in ("knha", "adhoc"):
-        s2 = fit.rss / dfree
+        # a residual sum of squares at rounding level is 0 (identical effects), as in metafor
+        s2 = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss) / dfree
         if test == "adhoc":
             s2 = np.maximum(s2, 1.0)
         vb = vb * s2[:, None, None]
     se = np.sqrt(np.einsum("npp->np", vb))
-    stat = fit.beta / se
+    with np.errstate(divide="ignore", invalid="ignore"):  # se 0: a Knapp-Hartung factor of 0
+        stat = fit.beta / se
     alpha = 1 - level / 100
     if test == "z":
         p_value = 2 * _dist.norm_sf(np.abs(stat))
@@ -366,7 +368,7 @@ def _fit_unlimited(b: Batch, method: str, test: str, level: float, control: Cont
     btt = list(range(1, p)) if (intercept and p > 1) else list(range(p))
     bb = fit.beta[:, btt]
     vbb = vb[:, btt][:, :, btt]
-    qm = np.einsum("ni,nij,nj->n", bb, np.linalg.inv(vbb), bb)
+    qm = _wald(bb, vbb)
     m = len(btt)
     if test == "z":
         qm_p = _dist.chi2_sf(qm, m)
@@ -398,6 +400,22 @@ def _fit_unlimited(b: Batch, method: str, test: str, level: float, control: Cont
                    i2_ci_lower=100 * lo / (vt + lo), i2_ci_upper=100 * hi / (vt + hi),
                    h2_ci_lower=(vt + lo) / vt, h2_ci_upper=(vt + hi) / vt)
     return out
+
+
+def _wald(bb: np.ndarray, vbb: np.ndarray) -> np.ndarray:
+    """The omnibus Wald statistic b' V^-1 b per fit; NaN where V is singular.
+
+    V is singular when the Knapp-Hartung factor is 0: every effect equal to its fitted value
+    (e.g. identical effects). metafor 3.8 then reports QM as NA with se 0 and a zero-width
+    interval; we do the same instead of failing (tests/reference/knha_identical.json).
+    """
+    qm = np.full(bb.shape[0], np.nan)
+    scale = np.abs(vbb).max(axis=(1, 2))
+    ok = np.linalg.matrix_rank(vbb) == vbb.shape[1]
+    ok &= scale > 0
+    if np.any(ok):
+        qm[ok] = np.einsum("ni,nij,nj->n", bb[ok], np.linalg.inv(vbb[ok]), bb[ok])
+    return qm
 
 
 def _fit_statistics(b: Batch, tau2, fit, method: str, random: bool):
