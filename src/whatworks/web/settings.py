@@ -90,9 +90,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Write transactions begin IMMEDIATE: they queue for SQLite's one write lock (up to `timeout`
+    # seconds) instead of failing with "database is locked" when a reader upgrades to a writer.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+        {"timeout": 20, "transaction_mode": "IMMEDIATE",
+         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if DEBUG else 600
+    # Tests use a file (as production does), so several threads can write at once; an in-memory
+    # shared-cache database answers concurrent writers with "table is locked" at once.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-whatworks.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -10,7 +9,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from ..store import services
+from ..store import changes, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.queries import Filters, filter_interventions, visible_interventions, with_ratings
 from . import serializers as s
@@ -51,12 +50,16 @@ class InterventionViewSet(viewsets.ModelViewSet):
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    def perform_destroy(self, instance):
-        if not AdminOnly().has_permission(self.request, self):
-            from rest_framework.exceptions import PermissionDenied
+    def perform_create(self, serializer):
+        changes.save_intervention(Intervention(**serializer.validated_data), user=self.request.user)
 
-            raise PermissionDenied("only an administrator may delete an intervention")
-        instance.delete()
+    def perform_update(self, serializer):
+        for key, value in serializer.validated_data.items():
+            setattr(serializer.instance, key, value)
+        changes.save_intervention(serializer.instance, user=self.request.user)
+
+    def perform_destroy(self, instance):
+        changes.delete_intervention(instance, user=self.request.user)
 
 
 class OutcomeViewSet(viewsets.ReadOnlyModelViewSet):
@@ -77,6 +80,17 @@ class StudyViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Re
     def get_queryset(self):
         return Study.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related("intervention")
+
+    def perform_create(self, serializer):
+        serializer.instance = changes.save_study(Study(**serializer.validated_data),
+                                                 user=self.request.user,
+                                                 reason="study added through the API")
+
+    def perform_update(self, serializer):
+        for key, value in serializer.validated_data.items():
+            setattr(serializer.instance, key, value)
+        changes.save_study(serializer.instance, user=self.request.user,
+                           reason="study changed through the API")
 
 
 class FindingViewSet(viewsets.ModelViewSet):
@@ -99,7 +113,7 @@ class FindingViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         study = serializer.validated_data["study"]
         finding = Finding(intervention=study.intervention, **serializer.validated_data)
-        services.save_finding(finding, reason="finding added through the API",
+        changes.save_finding(finding, reason="finding added through the API",
                               user=self.request.user)
         serializer.instance = finding
 
@@ -107,11 +121,11 @@ class FindingViewSet(viewsets.ModelViewSet):
         finding = serializer.instance
         for key, value in serializer.validated_data.items():
             setattr(finding, key, value)
-        services.save_finding(finding, reason="finding changed through the API",
+        changes.save_finding(finding, reason="finding changed through the API",
                               user=self.request.user)
 
     def perform_destroy(self, instance):
-        services.delete_finding(instance, reason="finding removed through the API",
+        changes.delete_finding(instance, reason="finding removed through the API",
                                 user=self.request.user)
 
 
@@ -158,7 +172,5 @@ def publish(request, slug):
     if intervention is None:
         return Response({"error": {"status": 404, "code": "not_found",
                                    "message": "no such intervention"}}, status=404)
-    with transaction.atomic():
-        intervention.status = Intervention.PUBLISHED
-        intervention.save()
+    changes.set_status(intervention, Intervention.PUBLISHED, user=request.user, request=request)
     return Response({"slug": slug, "status": intervention.status}, status=status.HTTP_200_OK)

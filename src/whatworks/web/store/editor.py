@@ -12,10 +12,10 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from whatworks.errors import InputError
+from whatworks.errors import InputError, WhatWorksError
 
 from ..accounts.roles import is_admin, is_editor
-from . import services, transfer
+from . import changes, transfer
 from .forms import FindingForm, FindingsUploadForm, InterventionForm, StoreUploadForm, StudyForm
 from .models import Finding, Intervention, SlugRedirect
 
@@ -45,7 +45,7 @@ def intervention_edit(request, slug=None):
     form = InterventionForm(request.POST or None, instance=intervention)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            saved = form.save()
+            saved = changes.save_intervention(form.save(commit=False), user=request.user)
             if old_slug and old_slug != saved.slug:
                 SlugRedirect.objects.update_or_create(old_slug=old_slug,
                                                       defaults={"intervention": saved})
@@ -70,9 +70,8 @@ def publish(request, slug):
     if not is_admin(request.user):
         raise PermissionDenied("only an administrator may publish")
     intervention = get_object_or_404(Intervention, slug=slug)
-    intervention.status = (Intervention.DRAFT if request.POST.get("action") == "unpublish"
-                           else Intervention.PUBLISHED)
-    intervention.save()
+    changes.set_status(intervention, Intervention.DRAFT if request.POST.get("action") == "unpublish"
+                       else Intervention.PUBLISHED, user=request.user, request=request)
     messages.success(request, f"{intervention.name} is now {intervention.get_status_display()}.")
     return redirect("editor:intervention", slug=slug)
 
@@ -84,7 +83,7 @@ def study_new(request, slug):
     if request.method == "POST" and form.is_valid():
         study = form.save(commit=False)
         study.intervention = intervention
-        study.save()
+        changes.save_study(study, user=request.user, reason="study added by an editor")
         messages.success(request, "Study added.")
         return redirect("editor:intervention", slug=slug)
     return render(request, "editor/study_form.html", {"form": form, "intervention": intervention})
@@ -97,10 +96,15 @@ def finding_edit(request, slug, finding_id=None):
         if finding_id else None
     initial = FindingForm.initial_from(finding) if finding else None
     form = FindingForm(request.POST or None, initial=initial, intervention=intervention)
+    saved = None
     if request.method == "POST" and form.is_valid():
-        saved = services.save_finding(form.to_finding(finding), user=request.user,
-                                      reason="finding changed by an editor" if finding
-                                      else "finding added by an editor")
+        try:
+            saved = changes.save_finding(form.to_finding(finding), user=request.user,
+                                         reason="finding changed by an editor" if finding
+                                         else "finding added by an editor")
+        except WhatWorksError as exc:
+            form.add_error(None, str(exc))
+    if saved is not None:
         messages.success(request, f"Finding saved: effect size {saved.yi:.3f} "
                                   f"(variance {saved.vi:.4f}); synthesis and rating updated.")
         return redirect("editor:intervention", slug=slug)
@@ -112,7 +116,7 @@ def finding_edit(request, slug, finding_id=None):
 @editor_required
 def finding_delete(request, slug, finding_id):
     finding = get_object_or_404(Finding, pk=finding_id, intervention__slug=slug)
-    services.delete_finding(finding, reason="finding removed by an editor", user=request.user)
+    changes.delete_finding(finding, reason="finding removed by an editor", user=request.user)
     messages.success(request, "Finding removed; synthesis and rating updated.")
     return redirect("editor:intervention", slug=slug)
 

@@ -13,7 +13,9 @@ from django.utils import timezone
 from whatworks.effects import EFFECT_ARGUMENTS
 from whatworks.errors import InputError
 
-from . import services
+from ..accounts.audit import record
+from ..accounts.roles import is_admin
+from . import changes, services
 from .models import (
     Domain,
     Finding,
@@ -162,24 +164,60 @@ def import_store(data: dict, *, user=None) -> dict:
     if not isinstance(data, dict) or data.get("format") != "whatworks-store":
         raise InputError("not a whatworks store export (format must be 'whatworks-store')",
                          column="format")
+    status_changes = _check_status_changes(data, user)
     counts = {}
     with transaction.atomic():
+        keys = [r.get("key") for r in data.get("studies", []) if isinstance(r, dict)]
+        before = dict(Study.objects.filter(key__in=keys).values_list("key", "intervention_id"))
         for name in ("domains", "outcomes", "reviews", "interventions", "studies"):
             model, fields = TABLES[name]
             for i, row in enumerate(data.get(name, []), start=1):
                 _upsert(model, fields, row, name, i)
             counts[name] = len(data.get(name, []))
         touched = set()
+        for study in Study.objects.filter(key__in=before):  # studies the file moved
+            if study.intervention_id != before[study.key]:
+                moved = Finding.objects.filter(study=study)
+                touched |= set(moved.values_list("intervention_id", "outcome_id"))
+                moved.update(intervention_id=study.intervention_id)
+                touched |= set(moved.values_list("intervention_id", "outcome_id"))
         for i, row in enumerate(data.get("findings", []), start=1):
             finding = _finding_from_row(row, f"findings[{i}]")
+            if finding.pk:  # a finding moved by the file: its old intervention x outcome too
+                touched |= set(Finding.objects.filter(pk=finding.pk).values_list(
+                    "intervention_id", "outcome_id"))
             finding.save()
             touched.add((finding.intervention_id, finding.outcome_id))
         counts["findings"] = len(data.get("findings", []))
-        for intervention_id, outcome_id in sorted(touched):
-            services.refresh(Intervention.objects.get(pk=intervention_id),
-                             Outcome.objects.get(pk=outcome_id), reason="store imported",
-                             user=user)
+        changes.refresh_pairs(touched, reason="store imported", user=user)
+        for slug, old, new in status_changes:
+            record("publish" if new == Intervention.PUBLISHED else "unpublish", user=user,
+                   target=slug, detail=f"{old} -> {new} (store import)")
     return counts
+
+
+def _check_status_changes(data: dict, user) -> list[tuple[str, str, str]]:
+    """Publication status changes only by an administrator, on this route too: an editor's file may
+    leave ``status`` out or repeat the stored one (a new intervention: draft), nothing else.
+    Returns the changes (slug, old, new) for the audit log."""
+    rows = data.get("interventions") or []
+    if not isinstance(rows, list):
+        return []
+    slugs = [r.get("slug") for r in rows if isinstance(r, dict) and isinstance(r.get("slug"), str)]
+    stored = dict(Intervention.objects.filter(slug__in=slugs).values_list("slug", "status"))
+    changed = []
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or "status" not in row:
+            continue
+        current = stored.get(row.get("slug"), Intervention.DRAFT)
+        if row["status"] == current:
+            continue
+        changed.append((row.get("slug"), current, row["status"]))
+        if user is not None and not is_admin(user):
+            raise InputError(f"only an administrator may publish or unpublish: '{row.get('slug')}' "
+                             f"is {current}; remove 'status' or set it to '{current}'",
+                             row=i, column="interventions.status")
+    return changed
 
 
 def _upsert(model, fields, row: dict, table: str, index: int):
@@ -282,8 +320,5 @@ def import_findings_csv(text: str, *, filename: str = "findings.csv", user=None)
             finding.save()
             touched.add((finding.intervention_id, finding.outcome_id))
             count += 1
-        for intervention_id, outcome_id in sorted(touched):
-            services.refresh(Intervention.objects.get(pk=intervention_id),
-                             Outcome.objects.get(pk=outcome_id),
-                             reason=f"findings imported from {filename}", user=user)
+        changes.refresh_pairs(touched, reason=f"findings imported from {filename}", user=user)
     return count
