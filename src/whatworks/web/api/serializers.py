@@ -1,11 +1,71 @@
-"""JSON shapes of the store's resources."""
+"""JSON shapes of the store's resources. Input is strict: numbers are numbers (never true/false),
+finite and in range; list fields are lists of strings; text is text."""
 
 from __future__ import annotations
 
+import math
+
+from django.db import models
 from rest_framework import serializers
 
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.services import FindingInputError, compute_effect
+
+
+class StrictFloatField(serializers.FloatField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: a number, list or object is refused rather than turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.FloatField: StrictFloatField,
+        models.IntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.SmallIntegerField: StrictIntegerField,
+        models.BigIntegerField: StrictIntegerField,
+        models.DecimalField: StrictDecimalField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.SlugField: serializers.SlugField,
+    }
+
+
+def tag_list(help_text: str):
+    from ..store.models import MAX_TAG_LENGTH, MAX_TAGS
+
+    return serializers.ListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), required=False,
+                                 max_length=MAX_TAGS, help_text=help_text)
 
 
 class OutcomeSerializer(serializers.ModelSerializer):
@@ -47,7 +107,7 @@ class InterventionListSerializer(serializers.ModelSerializer):
         return obj.get_absolute_url()
 
 
-class StudySerializer(serializers.ModelSerializer):
+class StudySerializer(StrictModelSerializer):
     intervention = serializers.SlugRelatedField(slug_field="slug",
                                                 queryset=Intervention.objects.all())
 
@@ -88,7 +148,11 @@ class InterventionDetailSerializer(InterventionListSerializer):
                 "amstar2": obj.review.amstar2, "url": obj.review.url}
 
 
-class InterventionWriteSerializer(serializers.ModelSerializer):
+class InterventionWriteSerializer(StrictModelSerializer):
+    population = tag_list("who it is for, e.g. [\"children in care\"]")
+    setting = tag_list("where it is delivered, e.g. [\"home\", \"school\"]")
+    where_studied = tag_list("countries it was studied in")
+
     class Meta:
         model = Intervention
         fields = ["slug", "name", "summary", "what_it_is", "how_it_works", "who_it_is_for",
@@ -97,7 +161,7 @@ class InterventionWriteSerializer(serializers.ModelSerializer):
                   "cost_notes", "caveats", "last_reviewed"]
 
 
-class FindingSerializer(serializers.ModelSerializer):
+class FindingSerializer(StrictModelSerializer):
     study = serializers.SlugRelatedField(slug_field="key", queryset=Study.objects.all())
     intervention = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     outcome = serializers.SlugRelatedField(slug_field="slug", queryset=Outcome.objects.all())
@@ -107,6 +171,13 @@ class FindingSerializer(serializers.ModelSerializer):
         fields = ["id", "study", "intervention", "outcome", "timepoint_months", "measure",
                   "reported", "yi", "vi", "illustrative", "notes"]
         read_only_fields = ["id", "yi", "vi", "intervention"]
+
+    def validate_reported(self, value):
+        if not isinstance(value, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
+            raise serializers.ValidationError(
+                'must be an object of numbers, e.g. {"ai": 12, "n1i": 100, "ci": 20, "n2i": 100}')
+        return value
 
     def validate(self, attrs):
         measure = attrs.get("measure", getattr(self.instance, "measure", None))

@@ -7,7 +7,7 @@ from django import forms
 from whatworks.effects import EFFECT_ARGUMENTS, MEASURES
 
 from . import services
-from .models import Finding, Intervention, Outcome, Study
+from .models import MAX_MONTHS, Finding, Intervention, Outcome, Study
 
 LIST_FIELDS = ("population", "setting", "where_studied")
 
@@ -63,7 +63,7 @@ class FindingForm(forms.Form):
     outcome = forms.ModelChoiceField(queryset=Outcome.objects.all(), to_field_name="slug")
     measure = forms.ChoiceField(choices=[(m, f"{m}: {spec.description}")
                                          for m, spec in MEASURES.items()])
-    timepoint_months = forms.FloatField(required=False, min_value=0,
+    timepoint_months = forms.FloatField(required=False, min_value=0, max_value=MAX_MONTHS,
                                         label="Time point (months after start)")
     illustrative = forms.BooleanField(required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -8,8 +8,23 @@ Models hold inputs and cached results; the statistics live in the core (``whatwo
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+
+MAX_TAGS, MAX_TAG_LENGTH = 50, 200
+MAX_MONTHS = 1200  # 100 years: time points and follow-up
+
+
+def validate_tags(value) -> None:
+    """A list field (population, setting, where studied) is a list of short strings."""
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ValidationError('must be a list of strings, e.g. ["children in care"]',
+                              code="invalid")
+    if len(value) > MAX_TAGS or any(len(x) > MAX_TAG_LENGTH for x in value):
+        raise ValidationError(f"at most {MAX_TAGS} entries of at most {MAX_TAG_LENGTH} characters",
+                              code="invalid")
 
 
 class Domain(models.Model):
@@ -79,15 +94,16 @@ class Intervention(models.Model):
     what_it_is = models.TextField(blank=True)
     how_it_works = models.TextField(blank=True)
     who_it_is_for = models.TextField(blank=True)
-    population = models.JSONField(default=list, blank=True)
-    setting = models.JSONField(default=list, blank=True)
-    where_studied = models.JSONField(default=list, blank=True)
+    population = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    setting = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    where_studied = models.JSONField(default=list, blank=True, validators=[validate_tags])
     uk_evidence = models.BooleanField(default=False)
     who_delivers = models.TextField(blank=True)
     training_and_supervision = models.TextField(blank=True)
     fidelity = models.TextField(blank=True)
     what_supports_it = models.TextField(blank=True)
-    unit_cost_gbp = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    unit_cost_gbp = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
+                                        validators=[MinValueValidator(0)])
     cost_band = models.PositiveSmallIntegerField(choices=COST_BANDS, null=True, blank=True,
                                                  db_index=True)
     cost_notes = models.TextField(blank=True)
@@ -148,12 +164,15 @@ class Study(models.Model):
 
     key = models.SlugField(unique=True, max_length=120)
     citation = models.TextField()
-    year = models.PositiveIntegerField(null=True, blank=True)
+    year = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(1900), MaxValueValidator(2100)])
     design = models.CharField(max_length=20, choices=DESIGNS, db_index=True)
     country = models.CharField(max_length=80, blank=True, db_index=True)
-    sample_size = models.PositiveIntegerField(null=True, blank=True)
+    sample_size = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(1), MaxValueValidator(100_000_000)])
     unit_of_randomisation = models.CharField(max_length=40, blank=True)
-    follow_up_months = models.FloatField(null=True, blank=True)
+    follow_up_months = models.FloatField(null=True, blank=True, validators=[
+        MinValueValidator(0), MaxValueValidator(MAX_MONTHS)])
     risk_of_bias = models.CharField(max_length=20, choices=RISK_OF_BIAS, blank=True)
     source = models.CharField(max_length=10, choices=SOURCES, default="manual")
     illustrative = models.BooleanField(default=False)
@@ -174,7 +193,8 @@ class Finding(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="findings")
     intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE, related_name="findings")
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="findings")
-    timepoint_months = models.FloatField(null=True, blank=True)
+    timepoint_months = models.FloatField(null=True, blank=True, validators=[
+        MinValueValidator(0), MaxValueValidator(MAX_MONTHS)])
     measure = models.CharField(max_length=10)
     reported = models.JSONField(default=dict)
     yi = models.FloatField(null=True, blank=True)

@@ -61,6 +61,8 @@ def compute_effect(measure: str, reported: dict) -> tuple[float, float]:
 
 def _number(reported: dict, name: str) -> float:
     value = reported.get(name)
+    if isinstance(value, bool):
+        raise FindingInputError({name: [f"'{value}' is not a number"]})
     try:
         x = float(value)
     except (TypeError, ValueError):
