@@ -56,7 +56,7 @@ def _store_file(status):
 def test_an_editor_cannot_publish_a_draft_through_the_store_import(editor_client):
     Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
     r = editor_client.post("/editor/import/", {"kind": "store", "store-file": _store_file("published")})
-    assert r.status_code == 200
+    assert r.status_code == 400
     assert "only an administrator may publish" in r.content.decode()
     assert Intervention.objects.get(slug="schwartz-rounds").status == "draft"
 

@@ -159,6 +159,16 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Imports (editors' /editor/import/ and POST /api/imports): limits on the upload, on what a zip
+# expands to and on rows; above WHATWORKS_IMPORT_BACKGROUND_ROWS an import runs as a background job.
+WHATWORKS_IMPORT_MAX_BYTES = env_int("WHATWORKS_IMPORT_MAX_BYTES", 20 * 2**20)
+WHATWORKS_IMPORT_MAX_EXPANDED_BYTES = env_int("WHATWORKS_IMPORT_MAX_EXPANDED_BYTES", 100 * 2**20)
+WHATWORKS_IMPORT_MAX_ROWS = env_int("WHATWORKS_IMPORT_MAX_ROWS", 200_000)
+WHATWORKS_IMPORT_BACKGROUND_ROWS = env_int("WHATWORKS_IMPORT_BACKGROUND_ROWS", 2_000)
+WHATWORKS_IMPORT_JOBS_INLINE = False  # tests set True: jobs run in the request's thread
+# a job with no progress for this long is reported as stopped (the server restarted under it)
+WHATWORKS_IMPORT_STALE_SECONDS = env_int("WHATWORKS_IMPORT_STALE_SECONDS", 600)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

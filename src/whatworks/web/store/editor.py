@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -12,12 +12,12 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from whatworks.errors import InputError, WhatWorksError
+from whatworks.errors import WhatWorksError
 
 from ..accounts.roles import is_admin, is_editor
-from . import changes, transfer
+from . import changes, imports
 from .forms import FindingForm, FindingsUploadForm, InterventionForm, StoreUploadForm, StudyForm
-from .models import Finding, Intervention, SlugRedirect
+from .models import Finding, ImportJob, Intervention, SlugRedirect
 
 
 def editor_required(view):
@@ -123,33 +123,42 @@ def finding_delete(request, slug, finding_id):
 
 @editor_required
 def import_data(request):
+    """Imports: the whole file is validated before anything is written; a large one runs as a
+    background job (``imports.start``) and this page sends the editor to its progress."""
     findings_form = FindingsUploadForm(prefix="findings")
     store_form = StoreUploadForm(prefix="store")
     errors = []
     if request.method == "POST":
         kind = request.POST.get("kind")
-        form = FindingsUploadForm(request.POST, request.FILES, prefix="findings") \
-            if kind == "findings" else StoreUploadForm(request.POST, request.FILES, prefix="store")
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
+        if kind not in ("findings", "store"):
+            errors.append("choose what to import: a findings CSV or a store export")
+        else:
+            form = FindingsUploadForm(request.POST, request.FILES, prefix="findings") \
+                if kind == "findings" else StoreUploadForm(request.POST, request.FILES,
+                                                           prefix="store")
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
                 raw = upload.read()
-                if kind == "findings":
-                    n = transfer.import_findings_csv(raw.decode("utf-8-sig"), filename=upload.name,
-                                                     user=request.user)
-                    messages.success(request, f"Imported {n} findings.")
-                else:
-                    data = transfer.read_csv_zip(raw, filename=upload.name) if raw[:2] == b"PK" \
-                        else json.loads(raw.decode("utf-8-sig"))
-                    counts = transfer.import_store(data, user=request.user)
-                    messages.success(request, f"Imported the store: {counts}.")
-                return redirect("editor:dashboard")
-            except UnicodeDecodeError:
-                errors.append(f"{upload.name}: is not UTF-8 text; nothing was imported")
-            except json.JSONDecodeError as exc:
-                errors.append(f"{upload.name}: line {exc.lineno}, column {exc.colno}: "
-                              f"{exc.msg}; nothing was imported")
-            except InputError as exc:
-                errors.append(f"{exc}; nothing was imported")
+                try:
+                    if imports.estimate_rows(kind, raw) > settings.WHATWORKS_IMPORT_BACKGROUND_ROWS:
+                        job = imports.start(kind, raw, upload.name, user=request.user)
+                        return redirect("editor:import_job", job_id=job.pk)
+                    counts = imports.run(kind, raw, upload.name, user=request.user)
+                    messages.success(request, f"Imported {imports._describe(counts)}.")
+                    return redirect("editor:dashboard")
+                except WhatWorksError as exc:
+                    errors.append(f"{exc}; nothing was imported")
+            else:
+                name = getattr(request.FILES.get(f"{kind}-file"), "name", "the file")
+                errors.extend(f"{name}: {e}; nothing was imported"
+                              for e in form.errors.get("file", form.errors.get("__all__", [])))
     return render(request, "editor/import.html", {"findings_form": findings_form,
-                                                  "store_form": store_form, "errors": errors})
+                                                  "store_form": store_form, "errors": errors},
+                  status=400 if errors else 200)
+
+
+@editor_required
+def import_job(request, job_id):
+    job = get_object_or_404(ImportJob, pk=job_id)
+    stale = imports.mark_if_stale(job)
+    return render(request, "editor/import_job.html", {"job": job, "stale": stale})

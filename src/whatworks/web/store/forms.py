@@ -119,11 +119,23 @@ class FindingForm(forms.Form):
         return initial
 
 
-class FindingsUploadForm(forms.Form):
+class _Upload(forms.Form):
+    def clean_file(self):
+        from django.conf import settings
+
+        upload = self.cleaned_data["file"]
+        limit = settings.WHATWORKS_IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(f"is {upload.size:,} bytes; imports are limited to "
+                                        f"{limit:,} (WHATWORKS_IMPORT_MAX_BYTES); split the file")
+        return upload
+
+
+class FindingsUploadForm(_Upload):
     file = forms.FileField(label="Findings CSV",
                            help_text="columns: study, outcome, measure, timepoint_months and the "
                                      "reported statistics (ai, bi, ci, di, n1i, n2i, m1i, sd1i, ...)")
 
 
-class StoreUploadForm(forms.Form):
+class StoreUploadForm(_Upload):
     file = forms.FileField(label="Store export (JSON, or the zip of CSV tables)")

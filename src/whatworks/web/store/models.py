@@ -21,10 +21,10 @@ def validate_tags(value) -> None:
     """A list field (population, setting, where studied) is a list of short strings."""
     if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
         raise ValidationError('must be a list of strings, e.g. ["children in care"]',
-                              code="invalid")
+                              code="tags")
     if len(value) > MAX_TAGS or any(len(x) > MAX_TAG_LENGTH for x in value):
         raise ValidationError(f"at most {MAX_TAGS} entries of at most {MAX_TAG_LENGTH} characters",
-                              code="invalid")
+                              code="tags")
 
 
 class Domain(models.Model):
@@ -278,3 +278,38 @@ class RatingChange(models.Model):
 
     class Meta:
         ordering = ["-when", "-id"]
+
+
+class ImportJob(models.Model):
+    """An import running (or run) in the background, with its progress and outcome."""
+
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATES = [(QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"), (FAILED, "Failed")]
+
+    kind = models.CharField(max_length=10, choices=[("findings", "Findings CSV"),
+                                                    ("store", "Store export")])
+    filename = models.CharField(max_length=200)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL)
+    state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def finished_or_failed(self) -> bool:
+        return self.state in (self.DONE, self.FAILED)

@@ -7,15 +7,8 @@ import csv
 import io
 import zipfile
 
-from django.db import transaction
 from django.utils import timezone
 
-from whatworks.effects import EFFECT_ARGUMENTS
-from whatworks.errors import InputError
-
-from ..accounts.audit import record
-from ..accounts.roles import is_admin
-from . import changes, services
 from .models import (
     Domain,
     Finding,
@@ -109,216 +102,24 @@ def export_csv_zip(*, public_only: bool = False) -> bytes:
 
 def read_csv_zip(content: bytes, *, filename: str = "store.zip") -> dict:
     """Read a store exported as a zip of CSV files back into the export's plain-data shape."""
-    import json
+    from .imports import read_zip
 
-    from django.db import models as m
-
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(content))
-    except zipfile.BadZipFile:
-        raise InputError("is not a zip file of CSV tables", file=filename) from None
-    data = {"format": "whatworks-store", "version": FORMAT_VERSION}
-    with zf:
-        names = set(zf.namelist())
-        for table, (model, fields) in TABLES.items():
-            if f"{table}.csv" not in names:
-                continue
-            text = zf.read(f"{table}.csv").decode("utf-8-sig")
-            rows = []
-            for i, raw in enumerate(csv.DictReader(io.StringIO(text)), start=1):
-                row = {}
-                for name, value in raw.items():
-                    if name not in fields:
-                        raise InputError(f"unexpected column; expected {', '.join(fields)}",
-                                         file=f"{filename}:{table}.csv", row=i, column=name)
-                    field = model._meta.get_field(name)
-                    try:
-                        row[name] = _cell(field, value, m, json)
-                    except (ValueError, json.JSONDecodeError):
-                        raise InputError(f"'{value}' is not a valid {field.get_internal_type()}",
-                                         file=f"{filename}:{table}.csv", row=i,
-                                         column=name) from None
-                rows.append(row)
-            data[table] = rows
-    return data
+    return read_zip(content, filename)
 
 
-def _cell(field, value: str, m, json):
-    if value == "" and not isinstance(field, (m.CharField, m.TextField)):
-        return None
-    if isinstance(field, m.JSONField):
-        return json.loads(value)
-    if isinstance(field, m.BooleanField):
-        if value.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(value)
-        return value.lower() in ("true", "1")
-    if isinstance(field, (m.IntegerField, m.AutoField)) and not field.is_relation:
-        return int(float(value))
-    if isinstance(field, (m.FloatField, m.DecimalField)):
-        return float(value)
-    return value
+def import_store(data: dict, *, user=None, filename: str = "store.json") -> dict:
+    """Validate a store export whole, then load it (upserting by natural key) and recompute
+    every affected rating, all or nothing (see ``imports``)."""
+    from .imports import validate_store, write_store
 
-
-def import_store(data: dict, *, user=None) -> dict:
-    """Load an exported store (upserting by natural key) and recompute every rating; atomic."""
-    if not isinstance(data, dict) or data.get("format") != "whatworks-store":
-        raise InputError("not a whatworks store export (format must be 'whatworks-store')",
-                         column="format")
-    status_changes = _check_status_changes(data, user)
-    counts = {}
-    with transaction.atomic():
-        keys = [r.get("key") for r in data.get("studies", []) if isinstance(r, dict)]
-        before = dict(Study.objects.filter(key__in=keys).values_list("key", "intervention_id"))
-        for name in ("domains", "outcomes", "reviews", "interventions", "studies"):
-            model, fields = TABLES[name]
-            for i, row in enumerate(data.get(name, []), start=1):
-                _upsert(model, fields, row, name, i)
-            counts[name] = len(data.get(name, []))
-        touched = set()
-        for study in Study.objects.filter(key__in=before):  # studies the file moved
-            if study.intervention_id != before[study.key]:
-                moved = Finding.objects.filter(study=study)
-                touched |= set(moved.values_list("intervention_id", "outcome_id"))
-                moved.update(intervention_id=study.intervention_id)
-                touched |= set(moved.values_list("intervention_id", "outcome_id"))
-        for i, row in enumerate(data.get("findings", []), start=1):
-            finding = _finding_from_row(row, f"findings[{i}]")
-            if finding.pk:  # a finding moved by the file: its old intervention x outcome too
-                touched |= set(Finding.objects.filter(pk=finding.pk).values_list(
-                    "intervention_id", "outcome_id"))
-            finding.save()
-            touched.add((finding.intervention_id, finding.outcome_id))
-        counts["findings"] = len(data.get("findings", []))
-        changes.refresh_pairs(touched, reason="store imported", user=user)
-        for slug, old, new in status_changes:
-            record("publish" if new == Intervention.PUBLISHED else "unpublish", user=user,
-                   target=slug, detail=f"{old} -> {new} (store import)")
-    return counts
-
-
-def _check_status_changes(data: dict, user) -> list[tuple[str, str, str]]:
-    """Publication status changes only by an administrator, on this route too: an editor's file may
-    leave ``status`` out or repeat the stored one (a new intervention: draft), nothing else.
-    Returns the changes (slug, old, new) for the audit log."""
-    rows = data.get("interventions") or []
-    if not isinstance(rows, list):
-        return []
-    slugs = [r.get("slug") for r in rows if isinstance(r, dict) and isinstance(r.get("slug"), str)]
-    stored = dict(Intervention.objects.filter(slug__in=slugs).values_list("slug", "status"))
-    changed = []
-    for i, row in enumerate(rows, start=1):
-        if not isinstance(row, dict) or "status" not in row:
-            continue
-        current = stored.get(row.get("slug"), Intervention.DRAFT)
-        if row["status"] == current:
-            continue
-        changed.append((row.get("slug"), current, row["status"]))
-        if user is not None and not is_admin(user):
-            raise InputError(f"only an administrator may publish or unpublish: '{row.get('slug')}' "
-                             f"is {current}; remove 'status' or set it to '{current}'",
-                             row=i, column="interventions.status")
-    return changed
-
-
-def _upsert(model, fields, row: dict, table: str, index: int):
-    key = NATURAL_KEYS[model]
-    if not isinstance(row, dict) or not row.get(key):
-        raise InputError(f"each row needs '{key}'", row=index, column=f"{table}.{key}")
-    values = {}
-    for f in fields:
-        if f == key or f not in row:
-            continue
-        value = row[f]
-        if f in ("domain", "review", "intervention"):
-            target = {"domain": Domain, "review": Review, "intervention": Intervention}[f]
-            if value in (None, ""):
-                value = None
-            else:
-                value = target.objects.filter(**{NATURAL_KEYS[target]: value}).first()
-                if value is None:
-                    raise InputError(f"refers to unknown {f} '{row[f]}'", row=index,
-                                     column=f"{table}.{f}")
-        values[f] = value
-    try:
-        obj, _ = model.objects.update_or_create(**{key: row[key]}, defaults=values)
-        obj.full_clean(validate_unique=False)
-    except Exception as exc:  # a database or validation error becomes a row-level message
-        raise InputError(str(exc), row=index, column=table) from None
-    return obj
-
-
-def _finding_from_row(row: dict, where: str) -> Finding:
-    study = Study.objects.filter(key=row.get("study")).first()
-    if study is None:
-        raise InputError(f"unknown study '{row.get('study')}'", column=f"{where}.study")
-    outcome = Outcome.objects.filter(slug=row.get("outcome")).first()
-    if outcome is None:
-        raise InputError(f"unknown outcome '{row.get('outcome')}'", column=f"{where}.outcome")
-    finding = Finding.objects.filter(pk=row.get("id")).first() if row.get("id") else None
-    finding = finding or Finding()
-    finding.study, finding.intervention, finding.outcome = study, study.intervention, outcome
-    finding.timepoint_months = row.get("timepoint_months")
-    finding.measure = row.get("measure") or ""
-    finding.reported = row.get("reported") or {}
-    finding.illustrative = bool(row.get("illustrative"))
-    finding.notes = row.get("notes") or ""
-    try:
-        finding.yi, finding.vi = services.compute_effect(finding.measure, finding.reported)
-    except services.FindingInputError as exc:
-        raise InputError(str(exc), column=where) from None
-    return finding
-
-
-FINDING_COLUMNS = ["study", "outcome", "timepoint_months", "measure", "illustrative", "notes"]
+    return write_store(validate_store(data, filename=filename, user=user), user=user)
 
 
 def import_findings_csv(text: str, *, filename: str = "findings.csv", user=None) -> int:
     """Import findings from CSV (columns: study, outcome, measure, timepoint_months, and the
     reported statistics under ``whatworks effects`` / metafor names: ai, bi, ci, di, n1i, ... or yi,
     vi). All rows or none: the first bad row raises InputError naming file, row and column."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not reader.fieldnames:
-        raise InputError("is empty; it needs a header row", file=filename)
-    header = [h.strip() for h in reader.fieldnames]
-    allowed = set(FINDING_COLUMNS) | set(EFFECT_ARGUMENTS) | {"yi", "vi"}
-    unknown = [h for h in header if h not in allowed]
-    if unknown:
-        raise InputError(f"unexpected column; allowed columns are {', '.join(sorted(allowed))}",
-                         file=filename, row=0, column=unknown[0])
-    for required in ("study", "outcome", "measure"):
-        if required not in header:
-            raise InputError("this column is required", file=filename, column=required)
-    count = 0
-    touched = set()
-    with transaction.atomic():
-        for i, raw in enumerate(reader, start=1):
-            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            reported = {k: row[k] for k in header if k in EFFECT_ARGUMENTS or k in ("yi", "vi")
-                        if row.get(k, "") != ""}
-            for k, v in reported.items():
-                try:
-                    reported[k] = float(v)
-                except ValueError:
-                    raise InputError(f"'{v}' is not a number", file=filename, row=i,
-                                     column=k) from None
-            timepoint = row.get("timepoint_months") or None
-            try:
-                timepoint = float(timepoint) if timepoint else None
-            except ValueError:
-                raise InputError(f"'{timepoint}' is not a number", file=filename, row=i,
-                                 column="timepoint_months") from None
-            payload = {"study": row["study"], "outcome": row["outcome"],
-                       "measure": row["measure"], "timepoint_months": timepoint,
-                       "reported": reported, "notes": row.get("notes", ""),
-                       "illustrative": row.get("illustrative", "").lower() in ("1", "true", "yes")}
-            try:
-                finding = _finding_from_row(payload, "row")
-            except InputError as exc:
-                column = (exc.column or "").split(".")[-1] or None
-                message = str(exc).split(": ", 1)[-1]
-                raise InputError(message, file=filename, row=i, column=column) from None
-            finding.save()
-            touched.add((finding.intervention_id, finding.outcome_id))
-            count += 1
-        changes.refresh_pairs(touched, reason=f"findings imported from {filename}", user=user)
-    return count
+    from .imports import validate_findings_csv, write_findings
+
+    rows = validate_findings_csv(text.encode("utf-8"), filename=filename)
+    return write_findings(rows, filename=filename, user=user)
