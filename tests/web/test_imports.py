@@ -197,3 +197,39 @@ def test_a_job_that_stopped_with_its_server_is_reported(editor_client, settings,
     page = editor_client.get(f"/editor/import/{job.pk}/").content.decode()
     assert "the import stopped" in page
     assert ImportJob.objects.get(pk=job.pk).state == "failed"
+
+
+def _api_import(client, user, kind, name, content):
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return client.post("/api/imports", {"kind": kind, "file": SimpleUploadedFile(name, content)},
+                       HTTP_AUTHORIZATION=f"Token {token.key}")
+
+
+def test_the_api_imports_and_answers_errors_naming_row_and_column(client, editor):
+    n = Finding.objects.count()
+    r = _api_import(client, editor, "findings", "new.csv", (HEADER + GOOD_ROW).encode())
+    assert r.status_code == 201, r.content
+    assert r.json()["state"] == "done" and r.json()["counts"] == {"findings": 1}
+    assert Finding.objects.count() == n + 1
+    r = _api_import(client, editor, "store", "s.json", b'{"format":"whatworks-store","domains":5}')
+    assert r.status_code == 400
+    assert "s.json:domains: must be a list of rows" in r.json()["error"]["message"]
+
+
+def test_a_large_api_import_is_a_job_to_follow(client, editor, settings):
+    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 2
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
+    r = _api_import(client, editor, "findings", "new.csv", (HEADER + GOOD_ROW * 4).encode())
+    assert r.status_code == 202, r.content
+    from rest_framework.authtoken.models import Token
+
+    job = client.get(f"/api/imports/{r.json()['id']}",
+                     HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=editor).key}").json()
+    assert job["state"] == "done" and job["percent"] == 100
+
+
+def test_outsiders_cannot_import_through_the_api(client, outsider):
+    r = _api_import(client, outsider, "findings", "new.csv", (HEADER + GOOD_ROW).encode())
+    assert r.status_code == 403

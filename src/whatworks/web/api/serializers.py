@@ -8,7 +8,7 @@ import math
 from django.db import models
 from rest_framework import serializers
 
-from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
+from ..store.models import Finding, ImportJob, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.services import FindingInputError, compute_effect
 
 
@@ -187,3 +187,20 @@ class FindingSerializer(StrictModelSerializer):
         except FindingInputError as exc:
             raise serializers.ValidationError(exc.fields) from None
         return attrs
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["findings", "store"],
+                                   help_text="findings: a findings CSV; store: a store export "
+                                             "(JSON or the zip of CSV tables)")
+    file = serializers.FileField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "kind", "filename", "user", "state", "done", "total", "percent", "message",
+                  "counts", "created", "finished"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -13,7 +16,7 @@ from ..store import changes, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.queries import Filters, filter_interventions, visible_interventions, with_ratings
 from . import serializers as s
-from .permissions import AdminOnly
+from .permissions import AdminOnly, EditorOnly
 
 INTERVENTION_FILTERS = [
     OpenApiParameter(name, str, required=False, description=description) for name, description in [
@@ -174,3 +177,51 @@ def publish(request, slug):
                                    "message": "no such intervention"}}, status=404)
     changes.set_status(intervention, Intervention.PUBLISHED, user=request.user, request=request)
     return Response({"slug": slug, "status": intervention.status}, status=status.HTTP_200_OK)
+
+
+@extend_schema(request={"multipart/form-data": s.ImportRequestSerializer},
+               responses={201: s.ImportJobSerializer, 202: s.ImportJobSerializer})
+@api_view(["POST"])
+@permission_classes([EditorOnly])
+@parser_classes([MultiPartParser])
+def import_create(request):
+    """Import a findings CSV or a store export. The whole file is checked before anything is
+    written (400 naming file, table, row and column); a small import is done at once (201), a large
+    one runs as a background job (202): follow it at ``/api/imports/{id}``."""
+    from django.conf import settings
+
+    from ..store import imports
+    from ..store.models import ImportJob
+
+    form = s.ImportRequestSerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    kind, upload = form.validated_data["kind"], form.validated_data["file"]
+    if upload.size > settings.WHATWORKS_IMPORT_MAX_BYTES:
+        raise ValidationError({"file": [f"is {upload.size:,} bytes; imports are limited to "
+                                        f"{settings.WHATWORKS_IMPORT_MAX_BYTES:,}"]})
+    raw = upload.read()
+    if imports.estimate_rows(kind, raw) > settings.WHATWORKS_IMPORT_BACKGROUND_ROWS:
+        job = imports.start(kind, raw, upload.name, user=request.user)
+        job.refresh_from_db()
+        return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+    counts = imports.run(kind, raw, upload.name, user=request.user)  # InputError: 400
+    job = ImportJob.objects.create(kind=kind, filename=upload.name[:200], user=request.user,
+                                   state=ImportJob.DONE, counts=counts, done=sum(counts.values()),
+                                   total=sum(counts.values()), finished=timezone.now(),
+                                   message=f"imported {imports._describe(counts)}")
+    return Response(s.ImportJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses={200: s.ImportJobSerializer})
+@api_view(["GET"])
+@permission_classes([EditorOnly])
+def import_detail(request, job_id: int):
+    """An import's state and progress."""
+    from ..store import imports
+    from ..store.models import ImportJob
+
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("no such import")
+    imports.mark_if_stale(job)
+    return Response(s.ImportJobSerializer(job).data)
