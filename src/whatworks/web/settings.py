@@ -7,6 +7,7 @@ Production: set ``WHATWORKS_SECRET_KEY``, ``WHATWORKS_ALLOWED_HOSTS`` and ``WHAT
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "whatworks.web.accounts",
     "whatworks.web.store",
     "whatworks.web.places",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whatworks.web.store.middleware.SecurityHeadersMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "whatworks.web.urls"
@@ -102,6 +105,20 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-whatworks.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Sign-in throttling (django-axes): after WHATWORKS_SIGNIN_FAILURES wrong passwords for one
+# username from one address, that pair is locked out for WHATWORKS_SIGNIN_COOLOFF_MINUTES (429),
+# even with the right password. API tokens do not sign in this way and are throttled below.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("WHATWORKS_SIGNIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("WHATWORKS_SIGNIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in our audit log (accounts.AuditEvent)
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
      "OPTIONS": {"min_length": 10}},
@@ -150,7 +167,20 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "whatworks.web.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["whatworks.web.api.throttling.AnonThrottle",
+                                 "whatworks.web.api.throttling.UserThrottle"],
 }
+
+
+def _rate(name: str, default: str) -> str | None:
+    value = env_str(name, default).strip().lower()
+    return None if value in ("", "0", "off", "none") else value
+
+
+# API throttling (DRF): requests per client address (anonymous) or per user, e.g. "300/minute";
+# "off" turns one off. Counted in each server process's cache.
+WHATWORKS_API_RATES = {"anon": _rate("WHATWORKS_API_ANON_RATE", "300/minute"),
+                       "user": _rate("WHATWORKS_API_USER_RATE", "1200/minute")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "whatworks Evidence Store API",
     "DESCRIPTION": "Rated evidence on interventions in children's social care. Ratings are computed "

@@ -36,7 +36,14 @@ def _failed(sender, credentials, request=None, **kwargs):
     record("sign-in-failed", username=str(credentials.get("username", ""))[:150], request=request)
 
 
+def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+    record("locked-out", username=str(username or "")[:150], request=request)
+
+
 def connect_signals() -> None:
+    from axes.signals import user_locked_out
+
+    user_locked_out.connect(_locked_out, dispatch_uid="audit-locked-out")
     user_logged_in.connect(_signed_in, dispatch_uid="audit-sign-in")
     user_logged_out.connect(_signed_out, dispatch_uid="audit-sign-out")
     user_login_failed.connect(_failed, dispatch_uid="audit-sign-in-failed")

@@ -9,4 +9,5 @@ urlpatterns = [
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     path("users/", views.users, name="users"),
     path("users/<int:user_id>/role/", views.change_role, name="change_role"),
+    path("users/<int:user_id>/token/revoke/", views.revoke_token, name="revoke_token"),
 ]
