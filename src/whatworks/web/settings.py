@@ -6,6 +6,7 @@ Production: set ``WHATWORKS_SECRET_KEY``, ``WHATWORKS_ALLOWED_HOSTS`` and ``WHAT
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -102,7 +103,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if DEBUG else 600
     # Tests use a file (as production does), so several threads can write at once; an in-memory
     # shared-cache database answers concurrent writers with "table is locked" at once.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-whatworks.sqlite3")}
+    # One file per test process, so test runs side by side never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-whatworks-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -187,6 +189,8 @@ SPECTACULAR_SETTINGS = {
                    "from the findings by published, versioned rules.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "whatworks.web.api.errors.document_errors"],
 }
 
 # Imports (editors' /editor/import/ and POST /api/imports): limits on the upload, on what a zip

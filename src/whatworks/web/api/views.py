@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -96,6 +97,9 @@ class StudyViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Re
                            reason="study changed through the API")
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("intervention", str, required=False, description="intervention slug"),
+    OpenApiParameter("outcome", str, required=False, description="outcome slug")]))
 class FindingViewSet(viewsets.ModelViewSet):
     """Findings; writing one refits the synthesis and recomputes the rating."""
 
@@ -141,6 +145,8 @@ class SynthesisViewSet(viewsets.ReadOnlyModelViewSet):
             "intervention", "outcome")
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("outcome", str, required=False, description="outcome slug")]))
 class RatingViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RatingSerializer
 
@@ -153,8 +159,12 @@ class RatingViewSet(viewsets.ReadOnlyModelViewSet):
         return qs
 
 
-@extend_schema(request=None, responses={200: dict}, parameters=[
-    OpenApiParameter("measure", str, required=True, description="an escalc measure, e.g. RR")])
+@extend_schema(request=None, responses={200: inline_serializer("EffectSize", {
+    "measure": drf_serializers.CharField(), "yi": drf_serializers.FloatField(),
+    "vi": drf_serializers.FloatField(), "se": drf_serializers.FloatField()})}, parameters=[
+    OpenApiParameter("measure", str, required=True, description="an escalc measure, e.g. RR"),
+    *[OpenApiParameter(name, float, required=False, description="a reported statistic")
+      for name in ("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "yi", "vi")]])
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def effect_size(request):
@@ -166,7 +176,8 @@ def effect_size(request):
     return Response({"measure": measure, "yi": yi, "vi": vi, "se": vi ** 0.5})
 
 
-@extend_schema(request=None, responses={200: dict})
+@extend_schema(request=None, responses={200: inline_serializer("Publication", {
+    "slug": drf_serializers.CharField(), "status": drf_serializers.CharField()})})
 @api_view(["POST"])
 @permission_classes([AdminOnly])
 def publish(request, slug):
