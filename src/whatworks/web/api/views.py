@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from ..store import changes, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
+from ..store.page_cache import CachedForReadersMixin
 from ..store.queries import Filters, filter_interventions, visible_interventions, with_ratings
 from . import serializers as s
 from .permissions import AdminOnly, EditorOnly
@@ -28,7 +29,7 @@ INTERVENTION_FILTERS = [
         ("uk", "1 for UK evidence only"), ("sort", "name, -name, updated, cost")]]
 
 
-class InterventionViewSet(viewsets.ModelViewSet):
+class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
     """Interventions with their per-outcome ratings."""
 
     lookup_field = "slug"
@@ -66,7 +67,7 @@ class InterventionViewSet(viewsets.ModelViewSet):
         changes.delete_intervention(instance, user=self.request.user)
 
 
-class OutcomeViewSet(viewsets.ReadOnlyModelViewSet):
+class OutcomeViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     """The outcomes framework."""
 
     lookup_field = "slug"
@@ -74,7 +75,8 @@ class OutcomeViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Outcome.objects.select_related("domain")
 
 
-class StudyViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+                   viewsets.ReadOnlyModelViewSet):
     """Studies of published interventions."""
 
     lookup_field = "key"
@@ -100,7 +102,7 @@ class StudyViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Re
 @extend_schema_view(list=extend_schema(parameters=[
     OpenApiParameter("intervention", str, required=False, description="intervention slug"),
     OpenApiParameter("outcome", str, required=False, description="outcome slug")]))
-class FindingViewSet(viewsets.ModelViewSet):
+class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
     """Findings; writing one refits the synthesis and recomputes the rating."""
 
     serializer_class = s.FindingSerializer
@@ -136,7 +138,7 @@ class FindingViewSet(viewsets.ModelViewSet):
                                 user=self.request.user)
 
 
-class SynthesisViewSet(viewsets.ReadOnlyModelViewSet):
+class SynthesisViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.SynthesisSerializer
 
     def get_queryset(self):
@@ -147,7 +149,7 @@ class SynthesisViewSet(viewsets.ReadOnlyModelViewSet):
 
 @extend_schema_view(list=extend_schema(parameters=[
     OpenApiParameter("outcome", str, required=False, description="outcome slug")]))
-class RatingViewSet(viewsets.ReadOnlyModelViewSet):
+class RatingViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RatingSerializer
 
     def get_queryset(self):
