@@ -76,6 +76,7 @@ def _error(r) -> str:
         {"slug": "schwartz-rounds", "colour": "red"}]},
      "store.json:interventions, row 1, column 'colour': unexpected column"),
     ({"format": "whatworks-store"}, "holds no rows"),
+    ({"format": "whatworks-store", "domainz": []}, "store.json, column 'domainz': unexpected key"),
     ([1, 2], "is not a store export"),
 ])
 def test_malformed_store_files_are_answered_naming_table_row_and_column(editor_client, data,

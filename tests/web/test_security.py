@@ -106,3 +106,12 @@ def test_whatworks_user_rotates_and_revokes_tokens(tmp_path):
     assert code == 0 and out == "ruth: role admin; API token revoked"
     code, out, err = _whatworks(tmp_path, "ruth", "--rotate-token", "--revoke-token", password=None)
     assert code == 2 and "not allowed with argument" in err
+
+
+def test_admins_read_the_audit_log_and_others_cannot(client, admin, editor):
+    client.force_login(editor)
+    assert client.get("/accounts/audit/").status_code == 403
+    _sign_in(client, "ada", "wrong password!")
+    client.force_login(admin)
+    page = client.get("/accounts/audit/").content.decode()
+    assert "Sign-in failed" in page and "ada" in page

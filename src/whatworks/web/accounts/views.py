@@ -108,3 +108,14 @@ def revoke_token(request, user_id):
         record("token-revoked", user=request.user, request=request, target=user.username)
         messages.success(request, f"Revoked the API token of {user.username}.")
     return redirect("accounts:users")
+
+
+def audit(request):
+    """The audit log (administrators): sign-ins, lock-outs, publications, token changes."""
+    from .models import AuditEvent
+
+    denied = _admin_only(request)
+    if denied:
+        return denied
+    events = AuditEvent.objects.select_related("user")[:500]
+    return render(request, "accounts/audit.html", {"events": events})

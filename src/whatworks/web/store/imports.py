@@ -247,6 +247,10 @@ def validate_store(data, *, filename: str = "store.json", user=None, progress=No
         raise _err("is not a whatworks store export (\"format\" must be \"whatworks-store\")",
                    filename, None, column="format")
     for name, value in data.items():
+        if name not in (*STORE_TABLES, *COMPUTED_TABLES, "format", "version", "exported"):
+            raise _err(f"unexpected key; a store export has format, version, exported and the "
+                       f"tables {', '.join(STORE_TABLES)} (syntheses and ratings are recomputed)",
+                       filename, None, column=name)
         if name in STORE_TABLES and not isinstance(value, list):
             raise _err(f"must be a list of rows, not {type(value).__name__}", filename, name)
     if not any(data.get(t) for t in STORE_TABLES):
