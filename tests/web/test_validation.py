@@ -103,3 +103,20 @@ def test_page_size_must_be_a_whole_number_in_range(client, value):
     r = client.get(f"/api/interventions?page_size={value}")
     assert r.status_code == 400
     assert "page_size" in r.json()["error"]["fields"]
+
+
+def test_unknown_fields_are_refused_not_dropped(client, editor):
+    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
+    r = _api(client, editor, "patch", "/api/interventions/schwartz-rounds", {"status": "published"})
+    assert r.status_code == 400
+    assert "publish" in r.json()["error"]["fields"]["status"][0]
+    assert Intervention.objects.get(slug="schwartz-rounds").status == "draft"
+    r = _api(client, editor, "patch", "/api/studies/swis-2023", {"yeer": 2020})
+    assert r.status_code == 400 and "yeer" in r.json()["error"]["fields"]
+
+
+def test_a_finding_read_back_can_be_sent_back(client, editor):
+    finding = Finding.objects.filter(study__key="swis-2023").first()
+    body = client.get(f"/api/findings/{finding.pk}").json()
+    r = _api(client, editor, "patch", f"/api/findings/{finding.pk}", body)
+    assert r.status_code == 200, r.content

@@ -46,6 +46,9 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictModelSerializer(serializers.ModelSerializer):
+    """Refuses fields it does not know (a typo or a field that cannot be written this way is an
+    error, never silently dropped); read-only fields sent back unchanged are ignored as usual."""
+
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.FloatField: StrictFloatField,
@@ -59,6 +62,16 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.TextField: StrictCharField,
         models.SlugField: serializers.SlugField,
     }
+    unknown_hints = {"status": "publication status changes only through "
+                               "POST /api/interventions/{slug}/publish (administrators)"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in self.fields]
+            if unknown:
+                raise serializers.ValidationError({k: [self.unknown_hints.get(
+                    k, f"unknown field; fields are {', '.join(self.fields)}")] for k in unknown})
+        return super().to_internal_value(data)
 
 
 def tag_list(help_text: str):

@@ -22,6 +22,8 @@ def validate_tags(value) -> None:
     if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
         raise ValidationError('must be a list of strings, e.g. ["children in care"]',
                               code="tags")
+    if any("\x00" in x for x in value):
+        raise ValidationError("contains a NUL byte; remove it", code="tags")
     if len(value) > MAX_TAGS or any(len(x) > MAX_TAG_LENGTH for x in value):
         raise ValidationError(f"at most {MAX_TAGS} entries of at most {MAX_TAG_LENGTH} characters",
                               code="tags")
