@@ -120,3 +120,18 @@ def test_a_finding_read_back_can_be_sent_back(client, editor):
     body = client.get(f"/api/findings/{finding.pk}").json()
     r = _api(client, editor, "patch", f"/api/findings/{finding.pk}", body)
     assert r.status_code == 200, r.content
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("application/x-www-form-urlencoded", "outcome=%00x&notes=a"),
+    ("multipart/form-data; boundary=XyZ",
+     '--XyZ\r\nContent-Disposition: form-data; name="outcome"\r\n\r\n\x00x\r\n--XyZ--\r\n'),
+])
+def test_a_nul_byte_in_a_patched_form_field_is_a_400(client, editor, content_type, body):
+    """Found by schemathesis on PostgreSQL: Django parses the forms of POSTs only."""
+    token, _ = Token.objects.get_or_create(user=editor)
+    finding = Finding.objects.filter(study__key="swis-2023").first()
+    r = client.patch(f"/api/findings/{finding.pk}", data=body, content_type=content_type,
+                     HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert r.status_code == 400
+    assert r.json()["error"]["message"].startswith("outcome: NUL bytes")

@@ -95,6 +95,8 @@ def lock_pairs(pairs: Iterable[Pair]) -> None:
     if connection.vendor != "postgresql":
         return  # SQLite: the write transaction already holds the database's single write lock
     with connection.cursor() as cursor:
+        # never wait forever behind a stuck writer: give up after 30 s (retried by ``retrying``)
+        cursor.execute("SET LOCAL lock_timeout = '30s'")
         for intervention_id, outcome_id in sorted(set(pairs)):
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                            [f"whatworks-refresh:{intervention_id}:{outcome_id}"])

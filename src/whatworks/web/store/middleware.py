@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, QueryDict
 
 
 class SecurityHeadersMiddleware:
@@ -84,7 +85,12 @@ class RefuseNulBytesMiddleware:
                 return "body" if b"\x00" in body else None
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             try:
-                fields = request.POST
+                if request.method == "POST":
+                    fields = request.POST
+                elif content_type.startswith("application/x-www-form-urlencoded"):
+                    fields = QueryDict(request.body, encoding=request.encoding)
+                else:  # Django parses forms of POSTs only; PATCH, PUT, DELETE here
+                    fields, _ = request.parse_file_upload(request.META, io.BytesIO(request.body))
             except Exception:  # noqa: BLE001 - the view reports a malformed body
                 return None
             for key, values in fields.lists():
