@@ -103,6 +103,37 @@ def test_simultaneous_finding_writes_are_all_kept(committed_store, django_db_blo
             Finding.objects.get(pk=f).study_id for f, o in expected.items() if o == second.id})
 
 
+def test_a_background_import_runs_on_its_own_thread_with_progress(committed_store,
+                                                                   django_db_blocker, settings):
+    import time
+
+    from whatworks.web.store import imports
+    from whatworks.web.store.models import ImportJob
+
+    intervention, _, studies, user = committed_store
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = False
+    rows = "".join(f"{s.key},entry-to-care,RR,{m},{10 + m + 3 * n},100,20,100\n"
+                   for n, s in enumerate(studies) for m in range(30))
+    raw = ("study,outcome,measure,timepoint_months,ai,n1i,ci,n2i\n" + rows).encode()
+    with django_db_blocker.unblock():
+        job = imports.start("findings", raw, "background.csv", user=user)
+        seen = set()
+        for _ in range(600):
+            job.refresh_from_db()
+            seen.add(job.state)
+            if job.finished_or_failed:
+                break
+            time.sleep(0.05)
+        try:
+            assert job.state == "done", job.message
+            assert job.counts == {"findings": 240} and job.percent == 100
+            assert Finding.objects.filter(intervention=intervention).count() == 240
+            assert Synthesis.objects.get(intervention=intervention, outcome__slug="entry-to-care").k == 8
+            assert seen & {"queued", "running"}  # the request returned before the import ended
+        finally:
+            ImportJob.objects.filter(pk=job.pk).delete()
+
+
 @pytest.mark.django_db  # (also: pytest-django sets the test database up for this module)
 def test_a_write_that_meets_a_busy_database_is_retried(monkeypatch):
     from django.db import OperationalError

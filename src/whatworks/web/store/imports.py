@@ -22,7 +22,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from whatworks.effects import EFFECT_ARGUMENTS
-from whatworks.errors import InputError
+from whatworks.errors import InputError, WhatWorksError
 
 from ..accounts.audit import record
 from ..accounts.roles import is_admin
@@ -640,7 +640,7 @@ def execute(job_id: int, raw: bytes, user) -> None:
 
     try:
         counts = run(job.kind, raw, job.filename, user=user, progress=progress)
-    except InputError as exc:
+    except WhatWorksError as exc:
         ImportJob.objects.filter(pk=job_id).update(state=ImportJob.FAILED, finished=timezone.now(),
                                                    message=f"{exc}; nothing was imported")
     except Exception as exc:  # noqa: BLE001 - recorded on the job; the page shows it
