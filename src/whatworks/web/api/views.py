@@ -144,7 +144,7 @@ class SynthesisViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return Synthesis.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related(
-            "intervention", "outcome")
+            "intervention", "outcome").order_by("pk")  # a stable order: pages never overlap
 
 
 @extend_schema_view(list=extend_schema(parameters=[
@@ -155,7 +155,7 @@ class RatingViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         qs = Rating.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related(
-            "intervention", "outcome")
+            "intervention", "outcome").order_by("outcome__domain__order", "outcome__order", "pk")
         if self.request.query_params.get("outcome"):
             qs = qs.filter(outcome__slug=self.request.query_params["outcome"])
         return qs
