@@ -165,3 +165,13 @@ def test_one_error_code_per_status(client, method, path, status, code):
 def test_a_bad_token_is_a_401_in_the_error_shape_even_on_public_reads(client):
     r = client.get("/api/outcomes", HTTP_AUTHORIZATION="Token not-a-real-token")
     assert r.status_code == 401 and r.json()["error"]["code"] == "not_authenticated"
+
+
+def test_an_editor_creates_a_draft_intervention_through_the_api(client, editor):
+    token = Token.objects.create(user=editor)
+    r = client.post("/api/interventions", data=json.dumps({
+        "slug": "new-idea", "name": "New idea", "summary": "s", "setting": ["home"]}),
+        content_type="application/json", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert r.status_code == 201, r.content
+    assert r.json()["slug"] == "new-idea" and r.json()["setting"] == ["home"]
+    assert Intervention.objects.get(slug="new-idea").status == "draft"

@@ -56,7 +56,8 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        changes.save_intervention(Intervention(**serializer.validated_data), user=self.request.user)
+        serializer.instance = changes.save_intervention(Intervention(**serializer.validated_data),
+                                                        user=self.request.user)
 
     def perform_update(self, serializer):
         for key, value in serializer.validated_data.items():
