@@ -115,3 +115,8 @@ def test_admins_read_the_audit_log_and_others_cannot(client, admin, editor):
     client.force_login(admin)
     page = client.get("/accounts/audit/").content.decode()
     assert "Sign-in failed" in page and "ada" in page
+
+
+def test_anonymous_clients_are_counted_by_the_anonymous_rate_only(client, settings):
+    settings.WHATWORKS_API_RATES = {"anon": None, "user": "2/minute"}
+    assert [client.get("/api/outcomes").status_code for _ in range(4)] == [200] * 4
