@@ -304,8 +304,9 @@ SEARCH_WORDS = ["family", "school", "kinship", "neglect", "mentoring", "adolesce
 
 def api_list_paths(port: int, *, n=200, seed=11) -> list[str]:
     """``n`` API list URLs (seeded): every page of /api/interventions and filtered lists."""
-    total = len(intervention_paths(port))
-    pages = max(1, -(-total // 50))
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/interventions", timeout=60) as r:
+        total, per_page = int(r.headers["X-Total-Count"]), max(1, len(json.loads(r.read())))
+    pages = max(1, -(-total // per_page))  # the default page size, whatever it is
     paths = ["/api/interventions"] + [f"/api/interventions?page={k}" for k in range(2, pages + 1)]
     filtered = [p.replace("/interventions/?", "/api/interventions?") for p in
                 index_paths(port, n=n, seed=seed) if "page=" not in p]
@@ -389,6 +390,8 @@ def bench_database(db: str, args, sizes: dict, workdir: Path) -> dict:
                  "filtered index": index_paths(server.port),
                  "/api/interventions": api_list_paths(server.port)}
         for name, paths in pages.items():
+            if name not in args.scenarios:
+                continue
             load = dict(connections=args.connections, duration=600.0)
             # first visit to every URL since the server started (every page rendered afresh)
             first = run_load(server.port, paths, seed=args.seed + 1, passes=1, **load)
@@ -410,6 +413,8 @@ def bench_database(db: str, args, sizes: dict, workdir: Path) -> dict:
         server_time = []
         for name, paths in (("intervention page, uncached", pages["intervention page"]),
                             ("/api/interventions, uncached", pages["/api/interventions"])):
+            if "server time" not in args.scenarios:
+                continue
             r = run_load(server.port, uncached(paths, args.server_time_requests, args.seed),
                          connections=1, duration=600.0, seed=args.seed, passes=1)
             r.update(page=name, database=db)
@@ -489,6 +494,10 @@ def main(argv=None) -> int:
                    help="off: serve with WHATWORKS_PAGE_CACHE_SECONDS=0 (every page rendered)")
     p.add_argument("--server-time-requests", type=int, default=300,
                    help="uncached requests (one client) per page for the server time (default 300)")
+    p.add_argument("--only", action="append", dest="scenarios",
+                   choices=["intervention page", "filtered index", "/api/interventions",
+                            "server time"],
+                   help="run only this scenario (repeatable; default: all)")
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     p.add_argument("--keep", action="store_true",
@@ -497,6 +506,8 @@ def main(argv=None) -> int:
     if not 1 <= args.connections <= 1000:
         p.error("--connections must be 1..1000")
     args.duration = args.duration or (8.0 if args.quick else 30.0)
+    args.scenarios = args.scenarios or ["intervention page", "filtered index",
+                                        "/api/interventions", "server time"]
     sizes = QUICK if args.quick else FULL
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
 
