@@ -82,3 +82,29 @@ def test_token_holders_never_get_cached_api_answers(client, editor, settings, mo
     body = client.get("/api/interventions", HTTP_AUTHORIZATION=f"Token {token.key}").json()
     assert "schwartz-rounds" in [i["slug"] for i in body]
     page_cache.PAGES.clear()
+
+
+@pytest.mark.parametrize("query", ["", "?page_size=2", "?page_size=2&page=2", "?outcome=entry-to-care",
+                                   "?sort=-name", "?q=school"])
+def test_the_fast_intervention_list_is_what_the_serializer_gives(client, editor, query):
+    import json
+
+    from django.test import RequestFactory
+    from rest_framework.renderers import JSONRenderer
+
+    from whatworks.web.api.serializers import InterventionListSerializer
+    from whatworks.web.store.queries import Filters, filter_interventions, visible_interventions
+
+    _grow(3)
+    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
+    for user, headers in ((None, {}), (editor, {"HTTP_AUTHORIZATION": "Token " + __import__(
+            "rest_framework.authtoken.models", fromlist=["Token"]).Token.objects.get_or_create(
+            user=editor)[0].key})):
+        body = client.get(f"/api/interventions{query}", **headers).content
+        params = RequestFactory().get(f"/x{query}").GET
+        qs = filter_interventions(visible_interventions(user), Filters.from_query(params))
+        size = int(params.get("page_size", 100))
+        page = int(params.get("page", 1))
+        expected = InterventionListSerializer(qs[(page - 1) * size:page * size], many=True).data
+        assert json.loads(body) == json.loads(JSONRenderer().render(expected))
+        assert body == JSONRenderer().render(expected)
