@@ -409,10 +409,12 @@ def _wald(bb: np.ndarray, vbb: np.ndarray) -> np.ndarray:
     (e.g. identical effects). metafor 3.8 then reports QM as NA with se 0 and a zero-width
     interval; we do the same instead of failing (tests/reference/knha_identical.json).
     """
+    try:  # the usual case, at full speed
+        return np.einsum("ni,nij,nj->n", bb, np.linalg.inv(vbb), bb)
+    except np.linalg.LinAlgError:
+        pass
     qm = np.full(bb.shape[0], np.nan)
-    scale = np.abs(vbb).max(axis=(1, 2))
-    ok = np.linalg.matrix_rank(vbb) == vbb.shape[1]
-    ok &= scale > 0
+    ok = (np.linalg.matrix_rank(vbb) == vbb.shape[1]) & (np.abs(vbb).max(axis=(1, 2)) > 0)
     if np.any(ok):
         qm[ok] = np.einsum("ni,nij,nj->n", bb[ok], np.linalg.inv(vbb[ok]), bb[ok])
     return qm
