@@ -234,3 +234,17 @@ def test_a_large_api_import_is_a_job_to_follow(client, editor, settings):
 def test_outsiders_cannot_import_through_the_api(client, outsider):
     r = _api_import(client, outsider, "findings", "new.csv", (HEADER + GOOD_ROW).encode())
     assert r.status_code == 403
+
+
+def test_an_oversized_upload_is_refused_before_its_body_is_read(client, editor, editor_client,
+                                                                 settings):
+    from rest_framework.authtoken.models import Token
+
+    settings.WHATWORKS_IMPORT_MAX_BYTES = 1000
+    big = (HEADER + GOOD_ROW * 2000).encode()
+    r = _post(editor_client, "findings", "big.csv", big)
+    assert r.status_code == 413 and b"imports are limited to 1,000" in r.content
+    token, _ = Token.objects.get_or_create(user=editor)
+    r = client.post("/api/imports", {"kind": "findings", "file": SimpleUploadedFile("big.csv", big)},
+                    HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"

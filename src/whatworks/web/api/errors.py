@@ -82,6 +82,7 @@ ERROR_DESCRIPTIONS = {
     "403": "signed in without the role this needs (or a missing CSRF token on a session write)",
     "404": "no such resource (drafts are invisible to readers), or no such page of a list",
     "406": "the Accept header asks for something other than JSON",
+    "413": "the upload is larger than the import limit (WHATWORKS_IMPORT_MAX_BYTES)",
     "415": "the body is not JSON (or multipart/form-data for imports)",
     "429": "too many requests; retry after the Retry-After header's seconds",
 }
@@ -102,6 +103,8 @@ def document_errors(result, generator, request, public):
             codes = ["400", "401", "404", "406", "429"]
             if not public_read:
                 codes += ["403", "415"]
+            if method == "post" and path.startswith("/api/imports"):
+                codes.append("413")
             for code in codes:
                 op["responses"].setdefault(code, {
                     "description": ERROR_DESCRIPTIONS[code],

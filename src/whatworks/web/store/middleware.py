@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from django.http import HttpResponseBadRequest, QueryDict
+from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 
 
 class SecurityHeadersMiddleware:
@@ -97,3 +97,36 @@ class RefuseNulBytesMiddleware:
                 if _nul_in([key, *values], key):
                     return key
         return None
+
+
+IMPORT_PATHS = ("/editor/import/", "/api/imports")
+
+
+class ImportSizeMiddleware:
+    """An upload to an import larger than ``WHATWORKS_IMPORT_MAX_BYTES`` (plus room for the form
+    around it) is answered 413 from its Content-Length, before its body is read."""
+
+    SLACK = 64 * 1024  # the multipart boundaries and the other fields
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST" and request.path.rstrip("/") in {p.rstrip("/") for p in
+                                                                     IMPORT_PATHS}:
+            from django.conf import settings
+
+            limit = settings.WHATWORKS_IMPORT_MAX_BYTES
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit + self.SLACK:
+                message = (f"the upload is {length:,} bytes; imports are limited to {limit:,} "
+                           "(WHATWORKS_IMPORT_MAX_BYTES); split the file; nothing was imported")
+                if request.path.startswith("/api/"):
+                    from ..api.errors import json_error
+
+                    return json_error(413, None, message)
+                return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
