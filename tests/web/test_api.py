@@ -132,3 +132,46 @@ def test_the_effect_size_calculator(client):
     body = client.get("/api/effect-size", {"measure": "RR", "ai": 10, "n1i": 100, "ci": 20,
                                             "n2i": 100}).json()
     assert body["yi"] == pytest.approx(-0.6931471805599453)
+
+
+def test_the_document_describes_every_error_and_public_reads_need_no_auth(client):
+    doc = client.get("/api/openapi.json").json()
+    assert "Error" in doc["components"]["schemas"]
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            for code in ("400", "401", "404", "429"):
+                schema = op["responses"][code]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
+            public = method == "get" and not path.startswith("/api/imports")
+            assert ({} in op["security"]) == public, (method, path)
+            if method in ("post", "patch", "delete"):
+                assert "403" in op["responses"], (method, path)
+
+
+@pytest.mark.parametrize("method, path, status, code", [
+    ("get", "/api/interventions/no-such-thing", 404, "not_found"),
+    ("get", "/api/no-such-endpoint", 404, "not_found"),
+    ("get", "/api/findings/999999", 404, "not_found"),
+    ("get", "/api/interventions?page=999", 404, "not_found"),
+    ("post", "/api/findings", 401, "not_authenticated"),
+])
+def test_one_error_code_per_status(client, method, path, status, code):
+    kwargs = {"data": "{}", "content_type": "application/json"} if method == "post" else {}
+    r = getattr(client, method)(path, **kwargs)
+    assert r.status_code == status
+    assert r.json()["error"]["code"] == code
+
+
+def test_a_bad_token_is_a_401_in_the_error_shape_even_on_public_reads(client):
+    r = client.get("/api/outcomes", HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "not_authenticated"
+
+
+def test_an_editor_creates_a_draft_intervention_through_the_api(client, editor):
+    token = Token.objects.create(user=editor)
+    r = client.post("/api/interventions", data=json.dumps({
+        "slug": "new-idea", "name": "New idea", "summary": "s", "setting": ["home"]}),
+        content_type="application/json", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert r.status_code == 201, r.content
+    assert r.json()["slug"] == "new-idea" and r.json()["setting"] == ["home"]
+    assert Intervention.objects.get(slug="new-idea").status == "draft"

@@ -220,3 +220,23 @@ def test_the_power_calculator_solves_and_draws_its_curve(page):
     assert f"MDES = {expected:.4f}" in page.locator("#result-h + p").inner_text()
     page.wait_for_function("() => { const i = document.querySelector('figure.chart img');"
                            " return i && i.complete && i.naturalWidth > 0; }")
+def test_the_audit_log_and_an_import_job_have_no_serious_accessibility_violations(page, admin):
+    from whatworks.web.store.models import ImportJob
+
+    job = ImportJob.objects.create(kind="findings", filename="f.csv", user=admin, state="running",
+                                   done=5, total=10)
+    page.goto("/accounts/sign-in/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto("/accounts/audit/")
+    assert "Signed in" in page.locator("table").inner_text()
+    assert serious_violations(page) == []
+    page.goto(f"/editor/import/{job.pk}/")
+    assert "checked 5 of about 10 rows" in page.locator("main").inner_text()
+    assert serious_violations(page) == []
+    # the page follows the job (it asks the API every 2 s) and says when it is done
+    ImportJob.objects.filter(pk=job.pk).update(state="done", message="imported 10 findings",
+                                               done=10, total=10)
+    page.wait_for_function("() => document.getElementById('import-status').textContent"
+                           ".startsWith('Done: imported 10 findings')", timeout=15000)

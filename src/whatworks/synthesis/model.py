@@ -20,7 +20,6 @@ Reference implementation tested against: metafor 3.8 ``rma.uni``, ``predict``, `
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -326,18 +325,6 @@ def _check_design(X: np.ndarray, names, k: int, method: str) -> None:
                          column="mods")
 
 
-def _inv_or_nan(a: np.ndarray) -> np.ndarray:
-    """Batched inverse; a singular matrix (e.g. a refit where every variance is 0) gives NaN."""
-    try:
-        return np.linalg.inv(a)
-    except np.linalg.LinAlgError:
-        out = np.full_like(a, np.nan)
-        for i in range(a.shape[0]):
-            with contextlib.suppress(np.linalg.LinAlgError):
-                out[i] = np.linalg.inv(a[i])
-        return out
-
-
 def _fit(b: Batch, method: str, test: str, level: float, control: Control, *,
          intercept: bool, q_profile: bool) -> dict:
     """Fit the model on a batch; returns arrays with the batch as the first axis."""
@@ -365,12 +352,14 @@ def _fit_unlimited(b: Batch, method: str, test: str, level: float, control: Cont
     fit = _wls.wls(b.X, b.y, w)
     vb = fit.A
     if test in ("knha", "adhoc"):
-        s2 = fit.rss / dfree
+        # a residual sum of squares at rounding level is 0 (identical effects), as in metafor
+        s2 = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss) / dfree
         if test == "adhoc":
             s2 = np.maximum(s2, 1.0)
         vb = vb * s2[:, None, None]
     se = np.sqrt(np.einsum("npp->np", vb))
-    stat = fit.beta / se
+    with np.errstate(divide="ignore", invalid="ignore"):  # se 0: a Knapp-Hartung factor of 0
+        stat = fit.beta / se
     alpha = 1 - level / 100
     if test == "z":
         p_value = 2 * _dist.norm_sf(np.abs(stat))
@@ -401,7 +390,7 @@ def _fit_unlimited(b: Batch, method: str, test: str, level: float, control: Cont
     btt = list(range(1, p)) if (intercept and p > 1) else list(range(p))
     bb = fit.beta[:, btt]
     vbb = vb[:, btt][:, :, btt]
-    qm = np.einsum("ni,nij,nj->n", bb, _inv_or_nan(vbb), bb)
+    qm = _wald(bb, vbb)
     m = len(btt)
     if test == "z":
         qm_p = _dist.chi2_sf(qm, m)
@@ -433,6 +422,24 @@ def _fit_unlimited(b: Batch, method: str, test: str, level: float, control: Cont
                    i2_ci_lower=100 * lo / (vt + lo), i2_ci_upper=100 * hi / (vt + hi),
                    h2_ci_lower=(vt + lo) / vt, h2_ci_upper=(vt + hi) / vt)
     return out
+
+
+def _wald(bb: np.ndarray, vbb: np.ndarray) -> np.ndarray:
+    """The omnibus Wald statistic b' V^-1 b per fit; NaN where V is singular.
+
+    V is singular when the Knapp-Hartung factor is 0: every effect equal to its fitted value
+    (e.g. identical effects). metafor 3.8 then reports QM as NA with se 0 and a zero-width
+    interval; we do the same instead of failing (tests/reference/knha_identical.json).
+    """
+    try:  # the usual case, at full speed
+        return np.einsum("ni,nij,nj->n", bb, np.linalg.inv(vbb), bb)
+    except np.linalg.LinAlgError:
+        pass
+    qm = np.full(bb.shape[0], np.nan)
+    ok = (np.linalg.matrix_rank(vbb) == vbb.shape[1]) & (np.abs(vbb).max(axis=(1, 2)) > 0)
+    if np.any(ok):
+        qm[ok] = np.einsum("ni,nij,nj->n", bb[ok], np.linalg.inv(vbb[ok]), bb[ok])
+    return qm
 
 
 def _fit_statistics(b: Batch, tau2, fit, method: str, random: bool):

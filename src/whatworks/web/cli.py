@@ -29,13 +29,22 @@ def register(sub) -> None:
     p.add_argument("--no-demo", action="store_true", help="do not load the demo content")
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser("user", help="add a user or change a user's role",
+    p = sub.add_parser("user", help="add a user, change a user's role, rotate or revoke a token",
                        description="Create or update a user with a role (editor or admin) and "
                                    "print an API token for them. The password is read from "
-                                   "WHATWORKS_PASSWORD or asked for on a terminal.")
+                                   "WHATWORKS_PASSWORD or asked for on a terminal (an existing "
+                                   "user keeps theirs when neither is there). An existing "
+                                   "user keeps their token and role unless told otherwise.")
     p.add_argument("username")
-    p.add_argument("--role", type=str.lower, choices=["editor", "admin", "none"], default="editor")
+    p.add_argument("--role", type=str.lower, choices=["editor", "admin", "none"], default=None,
+                   help="the user's role (default: editor for a new user; unchanged otherwise)")
     p.add_argument("--email", default="")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--rotate-token", action="store_true",
+                       help="replace the user's API token with a new one (the old one stops "
+                            "working at once)")
+    token.add_argument("--revoke-token", action="store_true",
+                       help="delete the user's API token (API writes need a new one)")
     p.set_defaults(handler=cmd_user)
 
     p = sub.add_parser("manage", help="run a Django management command (migrate, load_demo, ...)",
@@ -103,25 +112,48 @@ def cmd_user(args) -> int:
 
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
+    from django.db import transaction
     from rest_framework.authtoken.models import Token
 
+    from .accounts.audit import record
+
     call_command("migrate", interactive=False, verbosity=0)
+    user = User.objects.filter(username=args.username).first()
     password = os.environ.get("WHATWORKS_PASSWORD")
-    if password is None:
+    if password is None and (user is None or sys.stdin.isatty()):
         if not sys.stdin.isatty():
             raise InputError("set WHATWORKS_PASSWORD or run on a terminal to type a password",
                              column="password")
         password = getpass(f"password for {args.username}: ")
-    if len(password) < 10:
+    if password is not None and len(password) < 10:
         raise InputError("passwords need at least 10 characters", column="password")
-    user, _ = User.objects.get_or_create(username=args.username, defaults={"email": args.email})
-    user.set_password(password)
-    user.save()
-    user.groups.clear()
-    if args.role != "none":
-        user.groups.add(Group.objects.get(name="admins" if args.role == "admin" else "editors"))
-    token, _ = Token.objects.get_or_create(user=user)
-    print(f"{args.username}: role {args.role}; API token {token.key}")
+    with transaction.atomic():
+        new_user = user is None
+        if new_user:
+            user = User.objects.create_user(args.username, email=args.email)
+        if password is not None:
+            user.set_password(password)
+        if args.email:
+            user.email = args.email
+        user.save()
+        role = args.role or ("editor" if new_user else None)
+        if role is not None:
+            user.groups.remove(*Group.objects.filter(name__in=["admins", "editors"]))
+            if role != "none":
+                user.groups.add(Group.objects.get(name="admins" if role == "admin" else "editors"))
+        names = set(user.groups.values_list("name", flat=True))
+        shown = "admin" if "admins" in names else ("editor" if "editors" in names else "none")
+        if args.revoke_token:
+            Token.objects.filter(user=user).delete()
+            record("token-revoked", user=user, detail="whatworks user --revoke-token")
+            print(f"{args.username}: role {shown}; API token revoked")
+            return 0
+        if args.rotate_token:
+            Token.objects.filter(user=user).delete()
+            record("token-rotated", user=user, detail="whatworks user --rotate-token")
+        token, created = Token.objects.get_or_create(user=user)
+    state = "new API token" if created else "API token (unchanged; --rotate-token replaces it)"
+    print(f"{args.username}: role {shown}; {state} {token.key}")
     return 0
 
 

@@ -6,7 +6,9 @@ Production: set ``WHATWORKS_SECRET_KEY``, ``WHATWORKS_ALLOWED_HOSTS`` and ``WHAT
 
 from __future__ import annotations
 
+import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "whatworks.web.accounts",
     "whatworks.web.store",
     "whatworks.web.places",
@@ -56,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "whatworks.web.store.middleware.ImportSizeMiddleware",
+    "whatworks.web.store.middleware.RefuseNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -63,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whatworks.web.store.middleware.SecurityHeadersMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "whatworks.web.urls"
@@ -91,11 +97,32 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Write transactions begin IMMEDIATE: they queue for SQLite's one write lock (up to `timeout`
+    # seconds) instead of failing with "database is locked" when a reader upgrades to a writer.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+        {"timeout": 20, "transaction_mode": "IMMEDIATE",
+         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if DEBUG else 600
+    # Tests use a file (as production does), so several threads can write at once; an in-memory
+    # shared-cache database answers concurrent writers with "table is locked" at once.
+    # One file per test process, so test runs side by side never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-whatworks-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Sign-in throttling (django-axes): after WHATWORKS_SIGNIN_FAILURES wrong passwords for one
+# username from one address, that pair is locked out for WHATWORKS_SIGNIN_COOLOFF_MINUTES (429),
+# even with the right password. API tokens do not sign in this way and are throttled below.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("WHATWORKS_SIGNIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("WHATWORKS_SIGNIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in our audit log (accounts.AuditEvent)
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
      "OPTIONS": {"min_length": 10}},
@@ -144,14 +171,39 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "whatworks.web.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["whatworks.web.api.throttling.AnonThrottle",
+                                 "whatworks.web.api.throttling.UserThrottle"],
 }
+
+
+def _rate(name: str, default: str) -> str | None:
+    value = env_str(name, default).strip().lower()
+    return None if value in ("", "0", "off", "none") else value
+
+
+# API throttling (DRF): requests per client address (anonymous) or per user, e.g. "300/minute";
+# "off" turns one off. Counted in each server process's cache.
+WHATWORKS_API_RATES = {"anon": _rate("WHATWORKS_API_ANON_RATE", "300/minute"),
+                       "user": _rate("WHATWORKS_API_USER_RATE", "1200/minute")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "whatworks Evidence Store API",
     "DESCRIPTION": "Rated evidence on interventions in children's social care. Ratings are computed "
                    "from the findings by published, versioned rules.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "whatworks.web.api.errors.document_errors"],
 }
+
+# Imports (editors' /editor/import/ and POST /api/imports): limits on the upload, on what a zip
+# expands to and on rows; above WHATWORKS_IMPORT_BACKGROUND_ROWS an import runs as a background job.
+WHATWORKS_IMPORT_MAX_BYTES = env_int("WHATWORKS_IMPORT_MAX_BYTES", 20 * 2**20)
+WHATWORKS_IMPORT_MAX_EXPANDED_BYTES = env_int("WHATWORKS_IMPORT_MAX_EXPANDED_BYTES", 100 * 2**20)
+WHATWORKS_IMPORT_MAX_ROWS = env_int("WHATWORKS_IMPORT_MAX_ROWS", 200_000)
+WHATWORKS_IMPORT_BACKGROUND_ROWS = env_int("WHATWORKS_IMPORT_BACKGROUND_ROWS", 2_000)
+WHATWORKS_IMPORT_JOBS_INLINE = False  # tests set True: jobs run in the request's thread
+# a job with no progress for this long is reported as stopped (the server restarted under it)
+WHATWORKS_IMPORT_STALE_SECONDS = env_int("WHATWORKS_IMPORT_STALE_SECONDS", 600)
 
 LOGGING = {
     "version": 1,

@@ -6,3 +6,8 @@ class AccountsConfig(AppConfig):
 
     name = "whatworks.web.accounts"
     label = "accounts"
+
+    def ready(self):
+        from .audit import connect_signals
+
+        connect_signals()

@@ -71,7 +71,8 @@ def users(request):
             set_role(user, form.cleaned_data["role"])
         messages.success(request, f"Added {user.username} ({form.cleaned_data['role']}).")
         return redirect("accounts:users")
-    people = [(u, role_of(u)) for u in User.objects.prefetch_related("groups").order_by("username")]
+    people = [(u, role_of(u)) for u in User.objects.prefetch_related("groups")
+              .select_related("auth_token").order_by("username")]
     return render(request, "accounts/users.html", {"form": form, "people": people, "roles": ROLES})
 
 
@@ -90,3 +91,31 @@ def change_role(request, user_id):
         set_role(user, role)
         messages.success(request, f"{user.username} is now: {role}.")
     return redirect("accounts:users")
+
+
+@require_POST
+def revoke_token(request, user_id):
+    """An administrator revokes a user's API token (recorded in the audit log)."""
+    from rest_framework.authtoken.models import Token
+
+    from .audit import record
+
+    denied = _admin_only(request)
+    if denied:
+        return denied
+    user = get_object_or_404(User, pk=user_id)
+    if Token.objects.filter(user=user).delete()[0]:
+        record("token-revoked", user=request.user, request=request, target=user.username)
+        messages.success(request, f"Revoked the API token of {user.username}.")
+    return redirect("accounts:users")
+
+
+def audit(request):
+    """The audit log (administrators): sign-ins, lock-outs, publications, token changes."""
+    from .models import AuditEvent
+
+    denied = _admin_only(request)
+    if denied:
+        return denied
+    events = AuditEvent.objects.select_related("user")[:500]
+    return render(request, "accounts/audit.html", {"events": events})

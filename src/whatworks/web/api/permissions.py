@@ -19,3 +19,10 @@ class AdminOnly(BasePermission):
 
     def has_permission(self, request, view):
         return bool(request.user and is_admin(request.user))
+
+
+class EditorOnly(BasePermission):
+    message = "only an editor may do this (Authorization: Token <key>)"
+
+    def has_permission(self, request, view):
+        return bool(request.user and is_editor(request.user))

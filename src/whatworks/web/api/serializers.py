@@ -1,11 +1,84 @@
-"""JSON shapes of the store's resources."""
+"""JSON shapes of the store's resources. Input is strict: numbers are numbers (never true/false),
+finite and in range; list fields are lists of strings; text is text."""
 
 from __future__ import annotations
 
+import math
+
+from django.db import models
 from rest_framework import serializers
 
-from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
+from ..store.models import Finding, ImportJob, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.services import FindingInputError, compute_effect
+
+
+class StrictFloatField(serializers.FloatField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: a number, list or object is refused rather than turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """Refuses fields it does not know (a typo or a field that cannot be written this way is an
+    error, never silently dropped); read-only fields sent back unchanged are ignored as usual."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.FloatField: StrictFloatField,
+        models.IntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.SmallIntegerField: StrictIntegerField,
+        models.BigIntegerField: StrictIntegerField,
+        models.DecimalField: StrictDecimalField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.SlugField: serializers.SlugField,
+    }
+    unknown_hints = {"status": "publication status changes only through "
+                               "POST /api/interventions/{slug}/publish (administrators)"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in self.fields]
+            if unknown:
+                raise serializers.ValidationError({k: [self.unknown_hints.get(
+                    k, f"unknown field; fields are {', '.join(self.fields)}")] for k in unknown})
+        return super().to_internal_value(data)
+
+
+def tag_list(help_text: str):
+    from ..store.models import MAX_TAG_LENGTH, MAX_TAGS
+
+    return serializers.ListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), required=False,
+                                 max_length=MAX_TAGS, help_text=help_text)
 
 
 class OutcomeSerializer(serializers.ModelSerializer):
@@ -47,7 +120,7 @@ class InterventionListSerializer(serializers.ModelSerializer):
         return obj.get_absolute_url()
 
 
-class StudySerializer(serializers.ModelSerializer):
+class StudySerializer(StrictModelSerializer):
     intervention = serializers.SlugRelatedField(slug_field="slug",
                                                 queryset=Intervention.objects.all())
 
@@ -88,7 +161,11 @@ class InterventionDetailSerializer(InterventionListSerializer):
                 "amstar2": obj.review.amstar2, "url": obj.review.url}
 
 
-class InterventionWriteSerializer(serializers.ModelSerializer):
+class InterventionWriteSerializer(StrictModelSerializer):
+    population = tag_list("who it is for, e.g. [\"children in care\"]")
+    setting = tag_list("where it is delivered, e.g. [\"home\", \"school\"]")
+    where_studied = tag_list("countries it was studied in")
+
     class Meta:
         model = Intervention
         fields = ["slug", "name", "summary", "what_it_is", "how_it_works", "who_it_is_for",
@@ -97,7 +174,7 @@ class InterventionWriteSerializer(serializers.ModelSerializer):
                   "cost_notes", "caveats", "last_reviewed"]
 
 
-class FindingSerializer(serializers.ModelSerializer):
+class FindingSerializer(StrictModelSerializer):
     study = serializers.SlugRelatedField(slug_field="key", queryset=Study.objects.all())
     intervention = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     outcome = serializers.SlugRelatedField(slug_field="slug", queryset=Outcome.objects.all())
@@ -108,6 +185,13 @@ class FindingSerializer(serializers.ModelSerializer):
                   "reported", "yi", "vi", "illustrative", "notes"]
         read_only_fields = ["id", "yi", "vi", "intervention"]
 
+    def validate_reported(self, value):
+        if not isinstance(value, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
+            raise serializers.ValidationError(
+                'must be an object of numbers, e.g. {"ai": 12, "n1i": 100, "ci": 20, "n2i": 100}')
+        return value
+
     def validate(self, attrs):
         measure = attrs.get("measure", getattr(self.instance, "measure", None))
         reported = attrs.get("reported", getattr(self.instance, "reported", None))
@@ -116,3 +200,20 @@ class FindingSerializer(serializers.ModelSerializer):
         except FindingInputError as exc:
             raise serializers.ValidationError(exc.fields) from None
         return attrs
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["findings", "store"],
+                                   help_text="findings: a findings CSV; store: a store export "
+                                             "(JSON or the zip of CSV tables)")
+    file = serializers.FileField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "kind", "filename", "user", "state", "done", "total", "percent", "message",
+                  "counts", "created", "finished"]

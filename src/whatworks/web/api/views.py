@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework import serializers as drf_serializers
+from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from ..store import services
+from ..store import changes, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
+from ..store.page_cache import CachedForReadersMixin
 from ..store.queries import Filters, filter_interventions, visible_interventions, with_ratings
 from . import serializers as s
-from .permissions import AdminOnly
+from .permissions import AdminOnly, EditorOnly
 
 INTERVENTION_FILTERS = [
     OpenApiParameter(name, str, required=False, description=description) for name, description in [
@@ -25,7 +29,12 @@ INTERVENTION_FILTERS = [
         ("uk", "1 for UK evidence only"), ("sort", "name, -name, updated, cost")]]
 
 
-class InterventionViewSet(viewsets.ModelViewSet):
+LIST_FIELDS = ("id", "slug", "name", "status", "summary", "cost_band", "uk_evidence")
+RATING_KEYS = ("outcome", "outcome_name", "effectiveness", "effectiveness_label",
+               "effectiveness_state", "strength", "strength_label", "explanation")
+
+
+class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
     """Interventions with their per-outcome ratings."""
 
     lookup_field = "slug"
@@ -35,10 +44,7 @@ class InterventionViewSet(viewsets.ModelViewSet):
         qs = visible_interventions(self.request.user)
         if self.action == "list":
             qs = filter_interventions(qs, Filters.from_query(self.request.query_params))
-            # the list shows rating levels and explanations, never their stored inputs
-            return qs.select_related("review").prefetch_related(Prefetch(
-                "ratings", queryset=Rating.objects.select_related("outcome").defer(
-                    "inputs", "crosswalk")))
+            return qs  # rows for ``list`` (only the columns it shows)
         qs = qs.prefetch_related("studies", "syntheses__outcome", "syntheses__intervention")
         return with_ratings(qs.select_related("review"))
 
@@ -49,17 +55,36 @@ class InterventionViewSet(viewsets.ModelViewSet):
 
     @extend_schema(parameters=INTERVENTION_FILTERS)
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        """The list, built from plain rows: the same JSON as ``InterventionListSerializer`` gives
+        (tests/web/test_queries.py checks it), at a fraction of the cost (no model instances, no
+        serializer fields), which is what a reader waits for after the page cache is emptied."""
+        page = self.paginate_queryset(self.get_queryset().values(*LIST_FIELDS))
+        ratings: dict[int, list] = {row["id"]: [] for row in page}
+        for r in Rating.objects.filter(intervention_id__in=list(ratings)).values_list(
+                "intervention_id", "outcome__slug", "outcome__name", "effectiveness",
+                "effectiveness_label", "effectiveness_state", "strength", "strength_label",
+                "explanation"):
+            ratings[r[0]].append(dict(zip(RATING_KEYS, r[1:], strict=True)))
+        data = [{"slug": row["slug"], "name": row["name"], "status": row["status"],
+                 "summary": row["summary"], "cost_band": row["cost_band"],
+                 "uk_evidence": row["uk_evidence"], "ratings": ratings[row["id"]],
+                 "url": reverse("store:intervention", args=[row["slug"]])} for row in page]
+        return self.get_paginated_response(data)
+
+    def perform_create(self, serializer):
+        serializer.instance = changes.save_intervention(Intervention(**serializer.validated_data),
+                                                        user=self.request.user)
+
+    def perform_update(self, serializer):
+        for key, value in serializer.validated_data.items():
+            setattr(serializer.instance, key, value)
+        changes.save_intervention(serializer.instance, user=self.request.user)
 
     def perform_destroy(self, instance):
-        if not AdminOnly().has_permission(self.request, self):
-            from rest_framework.exceptions import PermissionDenied
-
-            raise PermissionDenied("only an administrator may delete an intervention")
-        instance.delete()
+        changes.delete_intervention(instance, user=self.request.user)
 
 
-class OutcomeViewSet(viewsets.ReadOnlyModelViewSet):
+class OutcomeViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     """The outcomes framework."""
 
     lookup_field = "slug"
@@ -67,7 +92,8 @@ class OutcomeViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Outcome.objects.select_related("domain")
 
 
-class StudyViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+                   viewsets.ReadOnlyModelViewSet):
     """Studies of published interventions."""
 
     lookup_field = "key"
@@ -78,8 +104,22 @@ class StudyViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Re
         return Study.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related("intervention")
 
+    def perform_create(self, serializer):
+        serializer.instance = changes.save_study(Study(**serializer.validated_data),
+                                                 user=self.request.user,
+                                                 reason="study added through the API")
 
-class FindingViewSet(viewsets.ModelViewSet):
+    def perform_update(self, serializer):
+        for key, value in serializer.validated_data.items():
+            setattr(serializer.instance, key, value)
+        changes.save_study(serializer.instance, user=self.request.user,
+                           reason="study changed through the API")
+
+
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("intervention", str, required=False, description="intervention slug"),
+    OpenApiParameter("outcome", str, required=False, description="outcome slug")]))
+class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
     """Findings; writing one refits the synthesis and recomputes the rating."""
 
     serializer_class = s.FindingSerializer
@@ -99,7 +139,7 @@ class FindingViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         study = serializer.validated_data["study"]
         finding = Finding(intervention=study.intervention, **serializer.validated_data)
-        services.save_finding(finding, reason="finding added through the API",
+        changes.save_finding(finding, reason="finding added through the API",
                               user=self.request.user)
         serializer.instance = finding
 
@@ -107,37 +147,43 @@ class FindingViewSet(viewsets.ModelViewSet):
         finding = serializer.instance
         for key, value in serializer.validated_data.items():
             setattr(finding, key, value)
-        services.save_finding(finding, reason="finding changed through the API",
+        changes.save_finding(finding, reason="finding changed through the API",
                               user=self.request.user)
 
     def perform_destroy(self, instance):
-        services.delete_finding(instance, reason="finding removed through the API",
+        changes.delete_finding(instance, reason="finding removed through the API",
                                 user=self.request.user)
 
 
-class SynthesisViewSet(viewsets.ReadOnlyModelViewSet):
+class SynthesisViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.SynthesisSerializer
 
     def get_queryset(self):
         return Synthesis.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related(
-            "intervention", "outcome")
+            "intervention", "outcome").order_by("pk")  # a stable order: pages never overlap
 
 
-class RatingViewSet(viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("outcome", str, required=False, description="outcome slug")]))
+class RatingViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RatingSerializer
 
     def get_queryset(self):
         qs = Rating.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related(
-            "intervention", "outcome")
+            "intervention", "outcome").order_by("outcome__domain__order", "outcome__order", "pk")
         if self.request.query_params.get("outcome"):
             qs = qs.filter(outcome__slug=self.request.query_params["outcome"])
         return qs
 
 
-@extend_schema(request=None, responses={200: dict}, parameters=[
-    OpenApiParameter("measure", str, required=True, description="an escalc measure, e.g. RR")])
+@extend_schema(request=None, responses={200: inline_serializer("EffectSize", {
+    "measure": drf_serializers.CharField(), "yi": drf_serializers.FloatField(),
+    "vi": drf_serializers.FloatField(), "se": drf_serializers.FloatField()})}, parameters=[
+    OpenApiParameter("measure", str, required=True, description="an escalc measure, e.g. RR"),
+    *[OpenApiParameter(name, float, required=False, description="a reported statistic")
+      for name in ("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "yi", "vi")]])
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def effect_size(request):
@@ -149,7 +195,8 @@ def effect_size(request):
     return Response({"measure": measure, "yi": yi, "vi": vi, "se": vi ** 0.5})
 
 
-@extend_schema(request=None, responses={200: dict})
+@extend_schema(request=None, responses={200: inline_serializer("Publication", {
+    "slug": drf_serializers.CharField(), "status": drf_serializers.CharField()})})
 @api_view(["POST"])
 @permission_classes([AdminOnly])
 def publish(request, slug):
@@ -158,7 +205,53 @@ def publish(request, slug):
     if intervention is None:
         return Response({"error": {"status": 404, "code": "not_found",
                                    "message": "no such intervention"}}, status=404)
-    with transaction.atomic():
-        intervention.status = Intervention.PUBLISHED
-        intervention.save()
+    changes.set_status(intervention, Intervention.PUBLISHED, user=request.user, request=request)
     return Response({"slug": slug, "status": intervention.status}, status=status.HTTP_200_OK)
+
+
+@extend_schema(request={"multipart/form-data": s.ImportRequestSerializer},
+               responses={201: s.ImportJobSerializer, 202: s.ImportJobSerializer})
+@api_view(["POST"])
+@permission_classes([EditorOnly])
+@parser_classes([MultiPartParser])
+def import_create(request):
+    """Import a findings CSV or a store export. The whole file is checked before anything is
+    written (400 naming file, table, row and column); a small import is done at once (201), a large
+    one runs as a background job (202): follow it at ``/api/imports/{id}``."""
+    from django.conf import settings
+
+    from ..store import imports
+    from ..store.models import ImportJob
+
+    form = s.ImportRequestSerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    kind, upload = form.validated_data["kind"], form.validated_data["file"]
+    if upload.size > settings.WHATWORKS_IMPORT_MAX_BYTES:
+        raise ValidationError({"file": [f"is {upload.size:,} bytes; imports are limited to "
+                                        f"{settings.WHATWORKS_IMPORT_MAX_BYTES:,}"]})
+    raw = upload.read()
+    if imports.estimate_rows(kind, raw) > settings.WHATWORKS_IMPORT_BACKGROUND_ROWS:
+        job = imports.start(kind, raw, upload.name, user=request.user)
+        job.refresh_from_db()
+        return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+    counts = imports.run(kind, raw, upload.name, user=request.user)  # InputError: 400
+    job = ImportJob.objects.create(kind=kind, filename=upload.name[:200], user=request.user,
+                                   state=ImportJob.DONE, counts=counts, done=sum(counts.values()),
+                                   total=sum(counts.values()), finished=timezone.now(),
+                                   message=f"imported {imports._describe(counts)}")
+    return Response(s.ImportJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses={200: s.ImportJobSerializer})
+@api_view(["GET"])
+@permission_classes([EditorOnly])
+def import_detail(request, job_id: int):
+    """An import's state and progress."""
+    from ..store import imports
+    from ..store.models import ImportJob
+
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("no such import")
+    imports.mark_if_stale(job)
+    return Response(s.ImportJobSerializer(job).data)

@@ -16,4 +16,5 @@ urlpatterns = [
     path("interventions/<slug:slug>/findings/<int:finding_id>/delete/", editor.finding_delete,
          name="finding_delete"),
     path("import/", editor.import_data, name="import"),
+    path("import/<int:job_id>/", editor.import_job, name="import_job"),
 ]

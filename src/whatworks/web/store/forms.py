@@ -7,7 +7,7 @@ from django import forms
 from whatworks.effects import EFFECT_ARGUMENTS, MEASURES
 
 from . import services
-from .models import Finding, Intervention, Outcome, Study
+from .models import MAX_MONTHS, Finding, Intervention, Outcome, Study
 
 LIST_FIELDS = ("population", "setting", "where_studied")
 
@@ -63,7 +63,7 @@ class FindingForm(forms.Form):
     outcome = forms.ModelChoiceField(queryset=Outcome.objects.all(), to_field_name="slug")
     measure = forms.ChoiceField(choices=[(m, f"{m}: {spec.description}")
                                          for m, spec in MEASURES.items()])
-    timepoint_months = forms.FloatField(required=False, min_value=0,
+    timepoint_months = forms.FloatField(required=False, min_value=0, max_value=MAX_MONTHS,
                                         label="Time point (months after start)")
     illustrative = forms.BooleanField(required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -119,11 +119,23 @@ class FindingForm(forms.Form):
         return initial
 
 
-class FindingsUploadForm(forms.Form):
+class _Upload(forms.Form):
+    def clean_file(self):
+        from django.conf import settings
+
+        upload = self.cleaned_data["file"]
+        limit = settings.WHATWORKS_IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(f"is {upload.size:,} bytes; imports are limited to "
+                                        f"{limit:,} (WHATWORKS_IMPORT_MAX_BYTES); split the file")
+        return upload
+
+
+class FindingsUploadForm(_Upload):
     file = forms.FileField(label="Findings CSV",
                            help_text="columns: study, outcome, measure, timepoint_months and the "
                                      "reported statistics (ai, bi, ci, di, n1i, n2i, m1i, sd1i, ...)")
 
 
-class StoreUploadForm(forms.Form):
+class StoreUploadForm(_Upload):
     file = forms.FileField(label="Store export (JSON, or the zip of CSV tables)")

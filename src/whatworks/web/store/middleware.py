@@ -1,4 +1,11 @@
-"""Security headers on every response (beyond Django's own)."""
+"""Security headers on every response (beyond Django's own), and NUL bytes refused everywhere."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 
 
 class SecurityHeadersMiddleware:
@@ -14,3 +21,112 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
+
+
+def _nul_in(value, where: str) -> str | None:
+    """The name of the first parameter or field holding a NUL byte, or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = (where or str(k)) if "\x00" in str(k) else _nul_in(
+                v, f"{where}.{k}" if where else str(k))
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _nul_in(v, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+class RefuseNulBytesMiddleware:
+    """A NUL byte in a URL, query parameter, form field or JSON value is never meaningful (and
+    PostgreSQL text cannot hold one): the request is answered 400, naming the parameter.
+
+    Uploaded files are not looked at here: imports check their own cells."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        where = self.find(request)
+        if where is not None:
+            message = f"{where}: NUL bytes (\\0) are not allowed; remove them"
+            if request.path.startswith("/api/"):
+                from ..api.errors import json_error
+
+                return json_error(400, "invalid", message)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+    @staticmethod
+    def find(request) -> str | None:
+        if "\x00" in request.path:
+            return "path"
+        for key, values in request.GET.lists():
+            found = _nul_in([key, *values], key)
+            if found:
+                return key or "query"
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if content_type.startswith("application/json"):
+            try:
+                body = request.body
+            except Exception:  # noqa: BLE001 - too large etc.: the view answers
+                return None
+            if b"\\u0000" not in body and b"\x00" not in body:
+                return None
+            try:
+                return _nul_in(json.loads(body), "") or None
+            except ValueError:
+                return "body" if b"\x00" in body else None
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            try:
+                if request.method == "POST":
+                    fields = request.POST
+                elif content_type.startswith("application/x-www-form-urlencoded"):
+                    fields = QueryDict(request.body, encoding=request.encoding)
+                else:  # Django parses forms of POSTs only; PATCH, PUT, DELETE here
+                    fields, _ = request.parse_file_upload(request.META, io.BytesIO(request.body))
+            except Exception:  # noqa: BLE001 - the view reports a malformed body
+                return None
+            for key, values in fields.lists():
+                if _nul_in([key, *values], key):
+                    return key
+        return None
+
+
+IMPORT_PATHS = ("/editor/import/", "/api/imports")
+
+
+class ImportSizeMiddleware:
+    """An upload to an import larger than ``WHATWORKS_IMPORT_MAX_BYTES`` (plus room for the form
+    around it) is answered 413 from its Content-Length, before its body is read."""
+
+    SLACK = 64 * 1024  # the multipart boundaries and the other fields
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST" and request.path.rstrip("/") in {p.rstrip("/") for p in
+                                                                     IMPORT_PATHS}:
+            from django.conf import settings
+
+            limit = settings.WHATWORKS_IMPORT_MAX_BYTES
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit + self.SLACK:
+                message = (f"the upload is {length:,} bytes; imports are limited to {limit:,} "
+                           "(WHATWORKS_IMPORT_MAX_BYTES); split the file; nothing was imported")
+                if request.path.startswith("/api/"):
+                    from ..api.errors import json_error
+
+                    return json_error(413, None, message)
+                return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

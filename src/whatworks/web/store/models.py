@@ -8,8 +8,25 @@ Models hold inputs and cached results; the statistics live in the core (``whatwo
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+
+MAX_TAGS, MAX_TAG_LENGTH = 50, 200
+MAX_MONTHS = 1200  # 100 years: time points and follow-up
+
+
+def validate_tags(value) -> None:
+    """A list field (population, setting, where studied) is a list of short strings."""
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ValidationError('must be a list of strings, e.g. ["children in care"]',
+                              code="tags")
+    if any("\x00" in x for x in value):
+        raise ValidationError("contains a NUL byte; remove it", code="tags")
+    if len(value) > MAX_TAGS or any(len(x) > MAX_TAG_LENGTH for x in value):
+        raise ValidationError(f"at most {MAX_TAGS} entries of at most {MAX_TAG_LENGTH} characters",
+                              code="tags")
 
 
 class Domain(models.Model):
@@ -79,15 +96,16 @@ class Intervention(models.Model):
     what_it_is = models.TextField(blank=True)
     how_it_works = models.TextField(blank=True)
     who_it_is_for = models.TextField(blank=True)
-    population = models.JSONField(default=list, blank=True)
-    setting = models.JSONField(default=list, blank=True)
-    where_studied = models.JSONField(default=list, blank=True)
+    population = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    setting = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    where_studied = models.JSONField(default=list, blank=True, validators=[validate_tags])
     uk_evidence = models.BooleanField(default=False)
     who_delivers = models.TextField(blank=True)
     training_and_supervision = models.TextField(blank=True)
     fidelity = models.TextField(blank=True)
     what_supports_it = models.TextField(blank=True)
-    unit_cost_gbp = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    unit_cost_gbp = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
+                                        validators=[MinValueValidator(0)])
     cost_band = models.PositiveSmallIntegerField(choices=COST_BANDS, null=True, blank=True,
                                                  db_index=True)
     cost_notes = models.TextField(blank=True)
@@ -148,12 +166,15 @@ class Study(models.Model):
 
     key = models.SlugField(unique=True, max_length=120)
     citation = models.TextField()
-    year = models.PositiveIntegerField(null=True, blank=True)
+    year = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(1900), MaxValueValidator(2100)])
     design = models.CharField(max_length=20, choices=DESIGNS, db_index=True)
     country = models.CharField(max_length=80, blank=True, db_index=True)
-    sample_size = models.PositiveIntegerField(null=True, blank=True)
+    sample_size = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(1), MaxValueValidator(100_000_000)])
     unit_of_randomisation = models.CharField(max_length=40, blank=True)
-    follow_up_months = models.FloatField(null=True, blank=True)
+    follow_up_months = models.FloatField(null=True, blank=True, validators=[
+        MinValueValidator(0), MaxValueValidator(MAX_MONTHS)])
     risk_of_bias = models.CharField(max_length=20, choices=RISK_OF_BIAS, blank=True)
     source = models.CharField(max_length=10, choices=SOURCES, default="manual")
     illustrative = models.BooleanField(default=False)
@@ -174,7 +195,8 @@ class Finding(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="findings")
     intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE, related_name="findings")
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="findings")
-    timepoint_months = models.FloatField(null=True, blank=True)
+    timepoint_months = models.FloatField(null=True, blank=True, validators=[
+        MinValueValidator(0), MaxValueValidator(MAX_MONTHS)])
     measure = models.CharField(max_length=10)
     reported = models.JSONField(default=dict)
     yi = models.FloatField(null=True, blank=True)
@@ -258,3 +280,38 @@ class RatingChange(models.Model):
 
     class Meta:
         ordering = ["-when", "-id"]
+
+
+class ImportJob(models.Model):
+    """An import running (or run) in the background, with its progress and outcome."""
+
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATES = [(QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"), (FAILED, "Failed")]
+
+    kind = models.CharField(max_length=10, choices=[("findings", "Findings CSV"),
+                                                    ("store", "Store export")])
+    filename = models.CharField(max_length=200)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL)
+    state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def finished_or_failed(self) -> bool:
+        return self.state in (self.DONE, self.FAILED)

@@ -134,10 +134,15 @@ def _in_transaction() -> bool:
 
 
 def _reader(request) -> bool:
-    """A reader whose page does not depend on who they are: not signed in, no session, no
-    pending messages."""
+    """A reader whose page does not depend on who they are: not signed in, no session, no API
+    token, no pending messages."""
     return (request.method == "GET" and settings.SESSION_COOKIE_NAME not in request.COOKIES
-            and "messages" not in request.COOKIES and not request.user.is_authenticated)
+            and "messages" not in request.COOKIES and "HTTP_AUTHORIZATION" not in request.META
+            and not request.user.is_authenticated)
+
+
+#: Headers a cached page keeps besides its content type (the API's list totals and links).
+KEPT_HEADERS = ("X-Total-Count", "Link", "Allow", "Vary")
 
 
 def cached_for_readers(view):
@@ -151,15 +156,29 @@ def cached_for_readers(view):
         generation = PAGES.generation()
         hit = PAGES.get(key, generation)
         if hit is not None:
-            return HttpResponse(hit[0], content_type=hit[1])
+            content_type, _, kept = hit[1].partition("\n")
+            response = HttpResponse(hit[0], content_type=content_type)
+            for line in filter(None, kept.split("\n")):
+                name, _, value = line.partition(": ")
+                response[name] = value
+            return response
         response = view(request, *args, **kwargs)
+        if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+            response.render()  # an API (DRF) response: rendered here to be kept
         if (response.status_code == 200 and not response.streaming and not response.cookies
                 and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
                 and "private" not in response.get("Cache-Control", "")
                 and "no-store" not in response.get("Cache-Control", "")
                 and not _in_transaction()):
-            PAGES.put(key, generation, response.content, response["Content-Type"], seconds)
+            kept = "".join(f"\n{h}: {response[h]}" for h in KEPT_HEADERS if h in response)
+            PAGES.put(key, generation, response.content, response["Content-Type"] + kept, seconds)
         return response
     return wrapper
 
 
+class CachedForReadersMixin:
+    """For DRF viewsets: their GET answers to anonymous readers come from the page cache too."""
+
+    @classmethod
+    def as_view(cls, actions=None, **initkwargs):
+        return cached_for_readers(super().as_view(actions, **initkwargs))  # GETs only

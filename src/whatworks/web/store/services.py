@@ -12,7 +12,6 @@ import math
 import warnings
 
 import numpy as np
-from django.db import transaction
 from django.utils import timezone
 
 from whatworks.effects import MEASURES, escalc
@@ -62,6 +61,8 @@ def compute_effect(measure: str, reported: dict) -> tuple[float, float]:
 
 def _number(reported: dict, name: str) -> float:
     value = reported.get(name)
+    if isinstance(value, bool):
+        raise FindingInputError({name: [f"'{value}' is not a number"]})
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -95,19 +96,17 @@ def _distance(f: Finding) -> float:
 
 
 def save_finding(finding: Finding, *, reason: str, user=None) -> Finding:
-    """Compute the finding's effect size, save it and refresh its synthesis and rating."""
-    finding.yi, finding.vi = compute_effect(finding.measure, finding.reported)
-    with transaction.atomic():
-        finding.save()
-        refresh(finding.intervention, finding.outcome, reason=reason, user=user)
-    return finding
+    """Compute the finding's effect size, save it and refresh its synthesis and rating
+    (serialised, moves included: see ``changes.save_finding``)."""
+    from .changes import save_finding as save
+
+    return save(finding, reason=reason, user=user)
 
 
 def delete_finding(finding: Finding, *, reason: str, user=None) -> None:
-    intervention, outcome = finding.intervention, finding.outcome
-    with transaction.atomic():
-        finding.delete()
-        refresh(intervention, outcome, reason=reason, user=user)
+    from .changes import delete_finding as delete
+
+    delete(finding, reason=reason, user=user)
 
 
 def refresh(intervention: Intervention, outcome: Outcome, *, reason: str, user=None,

@@ -7,13 +7,8 @@ import csv
 import io
 import zipfile
 
-from django.db import transaction
 from django.utils import timezone
 
-from whatworks.effects import EFFECT_ARGUMENTS
-from whatworks.errors import InputError
-
-from . import services
 from .models import (
     Domain,
     Finding,
@@ -107,183 +102,24 @@ def export_csv_zip(*, public_only: bool = False) -> bytes:
 
 def read_csv_zip(content: bytes, *, filename: str = "store.zip") -> dict:
     """Read a store exported as a zip of CSV files back into the export's plain-data shape."""
-    import json
+    from .imports import read_zip
 
-    from django.db import models as m
-
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(content))
-    except zipfile.BadZipFile:
-        raise InputError("is not a zip file of CSV tables", file=filename) from None
-    data = {"format": "whatworks-store", "version": FORMAT_VERSION}
-    with zf:
-        names = set(zf.namelist())
-        for table, (model, fields) in TABLES.items():
-            if f"{table}.csv" not in names:
-                continue
-            text = zf.read(f"{table}.csv").decode("utf-8-sig")
-            rows = []
-            for i, raw in enumerate(csv.DictReader(io.StringIO(text)), start=1):
-                row = {}
-                for name, value in raw.items():
-                    if name not in fields:
-                        raise InputError(f"unexpected column; expected {', '.join(fields)}",
-                                         file=f"{filename}:{table}.csv", row=i, column=name)
-                    field = model._meta.get_field(name)
-                    try:
-                        row[name] = _cell(field, value, m, json)
-                    except (ValueError, json.JSONDecodeError):
-                        raise InputError(f"'{value}' is not a valid {field.get_internal_type()}",
-                                         file=f"{filename}:{table}.csv", row=i,
-                                         column=name) from None
-                rows.append(row)
-            data[table] = rows
-    return data
+    return read_zip(content, filename)
 
 
-def _cell(field, value: str, m, json):
-    if value == "" and not isinstance(field, (m.CharField, m.TextField)):
-        return None
-    if isinstance(field, m.JSONField):
-        return json.loads(value)
-    if isinstance(field, m.BooleanField):
-        if value.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(value)
-        return value.lower() in ("true", "1")
-    if isinstance(field, (m.IntegerField, m.AutoField)) and not field.is_relation:
-        return int(float(value))
-    if isinstance(field, (m.FloatField, m.DecimalField)):
-        return float(value)
-    return value
+def import_store(data: dict, *, user=None, filename: str = "store.json") -> dict:
+    """Validate a store export whole, then load it (upserting by natural key) and recompute
+    every affected rating, all or nothing (see ``imports``)."""
+    from .imports import validate_store, write_store
 
-
-def import_store(data: dict, *, user=None) -> dict:
-    """Load an exported store (upserting by natural key) and recompute every rating; atomic."""
-    if not isinstance(data, dict) or data.get("format") != "whatworks-store":
-        raise InputError("not a whatworks store export (format must be 'whatworks-store')",
-                         column="format")
-    counts = {}
-    with transaction.atomic():
-        for name in ("domains", "outcomes", "reviews", "interventions", "studies"):
-            model, fields = TABLES[name]
-            for i, row in enumerate(data.get(name, []), start=1):
-                _upsert(model, fields, row, name, i)
-            counts[name] = len(data.get(name, []))
-        touched = set()
-        for i, row in enumerate(data.get("findings", []), start=1):
-            finding = _finding_from_row(row, f"findings[{i}]")
-            finding.save()
-            touched.add((finding.intervention_id, finding.outcome_id))
-        counts["findings"] = len(data.get("findings", []))
-        for intervention_id, outcome_id in sorted(touched):
-            services.refresh(Intervention.objects.get(pk=intervention_id),
-                             Outcome.objects.get(pk=outcome_id), reason="store imported",
-                             user=user)
-    return counts
-
-
-def _upsert(model, fields, row: dict, table: str, index: int):
-    key = NATURAL_KEYS[model]
-    if not isinstance(row, dict) or not row.get(key):
-        raise InputError(f"each row needs '{key}'", row=index, column=f"{table}.{key}")
-    values = {}
-    for f in fields:
-        if f == key or f not in row:
-            continue
-        value = row[f]
-        if f in ("domain", "review", "intervention"):
-            target = {"domain": Domain, "review": Review, "intervention": Intervention}[f]
-            if value in (None, ""):
-                value = None
-            else:
-                value = target.objects.filter(**{NATURAL_KEYS[target]: value}).first()
-                if value is None:
-                    raise InputError(f"refers to unknown {f} '{row[f]}'", row=index,
-                                     column=f"{table}.{f}")
-        values[f] = value
-    try:
-        obj, _ = model.objects.update_or_create(**{key: row[key]}, defaults=values)
-        obj.full_clean(validate_unique=False)
-    except Exception as exc:  # a database or validation error becomes a row-level message
-        raise InputError(str(exc), row=index, column=table) from None
-    return obj
-
-
-def _finding_from_row(row: dict, where: str) -> Finding:
-    study = Study.objects.filter(key=row.get("study")).first()
-    if study is None:
-        raise InputError(f"unknown study '{row.get('study')}'", column=f"{where}.study")
-    outcome = Outcome.objects.filter(slug=row.get("outcome")).first()
-    if outcome is None:
-        raise InputError(f"unknown outcome '{row.get('outcome')}'", column=f"{where}.outcome")
-    finding = Finding.objects.filter(pk=row.get("id")).first() if row.get("id") else None
-    finding = finding or Finding()
-    finding.study, finding.intervention, finding.outcome = study, study.intervention, outcome
-    finding.timepoint_months = row.get("timepoint_months")
-    finding.measure = row.get("measure") or ""
-    finding.reported = row.get("reported") or {}
-    finding.illustrative = bool(row.get("illustrative"))
-    finding.notes = row.get("notes") or ""
-    try:
-        finding.yi, finding.vi = services.compute_effect(finding.measure, finding.reported)
-    except services.FindingInputError as exc:
-        raise InputError(str(exc), column=where) from None
-    return finding
-
-
-FINDING_COLUMNS = ["study", "outcome", "timepoint_months", "measure", "illustrative", "notes"]
+    return write_store(validate_store(data, filename=filename, user=user), user=user)
 
 
 def import_findings_csv(text: str, *, filename: str = "findings.csv", user=None) -> int:
     """Import findings from CSV (columns: study, outcome, measure, timepoint_months, and the
     reported statistics under ``whatworks effects`` / metafor names: ai, bi, ci, di, n1i, ... or yi,
     vi). All rows or none: the first bad row raises InputError naming file, row and column."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not reader.fieldnames:
-        raise InputError("is empty; it needs a header row", file=filename)
-    header = [h.strip() for h in reader.fieldnames]
-    allowed = set(FINDING_COLUMNS) | set(EFFECT_ARGUMENTS) | {"yi", "vi"}
-    unknown = [h for h in header if h not in allowed]
-    if unknown:
-        raise InputError(f"unexpected column; allowed columns are {', '.join(sorted(allowed))}",
-                         file=filename, row=0, column=unknown[0])
-    for required in ("study", "outcome", "measure"):
-        if required not in header:
-            raise InputError("this column is required", file=filename, column=required)
-    count = 0
-    touched = set()
-    with transaction.atomic():
-        for i, raw in enumerate(reader, start=1):
-            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            reported = {k: row[k] for k in header if k in EFFECT_ARGUMENTS or k in ("yi", "vi")
-                        if row.get(k, "") != ""}
-            for k, v in reported.items():
-                try:
-                    reported[k] = float(v)
-                except ValueError:
-                    raise InputError(f"'{v}' is not a number", file=filename, row=i,
-                                     column=k) from None
-            timepoint = row.get("timepoint_months") or None
-            try:
-                timepoint = float(timepoint) if timepoint else None
-            except ValueError:
-                raise InputError(f"'{timepoint}' is not a number", file=filename, row=i,
-                                 column="timepoint_months") from None
-            payload = {"study": row["study"], "outcome": row["outcome"],
-                       "measure": row["measure"], "timepoint_months": timepoint,
-                       "reported": reported, "notes": row.get("notes", ""),
-                       "illustrative": row.get("illustrative", "").lower() in ("1", "true", "yes")}
-            try:
-                finding = _finding_from_row(payload, "row")
-            except InputError as exc:
-                column = (exc.column or "").split(".")[-1] or None
-                message = str(exc).split(": ", 1)[-1]
-                raise InputError(message, file=filename, row=i, column=column) from None
-            finding.save()
-            touched.add((finding.intervention_id, finding.outcome_id))
-            count += 1
-        for intervention_id, outcome_id in sorted(touched):
-            services.refresh(Intervention.objects.get(pk=intervention_id),
-                             Outcome.objects.get(pk=outcome_id),
-                             reason=f"findings imported from {filename}", user=user)
-    return count
+    from .imports import validate_findings_csv, write_findings
+
+    rows = validate_findings_csv(text.encode("utf-8"), filename=filename)
+    return write_findings(rows, filename=filename, user=user)

@@ -1,0 +1,673 @@
+"""Imports, in two phases: read and validate the whole file with no transaction open (every
+malformed input refused with a message naming file, table, row and column), then write it in one
+short transaction (all or nothing). Limits on the upload, on what a zip expands to and on rows
+come from settings (``WHATWORKS_IMPORT_*``). A large import runs as a background job
+(``ImportJob``) with progress; a web request never holds the database while it validates.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import threading
+import zipfile
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from whatworks.effects import EFFECT_ARGUMENTS
+from whatworks.errors import InputError, WhatWorksError
+
+from ..accounts.audit import record
+from ..accounts.roles import is_admin
+from . import changes, services
+from .models import Domain, Finding, ImportJob, Intervention, Outcome, Review, Study
+
+log = logging.getLogger(__name__)
+
+STORE_TABLES = ("domains", "outcomes", "reviews", "interventions", "studies", "findings")
+COMPUTED_TABLES = ("syntheses", "ratings", "rating_changes")  # recomputed on import, never read
+MODELS = {"domains": Domain, "outcomes": Outcome, "reviews": Review,
+          "interventions": Intervention, "studies": Study, "findings": Finding}
+KEYS = {"domains": "slug", "outcomes": "slug", "reviews": "key", "interventions": "slug",
+        "studies": "key"}
+REFERENCES = {"domain": "domains", "review": "reviews", "intervention": "interventions",
+              "study": "studies", "outcome": "outcomes"}
+FINDING_COLUMNS = ["study", "outcome", "timepoint_months", "measure", "illustrative", "notes"]
+STAT_COLUMNS = [*[a for a in EFFECT_ARGUMENTS if a != "sign"], "yi", "vi"]
+
+
+def limit(name: str) -> int:
+    return int(getattr(settings, f"WHATWORKS_IMPORT_{name}"))
+
+
+# -- reading files ------------------------------------------------------------------------------
+
+def check_size(raw: bytes, filename: str) -> None:
+    if not raw.strip():
+        raise InputError("is empty; nothing was imported", file=filename)
+    if len(raw) > limit("MAX_BYTES"):
+        raise InputError(f"is {len(raw):,} bytes; imports are limited to {limit('MAX_BYTES'):,} "
+                         "(WHATWORKS_IMPORT_MAX_BYTES); split the file", file=filename)
+
+
+def decode(raw: bytes, filename: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+                         file=filename) from None
+
+
+def read_csv(text: str, filename: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and rows (with their 1-based data row numbers) of a CSV; refuses an empty file,
+    duplicate or blank column names, rows with extra or missing cells, NUL bytes and rows beyond
+    the limit."""
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n")
+        raise InputError("contains a NUL byte; remove it", file=filename, row=line or None)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise InputError("is empty; it needs a header row with the column names", file=filename)
+        header = [h.strip() for h in header]
+        seen = set()
+        for h in header:
+            if not h:
+                raise InputError("a column has no name in the header row", file=filename, row=0)
+            if h in seen:
+                raise InputError("appears twice in the header row; keep one", file=filename, row=0,
+                                 column=h)
+            seen.add(h)
+        rows = []
+        for cells in reader:
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue  # a blank line
+            n = len(rows) + 1
+            if len(cells) > len(header):
+                raise InputError(f"has {len(cells)} cells but the header has {len(header)} "
+                                 "columns; remove the extra cells or name their columns",
+                                 file=filename, row=n)
+            if len(cells) < len(header):
+                raise InputError(f"has {len(cells)} cells but the header has {len(header)} "
+                                 f"columns; the row ends before '{header[len(cells)]}'",
+                                 file=filename, row=n, column=header[len(cells)])
+            rows.append((n, cells))
+            if len(rows) > limit("MAX_ROWS"):
+                raise InputError(f"has more than {limit('MAX_ROWS'):,} rows "
+                                 "(WHATWORKS_IMPORT_MAX_ROWS); split the file", file=filename)
+    except csv.Error as exc:
+        raise InputError(f"is not valid CSV: {exc}", file=filename) from None
+    if not rows:
+        raise InputError("has a header but no rows; nothing to import", file=filename)
+    return header, rows
+
+
+def read_zip(raw: bytes, filename: str) -> dict:
+    """A store exported as a zip of CSV tables, back into the export's plain-data shape."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, ValueError):
+        raise InputError("is not a zip file of CSV tables", file=filename) from None
+    expected = {f"{t}.csv" for t in (*STORE_TABLES, *COMPUTED_TABLES)}
+    data = {"format": "whatworks-store"}
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        for info in infos:
+            if info.filename not in expected:
+                raise InputError(f"unexpected file in the zip; a store zip holds "
+                                 f"{', '.join(f'{t}.csv' for t in STORE_TABLES)}",
+                                 file=f"{filename}:{info.filename}")
+        if not any(i.filename in {f"{t}.csv" for t in STORE_TABLES} for i in infos):
+            raise InputError("holds none of the store's tables ("
+                             f"{', '.join(f'{t}.csv' for t in STORE_TABLES)}); nothing to import",
+                             file=filename)
+        budget = limit("MAX_EXPANDED_BYTES")
+        if sum(i.file_size for i in infos) > budget:
+            raise InputError(f"expands to {sum(i.file_size for i in infos):,} bytes; imports are "
+                             f"limited to {budget:,} (WHATWORKS_IMPORT_MAX_EXPANDED_BYTES)",
+                             file=filename)
+        total = 0
+        for info in infos:
+            table = info.filename[:-4]
+            chunks = []
+            try:
+                with zf.open(info) as fh:
+                    while chunk := fh.read(1 << 20):  # counted as read: sizes in a zip can lie
+                        total += len(chunk)
+                        if total > budget:
+                            raise InputError(f"expands to more than {budget:,} bytes "
+                                             "(WHATWORKS_IMPORT_MAX_EXPANDED_BYTES)", file=filename)
+                        chunks.append(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+                raise InputError(f"cannot be read from the zip: {exc}",
+                                 file=f"{filename}:{info.filename}") from None
+            if table in COMPUTED_TABLES:
+                continue
+            where = f"{filename}:{info.filename}"
+            header, rows = read_csv(decode(b"".join(chunks), where), where)
+            data[table] = [_zip_row(table, header, n, cells, where) for n, cells in rows]
+    return data
+
+
+def _zip_row(table: str, header: list[str], n: int, cells: list[str], where: str) -> dict:
+    model = MODELS[table]
+    row = {}
+    for name, text in zip(header, cells, strict=True):
+        try:
+            f = model._meta.get_field(name)
+        except Exception:  # noqa: BLE001 - an unknown column: named below by validation
+            row[name] = text
+            continue
+        if text == "" and not isinstance(f, (models.CharField, models.TextField)):
+            row[name] = None
+        elif isinstance(f, models.JSONField):
+            try:
+                row[name] = json.loads(text)
+            except ValueError:
+                raise InputError(f"'{text[:40]}' is not JSON (e.g. [\"home\"] or {{\"yi\": 0.1}})",
+                                 file=where, row=n, column=name) from None
+        elif isinstance(f, models.BooleanField):
+            if text.strip().lower() not in ("true", "false", "1", "0"):
+                raise InputError(f"'{text[:40]}' is not true or false", file=where, row=n,
+                                 column=name)
+            row[name] = text.strip().lower() in ("true", "1")
+        elif isinstance(f, (models.IntegerField, models.FloatField, models.DecimalField)) \
+                and not f.is_relation:
+            try:
+                value = float(text)
+            except ValueError:
+                raise InputError(f"'{text[:40]}' is not a number", file=where, row=n,
+                                 column=name) from None
+            whole = isinstance(f, models.IntegerField)
+            if whole and math.isfinite(value) and value != int(value):
+                raise InputError(f"'{text[:40]}' is not a whole number", file=where, row=n,
+                                 column=name)
+            row[name] = int(value) if whole and math.isfinite(value) else value
+        else:
+            row[name] = text
+    return row
+
+
+def parse_store(raw: bytes, filename: str) -> dict:
+    """The store data in an uploaded JSON export or CSV zip (not yet validated)."""
+    check_size(raw, filename)
+    if raw[:2] == b"PK":
+        return read_zip(raw, filename)
+    text = decode(raw, filename)
+    if "\x00" in text:
+        raise InputError("contains a NUL byte; remove it", file=filename)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"line {exc.lineno}, column {exc.colno}: {exc.msg}; is it a store "
+                         "export (JSON) or its CSV zip?", file=filename) from None
+
+
+def count_rows(data) -> int:
+    if not isinstance(data, dict):
+        return 0
+    return sum(len(v) for k, v in data.items() if k in STORE_TABLES and isinstance(v, list))
+
+
+# -- validating a store export ------------------------------------------------------------------
+
+@dataclass
+class StorePlan:
+    """A validated store import, ready to write."""
+
+    filename: str
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    findings: list[dict] = field(default_factory=list)  # with yi, vi computed
+    status_changes: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(len(v) for v in self.tables.values()) + len(self.findings)
+
+
+def _err(message, filename, table, row=None, column=None):
+    return InputError(message, file=f"{filename}:{table}" if table else filename, row=row,
+                      column=column)
+
+
+def validate_store(data, *, filename: str = "store.json", user=None, progress=None) -> StorePlan:
+    """Check every table, row and cell of a store export before anything is written."""
+    if not isinstance(data, dict):
+        raise _err("is not a store export: it must be a JSON object with \"format\": "
+                   "\"whatworks-store\"", filename, None)
+    if data.get("format") != "whatworks-store":
+        raise _err("is not a whatworks store export (\"format\" must be \"whatworks-store\")",
+                   filename, None, column="format")
+    for name, value in data.items():
+        if name not in (*STORE_TABLES, *COMPUTED_TABLES, "format", "version", "exported"):
+            raise _err(f"unexpected key; a store export has format, version, exported and the "
+                       f"tables {', '.join(STORE_TABLES)} (syntheses and ratings are recomputed)",
+                       filename, None, column=name)
+        if name in STORE_TABLES and not isinstance(value, list):
+            raise _err(f"must be a list of rows, not {type(value).__name__}", filename, name)
+    if not any(data.get(t) for t in STORE_TABLES):
+        raise _err(f"holds no rows in any of the store's tables ({', '.join(STORE_TABLES)}); "
+                   "nothing to import", filename, None)
+    total = count_rows(data)
+    if total > limit("MAX_ROWS"):
+        raise _err(f"has {total:,} rows; imports are limited to {limit('MAX_ROWS'):,} "
+                   "(WHATWORKS_IMPORT_MAX_ROWS); split the file", filename, None)
+    from .transfer import TABLES
+
+    plan = StorePlan(filename=filename)
+    in_file: dict[str, dict[str, dict]] = {t: {} for t in KEYS}
+    done = 0
+    for table in STORE_TABLES[:-1]:
+        model, fields = TABLES[table]
+        key = KEYS[table]
+        rows = []
+        for i, row in enumerate(data.get(table) or [], start=1):
+            rows.append(_clean_row(model, fields, row, table, i, filename))
+            if rows[-1][key] in in_file[table]:
+                raise _err(f"'{rows[-1][key]}' appears twice; keep one row per {key}", filename,
+                           table, i, key)
+            in_file[table][rows[-1][key]] = rows[-1]
+            done += 1
+            if progress and done % 500 == 0:
+                progress(done, total)
+        plan.tables[table] = rows
+    known = {t: set(in_file[t]) | _stored_keys(t, data) for t in KEYS}
+    for table in STORE_TABLES[:-1]:
+        model, fields = TABLES[table]
+        stored = _stored_keys_only(table, in_file[table])  # existing rows may give some columns
+        for i, row in enumerate(plan.tables[table], start=1):
+            if row[KEYS[table]] in stored:
+                continue
+            for name in fields:
+                f = model._meta.get_field(name)
+                if name not in row and not f.blank and not f.null and not f.has_default():
+                    raise _err(f"a new {table[:-1] if table != 'studies' else 'study'} needs "
+                               f"its {name}", filename, table, i, name)
+    for table in STORE_TABLES[:-1]:
+        for i, row in enumerate(plan.tables[table], start=1):
+            for column, target in REFERENCES.items():
+                value = row.get(column)
+                if column in row and value not in (None, "") and value not in known[target]:
+                    raise _err(f"refers to unknown {column} '{value}'", filename, table, i, column)
+    plan.status_changes = _status_changes(plan.tables.get("interventions", []), user, filename)
+    study_intervention = dict(Study.objects.filter(
+        key__in={r.get("study") for r in data.get("findings") or [] if isinstance(r, dict)}
+        - set(in_file["studies"])).values_list("key", "intervention__slug"))
+    study_intervention.update({k: r.get("intervention") for k, r in in_file["studies"].items()})
+    _, fields = TABLES["findings"]
+    for i, row in enumerate(data.get("findings") or [], start=1):
+        plan.findings.append(_clean_finding(row, i, filename, fields, known, study_intervention))
+        done += 1
+        if progress and done % 200 == 0:
+            progress(done, total)
+    return plan
+
+
+def _stored_keys_only(table: str, keys) -> set[str]:
+    """Which of these keys are already in the database."""
+    model, key = MODELS[table], KEYS[table]
+    return set(model.objects.filter(**{f"{key}__in": list(keys)}).values_list(key, flat=True))
+
+
+def _stored_keys(table: str, data: dict) -> set[str]:
+    model, key = MODELS[table], KEYS[table]
+    wanted = set()
+    for t in STORE_TABLES:
+        for row in data.get(t) or []:
+            if isinstance(row, dict):
+                for column, target in REFERENCES.items():
+                    if target == table and isinstance(row.get(column), str):
+                        wanted.add(row[column])
+                if t == table and isinstance(row.get(key), str):
+                    wanted.add(row[key])
+    return set(model.objects.filter(**{f"{key}__in": wanted}).values_list(key, flat=True))
+
+
+def _clean_row(model, fields, row, table, i, filename) -> dict:
+    key = KEYS[table]
+    if not isinstance(row, dict):
+        raise _err(f"must be an object with the table's columns, not {type(row).__name__}",
+                   filename, table, i)
+    for name in row:
+        if name not in fields:
+            raise _err(f"unexpected column; {table} has {', '.join(fields)}", filename, table, i,
+                       name)
+    if not isinstance(row.get(key), str) or not row.get(key):
+        raise _err(f"each row needs its {key} (text)", filename, table, i, key)
+    clean = {}
+    for name, value in row.items():
+        f = model._meta.get_field(name)
+        if f.is_relation:
+            if value not in (None, "") and not isinstance(value, str):
+                raise _err(f"must be the {name}'s {'slug' if name != 'review' else 'key'} (text)",
+                           filename, table, i, name)
+            clean[name] = value or None
+            continue
+        clean[name] = _clean_value(f, value, filename, table, i, name)
+    return clean
+
+
+def _clean_value(f, value, filename, table, i, name):
+    """One cell, checked strictly against its model field (type, range, choices, validators)."""
+    if value is None:
+        if isinstance(f, (models.CharField, models.TextField)) and f.blank:
+            return ""
+        if f.null:
+            return None
+        raise _err("must not be empty", filename, table, i, name)
+    if isinstance(f, (models.CharField, models.TextField)):
+        if not isinstance(value, str):
+            raise _err(f"must be text, not {type(value).__name__}", filename, table, i, name)
+        if "\x00" in value:
+            raise _err("contains a NUL byte; remove it", filename, table, i, name)
+    elif isinstance(f, models.BooleanField):
+        if not isinstance(value, bool):
+            raise _err("must be true or false", filename, table, i, name)
+    elif isinstance(f, (models.IntegerField, models.FloatField, models.DecimalField)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise _err(f"must be a number, not {json.dumps(value)[:40]}", filename, table, i, name)
+        if isinstance(f, models.IntegerField) and value != int(value):
+            raise _err(f"must be a whole number, not {value}", filename, table, i, name)
+    elif isinstance(f, (models.DateField, models.DateTimeField)):
+        if not isinstance(value, str):
+            raise _err("must be a date as text, e.g. 2025-03-31", filename, table, i, name)
+    try:
+        if isinstance(f, models.JSONField):  # structure checked by the field's validators
+            f.run_validators(value)
+            return value
+        cleaned = f.clean(value, None)
+    except ValidationError as exc:
+        raise _err("; ".join(exc.messages), filename, table, i, name) from None
+    return float(cleaned) if isinstance(f, models.DecimalField) and cleaned is not None else cleaned
+
+
+def _status_changes(rows, user, filename):
+    stored = dict(Intervention.objects.filter(slug__in=[r["slug"] for r in rows])
+                  .values_list("slug", "status"))
+    changed = []
+    for i, row in enumerate(rows, start=1):
+        if "status" not in row:
+            continue
+        current = stored.get(row["slug"], Intervention.DRAFT)
+        if row["status"] == current:
+            continue
+        changed.append((row["slug"], current, row["status"]))
+        if user is not None and not is_admin(user):
+            raise _err(f"only an administrator may publish or unpublish: '{row['slug']}' is "
+                       f"{current}; remove 'status' or set it to '{current}'", filename,
+                       "interventions", i, "status")
+    return changed
+
+
+def _clean_finding(row, i, filename, fields, known, study_intervention) -> dict:
+    table = "findings"
+    if not isinstance(row, dict):
+        raise _err(f"must be an object with the table's columns, not {type(row).__name__}",
+                   filename, table, i)
+    for name in row:
+        if name not in fields:
+            raise _err(f"unexpected column; findings have {', '.join(fields)}", filename, table,
+                       i, name)
+    fid = row.get("id")
+    if fid is not None and (isinstance(fid, bool) or not isinstance(fid, int) or fid < 1):
+        raise _err(f"must be a whole number (the finding's id) or left out, not {json.dumps(fid)}",
+                   filename, table, i, "id")
+    for column in ("study", "outcome"):
+        value = row.get(column)
+        if not isinstance(value, str) or value not in known[REFERENCES[column]]:
+            raise _err(f"unknown {column} {json.dumps(value)[:60]}", filename, table, i, column)
+    intervention = study_intervention.get(row["study"])
+    if row.get("intervention") not in (None, "", intervention):
+        raise _err(f"the study '{row['study']}' belongs to '{intervention}', not "
+                   f"'{row['intervention']}' (a finding's intervention is its study's)",
+                   filename, table, i, "intervention")
+    out = {"id": fid, "study": row["study"], "outcome": row["outcome"]}
+    for name in ("timepoint_months", "measure", "illustrative", "notes"):
+        f = Finding._meta.get_field(name)
+        out[name] = _clean_value(f, row.get(name, f.get_default() if f.has_default() else None),
+                                 filename, table, i, name)
+    reported = row.get("reported")
+    if not isinstance(reported, dict) or not reported:
+        raise _err('must be an object of the reported statistics, e.g. {"ai": 12, "n1i": 100, '
+                   '"ci": 20, "n2i": 100}', filename, table, i, "reported")
+    try:
+        out["yi"], out["vi"] = services.compute_effect(out["measure"], reported)
+    except services.FindingInputError as exc:
+        column = next(iter(exc.fields))
+        raise _err(" ".join(exc.fields[column]), filename, table, i,
+                   "measure" if column == "measure" else f"reported.{column}") from None
+    out["reported"] = reported
+    return out
+
+
+# -- validating a findings CSV -------------------------------------------------------------------
+
+def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progress=None) -> list[dict]:
+    """Rows of a findings CSV (the ``whatworks effects`` columns), every cell checked."""
+    check_size(raw, filename)
+    header, rows = read_csv(decode(raw, filename), filename)
+    allowed = set(FINDING_COLUMNS) | set(STAT_COLUMNS)
+    for h in header:
+        if h not in allowed:
+            raise InputError(f"unexpected column; allowed columns are {', '.join(sorted(allowed))}",
+                             file=filename, row=0, column=h)
+    for required in ("study", "outcome", "measure"):
+        if required not in header:
+            raise InputError("this column is required", file=filename, row=0, column=required)
+    studies = dict(Study.objects.filter(key__in={c[header.index("study")].strip() for _, c in rows})
+                   .values_list("key", "pk"))
+    outcomes = dict(Outcome.objects.filter(
+        slug__in={c[header.index("outcome")].strip() for _, c in rows}).values_list("slug", "pk"))
+    out = []
+    for n, cells in rows:
+        row = {h: c.strip() for h, c in zip(header, cells, strict=True)}
+        if row["study"] not in studies:
+            raise InputError(f"unknown study '{row['study'][:60]}'", file=filename, row=n,
+                             column="study")
+        if row["outcome"] not in outcomes:
+            raise InputError(f"unknown outcome '{row['outcome'][:60]}'", file=filename, row=n,
+                             column="outcome")
+        reported = {}
+        for k in STAT_COLUMNS:
+            if row.get(k, "") != "":
+                try:
+                    reported[k] = float(row[k])
+                except ValueError:
+                    raise InputError(f"'{row[k][:40]}' is not a number", file=filename, row=n,
+                                     column=k) from None
+        timepoint = None
+        if row.get("timepoint_months"):
+            try:
+                timepoint = float(row["timepoint_months"])
+            except ValueError:
+                raise InputError(f"'{row['timepoint_months'][:40]}' is not a number",
+                                 file=filename, row=n, column="timepoint_months") from None
+            if not 0 <= timepoint <= 1200:
+                raise InputError("must be from 0 to 1200 months", file=filename, row=n,
+                                 column="timepoint_months")
+        flag = row.get("illustrative", "").lower()
+        if flag not in ("", "1", "0", "true", "false", "yes", "no"):
+            raise InputError(f"'{flag[:20]}' is not true or false", file=filename, row=n,
+                             column="illustrative")
+        try:
+            yi, vi = services.compute_effect(row["measure"], reported)
+        except services.FindingInputError as exc:
+            column = next(iter(exc.fields))
+            raise InputError(" ".join(exc.fields[column]), file=filename, row=n,
+                             column=column if column in header else None) from None
+        out.append({"study_id": studies[row["study"]], "outcome_id": outcomes[row["outcome"]],
+                    "timepoint_months": timepoint, "measure": row["measure"],
+                    "reported": reported, "yi": yi, "vi": vi,
+                    "illustrative": flag in ("1", "true", "yes"), "notes": row.get("notes", "")})
+        if progress and len(out) % 200 == 0:
+            progress(len(out), len(rows))
+    return out
+
+
+# -- writing (one short transaction) -----------------------------------------------------------
+
+def write_findings(rows: list[dict], *, filename: str, user=None) -> int:
+    def work():
+        interventions = dict(Study.objects.filter(pk__in={r["study_id"] for r in rows})
+                             .values_list("pk", "intervention_id"))
+        findings = [Finding(intervention_id=interventions[r["study_id"]], **r) for r in rows]
+        pairs = {(f.intervention_id, f.outcome_id) for f in findings}
+        changes.lock_pairs(pairs)
+        Finding.objects.bulk_create(findings, batch_size=500)
+        changes.refresh_pairs(pairs, reason=f"findings imported from {filename}", user=user)
+        return len(findings)
+
+    changes.require_editor(user)
+    return changes.retrying(work)
+
+
+def write_store(plan: StorePlan, *, user=None) -> dict:
+    from .transfer import TABLES
+
+    changes.require_editor(user)
+
+    def work():
+        counts = {}
+        keys = [r["key"] for r in plan.tables.get("studies", [])]
+        before = dict(Study.objects.filter(key__in=keys).values_list("key", "intervention_id"))
+        for table in STORE_TABLES[:-1]:
+            model, _ = TABLES[table]
+            for row in plan.tables.get(table, []):
+                values = {k: v for k, v in row.items() if k != KEYS[table]}
+                for column, target in REFERENCES.items():
+                    if column in values and values[column] is not None:
+                        m = MODELS[target]
+                        values[column] = m.objects.get(**{KEYS[target]: values[column]})
+                model.objects.update_or_create(**{KEYS[table]: row[KEYS[table]]}, defaults=values)
+            counts[table] = len(plan.tables.get(table, []))
+        touched = set()
+        for study in Study.objects.filter(key__in=before):  # studies the file moved
+            if study.intervention_id != before[study.key]:
+                moved = Finding.objects.filter(study=study)
+                touched |= set(moved.values_list("intervention_id", "outcome_id"))
+                moved.update(intervention_id=study.intervention_id)
+                touched |= set(moved.values_list("intervention_id", "outcome_id"))
+        studies = dict(Study.objects.filter(key__in={f["study"] for f in plan.findings})
+                       .values_list("key", "pk"))
+        study_intervention = dict(Study.objects.filter(pk__in=studies.values())
+                                  .values_list("pk", "intervention_id"))
+        outcomes = dict(Outcome.objects.filter(slug__in={f["outcome"] for f in plan.findings})
+                        .values_list("slug", "pk"))
+        existing = Finding.objects.in_bulk([f["id"] for f in plan.findings if f["id"]])
+        new, updated = [], []
+        for f in plan.findings:
+            finding = existing.get(f["id"]) or Finding()
+            if finding.pk:
+                touched.add((finding.intervention_id, finding.outcome_id))
+            finding.study_id = studies[f["study"]]
+            finding.intervention_id = study_intervention[finding.study_id]
+            finding.outcome_id = outcomes[f["outcome"]]
+            for name in ("timepoint_months", "measure", "reported", "yi", "vi", "illustrative",
+                         "notes"):
+                setattr(finding, name, f[name])
+            touched.add((finding.intervention_id, finding.outcome_id))
+            (updated if finding.pk else new).append(finding)
+        changes.lock_pairs(touched)
+        Finding.objects.bulk_create(new, batch_size=500)
+        Finding.objects.bulk_update(updated, ["study", "intervention", "outcome", "timepoint_months",
+                                              "measure", "reported", "yi", "vi", "illustrative",
+                                              "notes"], batch_size=500)
+        counts["findings"] = len(plan.findings)
+        changes.refresh_pairs(touched, reason="store imported", user=user)
+        for slug, old, new_status in plan.status_changes:
+            record("publish" if new_status == Intervention.PUBLISHED else "unpublish", user=user,
+                   target=slug, detail=f"{old} -> {new_status} (store import of {plan.filename})")
+        return counts
+
+    return changes.retrying(work)
+
+
+# -- running an import: now (small) or as a background job (large) ------------------------------
+
+def run(kind: str, raw: bytes, filename: str, *, user=None, progress=None) -> dict:
+    """Validate then write an upload; returns what was imported (``{"findings": n}`` or the
+    store's counts). Raises InputError naming file, table, row and column."""
+    if kind == "findings":
+        rows = validate_findings_csv(raw, filename=filename, progress=progress)
+        return {"findings": write_findings(rows, filename=filename, user=user)}
+    data = parse_store(raw, filename)
+    plan = validate_store(data, filename=filename, user=user, progress=progress)
+    return write_store(plan, user=user)
+
+
+def estimate_rows(kind: str, raw: bytes) -> int:
+    """A quick upper bound on the rows of an upload, to decide whether it runs in the background."""
+    if kind == "findings" or raw[:2] == b"PK":
+        return raw.count(b"\n")
+    return raw.count(b"{")
+
+
+def start(kind: str, raw: bytes, filename: str, *, user) -> ImportJob:
+    """Queue an import as a background job and start it on a worker thread of this process."""
+    job = ImportJob.objects.create(kind=kind, filename=filename[:200], user=user,
+                                   total=estimate_rows(kind, raw))
+    if getattr(settings, "WHATWORKS_IMPORT_JOBS_INLINE", False):  # tests: run in this thread
+        execute(job.pk, raw, user)
+    else:
+        transaction.on_commit(lambda: threading.Thread(
+            target=_thread, args=(job.pk, raw, user), name=f"import-{job.pk}", daemon=True).start())
+    return job
+
+
+def _thread(job_id: int, raw: bytes, user) -> None:
+    try:
+        execute(job_id, raw, user)
+    finally:
+        connection.close()
+
+
+def execute(job_id: int, raw: bytes, user) -> None:
+    """Run a queued job: validation with progress (no transaction open), then the write."""
+    job = ImportJob.objects.get(pk=job_id)
+    ImportJob.objects.filter(pk=job_id).update(state=ImportJob.RUNNING, started=timezone.now())
+
+    def progress(done, total):
+        ImportJob.objects.filter(pk=job_id).update(done=done, total=total,
+                                                   heartbeat=timezone.now())
+
+    try:
+        counts = run(job.kind, raw, job.filename, user=user, progress=progress)
+    except WhatWorksError as exc:
+        ImportJob.objects.filter(pk=job_id).update(state=ImportJob.FAILED, finished=timezone.now(),
+                                                   message=f"{exc}; nothing was imported")
+    except Exception as exc:  # noqa: BLE001 - recorded on the job; the page shows it
+        log.exception("import job %s failed", job_id)
+        ImportJob.objects.filter(pk=job_id).update(
+            state=ImportJob.FAILED, finished=timezone.now(),
+            message=f"the import failed ({type(exc).__name__}); nothing was imported")
+    else:
+        n = sum(counts.values())
+        ImportJob.objects.filter(pk=job_id).update(state=ImportJob.DONE, finished=timezone.now(),
+                                                   counts=counts, done=n, total=n,
+                                                   message=f"imported {_describe(counts)}")
+
+
+def mark_if_stale(job: ImportJob) -> bool:
+    """A queued or running job with no progress for WHATWORKS_IMPORT_STALE_SECONDS stopped with
+    its server (its transaction rolled back): record it as failed."""
+    if job.finished_or_failed:
+        return False
+    last = job.heartbeat or job.started or job.created
+    if (timezone.now() - last).total_seconds() < settings.WHATWORKS_IMPORT_STALE_SECONDS:
+        return False
+    job.state, job.finished = ImportJob.FAILED, timezone.now()
+    job.message = "the import stopped (the server restarted during it); nothing was imported"
+    job.save(update_fields=["state", "finished", "message"])
+    return True
+
+
+def _describe(counts: dict) -> str:
+    return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items()) or "nothing"

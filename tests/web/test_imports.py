@@ -1,0 +1,250 @@
+"""Issue 7, defects 3 and 4: imports are limited, validated whole before anything is written, and
+every malformed input is answered on the import page naming file, table, row and column."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from whatworks.web.store.models import Finding, ImportJob, Intervention
+
+pytestmark = pytest.mark.django_db
+
+GOOD_ROW = "fgc-trial-2023,entry-to-care,RR,6,100,700,120,700\n"
+HEADER = "study,outcome,measure,timepoint_months,ai,n1i,ci,n2i\n"
+
+
+def _post(client, kind, name, content):
+    if isinstance(content, str):
+        content = content.encode()
+    return client.post("/editor/import/", {"kind": kind, f"{kind}-file": SimpleUploadedFile(
+        name, content)})
+
+
+def _store(client, data, name="store.json"):
+    return _post(client, "store", name, json.dumps(data) if not isinstance(data, bytes) else data)
+
+
+def _zip(tables: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in tables.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+def _error(r) -> str:
+    """The error messages shown on the import page."""
+    import html as h
+    import re
+
+    assert r.status_code == 400, r.status_code
+    alert = re.search(r'<div class="error" role="alert">(.*?)</div>', r.content.decode(), re.S)
+    assert alert, "no error message on the page"
+    text = h.unescape(alert.group(1))
+    assert "nothing was imported" in text
+    return text
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"format": "whatworks-store", "domains": 5}, "store.json:domains: must be a list of rows"),
+    ({"format": "whatworks-store", "findings": [["fgc-trial-2023"]]},
+     "store.json:findings, row 1: must be an object"),
+    ({"format": "whatworks-store", "findings": [{"id": "abc", "study": "fgc-trial-2023"}]},
+     "store.json:findings, row 1, column 'id'"),
+    ({"format": "whatworks-store", "findings": [
+        {"study": "fgc-trial-2023", "outcome": "entry-to-care", "measure": "RR",
+         "timepoint_months": "abc", "reported": {"ai": 1, "n1i": 10, "ci": 2, "n2i": 10}}]},
+     "store.json:findings, row 1, column 'timepoint_months'"),
+    ({"format": "whatworks-store", "findings": [
+        {"study": "fgc-trial-2023", "outcome": "entry-to-care", "measure": "RR", "notes": "a\u0000b",
+         "reported": {"ai": 1, "n1i": 10, "ci": 2, "n2i": 10}}]},
+     "store.json:findings, row 1, column 'notes': contains a NUL byte"),
+    ({"format": "whatworks-store", "interventions": [
+        {"slug": "schwartz-rounds", "setting": "school"}]},
+     "store.json:interventions, row 1, column 'setting': must be a list of strings"),
+    ({"format": "whatworks-store", "interventions": [{"slug": "new-one", "name": "New"}]},
+     "store.json:interventions, row 1, column 'summary': a new intervention needs its summary"),
+    ({"format": "whatworks-store", "studies": [
+        {"key": "fgc-study-b", "intervention": "no-such-intervention"}]},
+     "store.json:studies, row 1, column 'intervention': refers to unknown intervention"),
+    ({"format": "whatworks-store", "interventions": [
+        {"slug": "schwartz-rounds", "colour": "red"}]},
+     "store.json:interventions, row 1, column 'colour': unexpected column"),
+    ({"format": "whatworks-store"}, "holds no rows"),
+    ({"format": "whatworks-store", "domainz": []}, "store.json, column 'domainz': unexpected key"),
+    ([1, 2], "is not a store export"),
+])
+def test_malformed_store_files_are_answered_naming_table_row_and_column(editor_client, data,
+                                                                          expected):
+    before = (Finding.objects.count(), list(Intervention.objects.values_list("summary", flat=True)))
+    assert expected in _error(_store(editor_client, data))
+    assert before == (Finding.objects.count(),
+                      list(Intervention.objects.values_list("summary", flat=True)))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "new.csv: The submitted file is empty"),
+    ("   \n", "new.csv: is empty"),
+    (HEADER, "new.csv: has a header but no rows"),
+    ("study,outcome,measure,ai,ai,n1i,ci,n2i\n", "column 'ai': appears twice"),
+    (HEADER + GOOD_ROW.strip() + ",99\n", "new.csv, row 1: has 9 cells but the header has 8"),
+    (HEADER + "fgc-trial-2023,entry-to-care,RR,6,100,700\n", "new.csv, row 1, column 'ci': has 6"),
+    (HEADER + GOOD_ROW + "fgc-trial-2023,entry-to-care,RR,-4,100,700,120,700\n",
+     "new.csv, row 2, column 'timepoint_months'"),
+    (HEADER + GOOD_ROW + "fgc-nope,entry-to-care,RR,4,100,700,120,700\n",
+     "new.csv, row 2, column 'study': unknown study"),
+    (HEADER + "fgc-trial-2023,entry-to-care,RR,6,1\x00,700,120,700\n", "NUL"),
+])
+def test_malformed_findings_csvs_are_refused(editor_client, text, expected):
+    n = Finding.objects.count()
+    assert expected in _error(_post(editor_client, "findings", "new.csv", text))
+    assert Finding.objects.count() == n
+
+
+def test_a_csv_zip_row_with_too_few_cells_names_table_row_and_column(client, editor_client):
+    zipped = client.get("/export/store-csv.zip").content
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        tables = {n: zf.read(n).decode() for n in zf.namelist()}
+    lines = tables["studies.csv"].splitlines()
+    lines[1] = lines[1].rsplit(",", 2)[0]
+    tables["studies.csv"] = "\n".join(lines) + "\n"
+    html = _error(_store(editor_client, _zip(tables), "store-csv.zip"))
+    assert "store-csv.zip:studies.csv, row 1, column 'illustrative': has 10 cells" in html
+
+
+def test_a_csv_zip_with_duplicate_columns_is_refused(editor_client):
+    html = _error(_store(editor_client, _zip({"domains.csv": "slug,name,name\na,b,c\n"}), "s.zip"))
+    assert "s.zip:domains.csv, row 0, column 'name': appears twice" in html
+
+
+def test_a_zip_without_store_tables_is_refused(editor_client):
+    html = _error(_store(editor_client, _zip({"syntheses.csv": "k\n1\n"}), "s.zip"))
+    assert "holds none of the store's tables" in html
+    html = _error(_store(editor_client, _zip({"readme.txt": "hello"}), "s.zip"))
+    assert "s.zip:readme.txt: unexpected file in the zip" in html
+
+
+def test_an_empty_upload_gets_a_message(editor_client):
+    html = _error(_post(editor_client, "store", "empty.json", b""))
+    assert "empty.json" in html and "empty" in html
+
+
+def test_the_upload_size_is_limited(editor_client, settings):
+    settings.WHATWORKS_IMPORT_MAX_BYTES = 100
+    html = _error(_post(editor_client, "findings", "big.csv", HEADER + GOOD_ROW * 10))
+    assert "big.csv: is 553 bytes; imports are limited to 100" in html
+
+
+def test_the_expanded_size_of_a_zip_is_limited(editor_client, settings):
+    settings.WHATWORKS_IMPORT_MAX_EXPANDED_BYTES = 10_000
+    bomb = _zip({"domains.csv": "slug,name\n" + "a" * 1_000_000 + ",b\n"})
+    assert len(bomb) < 5_000
+    html = _error(_store(editor_client, bomb, "bomb.zip"))
+    assert "bomb.zip: expands to 1,000,013 bytes; imports are limited to 10,000" in html
+
+
+def test_the_rows_are_limited(editor_client, settings):
+    settings.WHATWORKS_IMPORT_MAX_ROWS = 5
+    html = _error(_post(editor_client, "findings", "many.csv", HEADER + GOOD_ROW * 6))
+    assert "many.csv: has more than 5 rows" in html
+
+
+def test_the_whole_file_is_validated_before_anything_is_written(editor_client):
+    text = HEADER + GOOD_ROW * 50 + "fgc-trial-2023,entry-to-care,RR,6,oops,700,120,700\n"
+    with CaptureQueriesContext(connection) as queries:
+        html = _error(_post(editor_client, "findings", "late.csv", text))
+    assert "late.csv, row 51, column 'ai'" in html
+    writes = [q["sql"] for q in queries.captured_queries
+              if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "SAVEPOINT"))]
+    assert writes == []
+
+
+def test_a_large_import_runs_as_a_job_with_progress(editor_client, settings):
+    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 3
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
+    n = Finding.objects.count()
+    r = _post(editor_client, "findings", "many.csv", HEADER + GOOD_ROW * 5)
+    job = ImportJob.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/editor/import/{job.pk}/"
+    assert job.state == "done" and job.counts == {"findings": 5} and job.percent == 100
+    assert Finding.objects.count() == n + 5
+    page = editor_client.get(r["Location"]).content.decode()
+    assert "Done: imported 5 findings" in page
+
+
+def test_a_failed_job_says_why_and_writes_nothing(editor_client, settings):
+    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 3
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
+    n = Finding.objects.count()
+    r = _post(editor_client, "findings", "bad.csv", HEADER + GOOD_ROW * 4 + "x,entry-to-care,RR\n")
+    job = ImportJob.objects.get()
+    assert job.state == "failed" and "bad.csv, row 5" in job.message
+    assert "nothing was imported" in editor_client.get(r["Location"]).content.decode()
+    assert Finding.objects.count() == n
+
+
+def test_a_job_that_stopped_with_its_server_is_reported(editor_client, settings, editor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = ImportJob.objects.create(kind="findings", filename="x.csv", user=editor, state="running")
+    ImportJob.objects.filter(pk=job.pk).update(created=timezone.now() - timedelta(hours=1))
+    page = editor_client.get(f"/editor/import/{job.pk}/").content.decode()
+    assert "the import stopped" in page
+    assert ImportJob.objects.get(pk=job.pk).state == "failed"
+
+
+def _api_import(client, user, kind, name, content):
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return client.post("/api/imports", {"kind": kind, "file": SimpleUploadedFile(name, content)},
+                       HTTP_AUTHORIZATION=f"Token {token.key}")
+
+
+def test_the_api_imports_and_answers_errors_naming_row_and_column(client, editor):
+    n = Finding.objects.count()
+    r = _api_import(client, editor, "findings", "new.csv", (HEADER + GOOD_ROW).encode())
+    assert r.status_code == 201, r.content
+    assert r.json()["state"] == "done" and r.json()["counts"] == {"findings": 1}
+    assert Finding.objects.count() == n + 1
+    r = _api_import(client, editor, "store", "s.json", b'{"format":"whatworks-store","domains":5}')
+    assert r.status_code == 400
+    assert "s.json:domains: must be a list of rows" in r.json()["error"]["message"]
+
+
+def test_a_large_api_import_is_a_job_to_follow(client, editor, settings):
+    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 2
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
+    r = _api_import(client, editor, "findings", "new.csv", (HEADER + GOOD_ROW * 4).encode())
+    assert r.status_code == 202, r.content
+    from rest_framework.authtoken.models import Token
+
+    job = client.get(f"/api/imports/{r.json()['id']}",
+                     HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=editor).key}").json()
+    assert job["state"] == "done" and job["percent"] == 100
+
+
+def test_outsiders_cannot_import_through_the_api(client, outsider):
+    r = _api_import(client, outsider, "findings", "new.csv", (HEADER + GOOD_ROW).encode())
+    assert r.status_code == 403
+
+
+def test_an_oversized_upload_is_refused_before_its_body_is_read(client, editor, editor_client,
+                                                                 settings):
+    from rest_framework.authtoken.models import Token
+
+    settings.WHATWORKS_IMPORT_MAX_BYTES = 1000
+    big = (HEADER + GOOD_ROW * 2000).encode()
+    r = _post(editor_client, "findings", "big.csv", big)
+    assert r.status_code == 413 and b"imports are limited to 1,000" in r.content
+    token, _ = Token.objects.get_or_create(user=editor)
+    r = client.post("/api/imports", {"kind": "findings", "file": SimpleUploadedFile("big.csv", big)},
+                    HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
