@@ -99,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="demo-output", metavar="DIR")
 
     from .places import cli as places_cli
+    from .review.screening_cli import register_review
     from .web.cli import register as register_web
 
     places_cli.register(sub)
+    register_review(sub)
     register_web(sub)
     return parser
 

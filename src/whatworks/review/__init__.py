@@ -1,0 +1,1 @@
+"""Systematic reviews: import, deduplication and screening of bibliographic records (no Django)."""
