@@ -72,23 +72,31 @@ def run_one(name: str, seed: int) -> dict:
             "atd": 100 * metrics.atd(seq, n_total=n), "labels": seq.tolist()}
 
 
+def _done(paths) -> set:
+    done = set()
+    for path in paths:
+        if path.exists():
+            for line in path.read_text().splitlines():
+                d = json.loads(line)
+                done.add((d["dataset"], d["seed"]))
+    return done
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--datasets", nargs="*", default=DATASETS)
+    ap.add_argument("--reverse", action="store_true", help="seeds in reverse order (a second worker)")
+    ap.add_argument("--skip", nargs="*", default=[], help="JSON-lines files of runs already done")
     args = ap.parse_args()
     out = Path(args.out)
-    done = set()
-    if out.exists():
-        for line in out.read_text().splitlines():
-            d = json.loads(line)
-            done.add((d["dataset"], d["seed"]))
     version = asreview_version()
-    for seed in task_seeds(args.seed, args.seeds):
+    seeds = task_seeds(args.seed, args.seeds)
+    for seed in reversed(seeds) if args.reverse else seeds:
         for name in args.datasets:
-            if (name, seed) in done:
+            if (name, seed) in _done([out, *map(Path, args.skip)]):
                 continue
             res = run_one(name, seed)
             res["asreview"] = version

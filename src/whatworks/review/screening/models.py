@@ -39,7 +39,7 @@ def make_model(name: str, *, C: float | None = None):
     if name == "svm":
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=0.5 if C is None else C, loss="squared_hinge", dual=True, tol=1e-3)
+        return LinearSVC(C=0.11 if C is None else C, loss="squared_hinge", dual=True, tol=1e-3)
     if name == "logistic":
         from sklearn.linear_model import LogisticRegression
 
