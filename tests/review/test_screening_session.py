@@ -80,3 +80,20 @@ def test_labelling_a_record_twice_or_out_of_range_is_refused(review):
         s.label(4, 2)
     with pytest.raises(ParameterError, match="model"):
         ScreeningSession(X, model="bert")
+
+
+def test_the_session_estimates_recall_and_records_the_stopping_rule(review):
+    from whatworks.review.screening.stopping import ConsecutiveIrrelevantRule, RankedQuasiSampleRule
+
+    X, y = review
+    s = ScreeningSession(X, seed=0)
+    s.label(int(np.flatnonzero(y == 1)[0]), 1, source="prior")
+    s.label(int(np.flatnonzero(y == 0)[0]), 0, source="prior")
+    for _ in range(120):
+        i = int(s.next(1)[0])
+        s.label(i, int(y[i]))
+    est = s.recall_estimate()
+    assert est.found == s.n_relevant_found and est.screened == 122
+    assert est.recall_lower <= est.recall <= est.recall_upper
+    d = s.check_stopping(RankedQuasiSampleRule() | ConsecutiveIrrelevantRule(30))
+    assert s.stopping_[-1]["stop"] == d.stop and "Callaghan" in s.stopping_[-1]["rule"]

@@ -65,6 +65,7 @@ class ScreeningSession:
         self.history_: list[Step] = []
         self.scores_: np.ndarray | None = None
         self.n_refits_ = 0
+        self.stopping_: list[dict] = []
         self.refit_seconds_ = 0.0
         self._rng = np.random.default_rng(seed)
         self._order: np.ndarray | None = None
@@ -139,6 +140,25 @@ class ScreeningSession:
         self._relevant_since_fit = False
         self._trained_on = len(train)
         return True
+
+    # -- stopping ----------------------------------------------------------------------------
+    def _order_labels(self) -> np.ndarray:
+        return np.array([s.label for s in self.history_], dtype=np.int64)
+
+    def recall_estimate(self, **kwargs):
+        """Running estimate of recall and of relevant records unseen (see ``stopping.estimate_recall``)."""
+        from .stopping import estimate_recall
+
+        return estimate_recall(self._order_labels(), self.n_records, **kwargs)
+
+    def check_stopping(self, rule):
+        """Ask a stopping rule whether to stop now; the decision and the rule's description are kept
+        in ``stopping_`` (for the methods section)."""
+        n_prior = sum(s.source == "prior" for s in self.history_)
+        decision = rule.check(self._order_labels(), self.n_records, n_prior=n_prior)
+        self.stopping_.append({"screened": len(self.history_), "stop": decision.stop,
+                               "rule": rule.describe(), "reason": decision.reason})
+        return decision
 
     def next(self, n: int = 1) -> np.ndarray:
         """The next ``n`` records to show (refitting first when due)."""
