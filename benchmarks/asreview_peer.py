@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -51,9 +52,11 @@ def run_one(name: str, seed: int) -> dict:
         project = Path(tmp) / "run.asreview"
         cmd = ["nice", "-n", "10", str(VENV / "bin" / "asreview"), "simulate", str(path),
                "--prior-idx", *map(str, priors), "--seed", str(seed % 2**32), "-o", str(project)]
-        start = time.perf_counter()
+        start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(cmd, check=True, capture_output=True, cwd=tmp)
         seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         with zipfile.ZipFile(project) as z:
             z.extract("results.db", tmp)
         con = sqlite3.connect(Path(tmp) / "results.db")
@@ -65,7 +68,7 @@ def run_one(name: str, seed: int) -> dict:
     if not np.array_equal(seq, y[order]):
         raise SystemExit(f"{name}: ASReview's labels disagree with the CSV's label_included")
     n = len(y) - len(priors)
-    return {"dataset": name, "seed": seed, "priors": priors, "seconds": seconds,
+    return {"dataset": name, "seed": seed, "priors": priors, "seconds": seconds, "cpu_seconds": cpu,
             "n_screened": len(order), "classifiers": sorted({str(r[2]) for r in rows}),
             "wss_95": 100 * metrics.wss(seq, 0.95, n_total=n),
             "rrf_10": 100 * metrics.rrf(seq, 10, n_total=n),
