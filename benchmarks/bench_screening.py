@@ -110,7 +110,8 @@ def stopping_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def refresh_benchmark(n: int, labelled: int = 2000, repeats: int = 5) -> str:
+def refresh_benchmark(n: int, labelled: int = 2000, repeats: int = 5,
+                      models=("svm", "logistic", "nb")) -> str:
     """Ranking refresh time at ``n`` records: features once, then refit + scoring per refresh."""
     from whatworks.review.screening.session import ScreeningSession
 
@@ -125,7 +126,7 @@ def refresh_benchmark(n: int, labelled: int = 2000, repeats: int = 5) -> str:
     feat = time.perf_counter() - t0
     lines = [f"{n} records (synthetic, 180 words each), {X.shape[1]} features, {X.nnz} non-zeros; "
              f"feature extraction once: {feat:.1f} s"]
-    for model in ("svm", "logistic", "nb"):
+    for model in models:
         s = ScreeningSession(X, model=model, seed=0)
         for i in rng.choice(n, labelled, replace=False):
             s.label(int(i), int(labels[i]))
@@ -149,17 +150,24 @@ def main() -> None:
     ap.add_argument("--peer", nargs="*", default=[])
     ap.add_argument("--datasets", nargs="*", default=DATASETS)
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--reuse", metavar="FILE",
+                    help="take our runs from an earlier --json file (re-merge with more peer runs)")
+    ap.add_argument("--models", nargs="*", default=["svm", "logistic", "nb"],
+                    help="models for --refresh")
     ap.add_argument("--refresh", type=int, metavar="N",
                     help="only the ranking-refresh benchmark at N records")
     args = ap.parse_args()
     if args.refresh:
-        print(refresh_benchmark(args.refresh))
+        print(refresh_benchmark(args.refresh, models=args.models))
         return
     seeds = task_seeds(0, args.seeds)
     t0 = time.perf_counter()
     runs = []
-    for name in args.datasets:
-        runs += ours(name, seeds, args.model, args.features, args.backend)
+    if args.reuse:
+        runs = json.loads(Path(args.reuse).read_text())["ours"]
+    else:
+        for name in args.datasets:
+            runs += ours(name, seeds, args.model, args.features, args.backend)
     total = time.perf_counter() - t0
     peers = peer(args.peer)
     print(table(runs, peers, seeds))

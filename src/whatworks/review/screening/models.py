@@ -29,7 +29,7 @@ __all__ = ["MODELS", "fit_scores", "make_model"]
 #: The classifiers: name -> description (the CLI's --model choices read this registry).
 MODELS = {
     "svm": "linear support vector machine (squared hinge loss, LIBLINEAR), balanced class weights",
-    "logistic": "L2-penalised logistic regression (LIBLINEAR), balanced class weights",
+    "logistic": "L2-penalised logistic regression (LIBLINEAR, dual), balanced class weights",
     "nb": "multinomial naive Bayes on TF-IDF, balanced class weights",
 }
 
@@ -43,7 +43,7 @@ def make_model(name: str, *, C: float | None = None):
     if name == "logistic":
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression(C=10.0 if C is None else C, solver="liblinear", tol=1e-3)
+        return LogisticRegression(C=1.0 if C is None else C, solver="liblinear", dual=True, tol=1e-3)
     if name == "nb":
         from sklearn.naive_bayes import MultinomialNB
 
