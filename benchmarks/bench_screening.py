@@ -141,6 +141,27 @@ def refresh_benchmark(n: int, labelled: int = 2000, repeats: int = 5,
     return "\n".join(lines)
 
 
+def cpu_pairs(names: list[str], seed: int) -> str:
+    """CPU time of one whole simulation, ours then ASReview's, back to back (insensitive to load)."""
+    import asreview_peer
+
+    lines = ["| dataset | WSS@95 ours | WSS@95 ASReview | CPU s ours (features + run) | CPU s ASReview "
+             "(whole process) | wall s ours | wall s ASReview | CPU ratio |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in names:
+        records = load_records(DATA / f"{name}.csv")
+        c0, w0 = time.process_time(), time.perf_counter()
+        X = extract(records.texts, "tfidf")
+        r = simulate_one({"X": X, "labels": records.labels, "seed": seed, "model": "svm",
+                          "prior_relevant": 1, "prior_irrelevant": 1})
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        p = asreview_peer.run_one(name, seed)
+        lines.append(f"| {name} | {r['wss_95']:.1f} | {p['wss_95']:.1f} | {cpu:.2f} | "
+                     f"{p['cpu_seconds']:.2f} | {wall:.2f} | {p['seconds']:.2f} | "
+                     f"{p['cpu_seconds'] / cpu:.1f}x |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
@@ -156,7 +177,12 @@ def main() -> None:
                     help="models for --refresh")
     ap.add_argument("--refresh", type=int, metavar="N",
                     help="only the ranking-refresh benchmark at N records")
+    ap.add_argument("--cpu", nargs="*", metavar="DATASET",
+                    help="only the paired CPU-time comparison (first seed) on these datasets")
     args = ap.parse_args()
+    if args.cpu:
+        print(cpu_pairs(args.cpu, task_seeds(0, 1)[0]))
+        return
     if args.refresh:
         print(refresh_benchmark(args.refresh, models=args.models))
         return
