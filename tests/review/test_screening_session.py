@@ -97,3 +97,17 @@ def test_the_session_estimates_recall_and_records_the_stopping_rule(review):
     assert est.recall_lower <= est.recall <= est.recall_upper
     d = s.check_stopping(RankedQuasiSampleRule() | ConsecutiveIrrelevantRule(30))
     assert s.stopping_[-1]["stop"] == d.stop and "Callaghan" in s.stopping_[-1]["rule"]
+
+
+def test_weighted_naive_bayes_matches_scikit_learn(review):
+    from sklearn.naive_bayes import MultinomialNB
+
+    from whatworks.review.screening.models import WeightedMultinomialNB, balanced_weights
+
+    X, y = review
+    idx = np.arange(0, 120)
+    w = balanced_weights(y[idx], 1.0)
+    ours = WeightedMultinomialNB(0.1).fit(X[idx], y[idx], sample_weight=w)
+    ref = MultinomialNB(alpha=0.1).fit(X[idx], y[idx], sample_weight=w)
+    np.testing.assert_allclose(ours.feature_log_prob_, ref.feature_log_prob_, rtol=1e-10)
+    np.testing.assert_allclose(ours.class_log_prior_, ref.class_log_prior_, rtol=1e-12)

@@ -45,10 +45,41 @@ def make_model(name: str, *, C: float | None = None):
 
         return LogisticRegression(C=1.0 if C is None else C, solver="liblinear", dual=True, tol=1e-3)
     if name == "nb":
-        from sklearn.naive_bayes import MultinomialNB
-
-        return MultinomialNB(alpha=0.1 if C is None else C)
+        return WeightedMultinomialNB(alpha=0.1 if C is None else C)
     raise ParameterError("model", name, ", ".join(MODELS))
+
+
+class WeightedMultinomialNB:
+    """Multinomial naive Bayes with sample weights, fit with two sparse products (no dense copies).
+
+    The same estimates as scikit-learn's ``MultinomialNB(alpha)`` fit with ``sample_weight`` (tested
+    against it): per class, ``log((count_j + alpha) / (sum_j count_j + alpha * p))`` with weighted
+    feature counts, and the weighted class shares as the prior. Written out because at 100,000
+    records and millions of features scikit-learn's general fit (label binarising, validation) took
+    twice as long as the refit itself needs.
+
+    References
+    ----------
+    McCallum A, Nigam K (1998). A comparison of event models for naive Bayes text classification.
+    AAAI-98 workshop on learning for text categorization.
+    """
+
+    def __init__(self, alpha: float = 0.1):
+        self.alpha = alpha
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        XT = X.T.tocsr()
+        logs = []
+        for cls in (0, 1):
+            count = XT @ (w * (y == cls))
+            smoothed = count + self.alpha
+            logs.append(np.log(smoothed) - np.log(smoothed.sum()))
+        self.feature_log_prob_ = np.vstack(logs)
+        class_weight = np.array([w[y == 0].sum(), w[y == 1].sum()])
+        self.class_log_prior_ = np.log(class_weight) - np.log(class_weight.sum())
+        return self
 
 
 def balanced_weights(y: np.ndarray, balance: float = 1.0) -> np.ndarray:
