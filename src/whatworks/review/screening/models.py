@@ -70,7 +70,7 @@ class WeightedMultinomialNB:
     def fit(self, X, y, sample_weight=None):
         y = np.asarray(y)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        XT = X.T.tocsr()
+        XT = X.T  # a CSC view: no copy of the matrix
         logs = []
         for cls in (0, 1):
             count = XT @ (w * (y == cls))
