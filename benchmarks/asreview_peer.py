@@ -40,7 +40,8 @@ VENV = Path(os.environ.get("ASREVIEW_VENV", "/work/asreview-venv"))
 
 
 def asreview_version() -> str:
-    out = subprocess.run([str(VENV / "bin" / "asreview"), "--version"], capture_output=True, text=True)
+    out = subprocess.run([str(VENV / "bin" / "asreview"), "--version"], capture_output=True, text=True,
+                         cwd=tempfile.gettempdir())  # it leaves a cache file in its working directory
     return out.stdout.strip()
 
 
