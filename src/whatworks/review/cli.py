@@ -22,14 +22,18 @@ INPUT_FORMATS = ("ris", "wos", "medline", "bibtex", "endnote-xml", "csv", "xlsx"
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``review`` with its sub-commands to the main command's sub-parsers."""
     review = subparsers.add_parser(
-        "review", help="systematic reviews: import and deduplicate records",
+        "review", help="systematic reviews: import, deduplicate and screen records",
         description="Systematic reviews: import bibliographic exports (RIS, BibTeX, PubMed MEDLINE, "
-                    "EndNote XML, Web of Science, CSV/XLSX) and find duplicate records.")
+                    "EndNote XML, Web of Science, CSV/XLSX), find duplicate records, extraction "
+                    "templates, and replay labelled reviews to measure active-learning screening.")
     review.set_defaults(handler=run, review_handler=None, review_parser=review)
     sub = review.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND")
+    from .screening_cli import register_simulate
+
     _add_import(sub)
     _add_dedup(sub)
     _add_template(sub)
+    register_simulate(sub)
     return review
 
 

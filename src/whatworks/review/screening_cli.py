@@ -1,0 +1,117 @@
+"""``whatworks review simulate``: replay a labelled review and report the screening work saved.
+
+Thin over :mod:`whatworks.review.screening`. :func:`register_simulate` adds ``simulate`` to the
+``review`` group's sub-parsers (the group also holds ``import`` and ``dedup``);
+:func:`register_review` creates the group when nothing else has. pandas, scikit-learn and matplotlib
+are imported inside the handler, never when the parser is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+# The registries are plain dicts in modules that import only numpy at the top (cheap).
+from .screening.features import FEATURES
+from .screening.models import MODELS
+
+
+def register_simulate(review_subparsers) -> argparse.ArgumentParser:
+    """Add ``simulate`` to the ``review`` group's sub-parsers; returns its parser."""
+    p = review_subparsers.add_parser(
+        "simulate", help="replay a labelled review with active learning (WSS@95, RRF@10, ATD)",
+        description="Replay a labelled review (CSV with columns title, abstract, label_included): "
+                    "for each seed, draw the prior records at random, then let the model choose "
+                    "the order of the rest and measure how early the included records come. "
+                    "Reports WSS@95, RRF@10 and ATD in percent (medians over seeds), every run, and "
+                    "where the stopping rules would have stopped. Seeds run in parallel.")
+    p.add_argument("data", metavar="DATA.csv")
+    p.add_argument("--seeds", type=int, default=5, metavar="N", help="number of runs (default 5)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="base seed; run i uses the i-th seed derived from it (default 0)")
+    p.add_argument("--model", choices=list(MODELS), default="svm",
+                   help="classifier (default svm): " + "; ".join(f"{k}: {v}" for k, v in MODELS.items()))
+    p.add_argument("--features", choices=list(FEATURES), default="tfidf",
+                   help="feature extractor (default tfidf): "
+                        + "; ".join(f"{k}: {v}" for k, v in FEATURES.items()))
+    p.add_argument("--prior-relevant", type=int, default=1, metavar="N",
+                   help="relevant records given before the model starts (default 1)")
+    p.add_argument("--prior-irrelevant", type=int, default=1, metavar="N",
+                   help="irrelevant records given before the model starts (default 1)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--plot", metavar="FILE", help="write the recall curves (.svg, .png or .pdf)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    g = p.add_argument_group("where the runs go (see whatworks.compute)")
+    g.add_argument("--backend", choices=["serial", "processes", "dask"],
+                   help="default: a local process pool when there are several seeds and cores")
+    g.add_argument("--workers", type=int, metavar="N", help="local workers (default: one per core)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a Dask scheduler (tcp://host:port); default $WHATWORKS_DASK_SCHEDULER")
+    p.set_defaults(handler=cmd_simulate)
+    return p
+
+
+def register_review(subparsers) -> argparse.ArgumentParser:
+    """Add the ``review`` group with ``simulate`` (used until the group is merged with import/dedup)."""
+    review = subparsers.add_parser(
+        "review", help="systematic reviews: screening with active learning",
+        description="Systematic reviews: replay labelled reviews to measure active-learning "
+                    "screening.")
+    sub = review.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND")
+    review.set_defaults(handler=lambda args: (review.print_help(), 0)[1])
+    register_simulate(sub)
+    return review
+
+
+def cmd_simulate(args) -> int:
+    from whatworks.errors import ParameterError
+
+    from .screening.data import load_records
+    from .screening.simulate import simulate
+
+    for name in ("seeds", "prior_relevant", "prior_irrelevant"):
+        value = getattr(args, name)
+        low = 1 if name == "seeds" else 0
+        if value < low:
+            raise ParameterError(f"--{name.replace('_', '-')}", value, f"a whole number, {low} or more")
+    if args.plot and not args.plot.lower().endswith((".svg", ".png", ".pdf")):
+        raise ParameterError("--plot", args.plot, "a file name ending .svg, .png or .pdf")
+    records = load_records(args.data)
+    result = simulate(records, seeds=args.seeds, seed=args.seed, model=args.model, features=args.features,
+                      prior_relevant=args.prior_relevant, prior_irrelevant=args.prior_irrelevant,
+                      backend=args.backend, workers=args.workers, scheduler=args.scheduler)
+    if args.plot:
+        ax = result.plot()
+        ax.figure.tight_layout()
+        ax.figure.savefig(args.plot)
+    if args.format == "json":
+        text = json.dumps(result.to_dict(), indent=2)
+    else:
+        text = _table(result)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def _table(result) -> str:
+    s = result.settings
+    lines = [f"{s['source']}: {s['n_records']} records, {s['n_included']} included; model {s['model']}, "
+             f"features {s['features']}, {s['seeds']} seeds (base seed {s['seed']}), priors "
+             f"{s['prior_relevant']} relevant + {s['prior_irrelevant']} irrelevant",
+             "",
+             f"{'':>22} {'WSS@95 %':>9} {'RRF@10 %':>9} {'ATD %':>7} {'seconds':>8}  statistical stop "
+             "(recall %, work saved %)"]
+    for r in result.per_seed:
+        st = r["stopping"]["callaghan_ranked"]
+        stop = ("never" if st["stopped_at"] is None
+                else f"{st['stopped_at']} ({100 * st['recall']:.1f}, {100 * st['work_saved']:.1f})")
+        lines.append(f"{'seed ' + str(r['seed']):>22} {r['wss_95']:9.1f} {r['rrf_10']:9.1f} {r['atd']:7.1f} "
+                     f"{r['seconds']:8.2f}  {stop}")
+    lines.append(f"{'median':>22} {result.wss_95:9.1f} {result.rrf_10:9.1f} {result.atd:7.1f}")
+    lines.append("")
+    lines.append(f"stopping rule: {result.per_seed[0]['stopping']['callaghan_ranked']['rule']}")
+    return "\n".join(lines)

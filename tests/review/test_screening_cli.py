@@ -1,0 +1,97 @@
+"""``whatworks review simulate``: the output contract, reproducibility and bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.review.synthetic import synthetic_frame
+from whatworks.cli import main
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "screening"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sim") / "review.csv"
+    synthetic_frame(160, 10, seed=2).to_csv(path, index=False)
+    return path
+
+
+def _json(capsys, *args):
+    assert main(["review", "simulate", *map(str, args), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_has_the_contract_keys_and_medians_over_seeds(data, capsys):
+    out = _json(capsys, data, "--seeds", "3", "--backend", "serial")
+    assert {"wss_95", "rrf_10", "atd", "per_seed"} <= set(out)
+    assert len(out["per_seed"]) == 3
+    for key in ("wss_95", "rrf_10", "atd"):
+        vals = sorted(r[key] for r in out["per_seed"])
+        assert out[key] == pytest.approx(vals[1])
+    run = out["per_seed"][0]
+    assert {"seed", "priors", "stopping"} <= set(run)
+    assert run["stopping"]["callaghan_ranked"]["rule"].startswith("the stopping criterion of Callaghan")
+
+
+def test_results_are_the_same_on_every_backend(data, capsys):
+    serial = _json(capsys, data, "--seeds", "2", "--model", "nb", "--backend", "serial")
+    pool = _json(capsys, data, "--seeds", "2", "--model", "nb", "--backend", "processes", "--workers", "2")
+    strip = [{k: v for k, v in r.items() if "seconds" not in k} for r in serial["per_seed"]]
+    assert strip == [{k: v for k, v in r.items() if "seconds" not in k} for r in pool["per_seed"]]
+
+
+def test_priors_and_models_are_options(data, capsys):
+    out = _json(capsys, data, "--seeds", "1", "--model", "logistic", "--prior-relevant", "2",
+                "--prior-irrelevant", "3", "--backend", "serial")
+    assert len(out["per_seed"][0]["priors"]) == 5
+    assert out["settings"]["model"] == "logistic"
+
+
+def test_table_and_plot(data, capsys, tmp_path):
+    plot = tmp_path / "recall.png"
+    assert main(["review", "simulate", str(data), "--seeds", "1", "--backend", "serial",
+                 "--plot", str(plot)]) == 0
+    text = capsys.readouterr().out
+    assert "WSS@95 %" in text and "median" in text
+    assert plot.stat().st_size > 1000
+
+
+def test_a_bad_label_exits_2_naming_file_line_and_column(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text('title,abstract,label_included\na,"two\nlines",1\nb,c,yes\n')
+    assert main(["review", "simulate", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "bad.csv" in err and "line 4" in err and "label_included" in err
+
+
+def test_a_missing_column_or_file_exits_2(tmp_path, capsys):
+    bad = tmp_path / "nolabel.csv"
+    bad.write_text("title,abstract\na,b\n")
+    assert main(["review", "simulate", str(bad)]) == 2
+    assert "label_included" in capsys.readouterr().err
+    assert main(["review", "simulate", str(tmp_path / "none.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_too_few_included_records_exits_2(tmp_path, capsys):
+    bad = tmp_path / "one.csv"
+    bad.write_text("title,abstract,label_included\na,b,1\nc,d,0\ne,f,0\n")
+    assert main(["review", "simulate", str(bad)]) == 2
+    assert "at least 2" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the labelled screening datasets (../shared/data/screening) "
+                    "are not on this machine")
+def test_a_real_review_subsample_is_screened_better_than_random(tmp_path, capsys):
+    import pandas as pd
+
+    frame = pd.read_csv(SHARED / "virus_kwok2020_ferdinands.csv")
+    sub = pd.concat([frame[frame.label_included == 1].head(15),
+                     frame[frame.label_included == 0].sample(300, random_state=0)])
+    path = tmp_path / "virus_sub.csv"
+    sub.to_csv(path, index=False)
+    out = _json(capsys, path, "--seeds", "1", "--backend", "serial")
+    assert out["wss_95"] > 20  # random order gives about 0
