@@ -18,11 +18,17 @@ from .permissions import AdminOnly
 
 INTERVENTION_FILTERS = [
     OpenApiParameter(name, str, required=False, description=description) for name, description in [
-        ("q", "full-text search"), ("outcome", "outcome slug"), ("domain", "domain slug"),
+        ("q", "search: names, aliases and abbreviations (FGC, MST), summaries, outcome names and "
+              "population tags, with stemming, the field's synonyms, typo tolerance and meaning-based "
+              "matching; results in relevance order unless another sort is asked for"),
+        ("outcome", "outcome slug"), ("domain", "domain slug"),
         ("effectiveness", "-2..2 or a level code such as tends-positive"), ("strength", "0..4"),
         ("cost_band", "1..5"),
         ("population", "population tag"), ("setting", "setting"), ("design", "study design"),
-        ("uk", "1 for UK evidence only"), ("sort", "name, -name, updated, cost")]]
+        ("uk", "1 for UK evidence only"),
+        ("sort", "relevance (the default with q; needs q), name (the default without q; A to Z, "
+                 "case-insensitive), -name, updated, cost, or rating (best rating on the outcome given "
+                 "by outcome=, then strongest evidence; needs outcome). An unusable sort is a 400.")]]
 
 
 class InterventionViewSet(viewsets.ModelViewSet):
@@ -34,7 +40,12 @@ class InterventionViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         qs = visible_interventions(self.request.user)
         if self.action == "list":
-            qs = filter_interventions(qs, Filters.from_query(self.request.query_params))
+            filters = Filters.from_query(self.request.query_params)
+            if filters.sort_problem:
+                from rest_framework.exceptions import ValidationError
+
+                raise ValidationError({"sort": [filters.sort_problem]})
+            qs = filter_interventions(qs, filters)
             # the list shows rating levels and explanations, never their stored inputs
             return qs.select_related("review").prefetch_related(Prefetch(
                 "ratings", queryset=Rating.objects.select_related("outcome").defer(
