@@ -92,9 +92,10 @@ def _postgres_backend(keys):
 
     outcome_names = Subquery(
         Rating.objects.filter(intervention=OuterRef("pk")).order_by().values("intervention")
-        .annotate(names=StringAgg("outcome__name", " ; ", ordering="outcome__name")).values("names"))
+        .annotate(names=StringAgg("outcome__name", " ; ", order_by="outcome__name")).values("names"))
     vector = (SearchVector("name", Cast("aliases", TextField()), weight="A", config="english")
-              + SearchVector(Coalesce(outcome_names, Value("")), weight="B", config="english")
+              + SearchVector(Coalesce(outcome_names, Value(""), output_field=TextField()), weight="B",
+                             config="english")
               + SearchVector(Cast("population", TextField()), Cast("setting", TextField()), weight="C",
                              config="english")
               + SearchVector("summary", "what_it_is", "who_it_is_for", weight="D", config="english"))
