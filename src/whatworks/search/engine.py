@@ -4,7 +4,7 @@ A query is split into *concepts*: a phrase from the field's vocabulary ("edge of
 single word. Each concept is an OR of alternatives: what the reader typed, the vocabulary's wordings
 for it (looked up as typed, then by stems), and, for a word of 5 letters or more that no document
 contains, the nearest words that documents do contain (typo tolerance: optimal-string-alignment
-similarity >= 0.75, so a transposition counts as one edit). Stop words are dropped; generic words
+similarity >= 0.8, so a transposition counts as one edit). Stop words are dropped; generic words
 ("help", "programme") are *soft*: they add to the rank but need not match.
 
 Matching runs one full-text query per concept (the backend stems: SQLite FTS5 ``porter``, PostgreSQL
@@ -28,9 +28,10 @@ from .text import SOFT_WORDS, STOPWORDS, normalise, stem, words
 from .vocabulary import ABBREVIATIONS, MAX_PHRASE_WORDS, SYNONYMS, expansions
 
 MAX_WORDS = 16            # longer queries are cut (a search box, not a document)
-TYPO_MIN_SIMILARITY = 0.75  # normalised edit similarity (transpositions count once) for a typo fix
+TYPO_MIN_SIMILARITY = 0.8   # normalised edit similarity (transpositions count once) for a typo fix
 TYPO_MIN_LENGTH = 5       # shorter unknown words are likely abbreviations, not typos
 SEMANTIC_MIN = 0.45       # cosine similarity for a meaning-only match (calibrated on the demo store)
+SEMANTIC_BAND = 0.15      # ... and within this of the best similarity for the query
 W_LEXICAL, W_NAME, W_SEMANTIC = 1.0, 2.0, 1.0
 FIELD_WEIGHTS = {"name": 5.0, "outcomes": 3.0, "tags": 2.0, "text": 1.0}
 
@@ -216,8 +217,9 @@ class SearchIndex:
         else:
             chosen = set()
         chosen |= {k for k, v in names.items() if v >= 1.0}
-        if not complete:
-            chosen |= {k for k, v in meaning.items() if v >= SEMANTIC_MIN}
+        if not complete and meaning:
+            floor = max(SEMANTIC_MIN, max(meaning.values()) - SEMANTIC_BAND)
+            chosen |= {k for k, v in meaning.items() if v >= floor}
         n = max(len(parsed.concepts), 1)
         hits = [Hit(k, round(W_LEXICAL * lexical[k] / n + W_NAME * names.get(k, 0.0)
                               + W_SEMANTIC * meaning.get(k, 0.0), 9), matched[k]) for k in chosen]

@@ -25,6 +25,8 @@ SOFT_WORDS = frozenset("""
 help helps helping support supporting supports programme programmes program programs
 intervention interventions service services approach approaches scheme schemes model models
 project projects something things thing way ways best good effective evidence based
+reduce reduces reducing prevent prevents preventing stop stops stopping improve improves improving
+better get gets getting keep keeps keeping make makes making
 """.split())
 
 

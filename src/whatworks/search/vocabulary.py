@@ -72,6 +72,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "conferences": ("conferencing",),
     "family meeting": ("family group conference", "family network meeting"),
     "family meetings": ("family group conference", "family network meeting"),
+    "domestic violence": ("domestic abuse",),
+    "family violence": ("domestic abuse",),
     "drugs": ("substance", "drug"),
     "alcohol": ("substance",),
     "substance misuse": ("drug", "alcohol"),
