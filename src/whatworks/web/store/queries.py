@@ -32,7 +32,8 @@ SORTS = {
     "cost": ("cost_band", Lower("name"), "slug"),
     "rating": (),
 }
-SORT_LABELS = [("relevance", "Best match"), ("name", "Name (A to Z)"),
+# The page's choices: the first ("") is the default, best match with a search and name without.
+SORT_LABELS = [("", "Best match (A to Z without a search)"), ("name", "Name (A to Z)"),
                ("-name", "Name (Z to A)"), ("updated", "Recently updated"),
                ("cost", "Cost (lowest first)"), ("rating", "Rating on the chosen outcome")]
 
@@ -76,6 +77,7 @@ class Filters:
     uk: bool = False
     sort: str = "name"
     sort_problem: str = ""      # why the sort asked for could not be used (said to the reader)
+    sort_asked: str = ""        # the sort as asked for ("" for the default), to redisplay it
 
     @classmethod
     def from_query(cls, params) -> Filters:
@@ -97,7 +99,8 @@ class Filters:
             effectiveness = str(value) if value is not None else ""
         q = (params.get("q") or "").strip()[:200]
         outcome = (params.get("outcome") or "")[:80]
-        sort = params.get("sort") or ("relevance" if q else "name")
+        asked = params.get("sort") or ""
+        sort = asked or ("relevance" if q else "name")
         problem = ""
         if sort not in SORTS:
             problem = f"unknown sort '{sort[:40]}': use one of {', '.join(SORTS)}"
@@ -116,7 +119,7 @@ class Filters:
                    setting=(params.get("setting") or "")[:80],
                    design=(params.get("design") or "")[:20],
                    uk=params.get("uk") in ("1", "on", "true"),
-                   sort=sort, sort_problem=problem)
+                   sort=sort, sort_problem=problem, sort_asked="" if problem else asked)
 
     @property
     def active(self) -> bool:

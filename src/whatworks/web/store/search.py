@@ -16,16 +16,16 @@ import threading
 from functools import reduce
 
 from django.db import connection
-from django.db.models import F, OuterRef, Subquery, TextField, Value
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum, TextField, Value
 from django.db.models.functions import Cast, Coalesce
 
 from whatworks.search import Document, SearchIndex
 from whatworks.search.engine import SearchResult
 
-from .models import Intervention, Rating
+from .models import Intervention, Outcome, Rating
 
 _LOCK = threading.Lock()
-_CACHE: dict = {}          # fingerprint -> SearchIndex (one entry: the current content)
+_CACHE: dict = {}          # change stamp -> (SearchIndex, content fingerprint); one entry
 
 
 def _rows() -> tuple[list[Document], str]:
@@ -46,15 +46,29 @@ def _rows() -> tuple[list[Document], str]:
     return docs, hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def _change_stamp() -> tuple:
+    """A cheap stamp that changes whenever the indexed content can have changed: interventions
+    (``updated`` is ``auto_now``; count and id sum catch deletions), ratings (``computed`` is set on
+    every recomputation) and outcome names. Three small aggregate queries instead of reading every
+    row on every search."""
+    interventions = Intervention.objects.aggregate(n=Count("pk"), ids=Sum("pk"), last=Max("updated"))
+    ratings = Rating.objects.aggregate(n=Count("pk"), ids=Sum("pk"), last=Max("computed"))
+    outcomes = tuple(Outcome.objects.order_by("pk").values_list("pk", "name"))
+    return (tuple(sorted(interventions.items())), tuple(sorted(ratings.items())), outcomes)
+
+
 def current_index() -> tuple[SearchIndex, str]:
-    docs, fingerprint = _rows()
+    """The index of the current content and its SHA-256 fingerprint (rebuilt only on change)."""
+    stamp = _change_stamp()
     with _LOCK:
-        index = _CACHE.get(fingerprint)
-        if index is None:
-            index = SearchIndex(docs)
+        cached = _CACHE.get(stamp)
+    if cached is None:
+        docs, fingerprint = _rows()
+        cached = (SearchIndex(docs), fingerprint)
+        with _LOCK:
             _CACHE.clear()
-            _CACHE[fingerprint] = index
-    return index, fingerprint
+            _CACHE[stamp] = cached
+    return cached
 
 
 def _sqlite_backend(index: SearchIndex, fingerprint: str):
