@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--interventions", type=int, default=0, help="0: the demo store")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--postgres-url", default="")
+    ap.add_argument("--profile", default="", help="a query to profile (cProfile, 5 calls)")
     args = ap.parse_args(argv)
     os.environ["WHATWORKS_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-search-")
     if args.postgres_url:
@@ -63,9 +64,15 @@ def main(argv=None) -> int:
     client = Client()
     print(f"database: {connection.vendor}; interventions: "
           f"{'demo store' if not args.interventions else args.interventions}")
-    print("| query | results | first call (ms) | median of next (ms) |")
-    print("|---|---|---|---|")
-    for q in QUERIES:
+    from whatworks.web.store.queries import Filters, search_interventions, visible_interventions
+
+    def search_only(q):
+        qs, _ = search_interventions(visible_interventions(None), Filters.from_query({"q": q}))
+        return list(qs.values_list("pk", flat=True))
+
+    print("| query | results | API first call (ms) | API median of next (ms) | search alone, median (ms) |")
+    print("|---|---|---|---|---|")
+    for q in ["", *QUERIES]:
         t0 = time.perf_counter()
         r = client.get("/api/interventions", {"q": q})
         first = (time.perf_counter() - t0) * 1000
@@ -74,7 +81,20 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             client.get("/api/interventions", {"q": q})
             times.append((time.perf_counter() - t0) * 1000)
-        print(f"| {q} | {r.headers.get('X-Total-Count')} | {first:.0f} | {statistics.median(times):.1f} |")
+        alone = []
+        for _ in range(args.repeats if q else 0):
+            t0 = time.perf_counter()
+            search_only(q)
+            alone.append((time.perf_counter() - t0) * 1000)
+        print(f"| {q or '(no search: first page of 100)'} | {r.headers.get('X-Total-Count')} | {first:.0f} | "
+              f"{statistics.median(times):.1f} | {statistics.median(alone) if alone else 0:.1f} |")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        out = str(Path(tempfile.gettempdir()) / "search.prof")
+        cProfile.runctx("for _ in range(5): search_only(args.profile)", globals(), locals(), out)
+        pstats.Stats(out).sort_stats("cumulative").print_stats(25)
     return 0
 
 

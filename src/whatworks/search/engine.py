@@ -167,6 +167,8 @@ class SearchIndex:
                 self.known_words.update(words(text))
         for phrase in (*ABBREVIATIONS, *SYNONYMS):
             self.known_words.update(phrase.split())
+        self._vectors = None
+        self._vector_keys: list = []
         self._names = {}
         for d in self.documents.values():
             for name in (d.name, *d.aliases):
@@ -253,10 +255,12 @@ class SearchIndex:
     def _meaning_scores(self, parsed: ParsedQuery, allowed: set) -> dict:
         if len(parsed.text.split()) < 2 or not semantic.available():
             return {}       # one word (often an abbreviation) has no reliable meaning vector
+        if self._vectors is None:       # all documents' vectors, once per index
+            self._vector_keys = list(self.documents)
+            self._vectors = semantic.matrix([d.meaning_text() for d in self.documents.values()])
         query = " ".join([parsed.text, *(a for c in parsed.concepts for a in c.alternatives[1:])])
-        keys = sorted(allowed, key=str)
-        sims = semantic.similarities(query, [self.documents[k].meaning_text() for k in keys])
-        return dict(zip(keys, sims or [], strict=False))
+        sims = semantic.similarities(query, self._vectors) or []
+        return {k: s for k, s in zip(self._vector_keys, sims, strict=False) if k in allowed}
 
     def suggest(self, text: str, allowed: Iterable | None = None, limit: int = 3) -> list[str]:
         """The intervention names nearest to ``text`` (for "did you mean"), best first."""

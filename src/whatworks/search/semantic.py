@@ -76,9 +76,21 @@ def embed(text: str) -> np.ndarray | None:
     return _vector(hashlib.sha1(text.encode("utf-8")).hexdigest(), text)
 
 
-def similarities(query: str, texts: list[str]) -> list[float] | None:
-    """Cosine similarity of ``query`` with each text (None when the model is unavailable)."""
+def matrix(texts: list[str]) -> np.ndarray | None:
+    """Unit vectors of ``texts`` as rows (None when the model is unavailable)."""
+    model = _load()
+    if model is None:
+        return None
+    if not texts:
+        return np.zeros((0, 256))
+    return np.asarray(model.embed(list(texts), norm=True), dtype=np.float64)
+
+
+def similarities(query: str, texts: list[str] | np.ndarray) -> list[float] | None:
+    """Cosine similarity of ``query`` with each text, or with each row of a ``matrix`` (None when the
+    model is unavailable)."""
     q = embed(query)
     if q is None:
         return None
-    return [float(np.dot(q, embed(t))) for t in texts]
+    rows = texts if isinstance(texts, np.ndarray) else matrix(list(texts))
+    return [float(x) for x in rows @ q]

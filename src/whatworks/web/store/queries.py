@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
     Case,
     Exists,
@@ -16,6 +17,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.http import Http404
 
@@ -176,9 +178,7 @@ def search_interventions(qs: QuerySet[Intervention], f: Filters):
         ranked = result.keys
         qs = qs.filter(pk__in=ranked)
         if f.sort == "relevance":
-            position = Case(*[When(pk=pk, then=Value(i)) for i, pk in enumerate(ranked)],
-                            default=Value(len(ranked)), output_field=IntegerField())
-            return qs.order_by(position, "slug"), result
+            return qs.order_by(_position(ranked), "slug"), result
     if f.sort == "rating":
         from .scales import EFFECTIVENESS_LEVELS
 
@@ -191,6 +191,19 @@ def search_interventions(qs: QuerySet[Intervention], f: Filters):
         return qs.order_by(best_first, F("rated_strength").desc(nulls_last=True), Lower("name"),
                            "slug"), result
     return qs.order_by(*SORTS[f.sort] or SORTS["name"]), result
+
+
+def _position(ranked: list) -> RawSQL | Value:
+    """An ORDER BY expression: each intervention's place in ``ranked``. One SQL ``CASE`` written
+    directly: Django's ``Case(When(...))`` costs ~0.3 ms per branch to compile (100 ms for 334
+    results). The values are primary keys read from the database and cast with ``int``, so no text
+    from a request reaches the SQL."""
+    if not ranked:
+        return Value(0)
+    ops = connection.ops
+    column = f"{ops.quote_name(Intervention._meta.db_table)}.{ops.quote_name(Intervention._meta.pk.column)}"
+    whens = " ".join(f"WHEN {int(pk)} THEN {i}" for i, pk in enumerate(ranked))
+    return RawSQL(f"CASE {column} {whens} ELSE {len(ranked)} END", [], output_field=IntegerField())
 
 
 def with_ratings(qs: QuerySet[Intervention]) -> QuerySet[Intervention]:
