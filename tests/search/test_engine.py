@@ -122,7 +122,16 @@ def test_keys_restrict_the_search():
     assert INDEX.search("family", keys=set()).keys == []
 
 
-def test_the_bundled_embedding_model_loads_without_a_download_and_knows_the_field():
+def test_the_bundled_embedding_model_loads_without_a_download_and_knows_the_field(monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the embedding model tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(semantic, "_MODEL", None)
+    monkeypatch.setattr(semantic, "_UNAVAILABLE", None)
+    semantic._vector.cache_clear()
     assert semantic.available(), semantic.unavailable_reason()
     teen, staff = semantic.similarities("teenagers", ["adolescents", "staff budgets"])
     assert teen > staff

@@ -49,6 +49,9 @@ def _load():
             _MODEL = WordLlamaInference(embedding, Tokenizer.from_file(str(tokenizer)))
         except (ImportError, OSError) as exc:  # pragma: no cover - the dependency is declared
             _UNAVAILABLE = f"meaning-based matching is off: {exc}"
+            import logging
+
+            logging.getLogger(__name__).warning(_UNAVAILABLE)
         return _MODEL
 
 
