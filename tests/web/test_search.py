@@ -3,6 +3,8 @@ runs tests/web again on PostgreSQL full-text search): the practitioners' query s
 store, "did you mean", partial matches, aliases, sorts, and queries that must never break."""
 
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -51,6 +53,12 @@ def test_nothing_found_suggests_the_nearest_names_and_blames_no_filters(client, 
     html = client.get("/interventions/", {"q": "Mockingjay"}).content.decode()
     assert "Nothing matches “Mockingjay”" in html and "Try fewer filters" not in html
     assert "Did you mean" in html and "Mockingbird" in html.split("Did you mean")[1][:300]
+    response = client.get("/api/interventions", {"q": "Mockingjay"})
+    assert response.json() == [] and response["X-Search-Complete"] == "true"
+    assert json.loads(response["X-Search-Suggestions"])[0] == "Mockingbird"
+    response = client.get("/api/interventions", {"q": "foster carers xylophone"})
+    assert response["X-Search-Complete"] == "false" and response.json()
+    assert "X-Search-Complete" not in client.get("/api/interventions")
     html = client.get("/interventions/", {"q": "foster carers xylophone"}).content.decode()
     assert "No intervention matches every word" in html and "Fostering Changes" in html
     html = client.get("/interventions/", {"q": "Mockingjay", "uk": "1"}).content.decode()

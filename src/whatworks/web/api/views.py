@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from ..store import services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
-from ..store.queries import Filters, filter_interventions, visible_interventions, with_ratings
+from ..store.queries import Filters, search_interventions, visible_interventions, with_ratings
 from . import serializers as s
 from .permissions import AdminOnly
 
@@ -45,7 +45,7 @@ class InterventionViewSet(viewsets.ModelViewSet):
                 from rest_framework.exceptions import ValidationError
 
                 raise ValidationError({"sort": [filters.sort_problem]})
-            qs = filter_interventions(qs, filters)
+            qs, self.search_result = search_interventions(qs, filters)
             # the list shows rating levels and explanations, never their stored inputs
             return qs.select_related("review").prefetch_related(Prefetch(
                 "ratings", queryset=Rating.objects.select_related("outcome").defer(
@@ -58,9 +58,22 @@ class InterventionViewSet(viewsets.ModelViewSet):
             return s.InterventionWriteSerializer
         return s.InterventionListSerializer if self.action == "list" else s.InterventionDetailSerializer
 
-    @extend_schema(parameters=INTERVENTION_FILTERS)
+    search_result = None
+
+    @extend_schema(parameters=INTERVENTION_FILTERS, description=(
+        "Interventions with their per-outcome ratings. With q, two response headers describe the "
+        "search: X-Search-Complete (true when every result matches every word of q; false when "
+        "none did and the results are the closest matches) and X-Search-Suggestions (a JSON list, "
+        "ASCII-escaped, of the nearest intervention names when nothing matched)."))
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        response = super().list(request, *args, **kwargs)
+        found = self.search_result
+        if found is not None:
+            import json
+
+            response["X-Search-Complete"] = "true" if found.complete else "false"
+            response["X-Search-Suggestions"] = json.dumps(found.suggestions, ensure_ascii=True)
+        return response
 
     def perform_destroy(self, instance):
         if not AdminOnly().has_permission(self.request, self):
