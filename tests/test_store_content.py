@@ -23,7 +23,7 @@ from whatworks.synthesis import meta_analysis
 STORE = resources.files("whatworks") / "data" / "store" / "interventions.json"
 
 INTERVENTION_FIELDS = {
-    "slug": str, "name": str, "summary": str, "what_it_is": str, "how_it_works": str,
+    "slug": str, "name": str, "aliases": list, "summary": str, "what_it_is": str, "how_it_works": str,
     "who_it_is_for": str, "population": list, "setting": list, "where_studied": list,
     "uk_evidence": bool, "implementation": dict, "cost": dict, "caveats": str,
     "review": (dict, type(None)), "studies": list, "findings": list,
@@ -97,6 +97,7 @@ def test_every_intervention_has_the_required_fields(interventions):
         assert set(i) == set(INTERVENTION_FIELDS), i["slug"]
         for name, kind in INTERVENTION_FIELDS.items():
             assert isinstance(i[name], kind), (i["slug"], name)
+        assert all(isinstance(a, str) and a.strip() for a in i["aliases"]), i["slug"]
         for name in ("name", "summary", "what_it_is", "how_it_works", "who_it_is_for", "caveats"):
             assert i[name].strip(), (i["slug"], name)
         assert set(i["implementation"]) == set(IMPLEMENTATION_FIELDS), i["slug"]

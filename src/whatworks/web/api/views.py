@@ -16,17 +16,23 @@ from rest_framework.response import Response
 from ..store import changes, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.page_cache import CachedForReadersMixin
-from ..store.queries import Filters, filter_interventions, visible_interventions, with_ratings
+from ..store.queries import Filters, search_interventions, visible_interventions, with_ratings
 from . import serializers as s
 from .permissions import AdminOnly, EditorOnly
 
 INTERVENTION_FILTERS = [
     OpenApiParameter(name, str, required=False, description=description) for name, description in [
-        ("q", "full-text search"), ("outcome", "outcome slug"), ("domain", "domain slug"),
+        ("q", "search: names, aliases and abbreviations (FGC, MST), summaries, outcome names and "
+              "population tags, with stemming, the field's synonyms, typo tolerance and meaning-based "
+              "matching; results in relevance order unless another sort is asked for"),
+        ("outcome", "outcome slug"), ("domain", "domain slug"),
         ("effectiveness", "-2..2 or a level code such as tends-positive"), ("strength", "0..4"),
         ("cost_band", "1..5"),
         ("population", "population tag"), ("setting", "setting"), ("design", "study design"),
-        ("uk", "1 for UK evidence only"), ("sort", "name, -name, updated, cost")]]
+        ("uk", "1 for UK evidence only"),
+        ("sort", "relevance (the default with q; needs q), name (the default without q; A to Z, "
+                 "case-insensitive), -name, updated, cost, or rating (best rating on the outcome given "
+                 "by outcome=, then strongest evidence; needs outcome). An unusable sort is a 400.")]]
 
 
 LIST_FIELDS = ("id", "slug", "name", "status", "summary", "cost_band", "uk_evidence")
@@ -43,7 +49,10 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         qs = visible_interventions(self.request.user)
         if self.action == "list":
-            qs = filter_interventions(qs, Filters.from_query(self.request.query_params))
+            filters = Filters.from_query(self.request.query_params)
+            if filters.sort_problem:
+                raise ValidationError({"sort": [filters.sort_problem]})
+            qs, self.search_result = search_interventions(qs, filters)
             return qs  # rows for ``list`` (only the columns it shows)
         qs = qs.prefetch_related("studies", "syntheses__outcome", "syntheses__intervention")
         return with_ratings(qs.select_related("review"))
@@ -53,7 +62,13 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
             return s.InterventionWriteSerializer
         return s.InterventionListSerializer if self.action == "list" else s.InterventionDetailSerializer
 
-    @extend_schema(parameters=INTERVENTION_FILTERS)
+    search_result = None
+
+    @extend_schema(parameters=INTERVENTION_FILTERS, description=(
+        "Interventions with their per-outcome ratings. With q, two response headers describe the "
+        "search: X-Search-Complete (true when every result matches every word of q; false when "
+        "none did and the results are the closest matches) and X-Search-Suggestions (a JSON list, "
+        "ASCII-escaped, of the nearest intervention names when nothing matched)."))
     def list(self, request, *args, **kwargs):
         """The list, built from plain rows: the same JSON as ``InterventionListSerializer`` gives
         (tests/web/test_queries.py checks it), at a fraction of the cost (no model instances, no
@@ -69,7 +84,14 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
                  "summary": row["summary"], "cost_band": row["cost_band"],
                  "uk_evidence": row["uk_evidence"], "ratings": ratings[row["id"]],
                  "url": reverse("store:intervention", args=[row["slug"]])} for row in page]
-        return self.get_paginated_response(data)
+        response = self.get_paginated_response(data)
+        found = self.search_result
+        if found is not None:
+            import json
+
+            response["X-Search-Complete"] = "true" if found.complete else "false"
+            response["X-Search-Suggestions"] = json.dumps(found.suggestions, ensure_ascii=True)
+        return response
 
     def perform_create(self, serializer):
         serializer.instance = changes.save_intervention(Intervention(**serializer.validated_data),

@@ -53,7 +53,8 @@ def load_demo(content: dict | None = None, *, plot: bool = False) -> int:
             impl = item.get("implementation") or {}
             cost = item.get("cost") or {}
             intervention, _ = Intervention.objects.update_or_create(slug=item["slug"], defaults={
-                "name": item["name"], "status": Intervention.PUBLISHED, "summary": item["summary"],
+                "name": item["name"], "aliases": item.get("aliases", []),
+                "status": Intervention.PUBLISHED, "summary": item["summary"],
                 "what_it_is": item.get("what_it_is", ""), "how_it_works": item.get("how_it_works", ""),
                 "who_it_is_for": item.get("who_it_is_for", ""),
                 "population": item.get("population", []), "setting": item.get("setting", []),

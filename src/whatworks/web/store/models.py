@@ -91,6 +91,8 @@ class Intervention(models.Model):
 
     slug = models.SlugField(unique=True, max_length=120)
     name = models.CharField(max_length=200)
+    aliases = models.JSONField(default=list, blank=True,
+                               help_text="other names and abbreviations readers search for (FGC, MST)")
     status = models.CharField(max_length=10, choices=STATUSES, default=DRAFT, db_index=True)
     summary = models.TextField()
     what_it_is = models.TextField(blank=True)
@@ -129,8 +131,8 @@ class Intervention(models.Model):
     def save(self, *args, **kwargs):
         self.cost_band = cost_band(self.unit_cost_gbp)
         self.search_text = " ".join(
-            str(x) for x in (self.name, self.summary, self.what_it_is, self.how_it_works,
-                             self.who_it_is_for, " ".join(self.population or []),
+            str(x) for x in (self.name, " ".join(self.aliases or []), self.summary, self.what_it_is,
+                             self.how_it_works, self.who_it_is_for, " ".join(self.population or []),
                              " ".join(self.setting or []))).lower()
         super().save(*args, **kwargs)
 

@@ -142,7 +142,7 @@ def _reader(request) -> bool:
 
 
 #: Headers a cached page keeps besides its content type (the API's list totals and links).
-KEPT_HEADERS = ("X-Total-Count", "Link", "Allow", "Vary")
+KEPT_HEADERS = ("X-Total-Count", "Link", "Allow", "Vary", "X-Search-Complete", "X-Search-Suggestions")
 
 
 def cached_for_readers(view):

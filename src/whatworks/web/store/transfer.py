@@ -29,7 +29,7 @@ TABLES = {
                            "order"]),
     "reviews": (Review, ["key", "citation", "year", "amstar2", "url"]),
     "interventions": (Intervention, [
-        "slug", "name", "status", "summary", "what_it_is", "how_it_works", "who_it_is_for",
+        "slug", "name", "aliases", "status", "summary", "what_it_is", "how_it_works", "who_it_is_for",
         "population", "setting", "where_studied", "uk_evidence", "who_delivers",
         "training_and_supervision", "fidelity", "what_supports_it", "unit_cost_gbp", "cost_notes",
         "caveats", "review", "last_reviewed"]),

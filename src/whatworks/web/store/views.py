@@ -16,11 +16,12 @@ from .models import Rating, RatingChange, Synthesis
 from .page_cache import cached_for_readers
 from .queries import (
     LISTED_FIELDS,
+    SORT_LABELS,
     Filters,
     facet_choices,
-    filter_interventions,
     framework,
     get_intervention,
+    search_interventions,
     visible_interventions,
     with_rating_badges,
     with_ratings,
@@ -43,13 +44,16 @@ def home(request):
 @cached_for_readers
 def intervention_index(request):
     filters = Filters.from_query(request.GET)
-    qs = with_rating_badges(filter_interventions(visible_interventions(request.user), filters))
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    qs, found = search_interventions(visible_interventions(request.user), filters)
+    page = Paginator(with_rating_badges(qs), 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "store/index.html", {
         "page": page, "filters": filters, "facets": facet_choices(), "query": query.urlencode(),
         "effectiveness_levels": EFFECTIVENESS_LEVELS, "strength_levels": STRENGTH_LEVELS,
+        "sort_labels": SORT_LABELS, "found": found, "other_filters": filters.narrowed,
+        "corrections": sorted({typed: used for typed, used in found.query.corrections}.items())
+        if found else [],
     })
 
 
