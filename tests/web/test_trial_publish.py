@@ -139,3 +139,17 @@ def test_the_rating_history_shows_the_change_with_the_trial_as_its_reason(demo, 
     assert Study.objects.get(key="trial-swis-trial").intervention.slug == "social-workers-in-schools"
     assert not Rating.objects.filter(intervention=rounds, outcome__slug="section-47-enquiries").exists()
     assert RatingChange.objects.filter(intervention=rounds, new_effectiveness="no evidence").exists()
+
+
+def test_without_a_declared_intervention_the_projects_is_used(demo, admin):
+    from whatworks.web.trials.models import Trial
+
+    t = Trial.objects.get(slug="swis-trial")
+    del t.record["evidence_store"]["intervention"]
+    t.save()
+    r = _login(admin).post(URL, {"intervention": ""})  # the project's: social-workers-in-schools
+    assert r.status_code == 302 and r["Location"] == "/interventions/social-workers-in-schools/"
+    t.record["evidence_store"] = ["not", "an", "object"]
+    t.save()
+    html = _login(admin).get("/trials/swis-trial/").content.decode()
+    assert "Cannot be published yet" in html and "evidence_store" in html

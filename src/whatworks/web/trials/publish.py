@@ -39,14 +39,13 @@ class Published:
 
 
 def prepare(trial: Trial, *, intervention: str | None = None) -> Publication:
-    """What publishing would write (any reader may see it; nothing is saved)."""
-    return publication(core.to_record(trial), intervention=intervention or _project_intervention(trial))
-
-
-def _project_intervention(trial: Trial) -> str | None:
-    if (trial.record or {}).get("evidence_store", {}).get("intervention"):
-        return None  # the record's own choice
-    return (trial.project.intervention or None) if trial.project_id else None
+    """What publishing would write (nothing is saved). The intervention is the one chosen, else the
+    record's ``evidence_store.intervention``, else the trial's project's."""
+    record = core.to_record(trial)
+    declared = record.get("evidence_store.intervention")
+    if not intervention and not declared and trial.project_id:
+        intervention = trial.project.intervention or None
+    return publication(record, intervention=intervention)
 
 
 def publish(trial: Trial, *, user, intervention: str | None = None) -> Published:
