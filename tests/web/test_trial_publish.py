@@ -153,3 +153,28 @@ def test_without_a_declared_intervention_the_projects_is_used(demo, admin):
     t.save()
     html = _login(admin).get("/trials/swis-trial/").content.decode()
     assert "Cannot be published yet" in html and "evidence_store" in html
+
+
+def test_a_result_no_longer_published_loses_its_finding_and_others_are_kept(demo, admin):
+    from whatworks.web.trials.models import Trial
+
+    t = Trial.objects.get(slug="swis-trial")
+    t.record["results"].append({"outcome": "entered care", "family": "binomial",
+                                "ratio": {"estimate": 0.9, "ci_lower": 0.7, "ci_upper": 1.15}})
+    t.record["evidence_store"]["outcomes"]["entered care"] = "entry-to-care"
+    t.save()
+    c = _login(admin)
+    c.post(URL, {"intervention": "social-workers-in-schools"})
+    assert sorted(Finding.objects.filter(study__key="trial-swis-trial").values_list("measure", flat=True)) \
+        == ["IRR", "OR"]
+    t.record["evidence_store"]["outcomes"]["entered care"] = None  # left out on purpose now
+    t.save()
+    r = c.post(URL, {"intervention": "social-workers-in-schools"}, follow=True)
+    assert "1 finding(s), 1 removed" in r.content.decode()
+    assert list(Finding.objects.filter(study__key="trial-swis-trial").values_list("measure", flat=True)) \
+        == ["IRR"]
+    swis = Intervention.objects.get(slug="social-workers-in-schools")
+    # the trial was the only evidence on entry to care: its rating goes, the history says so
+    assert not Rating.objects.filter(intervention=swis, outcome__slug="entry-to-care").exists()
+    assert RatingChange.objects.filter(intervention=swis, outcome__slug="entry-to-care",
+                                       new_effectiveness="no evidence").exists()

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from whatworks.errors import WhatWorksError
 from whatworks.trials.publish import Publication, publication
@@ -66,7 +65,8 @@ def publish(trial: Trial, *, user, intervention: str | None = None) -> Published
         raise PublishError(f"evidence_store.outcomes names {', '.join(missing)}, not Evidence Store "
                            "outcomes; use the slugs on the outcomes page")
     reason = (f"trial {pub.trial} published (record SHA-256 {pub.record_sha256[:12]})")
-    with transaction.atomic():
+
+    def work():
         study = Study.objects.filter(key=pub.study.key).first()
         created = study is None
         study = study or Study(key=pub.study.key)
@@ -91,8 +91,12 @@ def publish(trial: Trial, *, user, intervention: str | None = None) -> Published
             saved += 1
         for stale in existing.values():
             changes.delete_finding(stale, reason=f"{reason}: result no longer published", user=user)
+        return study, created, saved, len(existing)
+
+    # one transaction for the whole publication, retried from the start on a lock or deadlock
+    study, created, saved, removed = changes.retrying(work)
     return Published(publication=pub, intervention=target, study=study, created=created, saved=saved,
-                     removed=len(existing))
+                     removed=removed)
 
 
 def _valid(obj, *, exclude) -> None:
