@@ -26,6 +26,8 @@ is missing shows as an unanswered CONSORT item rather than an error::
                    "effect_size": {"g": ..., "ci_lower": ..., "ci_upper": ...},
                    "ratio": {"estimate": ..., "ci_lower": ..., "ci_upper": ...}}],
       "reporting": {"6": "Introduction, para 2", ...},
+      "evidence_store": {"intervention": "slug", "outcomes": {"<result outcome>": "<outcome slug>"},
+                         "risk_of_bias": "low", "timepoint_months": 24},  (see trials.publish)
       ... free-text fields named in :mod:`whatworks.trials.consort` (setting, eligibility, ...)
     }
 

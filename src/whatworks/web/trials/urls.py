@@ -17,6 +17,7 @@ urlpatterns = [
     path("programme/<slug:slug>/criteria/<int:pk>/result/", views.criterion_result, name="criterion_result"),
     path("programme/<slug:slug>/decisions/new/", views.decision_new, name="decision_new"),
     path("<slug:slug>/", views.trial, name="trial"),
+    path("<slug:slug>/publish/", views.trial_publish, name="publish"),
     path("<slug:slug>/report.html", views.trial_report, name="report"),
     path("<slug:slug>/report.pdf", views.trial_report_pdf, name="report_pdf"),
 ]

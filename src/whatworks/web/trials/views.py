@@ -5,12 +5,15 @@ read-only); editors create projects, criteria, results, decisions and trial reco
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from whatworks.errors import WhatWorksError
 
+from ..accounts.roles import is_admin, is_editor
 from ..store.editor import editor_required
 from . import core
 from .forms import CriterionForm, DecisionForm, EvaluationForm, PowerForm, ProjectForm, ResultForm, TrialForm
@@ -77,8 +80,56 @@ def trial(request, slug):
             "checklist": checklist(record),
             "flow_svg": flow_svg_text,
             "error": error,
+            **_publication_context(request, t),
         },
     )
+
+
+def _publication_context(request, t: Trial) -> dict:
+    """The published study (for everyone); what publishing would write (editors prepare the record,
+    administrators publish)."""
+    from whatworks.trials.publish import study_key
+
+    from ..store.models import Intervention, Study
+    from .publish import prepare
+
+    study = Study.objects.filter(key=study_key(t.slug)).select_related("intervention").first()
+    out = {"published_study": study}
+    if not is_editor(request.user):
+        return out
+    try:
+        out["publication"] = prepare(t)
+    except WhatWorksError as e:
+        out["publication_error"] = str(e)
+    if is_admin(request.user):
+        out["can_publish"] = True
+        out["interventions"] = Intervention.objects.only("slug", "name").order_by("name")
+    return out
+
+
+@require_POST
+def trial_publish(request, slug):
+    """Publish the trial's results to the Evidence Store (administrators)."""
+    from .publish import publish
+
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not is_admin(request.user):
+        raise PermissionDenied("only an administrator may publish trial results to the Evidence Store")
+    t = get_object_or_404(Trial, slug=slug)
+    try:
+        done = publish(t, user=request.user, intervention=request.POST.get("intervention") or None)
+    except WhatWorksError as e:
+        messages.error(request, f"Not published: {e}")
+        return redirect("trials:trial", slug=slug)
+    messages.success(
+        request,
+        f"{'Published' if done.created else 'Updated'} {t.title} in the Evidence Store under "
+        f"{done.intervention.name}: {done.saved} finding(s)"
+        + (f", {done.removed} removed" if done.removed else "")
+        + "; the synthesis and rating were recomputed.",
+    )
+    return redirect(done.intervention.get_absolute_url())
 
 
 @require_GET

@@ -1,0 +1,295 @@
+"""A trial's results as Evidence Store inputs: one study and its findings, ready for the store's write
+services (which compute the synthesis and the rating with ``whatworks.ratings``).
+
+What the record must say, besides its results (errors name the missing field):
+
+- ``evidence_store.outcomes``: which Evidence Store outcome each result answers, by the result's
+  ``outcome`` name, e.g. ``{"section 47 enquiries": "section-47-enquiries"}``; ``null`` leaves a
+  result out on purpose (listed in :attr:`Publication.left_out`);
+- ``flow.arms.<arm>.analysed.individuals`` for every arm: the participants analysed (the study's
+  sample size);
+- per result, ``family`` and its effect: ``ratio`` (estimate with ``ci_lower``/``ci_upper``) for
+  binomial (odds ratio, measure ``OR``) and poisson/negbin (rate ratio, measure ``IRR``), or
+  ``effect_size`` (Hedges' g with its CI, measure ``SMD``) for gaussian.
+
+Optional: ``evidence_store.intervention`` (the store intervention's slug; the publisher may choose
+another), ``evidence_store.risk_of_bias`` (low, some concerns/moderate, high or unclear; unclear when
+absent, which the rating treats as high), ``evidence_store.year``, ``evidence_store.country``,
+``evidence_store.citation``, and the time point in months (``results[i].timepoint_months``, else
+``evidence_store.timepoint_months``; unrecorded otherwise).
+
+Effect sizes are the generic inverse-variance measure (``escalc("GEN", ...)``): a ratio's log and
+its variance from the 95% CI on the log scale, ``vi = ((log(u) - log(l)) / (2 z_{.975}))^2``; Hedges'
+g with the variance from its CI on the identity scale (Higgins et al. 2023, Cochrane Handbook
+section 6.3.1). The study's key is ``trial-<trial id>``, so publishing again updates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError
+from .record import TrialRecord
+
+__all__ = ["StudyInput", "FindingInput", "Publication", "publication", "record_sha256", "study_key",
+           "trial_of_study_key"]
+
+KEY_PREFIX = "trial-"
+RATIO_MEASURES = {"binomial": "OR", "poisson": "IRR", "negbin": "IRR"}
+RISK_OF_BIAS = {"low": "low", "some concerns": "some concerns", "moderate": "some concerns",
+                "high": "high", "unclear": ""}
+
+
+@dataclass(frozen=True)
+class StudyInput:
+    """The Evidence Store study (``store.models.Study`` fields)."""
+
+    key: str
+    citation: str
+    year: int | None
+    design: str  # "rct" or "cluster-rct"
+    country: str
+    sample_size: int
+    unit_of_randomisation: str
+    follow_up_months: float | None
+    risk_of_bias: str  # "", "low", "some concerns", "high" ("" = unclear)
+    illustrative: bool
+    source: str = "trial"
+
+
+@dataclass(frozen=True)
+class FindingInput:
+    """One Evidence Store finding: the outcome's slug, time point, measure and effect size."""
+
+    result: int  # index in the record's results
+    result_outcome: str  # the result's name in the record
+    outcome: str  # the store outcome's slug
+    primary: bool
+    timepoint_months: float | None
+    measure: str
+    yi: float
+    vi: float
+    notes: str
+
+    @property
+    def reported(self) -> dict[str, float]:
+        return {"yi": self.yi, "vi": self.vi}
+
+
+@dataclass(frozen=True)
+class Publication:
+    trial: str
+    record_sha256: str
+    intervention: str | None
+    study: StudyInput
+    findings: tuple[FindingInput, ...]
+    left_out: tuple[str, ...] = field(default=())
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"source": "trial", "trial": self.trial, "record_sha256": self.record_sha256}
+
+
+def record_sha256(record: TrialRecord | Mapping[str, Any]) -> str:
+    """The SHA-256 of the record's canonical JSON (sorted keys, no spaces): the version published."""
+    data = record.data if isinstance(record, TrialRecord) else record
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def study_key(trial_id: str) -> str:
+    return f"{KEY_PREFIX}{trial_id}"[:120]
+
+
+def trial_of_study_key(key: str) -> str | None:
+    """The trial id a published study's key names (None for other studies)."""
+    return key[len(KEY_PREFIX):] if key.startswith(KEY_PREFIX) else None
+
+
+def publication(record: TrialRecord, *, intervention: str | None = None) -> Publication:
+    """The study and findings a trial record publishes into the Evidence Store.
+
+    ``intervention`` (a store slug) overrides ``evidence_store.intervention``. Raises
+    :class:`~whatworks.errors.InputError` naming the record field when a needed piece is missing.
+
+    References
+    ----------
+    Higgins JPT, Li T, Deeks JJ (eds) (2023). Chapter 6: Choosing effect measures and computing
+    estimates of effect. *Cochrane Handbook for Systematic Reviews of Interventions* 6.4 (the standard
+    error from a confidence interval, section 6.3.1).
+    """
+    src = record.source
+    store = record.get("evidence_store")
+    if store is not None and not isinstance(store, Mapping):
+        raise InputError("must be an object, e.g. {\"outcomes\": {...}}", file=src, column="evidence_store")
+    store = store or {}
+    results = record.get("results") or []
+    if not results:
+        raise InputError("the record has no results to publish; add the analysis results "
+                         "(whatworks trial analyse --format json)", file=src, column="results")
+    mapping = store.get("outcomes")
+    if not isinstance(mapping, Mapping) or not mapping:
+        raise InputError("say which Evidence Store outcome each result answers, e.g. "
+                         f'{{"{results[0].get("outcome")}": "<outcome-slug>"}} (null leaves one out)',
+                         file=src, column="evidence_store.outcomes")
+    default_months = _months(store.get("timepoint_months"), src, "evidence_store.timepoint_months")
+    findings, left_out, seen = [], [], {}
+    for i, r in enumerate(results):
+        name = str(r["outcome"])
+        if name not in mapping:
+            raise InputError(f"result '{name}' has no Evidence Store outcome: add \"{name}\": "
+                             "\"<outcome-slug>\" (or null to leave it out)", file=src,
+                             column="evidence_store.outcomes")
+        slug = mapping[name]
+        if slug is None:
+            left_out.append(name)
+            continue
+        if not isinstance(slug, str) or not slug.strip():
+            raise InputError(f"the outcome for '{name}' must be an Evidence Store outcome's slug",
+                             file=src, column=f"evidence_store.outcomes.{name}")
+        months = _months(r.get("timepoint_months"), src, f"results[{i}].timepoint_months")
+        months = default_months if months is None else months
+        if (slug, months) in seen:
+            raise InputError(f"results '{seen[(slug, months)]}' and '{name}' both map to outcome "
+                             f"'{slug}' at the same time point; map one of them to null or give "
+                             "each its timepoint_months", file=src, column="evidence_store.outcomes")
+        seen[(slug, months)] = name
+        measure, yi, vi, how = _effect(r, i, src)
+        notes = (f"Published from trial {record.id}, result '{name}' ({how}); trial record SHA-256 "
+                 f"{record_sha256(record)}.")
+        findings.append(FindingInput(result=i, result_outcome=name, outcome=slug.strip(),
+                                     primary=bool(r.get("primary")), timepoint_months=months,
+                                     measure=measure, yi=yi, vi=vi, notes=notes))
+    if not findings:
+        raise InputError("every result is mapped to null: map at least one to an Evidence Store "
+                         "outcome", file=src, column="evidence_store.outcomes")
+    digest = record_sha256(record)
+    months = [f.timepoint_months for f in findings if f.timepoint_months is not None]
+    study = StudyInput(
+        key=study_key(record.id),
+        citation=str(store.get("citation") or
+                     f"{record.title}. Trial record '{record.id}' in the whatworks trial registry "
+                     f"(record SHA-256 {digest[:12]})."),
+        year=_year(store.get("year"), src),
+        design="cluster-rct" if record.cluster else "rct",
+        country=str(store.get("country") or "")[:80],
+        sample_size=_analysed(record),
+        unit_of_randomisation=(record.cluster_unit if record.cluster else record.individual_unit)[:40],
+        follow_up_months=max(months) if months else None,
+        risk_of_bias=_risk_of_bias(store.get("risk_of_bias"), src),
+        illustrative=bool(record.get("illustrative")),
+    )
+    chosen = intervention or store.get("intervention")
+    return Publication(trial=record.id, record_sha256=digest, intervention=str(chosen) if chosen else None,
+                       study=study, findings=tuple(findings), left_out=tuple(left_out))
+
+
+# -- pieces --------------------------------------------------------------------------------------
+
+def _effect(r: Mapping[str, Any], i: int, src) -> tuple[str, float, float, str]:
+    from ..effects import escalc
+
+    family = r.get("family")
+    if family in RATIO_MEASURES:
+        ratio = r.get("ratio")
+        where = f"results[{i}].ratio"
+        if not isinstance(ratio, Mapping):
+            raise InputError(f"a {family} result needs its ratio (estimate, ci_lower, ci_upper) as "
+                             "whatworks trial analyse prints it", file=src, column=where)
+        args = {k: _number(ratio.get(k), src, f"{where}.{k}") for k in ("estimate", "ci_lower", "ci_upper")}
+        if min(args.values()) <= 0:
+            raise InputError("a ratio and its confidence limits must be greater than 0", file=src,
+                             column=where)
+        scale, label = "log", ("odds ratio" if family == "binomial" else "rate ratio")
+        how = (f"{label} {args['estimate']:g} (95% CI {args['ci_lower']:g} to {args['ci_upper']:g}); "
+               "yi = log ratio, vi from the CI on the log scale")
+        measure = RATIO_MEASURES[family]
+    elif family == "gaussian":
+        es = r.get("effect_size")
+        where = f"results[{i}].effect_size"
+        if not isinstance(es, Mapping):
+            raise InputError("a gaussian result needs its effect_size (g, ci_lower, ci_upper) as "
+                             "whatworks trial analyse prints it", file=src, column=where)
+        args = {"estimate": _number(es.get("g"), src, f"{where}.g"),
+                "ci_lower": _number(es.get("ci_lower"), src, f"{where}.ci_lower"),
+                "ci_upper": _number(es.get("ci_upper"), src, f"{where}.ci_upper")}
+        scale, measure = "identity", "SMD"
+        how = (f"Hedges' g {args['estimate']:g} (95% CI {args['ci_lower']:g} to {args['ci_upper']:g}); "
+               "vi from the CI")
+    else:
+        raise InputError(f"family {family!r} is not one of gaussian, binomial, poisson, negbin; "
+                         "record the analysis model's family", file=src, column=f"results[{i}].family")
+    if not args["ci_lower"] < args["estimate"] < args["ci_upper"]:
+        raise InputError("the estimate must lie strictly inside its confidence interval "
+                         f"({args['ci_lower']:g} to {args['ci_upper']:g})", file=src, column=where)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = escalc("GEN", **{k: [v] for k, v in args.items()}, scale=scale)
+    yi, vi = float(out["yi"].iloc[0]), float(out["vi"].iloc[0])
+    if not (math.isfinite(yi) and math.isfinite(vi) and vi > 0):
+        raise InputError("no finite effect size with a positive variance from this result", file=src,
+                         column=where)
+    return measure, yi, vi, how
+
+
+def _number(value, src, column: str) -> float:
+    if isinstance(value, bool) or value is None:
+        raise InputError("a number is needed here", file=src, column=column)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"'{value}' is not a number", file=src, column=column) from None
+    if not math.isfinite(x):
+        raise InputError("must be a finite number", file=src, column=column)
+    return x
+
+
+def _months(value, src, column: str) -> float | None:
+    if value is None:
+        return None
+    x = _number(value, src, column)
+    if not 0 <= x <= 1200:
+        raise InputError("a time point in months from 0 to 1200", file=src, column=column)
+    return x
+
+
+def _year(value, src) -> int | None:
+    if value is None:
+        return None
+    x = _number(value, src, "evidence_store.year")
+    if x != int(x) or not 1900 <= x <= 2100:
+        raise InputError("a year from 1900 to 2100", file=src, column="evidence_store.year")
+    return int(x)
+
+
+def _risk_of_bias(value, src) -> str:
+    if value is None:
+        return ""
+    key = str(value).strip().lower()
+    if key not in RISK_OF_BIAS:
+        raise InputError(f"'{value}' is not one of low, some concerns (moderate), high, unclear",
+                         file=src, column="evidence_store.risk_of_bias")
+    return RISK_OF_BIAS[key]
+
+
+def _analysed(record: TrialRecord) -> int:
+    total = 0
+    for key, _ in record.arms:
+        column = f"flow.arms.{key}.analysed.individuals"
+        value = record.get(column)
+        if value is None:
+            raise InputError("the participants analysed in each arm give the study's sample size; "
+                             "record them", file=record.source, column=column)
+        x = _number(value, record.source, column)
+        if x < 0 or x != int(x):
+            raise InputError("a whole number of participants, 0 or more", file=record.source, column=column)
+        total += int(x)
+    if total < 1:
+        raise InputError("no participants analysed", file=record.source, column="flow.arms")
+    return total
