@@ -5,6 +5,8 @@ CHE with rho = 0.6 and 0.8, with and without moderators, REML and ML, CR2 and HT
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import load_reference, vec
 from whatworks.errors import InputError, ParameterError, WhatWorksWarning
@@ -205,3 +207,55 @@ def test_robust_refuses_clusters_that_split_crossed_random_effects():
     res = fit_case(CASES["moura_crossed_REML"])
     with pytest.raises(InputError, match="more than one cluster"):
         robust(res)
+
+
+# ---- properties of the two algorithms ----------------------------------------------------------
+
+@st.composite
+def structures(draw):
+    k = draw(st.integers(3, 14))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31)))
+    n_terms = draw(st.integers(1, 3))
+    codes = [pd.factorize(rng.integers(0, draw(st.integers(1, 5)), k))[0] for _ in range(n_terms)]
+    cluster = rng.integers(0, draw(st.integers(1, 4)), k)
+    v = rng.uniform(0.01, 1.0, k)
+    rho = draw(st.floats(0.0, 0.9))
+    V = constant_correlation(v, cluster, rho)
+    X = np.column_stack([np.ones(k), rng.normal(size=k)])[:, :draw(st.integers(1, 2))]
+    s2 = np.array([draw(st.floats(0.01, 2.0)) for _ in codes])  # inside: central differences
+    return V, codes, np.linalg.qr(X)[0], rng.normal(size=k), s2
+
+
+def dense_loglik(V, codes, X, y, s2, reml):
+    S = V.to_dense() + sum(s * (c[:, None] == c[None, :]) for s, c in zip(s2, codes, strict=True))
+    Si = np.linalg.inv(S)
+    H = X.T @ Si @ X
+    b = np.linalg.solve(H, X.T @ Si @ y)
+    r = y - X @ b
+    k, p = X.shape
+    ll = -0.5 * (np.linalg.slogdet(S)[1] + r @ Si @ r)
+    if reml:
+        return ll - 0.5 * ((k - p) * np.log(2 * np.pi) + np.linalg.slogdet(H)[1])
+    return ll - 0.5 * k * np.log(2 * np.pi)
+
+
+@settings(max_examples=60, deadline=None)
+@given(structures(), st.booleans())
+def test_both_algorithms_give_the_dense_likelihood_and_its_gradient(case, reml):
+    from whatworks.synthesis import varcomp
+
+    V, codes, X, y, s2 = case
+    if y.size <= X.shape[1]:
+        return
+    expected = dense_loglik(V, codes, X, y, s2, reml)
+    for algorithm in ("blocked", "sparse"):
+        ev = varcomp.engine(V, codes, X, y, algorithm).evaluate(s2, reml)
+        np.testing.assert_allclose(ev.loglik, expected, rtol=1e-9, atol=1e-9)
+        h = 1e-6
+        for r in range(len(s2)):
+            e = np.zeros(len(s2))
+            e[r] = h
+            fd = (dense_loglik(V, codes, X, y, s2 + e, reml)
+                  - dense_loglik(V, codes, X, y, s2 - e, reml)) / (2 * h)
+            # central difference: truncation O(h^2), rounding ~1e-16 |loglik| / h ~ 1e-9
+            np.testing.assert_allclose(ev.gradient[r], fd, rtol=1e-5, atol=1e-5)
