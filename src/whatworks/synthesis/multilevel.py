@@ -1,6 +1,8 @@
-"""Three-level (multilevel) random-effects meta-analysis: effect sizes nested in studies.
+"""Multilevel random-effects meta-analysis (metafor's ``rma.mv`` with random intercepts).
 
-The model for effect ``i`` of study ``j`` is ``y_ij = x_ij' beta + u_j + w_ij + e_ij`` with
+:func:`multilevel` fits any nested (``A/B/C``) and crossed random intercepts with a diagonal or
+block-diagonal sampling covariance (:mod:`.varcomp` holds that general algebra). The common case,
+two nested levels with diagonal ``vi``, uses the specialised algebra below. The model for effect ``i`` of study ``j`` is ``y_ij = x_ij' beta + u_j + w_ij + e_ij`` with
 ``u_j ~ N(0, sigma2_1)`` (between studies), ``w_ij ~ N(0, sigma2_2)`` (between effects within a
 study) and ``e_ij ~ N(0, v_ij)`` (sampling error, known). The marginal covariance is
 block-diagonal by study,
@@ -29,7 +31,8 @@ Harville DA (1977). Maximum likelihood approaches to variance component estimati
 Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. Journal of
     Statistical Software 36(3). (test="t" with k - p degrees of freedom; fit statistics)
 Reference implementation tested against: metafor 3.8 ``rma.mv(yi, vi, mods, random = ~ 1 |
-study/es)`` (tests/reference/make_dependent.R).
+study/es)`` (tests/reference/make_dependent.R) and ``rma.mv(yi, V, random = ...)``
+(tests/reference/make_random.R).
 """
 
 from __future__ import annotations
