@@ -2,7 +2,9 @@
 
 :func:`multilevel` fits any nested (``A/B/C``) and crossed random intercepts with a diagonal or
 block-diagonal sampling covariance (:mod:`.varcomp` holds that general algebra). The common case,
-two nested levels with diagonal ``vi``, uses the specialised algebra below. The model for effect ``i`` of study ``j`` is ``y_ij = x_ij' beta + u_j + w_ij + e_ij`` with
+two nested levels with diagonal ``vi``, uses the specialised algebra below.
+
+The model for effect ``i`` of study ``j`` is ``y_ij = x_ij' beta + u_j + w_ij + e_ij`` with
 ``u_j ~ N(0, sigma2_1)`` (between studies), ``w_ij ~ N(0, sigma2_2)`` (between effects within a
 study) and ``e_ij ~ N(0, v_ij)`` (sampling error, known). The marginal covariance is
 block-diagonal by study,
