@@ -244,9 +244,14 @@ class TrimAndFill(Result):
     tau2: float
     filled_yi: np.ndarray
     filled_vi: np.ndarray
+    refit_test: str
     fit: MetaAnalysis = field(repr=False, compare=False)
 
     _skip_in_dict = ("fit",)
+
+    def __post_init__(self):
+        self.filled_yi.setflags(write=False)
+        self.filled_vi.setflags(write=False)
 
     def summary_text(self) -> str:
         test = f", p = {fmt_p(self.p_k0)}" if self.p_k0 is not None else ""
@@ -255,7 +260,8 @@ class TrimAndFill(Result):
                 f"{self.side} side (SE = {fmt(self.se_k0)}{test})\n"
                 f"adjusted estimate = {fmt(self.estimate)} (SE = {fmt(self.se)}, "
                 f"{self.fit.level:g}% CI {fmt(self.ci_lower)} to {fmt(self.ci_upper)}), "
-                f"p = {fmt_p(self.p_value)}")
+                f"p = {fmt_p(self.p_value)}; augmented data refitted with a {self.refit_test} "
+                "test")
 
 
 def _trimmed_estimate(fit: MetaAnalysis, y: np.ndarray, v: np.ndarray) -> float:
@@ -264,7 +270,7 @@ def _trimmed_estimate(fit: MetaAnalysis, y: np.ndarray, v: np.ndarray) -> float:
 
 
 def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None = None,
-                  maxiter: int = 100) -> TrimAndFill:
+                  maxiter: int = 100, refit_test: str = "z") -> TrimAndFill:
     """Duval and Tweedie's trim-and-fill method for an intercept-only model.
 
     The missing studies are assumed to lie on ``side`` ("left" or "right"); by default the side
@@ -280,6 +286,11 @@ def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None 
 
     ``se_k0``: ``sqrt(2 k0 + 2)`` for R0 and ``4 sqrt(var(T)) / (2k - 1)`` for L0 with Duval and
     Tweedie's ``var(T)``; ``p_k0`` (R0 only) ``= 0.5^(k0 + 1)`` tests no missing studies.
+
+    ``refit_test``: the test of the refit to the augmented data. "z" (default) as metafor 3.8's
+    ``trimfill``, which refits with a z test even after a Knapp-Hartung (or t) fit when it fills
+    studies (and returns the fit itself, with its own test, when ``k0 = 0``); "model" keeps the
+    fit's own test. The result's ``refit_test`` says which test was used.
 
     References
     ----------
@@ -297,6 +308,9 @@ def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None 
         raise ParameterError("side", side, "'left', 'right' or None (chosen from the data)")
     if fit.k < 3:
         raise InputError(f"trim and fill needs at least 3 studies (k = {fit.k})")
+    if refit_test not in ("z", "model"):
+        raise ParameterError("refit_test", refit_test, "'z' (as metafor 3.8) or 'model' (the "
+                             "fit's own test)")
     sign = 1.0 if side == "left" else -1.0
     k = fit.k
     order = np.argsort(sign * fit.yi, kind="stable")
@@ -330,15 +344,18 @@ def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None 
         p_k0 = None
     else:
         se_k0, p_k0 = math.sqrt(2 * k0 + 2), 0.5 ** (k0 + 1)
+    # metafor 3.8 returns the original fit when nothing is filled, else a z-test refit
+    test = "z" if refit_test == "z" and k0 > 0 else fit.test
     filled = sign * (2 * theta - y[k - k0:]) if k0 else np.empty(0)
     filled_v = v[k - k0:].copy() if k0 else np.empty(0)
     labels = list(fit.study_labels) + [f"Filled {i + 1}" for i in range(k0)]
     res = _quiet_refit(fit, np.concatenate([fit.yi, filled]), np.concatenate([fit.vi, filled_v]),
-                       np.ones((k + k0, 1)), labels=labels)
+                       np.ones((k + k0, 1)), labels=labels, test=test)
     return TrimAndFill(
         estimator=estimator, side=side, k0=k0, se_k0=se_k0, p_k0=p_k0, estimate=res.estimate,
         se=res.se, statistic=res.statistic, p_value=res.p_value, ci_lower=res.ci_lower,
-        ci_upper=res.ci_upper, tau2=res.tau2, filled_yi=filled, filled_vi=filled_v, fit=res)
+        ci_upper=res.ci_upper, tau2=res.tau2, filled_yi=filled, filled_vi=filled_v,
+        refit_test=test, fit=res)
 
 
 # -- PET-PEESE ---------------------------------------------------------------------------------
