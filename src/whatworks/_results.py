@@ -82,3 +82,28 @@ class Result:
         return self.summary_text()
 
     __str__ = __repr__
+
+
+def _read_only(value: Any) -> Any:
+    """A read-only view of a numpy array (tuples of arrays element-wise); anything else as is."""
+    if isinstance(value, np.ndarray):
+        view = value.view()
+        view.setflags(write=False)
+        return view
+    if isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value):
+        return tuple(_read_only(v) for v in value)
+    return value
+
+
+class FrozenResult(Result):
+    """A Result whose numpy arrays are read-only, so a frozen result cannot change in place.
+
+    The arrays become read-only *views*: arrays the caller passed in stay writable for the caller.
+    """
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            frozen = _read_only(value)
+            if frozen is not value:
+                object.__setattr__(self, f.name, frozen)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from ..errors import ConvergenceError, InputError, ParameterError
 from .model import Coefficient, MetaAnalysis
 from .sensitivity import refit
@@ -53,7 +53,7 @@ def _quiet_refit(*args, **kwargs) -> MetaAnalysis:
 # -- Egger's regression test -------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class EggerTest(Result):
+class EggerTest(FrozenResult):
     """A regression test for funnel-plot asymmetry and the limit estimate (effect as se -> 0)."""
 
     model: str
@@ -137,7 +137,7 @@ def egger_test(fit: MetaAnalysis, *, predictor: str = "sei", model: str = "rma",
 # -- Begg and Mazumdar's rank correlation test -------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class RankTest(Result):
+class RankTest(FrozenResult):
     """Kendall's tau between standardised effects and their variances, with its p-value."""
 
     tau: float
@@ -227,7 +227,7 @@ def _kendall_exact_p(concordant: int, n: int) -> float:
 # -- trim and fill -----------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class TrimAndFill(Result):
+class TrimAndFill(FrozenResult):
     """Trim-and-fill: the estimated number of missing studies, their mirror images, the refit."""
 
     estimator: str
@@ -248,10 +248,6 @@ class TrimAndFill(Result):
     fit: MetaAnalysis = field(repr=False, compare=False)
 
     _skip_in_dict = ("fit",)
-
-    def __post_init__(self):
-        self.filled_yi.setflags(write=False)
-        self.filled_vi.setflags(write=False)
 
     def summary_text(self) -> str:
         test = f", p = {fmt_p(self.p_k0)}" if self.p_k0 is not None else ""
@@ -361,7 +357,7 @@ def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None 
 # -- PET-PEESE ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class PetPeese(Result):
+class PetPeese(FrozenResult):
     """PET and PEESE limit estimates and the conditional PET-PEESE choice."""
 
     pet: EggerTest
@@ -419,7 +415,7 @@ def pet_peese(fit: MetaAnalysis, *, alpha: float = 0.05, one_sided: bool = False
 # -- fail-safe N -------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class FailSafeN(Result):
+class FailSafeN(FrozenResult):
     """A fail-safe N: how many null studies would overturn the result."""
 
     type: str
@@ -528,7 +524,7 @@ def small_study_tests(fit: MetaAnalysis) -> dict:
 # -- step-function selection model (3PSM) ------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class SelectionModel(Result):
+class SelectionModel(FrozenResult):
     """A step-function selection model fitted by maximum likelihood (Vevea & Hedges 1995)."""
 
     steps: tuple[float, ...]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._results import Result
+from .._results import FrozenResult
 from ..errors import InputError, WhatWorksWarning
 from .covariance import constant_correlation
 from .multilevel import MultilevelResult, _column, _numeric, label_array, multilevel
@@ -32,7 +32,7 @@ from .robust import RobustResult, robust
 
 
 @dataclass(frozen=True, repr=False)
-class CHEResult(Result):
+class CHEResult(FrozenResult):
     """A CHE fit: the multilevel model with the imputed covariance, and its CR2 inference.
 
     ``estimate`` .. ``ci_upper`` are the cluster-robust values for the first coefficient.

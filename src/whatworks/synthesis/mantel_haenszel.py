@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from whatworks._results import Result, fmt, fmt_p
+from whatworks._results import FrozenResult, fmt, fmt_p
 from whatworks.errors import InputError, ParameterError
 
 MEASURES = ("OR", "RR", "RD")
@@ -268,7 +268,7 @@ def _p_text(p: float) -> str:
 
 
 @dataclass(frozen=True, repr=False)
-class MantelHaenszelResult(Result):
+class MantelHaenszelResult(FrozenResult):
     """A Mantel–Haenszel pooled log odds ratio, log risk ratio or risk difference.
 
     ``estimate``, ``ci_lower`` and ``ci_upper`` are on the log scale for OR and RR (the
@@ -322,7 +322,7 @@ class MantelHaenszelResult(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class PetoResult(Result):
+class PetoResult(FrozenResult):
     """A Peto (one-step) pooled log odds ratio with its ratio-scale version and Q, I², H²."""
 
     measure: str

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, sparse, stats
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from ..errors import ConvergenceError, InputError, ParameterError, WhatWorksWarning
 from . import varcomp
 from .covariance import BlockCovariance
@@ -271,7 +271,7 @@ def fit_variance_components(nest: Nesting, X: np.ndarray, y: np.ndarray, v: np.n
 # ----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class MultilevelResult(Result):
+class MultilevelResult(FrozenResult):
     """A fitted multilevel (variance-components) random-effects model.
 
     ``estimate`` .. ``ci_upper`` describe the first coefficient (the pooled effect in an
@@ -325,12 +325,6 @@ class MultilevelResult(Result):
     cluster: np.ndarray = field(repr=False, compare=False)
 
     _skip_in_dict = ("vcov", "yi", "vi", "X", "V", "codes", "components", "cluster")
-
-    def __post_init__(self):
-        for name in ("vcov", "yi", "vi", "X", "components", "cluster"):
-            getattr(self, name).setflags(write=False)
-        for c in self.codes:
-            c.setflags(write=False)
 
     @property
     def names(self) -> tuple[str, ...]:

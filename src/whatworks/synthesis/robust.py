@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from ..errors import InputError, ParameterError
 from .multilevel import MultilevelResult, factorize, label_array
 
@@ -277,7 +277,7 @@ def htz_df(sw: Sandwich, C: np.ndarray) -> float:
 # ----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class RobustCoefficient(Result):
+class RobustCoefficient(FrozenResult):
     """One coefficient with its cluster-robust standard error, t test and confidence interval."""
 
     name: str
@@ -291,7 +291,7 @@ class RobustCoefficient(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class WaldTest(Result):
+class WaldTest(FrozenResult):
     """A cluster-robust F test of ``C beta = 0`` (HTZ for CR2; naive F on m - p df for CR1)."""
 
     coefficients: tuple[str, ...]
@@ -309,7 +309,7 @@ class WaldTest(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class RobustResult(Result):
+class RobustResult(FrozenResult):
     """Cluster-robust tests of a fitted model's coefficients.
 
     ``estimate`` .. ``ci_upper`` describe the first coefficient; ``coefficients`` lists them all.

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._results import Result, fmt
+from .._results import FrozenResult, fmt
 from ..errors import InputError
 from . import _wls
 from .model import MetaAnalysis, _fit, meta_analysis
@@ -151,7 +151,7 @@ LOO_FIELDS = ("estimate", "se", "statistic", "p_value", "ci_lower", "ci_upper", 
 
 
 @dataclass(frozen=True, repr=False)
-class LeaveOneOut(Result):
+class LeaveOneOut(FrozenResult):
     """The model refitted with each study left out in turn (row ``i``: study ``i`` omitted)."""
 
     method: str
@@ -216,7 +216,7 @@ def leave_one_out(fit: MetaAnalysis) -> LeaveOneOut:
 # -- influence diagnostics ---------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class Influence(Result):
+class Influence(FrozenResult):
     """Outlier and influence diagnostics, one value per study (Viechtbauer & Cheung 2010)."""
 
     method: str
@@ -323,7 +323,7 @@ def _all_studies_var(fit: MetaAnalysis, tau2: np.ndarray) -> np.ndarray:
 # -- cumulative meta-analysis ------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class Cumulative(Result):
+class Cumulative(FrozenResult):
     """Cumulative meta-analysis: row ``j`` pools the first ``j + 1`` studies in ``order``."""
 
     method: str
@@ -404,7 +404,7 @@ def cumulative(fit: MetaAnalysis, order=None) -> Cumulative:
 # -- Baujat plot -------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class Baujat(Result):
+class Baujat(FrozenResult):
     """Baujat plot coordinates: ``x`` contribution to heterogeneity, ``y`` influence on the fit."""
 
     labels: tuple[str, ...]
