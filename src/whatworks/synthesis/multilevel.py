@@ -630,7 +630,8 @@ def multilevel(yi, vi=None, *, V=None, study=None, es=None, random=None, mods=No
         ev = _evaluate(nest, Qx, y, v, sigma2[0], sigma2[1], reml, 0.0, with_gradient=False)
         components, algorithm = nest.study, "nested"
     else:
-        sigma2, evaluations, eng = varcomp.fit(Vb, codes, Qx, y, reml=reml, start=start, hint=hint)
+        sigma2, evaluations, eng = varcomp.fit(Vb, codes, Qx, y, reml=reml, start=start, hint=hint,
+                                               multistart=len(terms) > 1)
         ev = eng.evaluate(sigma2, reml, with_gradient=False)
         components, _ = varcomp.components(Vb, codes)
         algorithm = eng.name

@@ -80,51 +80,57 @@ class _Blocked:
     name = "blocked"
 
     def __init__(self, V: BlockCovariance, codes, comp, n_comp, X, y):
-        self.codes = codes
         self.Z = [indicator(c, int(c.max()) + 1) for c in codes]
         self.k, self.p = X.shape
-        M = np.column_stack([X, y])
         self.X, self.y = X, y
+        M = np.column_stack([X, y])
         self.groups = []
         for _, rows in size_groups(comp, n_comp):
             Vb = V.submatrix(rows)
-            E = [(c[rows][:, :, None] == c[rows][:, None, :]).astype(float) for c in codes]
+            # E[r, b] = 1 where two rows of block b share a group of component r
+            E = np.stack([(c[rows][:, :, None] == c[rows][:, None, :]) for c in codes]
+                         ).astype(float)
             self.groups.append((rows, Vb, E, M[rows]))
 
     def evaluate(self, s2, reml: bool, with_gradient: bool = True) -> Evaluation:
         k, p = self.k, self.p
+        s2 = np.asarray(s2, dtype=float)
         MSM = np.zeros((p + 1, p + 1))
         logdet = 0.0
         keep = []
         for rows, Vb, E, Mb in self.groups:
-            S = Vb.copy()
-            for s, e in zip(s2, E, strict=True):
-                if s:
-                    S += s * e
-            try:
-                L = np.linalg.cholesky(S)
-            except np.linalg.LinAlgError:
-                raise InputError("the marginal covariance is not positive definite") from None
-            logdet += 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
-            Si = np.linalg.inv(S)
+            S = Vb + np.tensordot(s2, E, axes=1)
+            if rows.shape[1] == 1:
+                if np.any(S[:, 0, 0] <= 0):
+                    raise InputError("the marginal covariance is not positive definite")
+                logdet += float(np.log(S[:, 0, 0]).sum())
+                Si = 1.0 / S
+            else:
+                try:
+                    L = np.linalg.cholesky(S)
+                except np.linalg.LinAlgError:
+                    raise InputError("the marginal covariance is not positive definite") from None
+                logdet += 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
+                Si = np.linalg.inv(S)
             SM = Si @ Mb
             MSM += np.einsum("mip,miq->pq", Mb, SM)
-            keep.append((rows, Si, SM))
+            keep.append((rows, Si, SM, E))
         beta, vb, logdet_h = _gls(MSM, p)
         SX = np.empty((k, p))
         Pr = np.empty(k)
-        for rows, _, SM in keep:
+        trace = np.zeros(len(s2))
+        for rows, Si, SM, E in keep:
             SX[rows] = SM[:, :, :p]
             Pr[rows] = SM[:, :, p] - SM[:, :, :p] @ beta
+            if with_gradient:
+                trace += np.einsum("mij,rmij->r", Si, E)
         rss = float((self.y - self.X @ beta) @ Pr)
         ll = _loglik(k, p, logdet, logdet_h, rss, reml)
         grad = np.full(len(s2), np.nan)
         if with_gradient:
             for r, Z in enumerate(self.Z):
-                trace = sum(float(np.einsum("mij,mij->", Si, grp[2][r]))
-                            for (_, Si, _), grp in zip(keep, self.groups, strict=True))
                 u = Z @ Pr
-                grad[r] = -0.5 * trace + 0.5 * float(u @ u)
+                grad[r] = -0.5 * trace[r] + 0.5 * float(u @ u)
                 if reml:
                     B = Z @ SX
                     grad[r] += 0.5 * float(np.einsum("ij,ij->", B @ vb, B))
@@ -284,10 +290,12 @@ def maximise(ev_fn, m: int, scale: float, x0: np.ndarray, *, reml: bool, k: int,
 
 
 def fit(V: BlockCovariance, codes: list[np.ndarray], X: np.ndarray, y: np.ndarray, *,
-        reml: bool = True, start=None, algorithm: str = "auto", hint: str = ""):
+        reml: bool = True, start=None, algorithm: str = "auto", hint: str = "",
+        multistart: bool = True):
     """Estimate the variance components; returns ``(sigma2, evaluations, engine)``.
 
-    ``X`` should have orthonormal columns (the likelihood is invariant to ``X -> X R^-1``).
+    ``multistart`` runs the optimiser from several starts (for crossed terms). ``X`` should have
+    orthonormal columns (the likelihood is invariant to ``X -> X R^-1``).
     """
     k, p = X.shape
     m = len(codes)
@@ -298,12 +306,12 @@ def fit(V: BlockCovariance, codes: list[np.ndarray], X: np.ndarray, y: np.ndarra
     resid = y - X @ b_fe
     scale = max(float(np.mean(resid ** 2)), float(np.median(v)), 1e-12)
     if start is None:
-        # The likelihood of crossed (and occasionally nested) components can have several
-        # maxima (which of two crossed factors carries the variance): start from an even split
-        # and from each component carrying most of the total, and keep the best.
+        # The likelihood of crossed components can have several maxima (which of two crossed
+        # factors carries the variance): start from an even split and from each component
+        # carrying most of the total, and keep the best.
         total = max(float(np.mean(resid ** 2) - np.mean(v)), 0.1 * scale)
         x0 = [np.full(m, total / m) / scale]
-        if m > 1:
+        if m > 1 and multistart:
             for j in range(m):
                 x = np.full(m, 0.1 * total / (m - 1))
                 x[j] = 0.9 * total
