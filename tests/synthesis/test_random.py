@@ -259,3 +259,31 @@ def test_both_algorithms_give_the_dense_likelihood_and_its_gradient(case, reml):
                   - dense_loglik(V, codes, X, y, s2 - e, reml)) / (2 * h)
             # central difference: truncation O(h^2), rounding ~1e-16 |loglik| / h ~ 1e-9
             np.testing.assert_allclose(ev.gradient[r], fd, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=15), st.floats(0.0, 0.95),
+       st.integers(0, 2 ** 31))
+def test_the_block_covariance_equals_its_dense_definition(cluster, rho, seed):
+    rng = np.random.default_rng(seed)
+    k = len(cluster)
+    v = rng.uniform(0.01, 1.0, k)
+    V = constant_correlation(v, cluster, rho)
+    c = np.asarray(cluster)
+    same = c[:, None] == c[None, :]
+    dense = np.where(same, rho * np.sqrt(np.outer(v, v)), 0.0)
+    np.fill_diagonal(dense, v)
+    np.testing.assert_allclose(V.to_dense(), dense, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(V.diag(), v, rtol=0, atol=0)
+    rows = rng.integers(0, k, (3, 4))
+    np.testing.assert_allclose(V.submatrix(rows), dense[rows[:, :, None], rows[:, None, :]],
+                               rtol=1e-15, atol=0)
+    keep = rng.random(k) < 0.6
+    if keep.any():
+        np.testing.assert_allclose(V.subset(keep).to_dense(), dense[np.ix_(keep, keep)],
+                                   rtol=1e-15, atol=0)
+    np.testing.assert_allclose(V.inverse().to_dense(), np.linalg.inv(dense), rtol=1e-8,
+                               atol=1e-8)
+    np.testing.assert_allclose(V.logdet(), np.linalg.slogdet(dense)[1], rtol=1e-10, atol=1e-10)
+    same_blocks = BlockCovariance.from_matrix(dense)
+    np.testing.assert_allclose(same_blocks.to_dense(), dense, rtol=1e-15, atol=0)
