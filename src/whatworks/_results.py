@@ -82,3 +82,35 @@ class Result:
         return self.summary_text()
 
     __str__ = __repr__
+
+
+def _read_only(value: Any) -> Any:
+    """A read-only copy of a numpy array (tuples of arrays element-wise); anything else as is.
+
+    An array that is already read-only and owns its memory is kept; any other is copied, so that
+    neither the result nor whoever holds the original memory can change the result's values.
+    """
+    if isinstance(value, np.ndarray):
+        if not value.flags.writeable and value.flags.owndata:
+            return value
+        copy = value.copy()
+        copy.setflags(write=False)
+        return copy
+    if isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value):
+        return tuple(_read_only(v) for v in value)
+    return value
+
+
+class FrozenResult(Result):
+    """A Result whose numpy arrays are read-only, so a frozen result cannot change in place.
+
+    The arrays become read-only copies: arrays the caller passed in stay writable for the caller,
+    and changing them does not change the result.
+    """
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            frozen = _read_only(value)
+            if frozen is not value:
+                object.__setattr__(self, f.name, frozen)

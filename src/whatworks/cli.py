@@ -216,8 +216,13 @@ def _meta_options(p: argparse.ArgumentParser) -> None:
                    help="default z")
     p.add_argument("--level", type=float, default=95.0, help="confidence level (default 95)")
     p.add_argument("--mods", nargs="+", metavar="COL", help="moderator columns (meta-regression)")
-    p.add_argument("--random", metavar="STUDY/ES",
-                   help="multilevel model, e.g. study/es: effects (es) nested in studies")
+    p.add_argument("--random", metavar="TERM", action="append",
+                   help="multilevel model with random intercepts, as metafor's random = ~ 1 | "
+                        "TERM: COL gives one variance component, A/B (or A/B/C) nested levels; "
+                        "repeat for crossed terms (sigma2 in the order given)")
+    p.add_argument("--rho", type=float, metavar="R",
+                   help="with --random STUDY/ES: the CHE model, sampling errors of one study's "
+                        "effects correlated R (e.g. 0.6); add --robust STUDY for CR2")
     p.add_argument("--robust", metavar="CLUSTERCOL",
                    help="cluster-robust (CR2) inference, clustering by this column")
     p.add_argument("--bias", action="store_true",
@@ -404,10 +409,14 @@ def cmd_meta(args) -> int:
                                  f"{', '.join(frame.columns)}", file=args.data, column=m)
         mods = frame[args.mods]
     labels = frame[args.slab].astype(str).tolist() if args.slab else None
+    if args.rho is not None and not args.random:
+        raise InputError("--rho (the CHE model) needs --random STUDY/ES", file=args.data)
     if args.random:
-        model = _meta_multilevel(args, frame, yi, vi, mods)
+        model, frame = _meta_multilevel(args, frame, yi, vi, mods)
         fit = None
         result = model.to_dict()
+        if args.rho is not None:
+            result["rho"] = args.rho
     else:
         from .synthesis import meta_analysis
 
@@ -599,23 +608,53 @@ def _meta_2x2(args, frame) -> int:
 
 
 def _meta_multilevel(args, frame, yi, vi, mods):
-    from .synthesis.multilevel import multilevel
+    """Fit ``multilevel(random=[...])`` (CHE with --rho); returns it and the rows it used."""
+    import numpy as np
+    import pandas as pd
 
-    levels = [s.strip() for s in args.random.split("/") if s.strip()]
-    for col in levels:
+    from .errors import WhatWorksWarning
+    from .synthesis.covariance import constant_correlation
+    from .synthesis.multilevel import multilevel, parse_random
+
+    try:
+        terms = parse_random(args.random)
+    except WhatWorksError:
+        raise InputError(f"--random takes column names separated by '/', such as study/es; got "
+                         f"{' '.join(args.random)}", file=args.data) from None
+    columns = list(dict.fromkeys(c for term in terms for c in term))
+    for col in columns:
         if col not in frame.columns:
             raise InputError(f"no such column (given in --random); the columns are "
                              f"{', '.join(frame.columns)}", file=args.data, column=col)
-    if len(levels) not in (1, 2):
-        raise InputError("--random takes STUDY or STUDY/ES (effects nested in studies)",
-                         file=args.data, column=args.random)
+    if args.method.upper() not in ("REML", "ML"):
+        raise InputError(f"--method {args.method} cannot fit a multilevel model (--random); use "
+                         "REML or ML", file=args.data)
+    if args.test not in ("z", "t"):
+        raise InputError(f"--test {args.test} is not available for multilevel models "
+                         "(--random); use z or t", file=args.data)
+    # rows with a missing value leave together with their labels (and their part of V)
+    keep = np.isfinite(yi) & np.isfinite(vi) & frame[columns].notna().all(axis=1).to_numpy()
+    if mods is not None:
+        keep &= mods.notna().all(axis=1).to_numpy()
+    if not keep.all():
+        warnings.warn(f"{int((~keep).sum())} rows with missing values were left out",
+                      WhatWorksWarning, stacklevel=2)
+    used = frame[keep].reset_index(drop=True)
+    y, v = np.asarray(yi)[keep], np.asarray(vi)[keep]
+    mods = None if mods is None else pd.DataFrame(mods)[keep].reset_index(drop=True)
     try:
-        res = multilevel(yi, vi, study=frame[levels[0]].to_numpy(),
-                         es=frame[levels[1]].to_numpy() if len(levels) == 2 else None,
-                         mods=mods, method=args.method, test=args.test, level=args.level)
+        if args.rho is not None:
+            V = constant_correlation(v, used[terms[0][0]].to_numpy(), args.rho)
+            res = multilevel(y, V=V, random=["/".join(t) for t in terms], data=used, mods=mods,
+                             method=args.method.upper(), test=args.test, level=args.level)
+        else:
+            res = multilevel(y, v, random=["/".join(t) for t in terms], data=used, mods=mods,
+                             method=args.method.upper(), test=args.test, level=args.level)
     except InputError as exc:
         raise _with_file(exc, args.data) from None
-    return res
+    except WhatWorksError as exc:
+        raise InputError(str(exc), file=args.data) from None
+    return res, used
 
 
 def _robust(args, frame, model) -> dict:
@@ -628,7 +667,10 @@ def _robust(args, frame, model) -> dict:
     keep = _analysed_rows(args, frame)
     if keep is not None and int(keep.sum()) != len(cluster):
         cluster = cluster[keep]  # the cluster labels of the rows left out go with them
-    res = robust(model, cluster)
+    try:
+        res = robust(model, cluster)
+    except InputError as exc:
+        raise _with_file(exc, args.data) from None
     return res.to_dict()
 
 
@@ -649,8 +691,8 @@ def _analysed_rows(args, frame):
         return None
     for col in (args.mods or []):
         keep &= frame[col].notna().to_numpy()
-    if args.random:
-        for col in args.random.split("/"):
+    for term in args.random or []:
+        for col in term.split("/"):
             if col.strip() in frame.columns:
                 keep &= frame[col.strip()].notna().to_numpy()
     return keep

@@ -46,6 +46,15 @@ add_ds("two_tables", data.frame(ai = c(3, 2), bi = c(7, 14), ci = c(1, 1), di = 
 add_ds("one_informative_one_double_zero",
        data.frame(ai = c(3, 0), bi = c(7, 5), ci = c(1, 0), di = c(11, 5)), "abcd")
 
+# Constructed: a table with no one in group 1 (metafor includes it; it adds nothing to the
+# Mantel-Haenszel sums), and one with no one in group 2 next to a table with no one in group 1.
+add_ds("constructed_empty_arm",
+       data.frame(ai = c(5, 0, 3, 7), n1i = c(20, 0, 15, 30), ci = c(3, 2, 1, 4),
+                  n2i = c(20, 18, 15, 25)), "an1cn2")
+add_ds("constructed_empty_arms",
+       data.frame(ai = c(5, 0, 3, 7, 0), n1i = c(20, 10, 15, 30, 0), ci = c(3, 0, 1, 4, 1),
+                  n2i = c(20, 0, 15, 25, 12)), "an1cn2")
+
 fit_args <- function(ds) {
   if (ds$form == "abcd") list(ai = ds$ai, bi = ds$bi, ci = ds$ci, di = ds$di)
   else list(ai = ds$ai, n1i = ds$n1i, ci = ds$ci, n2i = ds$n2i)

@@ -203,9 +203,17 @@ def test_it_rejects_columns_of_different_lengths():
         mantel_haenszel([1, 2], [5, 5], [1, 1], [5])
 
 
-def test_it_rejects_an_empty_group():
-    with pytest.raises(InputError, match="no participants"):
-        mantel_haenszel([1, 0], [5, 0], [1, 2], [5, 5])
+def test_it_keeps_a_table_with_an_empty_group_which_adds_nothing_to_the_pooled_estimate():
+    with_empty = mantel_haenszel([1, 0, 3], [5, 0, 9], [1, 2, 2], [5, 5, 10])
+    without = mantel_haenszel([1, 3], [5, 9], [1, 2], [5, 10])
+    assert with_empty.k == 3
+    assert with_empty.estimate == pytest.approx(without.estimate, rel=1e-14)
+    assert with_empty.se == pytest.approx(without.se, rel=1e-14)
+
+
+def test_it_rejects_a_table_with_no_one_in_it():
+    with pytest.raises(InputError, match="no participants in either group"):
+        mantel_haenszel([1, 0], [5, 0], [1, 0], [5, 0])
 
 
 def test_it_needs_one_complete_table():

@@ -129,7 +129,7 @@ def test_its_result_converts_to_json_and_prints():
     out = json.loads(json.dumps(res.to_dict()))
     assert out["sigma2"] == list(res.sigma2)
     assert "X" not in out and "nesting" not in out
-    assert "sigma^2 between studies" in repr(res)
+    assert "sigma^2 ~ 1 | study:" in repr(res) and "sigma^2 ~ 1 | study/es:" in repr(res)
     assert list(res.to_frame().index) == list(res.names)
 
 

@@ -19,13 +19,16 @@ _EXPORTS = {
     "RobumetaResult": "robumeta", "robumeta": "robumeta",
     "RobustResult": "robust", "WaldTest": "robust", "cr2_coef_test": "robust", "robust": "robust",
     "TAU2_ESTIMATORS": "tau2", "Control": "tau2",
+    "CHEResult": "che", "che": "che",
+    "BlockCovariance": "covariance", "constant_correlation": "covariance",
 }
 
 __all__ = [
-    "TAU2_ESTIMATORS", "BatchMetaAnalysis", "Coefficient", "Control", "MantelHaenszelResult",
-    "MetaAnalysis", "MultilevelResult", "PetoResult", "RobumetaResult", "RobustResult", "WaldTest",
-    "cr2_coef_test", "mantel_haenszel", "meta_analysis", "meta_analysis_batch", "multilevel", "peto",
-    "robumeta", "robust",
+    "TAU2_ESTIMATORS", "BatchMetaAnalysis", "BlockCovariance", "CHEResult", "Coefficient",
+    "Control", "MantelHaenszelResult", "MetaAnalysis", "MultilevelResult", "PetoResult",
+    "RobumetaResult", "RobustResult", "WaldTest", "che", "constant_correlation", "cr2_coef_test",
+    "mantel_haenszel", "meta_analysis", "meta_analysis_batch", "multilevel", "peto", "robumeta",
+    "robust",
 ]
 
 

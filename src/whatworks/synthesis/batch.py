@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._results import Result
+from .._results import FrozenResult
 from ..errors import InputError
 from . import _wls
 from .model import _fit, check_method, check_test
@@ -23,7 +23,7 @@ FIELDS = ("k", "estimate", "se", "statistic", "p_value", "ci_lower", "ci_upper",
 
 
 @dataclass(frozen=True, repr=False)
-class BatchMetaAnalysis(Result):
+class BatchMetaAnalysis(FrozenResult):
     """Results of ``n`` meta-analyses as arrays of length ``n``."""
 
     method: str

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from ..errors import ConvergenceError, InputError, ParameterError
 from .model import Coefficient, MetaAnalysis
 from .sensitivity import refit
@@ -53,7 +53,7 @@ def _quiet_refit(*args, **kwargs) -> MetaAnalysis:
 # -- Egger's regression test -------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class EggerTest(Result):
+class EggerTest(FrozenResult):
     """A regression test for funnel-plot asymmetry and the limit estimate (effect as se -> 0)."""
 
     model: str
@@ -141,7 +141,7 @@ def egger_test(fit: MetaAnalysis, *, predictor: str = "sei", model: str = "rma",
 # -- Begg and Mazumdar's rank correlation test -------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class RankTest(Result):
+class RankTest(FrozenResult):
     """Kendall's tau between standardised effects and their variances, with its p-value."""
 
     tau: float
@@ -233,7 +233,7 @@ def _kendall_exact_p(concordant: int, n: int) -> float:
 # -- trim and fill -----------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class TrimAndFill(Result):
+class TrimAndFill(FrozenResult):
     """Trim-and-fill: the estimated number of missing studies, their mirror images, the refit."""
 
     estimator: str
@@ -250,6 +250,7 @@ class TrimAndFill(Result):
     tau2: float
     filled_yi: np.ndarray
     filled_vi: np.ndarray
+    refit_test: str
     fit: MetaAnalysis = field(repr=False, compare=False)
 
     _skip_in_dict = ("fit",)
@@ -261,7 +262,8 @@ class TrimAndFill(Result):
                 f"{self.side} side (SE = {fmt(self.se_k0)}{test})\n"
                 f"adjusted estimate = {fmt(self.estimate)} (SE = {fmt(self.se)}, "
                 f"{self.fit.level:g}% CI {fmt(self.ci_lower)} to {fmt(self.ci_upper)}), "
-                f"p = {fmt_p(self.p_value)}")
+                f"p = {fmt_p(self.p_value)}; augmented data refitted with a {self.refit_test} "
+                "test")
 
 
 def _trimmed_estimate(fit: MetaAnalysis, y: np.ndarray, v: np.ndarray) -> float:
@@ -270,7 +272,7 @@ def _trimmed_estimate(fit: MetaAnalysis, y: np.ndarray, v: np.ndarray) -> float:
 
 
 def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None = None,
-                  maxiter: int = 100) -> TrimAndFill:
+                  maxiter: int = 100, refit_test: str = "z") -> TrimAndFill:
     """Duval and Tweedie's trim-and-fill method for an intercept-only model.
 
     The missing studies are assumed to lie on ``side`` ("left" or "right"); by default the side
@@ -286,6 +288,11 @@ def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None 
 
     ``se_k0``: ``sqrt(2 k0 + 2)`` for R0 and ``4 sqrt(var(T)) / (2k - 1)`` for L0 with Duval and
     Tweedie's ``var(T)``; ``p_k0`` (R0 only) ``= 0.5^(k0 + 1)`` tests no missing studies.
+
+    ``refit_test``: the test of the refit to the augmented data. "z" (default) as metafor 3.8's
+    ``trimfill``, which refits with a z test even after a Knapp-Hartung (or t) fit when it fills
+    studies (and returns the fit itself, with its own test, when ``k0 = 0``); "model" keeps the
+    fit's own test. The result's ``refit_test`` says which test was used.
 
     References
     ----------
@@ -303,6 +310,9 @@ def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None 
         raise ParameterError("side", side, "'left', 'right' or None (chosen from the data)")
     if fit.k < 3:
         raise InputError(f"trim and fill needs at least 3 studies (k = {fit.k})")
+    if refit_test not in ("z", "model"):
+        raise ParameterError("refit_test", refit_test, "'z' (as metafor 3.8) or 'model' (the "
+                             "fit's own test)")
     sign = 1.0 if side == "left" else -1.0
     k = fit.k
     order = np.argsort(sign * fit.yi, kind="stable")
@@ -336,21 +346,24 @@ def trim_and_fill(fit: MetaAnalysis, *, estimator: str = "L0", side: str | None 
         p_k0 = None
     else:
         se_k0, p_k0 = math.sqrt(2 * k0 + 2), 0.5 ** (k0 + 1)
+    # metafor 3.8 returns the original fit when nothing is filled, else a z-test refit
+    test = "z" if refit_test == "z" and k0 > 0 else fit.test
     filled = sign * (2 * theta - y[k - k0:]) if k0 else np.empty(0)
     filled_v = v[k - k0:].copy() if k0 else np.empty(0)
     labels = list(fit.study_labels) + [f"Filled {i + 1}" for i in range(k0)]
     res = _quiet_refit(fit, np.concatenate([fit.yi, filled]), np.concatenate([fit.vi, filled_v]),
-                       np.ones((k + k0, 1)), labels=labels)
+                       np.ones((k + k0, 1)), labels=labels, test=test)
     return TrimAndFill(
         estimator=estimator, side=side, k0=k0, se_k0=se_k0, p_k0=p_k0, estimate=res.estimate,
         se=res.se, statistic=res.statistic, p_value=res.p_value, ci_lower=res.ci_lower,
-        ci_upper=res.ci_upper, tau2=res.tau2, filled_yi=filled, filled_vi=filled_v, fit=res)
+        ci_upper=res.ci_upper, tau2=res.tau2, filled_yi=filled, filled_vi=filled_v,
+        refit_test=test, fit=res)
 
 
 # -- PET-PEESE ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class PetPeese(Result):
+class PetPeese(FrozenResult):
     """PET and PEESE limit estimates and the conditional PET-PEESE choice."""
 
     pet: EggerTest
@@ -408,7 +421,7 @@ def pet_peese(fit: MetaAnalysis, *, alpha: float = 0.05, one_sided: bool = False
 # -- fail-safe N -------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class FailSafeN(Result):
+class FailSafeN(FrozenResult):
     """A fail-safe N: how many null studies would overturn the result."""
 
     type: str
@@ -517,7 +530,7 @@ def small_study_tests(fit: MetaAnalysis) -> dict:
 # -- step-function selection model (3PSM) ------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class SelectionModel(Result):
+class SelectionModel(FrozenResult):
     """A step-function selection model fitted by maximum likelihood (Vevea & Hedges 1995)."""
 
     steps: tuple[float, ...]

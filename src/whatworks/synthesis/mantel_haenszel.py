@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from whatworks._results import Result, fmt, fmt_p
+from whatworks._results import FrozenResult, fmt, fmt_p
 from whatworks.errors import InputError, ParameterError
 
 MEASURES = ("OR", "RR", "RD")
@@ -97,12 +97,14 @@ def _tables(ai, bi, ci, di, n1i, n2i) -> _Tables:
                 i = int(np.flatnonzero(bad)[0])
                 raise InputError(f"group size {size[i]} is smaller than the {event} events",
                                  row=i + 1, column=name)
-    for n_group, name in ((a + b, "ai + bi (group 1)"), (c + d, "ci + di (group 2)")):
-        bad = complete & (n_group <= 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{name} has no participants; remove the study or correct its "
-                             "counts", row=i + 1)
+    # A table with no one in one group is kept, as metafor keeps it: it adds nothing to the
+    # Mantel-Haenszel and Peto sums, and its per-study yi (after the zero-cell rule) enters Q.
+    # A table with no one at all has no outcome to estimate (metafor returns NaN): refused.
+    bad = complete & (a + b + c + d <= 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError("the table has no participants in either group; remove the study or "
+                         "correct its counts", row=i + 1)
     rows = np.flatnonzero(complete)
     if rows.size == 0:
         raise InputError("no study has all four counts; supply at least one complete 2x2 table")
@@ -277,7 +279,7 @@ def _p_text(p: float) -> str:
 
 
 @dataclass(frozen=True, repr=False)
-class MantelHaenszelResult(Result):
+class MantelHaenszelResult(FrozenResult):
     """A Mantel–Haenszel pooled log odds ratio, log risk ratio or risk difference.
 
     ``estimate``, ``ci_lower`` and ``ci_upper`` are on the log scale for OR and RR (the
@@ -331,7 +333,7 @@ class MantelHaenszelResult(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class PetoResult(Result):
+class PetoResult(FrozenResult):
     """A Peto (one-step) pooled log odds ratio with its ratio-scale version and Q, I², H²."""
 
     measure: str
@@ -428,7 +430,7 @@ def _cmh_test(a, b, c, d, correct: bool):
 
 def _tarone_test(a, b, c, d, log_or: float):
     """Breslow–Day statistic with Tarone's correction, over tables with events and non-events."""
-    use = ((a + c) > 0) & ((b + d) > 0)
+    use = ((a + c) > 0) & ((b + d) > 0) & ((a + b) > 0) & ((c + d) > 0)  # an empty arm: no test
     a, b, c, d = a[use], b[use], c[use], d[use]
     k_pos = int(use.sum())
     n, n1, m1 = a + b + c + d, a + b, a + c

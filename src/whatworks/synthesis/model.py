@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from .._threads import blas_threads
 from ..errors import DegenerateModelError, InputError, ParameterError, WhatWorksWarning
 from . import _dist, _wls
@@ -37,7 +37,7 @@ TESTS = ("z", "t", "knha", "adhoc")
 
 
 @dataclass(frozen=True, repr=False)
-class Coefficient(Result):
+class Coefficient(FrozenResult):
     """One model coefficient with its test and confidence interval."""
 
     name: str
@@ -50,7 +50,7 @@ class Coefficient(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class MetaAnalysis(Result):
+class MetaAnalysis(FrozenResult):
     """A fitted common-effect, random-effects or mixed-effects meta-analysis model.
 
     ``estimate`` .. ``ci_upper`` describe the first coefficient (the pooled effect in an

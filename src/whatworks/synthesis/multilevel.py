@@ -1,4 +1,8 @@
-"""Three-level (multilevel) random-effects meta-analysis: effect sizes nested in studies.
+"""Multilevel random-effects meta-analysis (metafor's ``rma.mv`` with random intercepts).
+
+:func:`multilevel` fits any nested (``A/B/C``) and crossed random intercepts with a diagonal or
+block-diagonal sampling covariance (:mod:`.varcomp` holds that general algebra). The common case,
+two nested levels with diagonal ``vi``, uses the specialised algebra below.
 
 The model for effect ``i`` of study ``j`` is ``y_ij = x_ij' beta + u_j + w_ij + e_ij`` with
 ``u_j ~ N(0, sigma2_1)`` (between studies), ``w_ij ~ N(0, sigma2_2)`` (between effects within a
@@ -29,7 +33,8 @@ Harville DA (1977). Maximum likelihood approaches to variance component estimati
 Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. Journal of
     Statistical Software 36(3). (test="t" with k - p degrees of freedom; fit statistics)
 Reference implementation tested against: metafor 3.8 ``rma.mv(yi, vi, mods, random = ~ 1 |
-study/es)`` (tests/reference/make_dependent.R).
+study/es)`` (tests/reference/make_dependent.R) and ``rma.mv(yi, V, random = ...)``
+(tests/reference/make_random.R).
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, sparse, stats
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from ..errors import ConvergenceError, InputError, ParameterError, WhatWorksWarning
+from . import varcomp
+from .covariance import BlockCovariance
 from .design import design_matrix
 from .model import Coefficient
 
@@ -260,17 +267,19 @@ def fit_variance_components(nest: Nesting, X: np.ndarray, y: np.ndarray, v: np.n
     return x * scale, evaluations
 
 
-# ----------------------------------------------------------------------------------------------
 # the result and the user-facing function
 # ----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class MultilevelResult(Result):
-    """A fitted three-level random-effects model (effects within studies).
+class MultilevelResult(FrozenResult):
+    """A fitted multilevel (variance-components) random-effects model.
 
     ``estimate`` .. ``ci_upper`` describe the first coefficient (the pooled effect in an
-    intercept-only model); ``coefficients`` lists them all. ``sigma2`` is (between studies,
-    within studies). ``qm`` is a chi-square statistic for test="z" and an F statistic for "t".
+    intercept-only model); ``coefficients`` lists them all. ``sigma2`` holds one variance per
+    component of ``random`` in that order (metafor's ``sigma2``): for ``random=["study/es"]``
+    (between studies, within studies). ``s_nlevels`` counts each component's levels.
+    ``qm`` is a chi-square statistic for test="z" and an F statistic for "t".
+    ``sampling_covariance`` is "diagonal" (``vi``) or "block" (a ``V`` such as the CHE model's).
     """
 
     k: int
@@ -288,7 +297,11 @@ class MultilevelResult(Result):
     ci_upper: float
     coefficients: tuple[Coefficient, ...]
     df: float | None
-    sigma2: tuple[float, float]
+    sigma2: tuple[float, ...]
+    random: tuple[str, ...]
+    s_nlevels: tuple[int, ...]
+    sampling_covariance: str
+    algorithm: str
     q: float
     q_df: int
     q_p_value: float
@@ -306,11 +319,12 @@ class MultilevelResult(Result):
     yi: np.ndarray = field(repr=False, compare=False)
     vi: np.ndarray = field(repr=False, compare=False)
     X: np.ndarray = field(repr=False, compare=False)
-    study: np.ndarray = field(repr=False, compare=False)
-    es: np.ndarray = field(repr=False, compare=False)
-    nesting: Nesting = field(repr=False, compare=False)
+    V: BlockCovariance = field(repr=False, compare=False)
+    codes: tuple[np.ndarray, ...] = field(repr=False, compare=False)
+    components: np.ndarray = field(repr=False, compare=False)
+    cluster: np.ndarray = field(repr=False, compare=False)
 
-    _skip_in_dict = ("vcov", "yi", "vi", "X", "study", "es", "nesting")
+    _skip_in_dict = ("vcov", "yi", "vi", "X", "V", "codes", "components", "cluster")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -321,21 +335,35 @@ class MultilevelResult(Result):
         return np.array([c.estimate for c in self.coefficients])
 
     @property
+    def study(self) -> np.ndarray:
+        """The labels of the outermost level of the first random term (the default cluster)."""
+        return self.cluster
+
+    @property
     def fitted_covariance_blocks(self):
-        """A function ``rows -> V[rows][:, rows]`` for arrays of row indices ``(m, n)``."""
-        return covariance_blocks(self.nesting, self.vi, *self.sigma2)
+        """A function ``rows -> Sigma[rows][:, rows]`` for arrays of row indices ``(m, n)``."""
+        V, codes, sigma2 = self.V, self.codes, self.sigma2
+
+        def blocks(rows: np.ndarray) -> np.ndarray:
+            out = V.submatrix(rows)
+            for s, c in zip(sigma2, codes, strict=True):
+                g = c[rows]
+                out = out + s * (g[:, :, None] == g[:, None, :])
+            return out
+        return blocks
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficient table."""
         return pd.DataFrame([c.to_dict() for c in self.coefficients]).set_index("name")
 
     def summary_text(self) -> str:
-        s1, s2 = self.sigma2
-        lines = [f"Multilevel random-effects model (k = {self.k} in {self.n_clusters} studies; "
-                 f"method: {self.method}; test: {self.test})", "",
-                 f"sigma^2 between studies = {fmt(s1)}   within studies = {fmt(s2)}",
-                 f"logLik = {fmt(self.loglik)}   AIC = {fmt(self.aic)}   BIC = {fmt(self.bic)}",
-                 f"Q({self.q_df}) = {fmt(self.q)}, p = {fmt_p(self.q_p_value)}"]
+        v = "block-diagonal V" if self.sampling_covariance == "block" else "vi"
+        lines = [f"Multilevel random-effects model (k = {self.k}; sampling covariance: {v}; "
+                 f"method: {self.method}; test: {self.test})", ""]
+        for name, s, n in zip(self.random, self.sigma2, self.s_nlevels, strict=True):
+            lines.append(f"sigma^2 ~ 1 | {name}: {fmt(s)}  ({n} levels)")
+        lines += [f"logLik = {fmt(self.loglik)}   AIC = {fmt(self.aic)}   BIC = {fmt(self.bic)}",
+                  f"Q({self.q_df}) = {fmt(self.q)}, p = {fmt_p(self.q_p_value)}"]
         if self.p > 1:
             lines.append(f"Test of moderators: QM{self.qm_df} = {fmt(self.qm)}, "
                          f"p = {fmt_p(self.qm_p_value)}")
@@ -344,7 +372,7 @@ class MultilevelResult(Result):
 
 
 def covariance_blocks(nest: Nesting, v: np.ndarray, s1: float, s2: float):
-    """Dense blocks of the fitted marginal covariance for row-index arrays of shape ``(m, n)``."""
+    """Dense blocks of the two-level marginal covariance for row-index arrays ``(m, n)``."""
     def blocks(rows: np.ndarray) -> np.ndarray:
         st = nest.study[rows]
         gr = nest.group[rows]
@@ -376,6 +404,30 @@ def _numeric(value, name: str) -> np.ndarray:
         raise InputError(f"{name} must be numeric ({exc})", column=name) from None
 
 
+def _moderators(mods, data, intercept, k):
+    if isinstance(mods, str):
+        mods = [mods]
+    if isinstance(mods, (list, tuple)) and mods and all(isinstance(m, str) for m in mods):
+        if data is None:
+            raise InputError("moderators are named as columns but no data was given", column="mods")
+        mods = data[list(mods)]
+    X, names = design_matrix(mods, intercept=intercept, k=k)
+    if X.shape[0] != k:
+        raise InputError(f"the moderators have {X.shape[0]} rows but yi has {k}", column="mods")
+    return X, names
+
+
+def _check_design(X, names):
+    k, p = X.shape
+    if k <= p:
+        raise InputError(f"{p} coefficients cannot be estimated from {k} effect sizes; use fewer "
+                         "moderators", column="mods")
+    if np.linalg.matrix_rank(X) < p:
+        raise InputError("the moderators are collinear (one is a combination of the others): "
+                         f"drop one of {', '.join(names[1:] if len(names) > 1 else names)}",
+                         column="mods")
+
+
 def prepare(yi, vi, study, es, mods, data, intercept: bool):
     """Validate and align the inputs; drop rows with missing values (with a warning)."""
     y = _numeric(_column(yi, data, "yi"), "yi")
@@ -387,15 +439,7 @@ def prepare(yi, vi, study, es, mods, data, intercept: bool):
         raise InputError("give the study (cluster) of each effect size", column="study")
     study = label_array(_column(study, data, "study"))
     es = np.arange(k).astype(object) if es is None else label_array(_column(es, data, "es"))
-    if isinstance(mods, str):
-        mods = [mods]
-    if isinstance(mods, (list, tuple)) and mods and all(isinstance(m, str) for m in mods):
-        if data is None:
-            raise InputError("moderators are named as columns but no data was given", column="mods")
-        mods = data[list(mods)]
-    X, names = design_matrix(mods, intercept=intercept, k=k)
-    if X.shape[0] != k:
-        raise InputError(f"the moderators have {X.shape[0]} rows but yi has {k}", column="mods")
+    X, names = _moderators(mods, data, intercept, k)
     for label, arr in (("study", study), ("es", es)):
         if arr.size != k:
             raise InputError(f"{label} has {arr.size} labels but there are {k} effect sizes",
@@ -410,49 +454,91 @@ def prepare(yi, vi, study, es, mods, data, intercept: bool):
         warnings.warn(f"{int((~keep).sum())} effect sizes with missing values were left out",
                       WhatWorksWarning, stacklevel=3)
     y, v, X, study, es = y[keep], v[keep], X[keep], study[keep], es[keep]
-    k, p = X.shape
-    if k <= p:
-        raise InputError(f"{p} coefficients cannot be estimated from {k} effect sizes; use fewer "
-                         "moderators", column="mods")
-    if np.linalg.matrix_rank(X) < p:
-        raise InputError("the moderators are collinear (one is a combination of the others): "
-                         f"drop one of {', '.join(names[1:] if len(names) > 1 else names)}",
-                         column="mods")
+    _check_design(X, names)
     return y, v, X, names, study, es
 
 
-def default_btt(X: np.ndarray, intercept: bool) -> list[int]:
-    """Coefficients in the omnibus test: all but an intercept column (as metafor chooses)."""
-    p = X.shape[1]
-    ones = [j for j in range(p) if np.all(X[:, j] == 1.0)]
-    if p > 1 and (intercept or ones):
-        drop = 0 if intercept else ones[0]
-        return [j for j in range(p) if j != drop]
-    return list(range(p))
+def parse_random(random) -> list[tuple[str, ...]]:
+    """metafor's random terms as column paths: ``"A/B"`` or ``"~ 1 | A/B"`` -> ``("A", "B")``."""
+    if isinstance(random, str):
+        random = [random]
+    terms = []
+    for term in random:
+        text = str(term).strip()
+        if "|" in text:
+            lhs, text = text.split("|", 1)
+            if lhs.replace(" ", "") not in ("~1", "1"):
+                raise ParameterError("random", term, "random intercepts such as 'study', "
+                                     "'study/es' or '~ 1 | study/es'")
+        parts = tuple(x.strip() for x in text.split("/"))
+        if not parts or any(not x for x in parts):
+            raise ParameterError("random", term, "column names separated by '/', such as "
+                                 "'study/es'")
+        terms.append(parts)
+    if not terms:
+        raise ParameterError("random", random, "at least one term, such as ['study/es']")
+    return terms
 
 
-def multilevel(yi, vi, *, study, es=None, mods=None, data: pd.DataFrame | None = None,
-               method: str = "REML", test: str = "z", level: float = 95,
-               intercept: bool = True, btt=None,
-               start: tuple[float, float] | None = None) -> MultilevelResult:
-    """Fit a three-level random-effects model (``random = ~ 1 | study/es`` in metafor).
+def _sampling(vi, V, y_size):
+    """The sampling covariance as a BlockCovariance (from vi or V) and its kind."""
+    if V is None:
+        if vi is None:
+            raise InputError("give the sampling variances vi or a sampling covariance V",
+                             column="vi")
+        return None, "diagonal"
+    if vi is not None:
+        raise InputError("give either vi or V, not both (V already holds the variances on its "
+                         "diagonal)", column="V")
+    if not isinstance(V, BlockCovariance):
+        arr = V if sparse.issparse(V) else np.asarray(V, dtype=float)
+        if not sparse.issparse(arr) and arr.ndim == 1:
+            V = BlockCovariance.diagonal(arr)
+        else:
+            V = BlockCovariance.from_matrix(arr)
+    if V.k != y_size:
+        raise InputError(f"V is {V.k} x {V.k} but there are {y_size} effect sizes", column="V")
+    return V, ("diagonal" if V.is_diagonal else "block")
+
+
+def multilevel(yi, vi=None, *, V=None, study=None, es=None, random=None, mods=None,
+               data: pd.DataFrame | None = None, method: str = "REML", test: str = "z",
+               level: float = 95, intercept: bool = True, btt=None,
+               start=None) -> MultilevelResult:
+    """Fit a multilevel random-effects model (metafor's ``rma.mv`` with random intercepts).
 
     Parameters
     ----------
-    yi, vi : effect sizes and sampling variances (arrays, or column names in ``data``).
-    study : the top level (study, district, research group): any hashable labels.
-    es : the inner level within a study; defaults to one level per row. Rows sharing a
-        (study, es) pair share the inner random effect.
+    yi : effect sizes (array, or a column name in ``data``).
+    vi : sampling variances (array or column name); or give ``V`` instead.
+    V : a block-diagonal sampling covariance: a :class:`~whatworks.synthesis.covariance.
+        BlockCovariance` (such as ``constant_correlation(vi, study, rho)``, the CHE working
+        model), or a ``k x k`` dense or sparse matrix (split into its connected blocks).
+    random : metafor's random terms as strings naming columns of ``data``: ``"study"`` is
+        ``~ 1 | study`` (one variance component); ``"study/es"`` nests es in study (components
+        study and study/es); ``"A/B/C"`` three levels; several strings are crossed terms, e.g.
+        ``["study", "species"]``. ``sigma2`` follows this order, nesting expanded outer first.
+    study, es : the older spelling of ``random=["study/es"]``; ``es`` defaults to one level per
+        row (so ``study=`` alone fits two components, study and row within study). Labels can
+        be arrays or column names.
     mods : moderators (DataFrame, column names in ``data`` or an array); the intercept comes first.
     method : "REML" (default) or "ML".
     test : "z" (normal) or "t" (t and F distributions with k - p degrees of freedom).
     btt : indices of the coefficients in the omnibus test (default: all but the intercept).
-    start : optional start values (sigma2_between, sigma2_within).
+    start : optional start values for ``sigma2`` (in its order).
+
+    Notes
+    -----
+    Rows with a missing effect, variance, moderator or label are left out with a warning (with a
+    block ``V``, their rows and columns of ``V`` go too). For cluster-robust (CR2) inference pass
+    the result to :func:`whatworks.synthesis.robust`; :func:`whatworks.synthesis.che` does both.
 
     References
     ----------
     Konstantopoulos S (2011). Research Synthesis Methods 2:61-76. Van den Noortgate W et al.
-    (2013). Behavior Research Methods 45:576-594. Tested against metafor 3.8 ``rma.mv``.
+    (2013). Behavior Research Methods 45:576-594. Pustejovsky JE, Tipton E (2022). Prevention
+    Science 23:425-438 (the CHE working model). Tested against metafor 3.8 ``rma.mv``
+    (tests/reference/make_dependent.R, make_random.R).
     """
     if method not in METHODS:
         raise ParameterError("method", method, ", ".join(METHODS))
@@ -460,20 +546,95 @@ def multilevel(yi, vi, *, study, es=None, mods=None, data: pd.DataFrame | None =
         raise ParameterError("test", test, ", ".join(TESTS))
     if not 0 < level < 100:
         raise ParameterError("level", level, "a confidence level between 0 and 100, such as 95")
-    y, v, X, names, study, es = prepare(yi, vi, study, es, mods, data, intercept)
-    k, p = X.shape
-    s_codes, _ = factorize(study, "study", k)
-    e_codes, _ = factorize(es, "es", k)
-    nest = Nesting.from_codes(s_codes, e_codes)
-    if nest.n_group == nest.n_study:
-        warnings.warn("every study has a single inner level (one effect size per study), so the "
-                      "two variance components cannot be told apart; only their sum is "
-                      "estimable. Use a two-level model (meta_analysis) instead",
+    if random is not None and (study is not None or es is not None):
+        raise InputError("give either random=[...] or study=/es=, not both", column="random")
+    y = _numeric(_column(yi, data, "yi"), "yi")
+    k = y.size
+    Vb, kind = _sampling(None if vi is None else _numeric(_column(vi, data, "vi"), "vi"), V, k)
+    if Vb is None:
+        v = _numeric(_column(vi, data, "vi"), "vi")
+        if v.size != k:
+            raise InputError(f"yi has {k} values but vi has {v.size}", column="vi")
+        bad = np.flatnonzero(v <= 0)
+        if bad.size:
+            raise InputError(f"sampling variance {v[bad[0]]:g} is not positive; the multilevel "
+                             "model needs variances > 0", row=int(bad[0]) + 1, column="vi")
+    else:
+        v = Vb.diag()
+    # the random terms -> label columns
+    if random is None:
+        if study is None:
+            raise InputError("give the random effects, e.g. random=['study/es'] (or study=)",
+                             column="random")
+        labels = {"study": label_array(_column(study, data, "study")),
+                  "es": (np.arange(k).astype(object) if es is None
+                         else label_array(_column(es, data, "es")))}
+        terms = [("study", "es")]
+    else:
+        terms = parse_random(random)
+        if data is None:
+            raise InputError("random names columns, so give data= (a DataFrame)", column="random")
+        labels = {}
+        for term in terms:
+            for col in term:
+                if col not in labels:
+                    labels[col] = label_array(_column(col, data, col))
+    for col, arr in labels.items():
+        if arr.size != k:
+            raise InputError(f"{col} has {arr.size} labels but there are {k} effect sizes",
+                             column=col)
+    X, names = _moderators(mods, data, intercept, k)
+    keep = np.isfinite(y) & np.isfinite(v) & np.isfinite(X).all(axis=1)
+    for arr in labels.values():
+        keep &= ~pd.isna(pd.Series(arr)).to_numpy()
+    if not keep.all():
+        warnings.warn(f"{int((~keep).sum())} effect sizes with missing values were left out",
                       WhatWorksWarning, stacklevel=2)
+        y, v, X = y[keep], v[keep], X[keep]
+        labels = {c: a[keep] for c, a in labels.items()}
+        if Vb is not None:
+            Vb = Vb.subset(keep)
+    _check_design(X, names)
+    k, p = X.shape
+    Vb = BlockCovariance.diagonal(v) if Vb is None else Vb
+    # components: each term's nesting path, outer first
+    col_codes = {c: factorize(a, c, k)[0] for c, a in labels.items()}
+    comp_names, codes = [], []
+    for term in terms:
+        for j in range(1, len(term) + 1):
+            path = term[:j]
+            if len(path) == 1:
+                c = col_codes[path[0]]
+            else:
+                c = pd.factorize(pd.MultiIndex.from_arrays([col_codes[x] for x in path]))[0]
+            comp_names.append("/".join(path) if random is not None else
+                              ("study" if j == 1 else "study/es"))
+            codes.append(np.asarray(c, dtype=np.intp))
+    n_levels = [int(c.max()) + 1 for c in codes]
+    for a in range(len(codes)):
+        for b in range(a + 1, len(codes)):
+            if n_levels[a] == n_levels[b] and (
+                    pd.crosstab(codes[a], codes[b]).astype(bool).sum(axis=1) == 1).all():
+                warnings.warn(f"the components {comp_names[a]} and {comp_names[b]} group the effect "
+                              "sizes identically, so the two variance components cannot be told "
+                              "apart; only their sum is estimable. Drop one of them",
+                              WhatWorksWarning, stacklevel=2)
     reml = method == "REML"
-    sigma2, evaluations = fit_variance_components(nest, X, y, v, reml=reml, start=start)
     Qx, Rx = np.linalg.qr(X)
-    ev = _evaluate(nest, Qx, y, v, sigma2[0], sigma2[1], reml, 0.0, with_gradient=False)
+    hint = ("; check for clusters with extreme effects or variances, or give start values with "
+            "start=(...) in the order of sigma2")
+    if kind == "diagonal" and len(codes) == 2 and len(terms) == 1:
+        # two nested levels with diagonal V: the Sherman-Morrison algebra (a few vector passes)
+        nest = Nesting.from_codes(codes[0], codes[1])
+        sigma2, evaluations = fit_variance_components(nest, X, y, v, reml=reml, start=start)
+        ev = _evaluate(nest, Qx, y, v, sigma2[0], sigma2[1], reml, 0.0, with_gradient=False)
+        components, algorithm = nest.study, "nested"
+    else:
+        sigma2, evaluations, eng = varcomp.fit(Vb, codes, Qx, y, reml=reml, start=start, hint=hint,
+                                               multistart=len(terms) > 1)
+        ev = eng.evaluate(sigma2, reml, with_gradient=False)
+        components, _ = varcomp.components(Vb, codes)
+        algorithm = eng.name
     Rinv = np.linalg.inv(Rx)
     beta = Rinv @ ev.beta
     vb = Rinv @ ev.vb @ Rinv.T
@@ -491,10 +652,12 @@ def multilevel(yi, vi, *, study, es=None, mods=None, data: pd.DataFrame | None =
     coefs = tuple(Coefficient(names[j], float(beta[j]), float(se[j]), float(stat[j]),
                               float(p_value[j]), float(beta[j] - crit * se[j]),
                               float(beta[j] + crit * se[j])) for j in range(p))
-    # residual heterogeneity: the common-effect fit with weights 1/v
-    w = 1.0 / v
-    b_fe = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * y))
-    q = float((w * (y - X @ b_fe) ** 2).sum())
+    # residual heterogeneity: the common-effect (GLS) fit with weights V^-1
+    W = Vb.inverse().to_sparse()
+    WX = W @ X
+    b_fe = np.linalg.solve(X.T @ WX, WX.T @ y)
+    r = y - X @ b_fe
+    q = float(r @ (W @ r))
     q_p = float(stats.chi2.sf(q, dfree))
     # omnibus test of moderators
     btt = default_btt(X, intercept) if btt is None else [int(j) for j in btt]
@@ -508,25 +671,39 @@ def multilevel(yi, vi, *, study, es=None, mods=None, data: pd.DataFrame | None =
     else:
         qm = qm / m
         qm_p, qm_df = float(stats.f.sf(qm, m, dfree)), (m, dfree)
-    # fit statistics as metafor reports them (two variance components counted as parameters)
+    # fit statistics as metafor reports them (each variance component counted as a parameter)
     ll = ev.loglik
-    n_par = p + 2
+    n_par = p + len(codes)
     n_eff = k - p if reml else k
     if reml:
         deviance = -2 * ll
     else:
-        deviance = -2 * (ll + 0.5 * (k * np.log(2 * np.pi) + np.log(v).sum()))
+        deviance = -2 * (ll + 0.5 * (k * np.log(2 * np.pi) + Vb.logdet()))
     aic = -2 * ll + 2 * n_par
     bic = -2 * ll + n_par * np.log(n_eff)
     denom = max(n_eff, n_par + 2)
     aicc = -2 * ll + 2 * n_par * denom / (denom - n_par - 1)
     c0 = coefs[0]
+    first = terms[0][0]
     return MultilevelResult(
-        k=k, p=p, n_clusters=nest.n_study, n_groups=nest.n_group, method=method, test=test,
-        level=level, estimate=c0.estimate, se=c0.se, statistic=c0.statistic,
+        k=k, p=p, n_clusters=n_levels[0], n_groups=n_levels[len(terms[0]) - 1], method=method,
+        test=test, level=level, estimate=c0.estimate, se=c0.se, statistic=c0.statistic,
         p_value=c0.p_value, ci_lower=c0.ci_lower, ci_upper=c0.ci_upper, coefficients=coefs,
         df=float(dfree) if test == "t" else None,
-        sigma2=(float(sigma2[0]), float(sigma2[1])), q=q, q_df=dfree, q_p_value=q_p, qm=qm,
+        sigma2=tuple(float(s) for s in sigma2), random=tuple(comp_names),
+        s_nlevels=tuple(n_levels), sampling_covariance=kind, algorithm=algorithm,
+        q=q, q_df=dfree, q_p_value=q_p, qm=qm,
         qm_df=qm_df, qm_p_value=qm_p, btt=tuple(btt), loglik=float(ll),
         deviance=float(deviance), aic=float(aic), bic=float(bic), aicc=float(aicc),
-        evaluations=evaluations, vcov=vb, yi=y, vi=v, X=X, study=study, es=es, nesting=nest)
+        evaluations=evaluations, vcov=vb, yi=y, vi=v, X=X, V=Vb, codes=tuple(codes),
+        components=np.asarray(components), cluster=labels[first])
+
+
+def default_btt(X: np.ndarray, intercept: bool) -> list[int]:
+    """Coefficients in the omnibus test: all but an intercept column (as metafor chooses)."""
+    p = X.shape[1]
+    ones = [j for j in range(p) if np.all(X[:, j] == 1.0)]
+    if p > 1 and (intercept or ones):
+        drop = 0 if intercept else ones[0]
+        return [j for j in range(p) if j != drop]
+    return list(range(p))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from ..errors import InputError, ParameterError
 from .model import MetaAnalysis
 from .sensitivity import fit_subsets
@@ -37,7 +37,7 @@ MAX_EXACT = 10_000_000
 
 
 @dataclass(frozen=True, repr=False)
-class PermutationTest(Result):
+class PermutationTest(FrozenResult):
     """Permutation p-values for each coefficient and for the omnibus test of moderators."""
 
     names: tuple[str, ...]

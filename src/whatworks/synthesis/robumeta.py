@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._results import Result, fmt
+from .._results import FrozenResult, fmt
 from ..errors import InputError, ParameterError
 from .multilevel import factorize, prepare
 from .robust import RobustCoefficient, coef_test, sandwich
@@ -55,7 +55,7 @@ MODELS = ("CORR", "HIER")
 
 
 @dataclass(frozen=True, repr=False)
-class RobumetaResult(Result):
+class RobumetaResult(FrozenResult):
     """A robust variance estimation meta-regression (robumeta's ``robu``).
 
     ``estimate`` .. ``ci_upper`` describe the first coefficient; ``coefficients`` lists them all.

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from ..errors import InputError, ParameterError
 from .multilevel import MultilevelResult, factorize, label_array
 
@@ -96,7 +96,10 @@ def _by_size(codes: np.ndarray, n_clusters: int) -> list[tuple[np.ndarray, np.nd
 def _inv_sqrt_psd(B: np.ndarray) -> np.ndarray:
     """Symmetric ``B^-1/2`` for a batch, with near-zero eigenvalues dropped (generalised inverse)."""
     vals, vecs = np.linalg.eigh(B)
-    tol = np.finfo(float).eps ** 0.5 * np.maximum(vals.max(axis=-1, keepdims=True), 0.0)
+    # relative 1e-12: eigenvalues that are zero in exact arithmetic (a cluster whose rows the
+    # moderators fit exactly) come out near eps * max; B squares the condition of Phi_j, so
+    # genuine eigenvalues 1e-10 * max occur (dat.lopez2019: vi ~ 1e-4 under sigma2 ~ 1.6)
+    tol = 1e-12 * np.maximum(vals.max(axis=-1, keepdims=True), 0.0)
     f = np.where(vals > tol, 1.0 / np.sqrt(np.where(vals > tol, vals, 1.0)), 0.0)
     return np.einsum("mij,mj,mkj->mik", vecs, f, vecs)
 
@@ -274,7 +277,7 @@ def htz_df(sw: Sandwich, C: np.ndarray) -> float:
 # ----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class RobustCoefficient(Result):
+class RobustCoefficient(FrozenResult):
     """One coefficient with its cluster-robust standard error, t test and confidence interval."""
 
     name: str
@@ -288,7 +291,7 @@ class RobustCoefficient(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class WaldTest(Result):
+class WaldTest(FrozenResult):
     """A cluster-robust F test of ``C beta = 0`` (HTZ for CR2; naive F on m - p df for CR1)."""
 
     coefficients: tuple[str, ...]
@@ -306,7 +309,7 @@ class WaldTest(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class RobustResult(Result):
+class RobustResult(FrozenResult):
     """Cluster-robust tests of a fitted model's coefficients.
 
     ``estimate`` .. ``ci_upper`` describe the first coefficient; ``coefficients`` lists them all.
@@ -418,8 +421,9 @@ def cr2_coef_test(X, y, V, cluster, *, W=None, names=None, level: float = 95,
 def robust(fit, cluster=None, *, adjust: str = "CR2", level: float = 95) -> RobustResult:
     """Cluster-robust inference for a fitted model.
 
-    ``fit`` is a :class:`MultilevelResult` (working model: its fitted marginal covariance;
-    ``cluster`` defaults to its studies) or a univariate fit exposing ``X``, ``yi``, ``vi`` and
+    ``fit`` is a :class:`MultilevelResult` (working model: its fitted marginal covariance,
+    including a block ``V`` such as the CHE model's; ``cluster`` defaults to the outermost level
+    of its first random term) or a univariate fit exposing ``X``, ``yi``, ``vi`` and
     ``tau2`` (such as :class:`whatworks.synthesis.MetaAnalysis`; working model
     ``diag(vi + tau2)``), for which ``cluster`` is required. ``adjust`` is "CR2" (clubSandwich's
     default, Satterthwaite df, HTZ test) or "CR1" (metafor's ``robust()`` default, df = m - p).
@@ -431,17 +435,20 @@ def robust(fit, cluster=None, *, adjust: str = "CR2", level: float = 95) -> Robu
     """
     if isinstance(fit, MultilevelResult):
         k = fit.k
-        cluster = fit.study if cluster is None else label_array(cluster)
+        cluster = fit.cluster if cluster is None else label_array(cluster)
         if len(cluster) != k:
             raise InputError(f"cluster has {len(cluster)} labels but the model has {k} effect "
                              "sizes", column="cluster")
         codes, _ = factorize(cluster, "cluster", k)
-        # every study must sit inside one cluster, or V is not block-diagonal by cluster
-        per_study = pd.Series(codes).groupby(fit.nesting.study).nunique()
-        if (per_study > 1).any():
-            raise InputError("a study's effect sizes fall in more than one cluster; clusters must "
-                             "contain whole studies (use the study labels or coarser ones)",
-                             column="cluster")
+        # every block of the fitted covariance (a study, or rows linked by crossed random effects
+        # or by V) must sit inside one cluster, or the working model is not block-diagonal by
+        # cluster (clubSandwich refuses the same way)
+        per_block = pd.Series(codes).groupby(fit.components).nunique()
+        if (per_block > 1).any():
+            raise InputError("a study's effect sizes (or effect sizes linked by crossed random "
+                             "effects or by V) fall in more than one cluster; clusters must "
+                             "contain whole studies (use the outermost random-effect level, or "
+                             "coarser labels)", column="cluster")
         V = fit.fitted_covariance_blocks
         X, y, names, btt = fit.X, fit.yi, fit.names, list(fit.btt) if fit.p > 1 else None
     else:

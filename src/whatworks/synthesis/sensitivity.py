@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._results import Result, fmt
+from .._results import FrozenResult, fmt
 from ..errors import InputError
 from . import _wls
 from .model import MetaAnalysis, _fit, meta_analysis
@@ -62,14 +62,15 @@ def _is_intercept_only(fit: MetaAnalysis) -> bool:
 
 
 def fit_subsets(fit: MetaAnalysis, rows: np.ndarray, mask=None, *, X: np.ndarray | None = None,
-                y: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                y: np.ndarray | None = None, with_cov: bool = True) -> dict[str, np.ndarray]:
     """Refit ``fit``'s model to many subsets or variants of its data, in memory-bounded batches.
 
     ``rows`` indexes the refits; ``mask(rows)`` returns their 0/1 study masks (all studies when
     None). ``X`` may give a design per refit ``(n, k, p)`` and ``y`` outcomes per refit ``(n, k)``
     (permutation tests); by default every refit uses the fit's own. Returns the arrays of
     ``model._fit`` plus ``vb`` (the coefficients' covariance matrices) and ``s2`` (the
-    Knapp-Hartung factor), one row per refit. ML and REML start from the fit's tau².
+    Knapp-Hartung factor; not with ``with_cov=False``), one row per refit. ML and REML start
+    from the fit's tau².
     """
     rows = np.asarray(rows)
     k = fit.k
@@ -94,7 +95,8 @@ def fit_subsets(fit: MetaAnalysis, rows: np.ndarray, mask=None, *, X: np.ndarray
         batch = Batch(np.ascontiguousarray(yy), np.ascontiguousarray(vv), XX, m)
         out = _fit(batch, fit.method, fit.test, fit.level, control, intercept=True,
                    q_profile=False)
-        out["vb"], out["s2"] = _coef_cov(batch, out, fit)
+        if with_cov:  # leave_one_out does not need them: one pass over the batch less
+            out["vb"], out["s2"] = _coef_cov(batch, out, fit)
         parts.append(out)
     keys = [key for key in parts[0] if key != "qm_df"]
     return {key: np.concatenate([part[key] for part in parts]) for key in keys}
@@ -151,7 +153,7 @@ LOO_FIELDS = ("estimate", "se", "statistic", "p_value", "ci_lower", "ci_upper", 
 
 
 @dataclass(frozen=True, repr=False)
-class LeaveOneOut(Result):
+class LeaveOneOut(FrozenResult):
     """The model refitted with each study left out in turn (row ``i``: study ``i`` omitted)."""
 
     method: str
@@ -204,7 +206,7 @@ def leave_one_out(fit: MetaAnalysis) -> LeaveOneOut:
     if fit.k < 2 or (fit.test != "z" and fit.k < 3):
         raise InputError(f"leave-one-out needs at least {2 if fit.test == 'z' else 3} studies "
                          f"(k = {fit.k})")
-    out = fit_subsets(fit, np.arange(fit.k), _drop_one(fit.k))
+    out = fit_subsets(fit, np.arange(fit.k), _drop_one(fit.k), with_cov=False)
     return LeaveOneOut(
         method=fit.method, test=fit.test, labels=fit.study_labels,
         estimate=out["beta"][:, 0], se=out["se"][:, 0], statistic=out["statistic"][:, 0],
@@ -216,7 +218,7 @@ def leave_one_out(fit: MetaAnalysis) -> LeaveOneOut:
 # -- influence diagnostics ---------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class Influence(Result):
+class Influence(FrozenResult):
     """Outlier and influence diagnostics, one value per study (Viechtbauer & Cheung 2010)."""
 
     method: str
@@ -326,7 +328,7 @@ def _all_studies_var(fit: MetaAnalysis, tau2: np.ndarray) -> np.ndarray:
 # -- cumulative meta-analysis ------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class Cumulative(Result):
+class Cumulative(FrozenResult):
     """Cumulative meta-analysis: row ``j`` pools the first ``j + 1`` studies in ``order``."""
 
     method: str
@@ -407,7 +409,7 @@ def cumulative(fit: MetaAnalysis, order=None) -> Cumulative:
 # -- Baujat plot -------------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class Baujat(Result):
+class Baujat(FrozenResult):
     """Baujat plot coordinates: ``x`` contribution to heterogeneity, ``y`` influence on the fit."""
 
     labels: tuple[str, ...]

@@ -30,14 +30,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._results import Result, fmt, fmt_p
+from .._results import FrozenResult, fmt, fmt_p
 from ..errors import InputError, WhatWorksWarning
 from .model import MetaAnalysis, _as_array, check_method, check_test, meta_analysis
 from .tau2 import Control
 
 
 @dataclass(frozen=True, repr=False)
-class Subgroup(Result):
+class Subgroup(FrozenResult):
     """The model fitted within one subgroup."""
 
     name: str
@@ -58,7 +58,7 @@ class Subgroup(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class SubgroupAnalysis(Result):
+class SubgroupAnalysis(FrozenResult):
     """Per-subgroup models and the tests of subgroup differences."""
 
     method: str
