@@ -128,7 +128,8 @@ def test_an_editor_adds_a_finding_and_watches_the_rating_change(page, editor):
 
 
 PAGES = ["/", "/interventions/", "/interventions/?outcome=entry-to-care",
-         "/interventions/family-group-conferences/", "/interventions/schwartz-rounds/",
+         "/interventions/family-group-conferences/", "/interventions/family-group-conferences/?crosswalk=1",
+         "/interventions/schwartz-rounds/",
          "/outcomes/", "/compare/?i=family-group-conferences&i=social-workers-in-schools",
          "/methods/", "/accounts/sign-in/", "/no-such-page/", "/places/", "/places/E06000001/"]
 

@@ -28,6 +28,12 @@ CAVEAT = ("Approximate: the nearest level on that clearinghouse's scale, worked 
           "of one outcome. It is not that clearinghouse's own rating, which covers the whole "
           "programme under its own criteria and may differ.")
 
+PROGRAMME_CAVEAT = (
+    "Approximate, and not those clearinghouses' ratings: the nearest level on each scale, worked out "
+    "from our ratings of this programme's outcomes (its best-supported one). Each clearinghouse "
+    "rates programmes under its own criteria and its own reading of the studies, and may differ; "
+    "do not quote these levels as theirs.")
+
 RANDOMISED = ("rct", "cluster-rct")
 RIGOROUS_DESIGNS = ("rct", "cluster-rct", "qed")
 
@@ -211,3 +217,33 @@ def crosswalk(rating: Rating, clearinghouses: tuple[str, ...] | None = None) -> 
         if name not in CLEARINGHOUSES:
             raise ParameterError("clearinghouses", name, "any of " + ", ".join(CLEARINGHOUSES))
     return Crosswalk(outcome=rating.outcome, entries=tuple(CLEARINGHOUSES[n](rating) for n in names))
+
+
+#: Each clearinghouse's levels, best first (the order a programme-level summary picks from).
+LEVEL_ORDER = {
+    "foundations": ("4+", "4", "3+", "3", "2+", "2", "NE", "NL2"),
+    "cebc": ("5", "1", "2", "3", "4", "NR"),
+    "title-iv-e": ("well-supported", "supported", "promising", "does-not-meet"),
+}
+
+
+def programme_crosswalk(per_outcome: dict[str, list[dict]]) -> list[dict]:
+    """One nearest level per clearinghouse for a programme as a whole, from its outcomes' entries.
+
+    ``per_outcome`` maps an outcome's name to its cross-walk entries (``CrosswalkEntry.to_dict()``).
+    The clearinghouses rate a programme on its best-supported outcome, so the level picked is the
+    highest any outcome reaches (``LEVEL_ORDER``), naming that outcome; for CEBC, "concerning
+    practice" (harm on any outcome) comes first, as its scale puts a risk of harm before any
+    benefit. Approximate: each carries :data:`PROGRAMME_CAVEAT`.
+    """
+    best: dict[str, tuple[int, str, dict]] = {}
+    for outcome, entries in per_outcome.items():
+        for e in entries:
+            order = LEVEL_ORDER.get(e.get("clearinghouse"), ())
+            rank = order.index(e["level"]) if e.get("level") in order else len(order)
+            key = e.get("clearinghouse")
+            if key not in best or rank < best[key][0]:
+                best[key] = (rank, outcome, e)
+    return [dict(e, outcome=outcome, caveat=PROGRAMME_CAVEAT)
+            for name in CLEARINGHOUSES if name in best
+            for _, outcome, e in [best[name]]]

@@ -99,13 +99,13 @@ class RatingSerializer(serializers.ModelSerializer):
         model = Rating
         fields = ["intervention", "outcome", "outcome_name", "effectiveness", "effectiveness_label",
                   "effectiveness_state", "strength", "strength_label", "scheme", "scheme_version",
-                  "explanation", "inputs", "computed"]
+                  "statement", "explanation", "inputs", "computed"]
 
 
 class RatingBriefSerializer(RatingSerializer):
     class Meta(RatingSerializer.Meta):
         fields = ["outcome", "outcome_name", "effectiveness", "effectiveness_label",
-                  "effectiveness_state", "strength", "strength_label", "explanation"]
+                  "effectiveness_state", "strength", "strength_label", "statement", "explanation"]
 
 
 class InterventionListSerializer(serializers.ModelSerializer):

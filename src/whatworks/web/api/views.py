@@ -37,7 +37,7 @@ INTERVENTION_FILTERS = [
 
 LIST_FIELDS = ("id", "slug", "name", "status", "summary", "cost_band", "uk_evidence")
 RATING_KEYS = ("outcome", "outcome_name", "effectiveness", "effectiveness_label",
-               "effectiveness_state", "strength", "strength_label", "explanation")
+               "effectiveness_state", "strength", "strength_label", "statement", "explanation")
 
 
 class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
@@ -78,7 +78,7 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
         for r in Rating.objects.filter(intervention_id__in=list(ratings)).values_list(
                 "intervention_id", "outcome__slug", "outcome__name", "effectiveness",
                 "effectiveness_label", "effectiveness_state", "strength", "strength_label",
-                "explanation"):
+                "statement", "explanation"):
             ratings[r[0]].append(dict(zip(RATING_KEYS, r[1:], strict=True)))
         data = [{"slug": row["slug"], "name": row["name"], "status": row["status"],
                  "summary": row["summary"], "cost_band": row["cost_band"],

@@ -254,6 +254,8 @@ class Rating(models.Model):
     scheme_version = models.CharField(max_length=20)
     inputs = models.JSONField(default=dict)
     explanation = models.TextField()
+    statement = models.TextField(blank=True, help_text="the core's plain-language statement of what "
+                                 "the numbers mean (natural frequencies, months' progress, better/worse)")
     crosswalk = models.JSONField(default=list, blank=True,
                                  help_text="nearest levels on other clearinghouses' scales")
     computed = models.DateTimeField()
@@ -261,6 +263,19 @@ class Rating(models.Model):
     class Meta:
         unique_together = [("intervention", "outcome")]
         ordering = ["outcome__domain__order", "outcome__order"]
+
+    @property
+    def reading(self) -> str:
+        """The effectiveness level in words a reader cannot misread: "better" or "worse" for the
+        children or families (read with the outcome's direction), said beside the scheme's label."""
+        if self.effectiveness is None:
+            return ""
+        why = f"on this outcome {self.outcome.get_direction_display()}"
+        if self.effectiveness > 0:
+            return f"Better ({why})"
+        if self.effectiveness < 0:
+            return f"Worse ({why})"
+        return "No clear difference either way"
 
 
 class RatingChange(models.Model):

@@ -215,7 +215,8 @@ def with_ratings(qs: QuerySet[Intervention]) -> QuerySet[Intervention]:
 # outcome and the two badges (not the explanation, inputs or cross-walk, which are large).
 LISTED_FIELDS = ("slug", "name", "status", "summary", "cost_band", "updated")
 BADGE_FIELDS = ("intervention", "outcome", "outcome__slug", "outcome__name", "effectiveness",
-                "effectiveness_label", "effectiveness_state", "strength", "strength_label")
+                "effectiveness_label", "effectiveness_state", "strength", "strength_label", "statement",
+                "outcome__direction")
 
 
 def with_rating_badges(qs: QuerySet[Intervention]) -> QuerySet[Intervention]:

@@ -33,6 +33,7 @@ class StoredRating:
     scheme_version: str
     inputs: dict
     explanation: str
+    statement: str
     crosswalk: list
 
 
@@ -81,7 +82,7 @@ def stored(result: EvidenceRating) -> StoredRating:
                         effectiveness_state=r.effectiveness_code, strength=r.strength,
                         strength_label=r.strength_label, scheme=r.scheme_id,
                         scheme_version=r.scheme_version, inputs=r.inputs,
-                        explanation=r.explanation,
+                        explanation=r.explanation, statement=result.statement,
                         crosswalk=[e.to_dict() for e in crosswalk(r).entries])
 
 
@@ -141,7 +142,8 @@ def save_result(intervention: Intervention, outcome: Outcome, result: EvidenceRa
                       effectiveness_state=rating.effectiveness_state, strength=rating.strength,
                       strength_label=rating.strength_label, scheme=rating.scheme,
                       scheme_version=rating.scheme_version, inputs=rating.inputs,
-                      explanation=rating.explanation, crosswalk=rating.crosswalk,
+                      explanation=rating.explanation, statement=rating.statement,
+                      crosswalk=rating.crosswalk,
                       computed=when))
     if old is None or (old.effectiveness_label, old.strength_label) != (
             new.effectiveness_label, new.strength_label):

@@ -43,7 +43,7 @@ TABLES = {
                               "i2"]),
     "ratings": (Rating, ["intervention", "outcome", "effectiveness", "effectiveness_label",
                          "effectiveness_state", "strength", "strength_label", "scheme",
-                         "scheme_version", "explanation", "inputs", "computed"]),
+                         "scheme_version", "explanation", "statement", "inputs", "computed"]),
     "rating_changes": (RatingChange, ["intervention", "outcome", "when", "reason",
                                       "old_effectiveness", "new_effectiveness", "old_strength",
                                       "new_strength", "scheme_version", "explanation"]),

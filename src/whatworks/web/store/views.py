@@ -68,8 +68,14 @@ def intervention_detail(request, slug):
     syntheses = {s.outcome_id: s for s in Synthesis.objects.filter(intervention=intervention)
                  .only("outcome_id", "measure", "k")}
     studies = intervention.studies.all()
+    crosswalk = []
+    if request.GET.get("crosswalk") == "1":  # opt-in, and for the programme as a whole only
+        from whatworks.ratings.crosswalk import PROGRAMME_CAVEAT, programme_crosswalk
+
+        crosswalk = programme_crosswalk({r.outcome.name: r.crosswalk for r in ratings})
     return render(request, "store/intervention.html", {
-        "intervention": intervention,
+        "intervention": intervention, "crosswalk": crosswalk,
+        "crosswalk_caveat": PROGRAMME_CAVEAT if crosswalk else "",
         "rows": [(r, syntheses.get(r.outcome_id)) for r in ratings],
         "studies": studies,
         "illustrative": any(s.illustrative for s in studies),
