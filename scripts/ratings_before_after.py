@@ -21,7 +21,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "methods" / "ratings-2.0
 #: 2.0's changes to 1.0, each a set of parameters, with the words used in the table.
 CHANGES = (
     ("ineligible designs no longer pooled", ("pool_ineligible",)),
-    ("several effects per study pooled", ("dependent",)),
+    ("several effects per study pooled", ("dependent", "rho")),
     ("unknown sizes not counted as 1", ("unknown_n",)),
     ("Egger's test from 10 studies", ("small_study_test",)),
     ("±2 needs 3 or more studies", ("consistent_min_studies", "vote_consistent_min_studies")),

@@ -63,7 +63,7 @@ def test_a_batch_rates_every_body_of_evidence_as_rate_evidence_does(scheme):
         paths.add((result.rating.path, (result.synthesis or {}).get("method")))
     assert ("meta-analysis", "REML") in paths and ("vote-count", None) in paths
     if scheme.endswith("2.0"):
-        assert ("meta-analysis", "REML three-level + CR2") in paths
+        assert ("meta-analysis", "REML CHE (rho = 0.6) + CR2") in paths
 
 
 def test_identical_effects_are_reported_in_a_batch_as_alone():

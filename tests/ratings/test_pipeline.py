@@ -101,7 +101,7 @@ def test_several_effects_from_one_study_are_pooled_and_the_study_counts_once():
                  ratio_row("C", 0.90, 0.70, 1.16, n=200, es_id="c2"))
     new = rate_evidence(rows, direction="decrease", scheme=V2)
     assert (new.k, new.participants) == (3, 1000)
-    assert new.synthesis["method"] == "REML three-level + CR2"
+    assert new.synthesis["method"] == "REML CHE (rho = 0.6) + CR2"
     assert (new.synthesis["k"], new.synthesis["effects"]) == (3, 5)
     assert "across 3 studies and 1,000 children" in new.rating.explanation
     old = rate_evidence(rows, direction="decrease", scheme=V1)
@@ -123,6 +123,23 @@ def test_the_dependent_fit_agrees_with_the_engine_it_wraps():
     assert fit.estimate == pytest.approx(ref.estimate, rel=1e-12)
     assert (fit.ci_lower, fit.ci_upper) == pytest.approx((ref.ci_lower, ref.ci_upper), rel=1e-12)
     assert fit.pi_lower < fit.ci_lower and fit.pi_upper > fit.ci_upper
+
+
+def test_the_che_working_model_is_fitted_with_the_schemes_rho():
+    from whatworks.ratings.pipeline import fit_dependent_effects
+    from whatworks.synthesis.che import che
+
+    rng = np.random.default_rng(5)
+    study = np.repeat(np.arange(8), 3)
+    vi = rng.uniform(0.01, 0.05, study.size)
+    yi = 0.2 + rng.normal(0, 0.1, 8)[study] + rng.normal(0, np.sqrt(vi))
+    fit = fit_dependent_effects(yi, vi, study=study, rho=0.6)
+    ref = che(yi, vi, study=study, rho=0.6)
+    assert fit.estimate == pytest.approx(ref.estimate, rel=1e-12)
+    assert (fit.ci_lower, fit.ci_upper) == pytest.approx((ref.ci_lower, ref.ci_upper), rel=1e-12)
+    assert fit.method == "REML CHE (rho = 0.6) + CR2"
+    hierarchical = fit_dependent_effects(yi, vi, study=study, rho=0.0)
+    assert hierarchical.estimate != pytest.approx(fit.estimate, rel=1e-6)  # rho is not ignored
 
 
 def test_every_study_with_a_single_effect_uses_the_ordinary_model():

@@ -92,14 +92,20 @@ def test_a_scheme_round_trips_through_json():
 def test_version_2_0_states_its_pipeline_rules_with_their_parameters():
     text = " ".join(t for _, _, t in SCHEME_V2.describe_rules())
     assert "{" not in text and "}" not in text
-    for shown in ("nearest 12 months", "rho = 0", "CR2", "at least 3 eligible studies",
+    for shown in ("nearest 12 months", "rho = 0.6", "CR2", "at least 3 eligible studies",
                   "never gives +2", "Egger's regression test", "never as participants"):
         assert shown in text, shown
 
 
-def test_rho_other_than_zero_is_refused_not_ignored():
-    with pytest.raises(ParameterError, match="rho=0.5"):
-        SCHEME_V2.revise("2.1", changes="x", rho=0.5)
+def test_a_rho_outside_0_to_1_is_refused_not_ignored():
+    for rho in (1.0, -0.1, 1.5):
+        with pytest.raises(ParameterError, match=f"rho={rho}"):
+            SCHEME_V2.revise("2.1", changes="x", rho=rho)
+
+
+def test_version_2_0_fits_the_che_working_model_with_rho_0_6():
+    assert SCHEME_V2.parameters.rho == 0.6
+    assert SCHEME_V2.parameters.dependent == "multilevel-cr2"
 
 
 def test_every_rule_reads_with_its_thresholds_filled_in():

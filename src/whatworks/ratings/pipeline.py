@@ -379,18 +379,28 @@ class DependentFit:
     level: float
     model: Any = field(repr=False, compare=False)
     robust: Any = field(repr=False, compare=False)
+    rho: float = 0.0
 
-    method = "REML three-level + CR2"
     test = "CR2-satterthwaite"
+
+    @property
+    def method(self) -> str:
+        """The model as the synthesis reports it (rho = 0: hierarchical effects; else CHE)."""
+        if self.rho == 0.0:
+            return "REML three-level + CR2"
+        return f"REML CHE (rho = {self.rho:g}) + CR2"
 
 
 def fit_dependent_effects(yi, vi, *, study, es=None, level: float = 95.0,
                           method: str = "REML", rho: float = 0.0) -> DependentFit:
     """Pool several effect sizes per study: a three-level model with CR2 cluster-robust inference.
 
-    The working model is hierarchical effects: effects within studies with study and
-    within-study random effects, sampling errors uncorrelated within a study (``rho`` = 0; no
-    other value is fitted yet, and asking for one is refused). The pooled effect, its
+    The working model has study and within-study random effects. With ``rho`` = 0 the sampling
+    errors of one study's effects are uncorrelated (hierarchical effects); with 0 < ``rho`` < 1 they
+    are correlated ``rho`` (the correlated-and-hierarchical-effects, CHE, model of Pustejovsky &
+    Tipton 2022: a block-diagonal covariance from
+    :func:`whatworks.synthesis.covariance.constant_correlation`, fitted by
+    :func:`whatworks.synthesis.che.che`). The pooled effect, its
     standard error and interval come from CR2 with Satterthwaite degrees of freedom (robust to a
     mis-specified within-study correlation); the prediction interval is
     ``estimate ± t(df) sqrt(se² + sigma²_between + sigma²_within)``, and I² is Cheung's (2014)
@@ -407,17 +417,24 @@ def fit_dependent_effects(yi, vi, *, study, es=None, level: float = 95.0,
     from ..synthesis.multilevel import multilevel
     from ..synthesis.robust import robust
 
-    if rho != 0.0:
-        raise ParameterError("rho", rho, "0.0: only the hierarchical-effects working model is fitted")
+    if not 0.0 <= rho < 1.0:
+        raise ParameterError("rho", rho, "a within-study correlation of sampling errors, 0 <= rho < 1")
     y = np.asarray(yi, dtype=float)
     v = np.asarray(vi, dtype=float)
     labels = pd.Series(list(study), dtype=object)
     k_studies = labels.nunique()
     if k_studies < 2:
         raise ParameterError("study", k_studies, "at least 2 studies to pool")
-    fit = multilevel(y, v, study=list(study), es=None if es is None else list(es), method=method,
-                     level=level)
-    rob = robust(fit, adjust="CR2", level=level)
+    if rho == 0.0:
+        fit = multilevel(y, v, study=list(study), es=None if es is None else list(es), method=method,
+                         level=level)
+        rob = robust(fit, adjust="CR2", level=level)
+    else:
+        from ..synthesis.che import che
+
+        res = che(y, v, study=list(study), es=None if es is None else list(es), rho=rho,
+                  method=method, level=level)
+        fit, rob = res.model, res.robust
     if not (rob.se > 0 and math.isfinite(rob.se) and math.isfinite(rob.df) and rob.df > 0):
         raise ConvergenceError(f"the CR2 cluster-robust standard error is degenerate (se = {rob.se:g}, "
                                f"df = {rob.df:g}): every effect equals the pooled estimate")
@@ -433,7 +450,7 @@ def fit_dependent_effects(yi, vi, *, study, es=None, level: float = 95.0,
                         pi_lower=float(rob.estimate - half), pi_upper=float(rob.estimate + half),
                         tau2=tau2, sigma2=(float(s1), float(s2)), i2=float(i2),
                         k_studies=int(k_studies), k_effects=int(y.size), level=level, model=fit,
-                        robust=rob)
+                        robust=rob, rho=float(rho))
 
 
 def _fit_independent(yi, vi, labels, p):

@@ -104,7 +104,8 @@ class SchemeParameters:
         "one-per-study" keeps the first effect at that time point (others dropped, 1.0) or
         "multilevel-cr2" pools them all in a three-level model (effects within studies, REML) with
         CR2 cluster-robust inference by study; ``rho`` is the assumed correlation of sampling
-        errors within a study (only 0, hierarchical effects, is fitted). ``estimator``: the tau²
+        errors within a study (0: hierarchical effects; 2.0 uses 0.6, the correlated-and-
+        hierarchical-effects model of Pustejovsky & Tipton 2022). ``estimator``: the tau²
         estimator; ``single_study_model``: "FE" (the study as it is); ``test_small_k`` below
         ``knha_min_studies`` studies, else ``test`` ("knha", Knapp-Hartung, in 1.0 and 2.0;
         "adhoc", Knapp-Hartung with the variance factor at least 1, is available).
@@ -226,9 +227,10 @@ class SchemeParameters:
                                  "are not pooled, the vote rules are used)")
         if self.single_study_model != "FE":
             raise ParameterError("single_study_model", self.single_study_model, "'FE'")
-        if self.rho != 0.0:
-            raise ParameterError("rho", self.rho, "0.0 (only the hierarchical-effects working model, "
-                                 "sampling errors uncorrelated within a study, is fitted so far)")
+        if not 0.0 <= self.rho < 1.0:
+            raise ParameterError("rho", self.rho, "a within-study correlation of sampling errors, "
+                                 "0 <= rho < 1 (0: hierarchical effects; above 0: correlated and "
+                                 "hierarchical effects)")
         for name in ("knha_min_studies", "small_study_min_studies", "consistent_min_studies",
                      "no_effect_pi_min_studies"):
             _check_int(self, name, 1)
@@ -542,7 +544,9 @@ def _rules_v2() -> tuple[Rule, ...]:
              "Several effect sizes from one study are pooled, not dropped: a three-level model "
              "(effects within studies; {estimator}) with CR2 cluster-robust inference by study "
              "and Satterthwaite degrees of freedom; the sampling errors of one study's effects are "
-             "taken as uncorrelated (rho = {rho:g}, hierarchical effects). A study counts once in "
+             "taken as correlated rho = {rho:g} (the correlated-and-hierarchical-effects working "
+             "model of Pustejovsky and Tipton, 2022; the cluster-robust inference stays valid if "
+             "rho is wrong). A study counts once in "
              "k, in participants and in votes; for the vote, its effects are averaged assuming "
              "they are perfectly correlated (the cautious choice)."),
         Rule("model", "evidence",
@@ -616,7 +620,8 @@ SCHEME_V2 = dataclasses.replace(
             "size is never counted as one participant; Egger's test feeds the publication-bias "
             "downgrade from 10 studies; vote-count inconsistency uses the vote's classification.",
     parameters=dataclasses.replace(
-        SchemeParameters(), pool_ineligible=False, dependent="multilevel-cr2", unknown_n="unknown",
+        SchemeParameters(), pool_ineligible=False, dependent="multilevel-cr2", rho=0.6,
+        unknown_n="unknown",
         small_study_test="egger", consistent_min_studies=3, vote_consistent_min_studies=3,
         consistent_by_probability=False, no_effect_needs_pi=True, imprecision_all_paths=True,
         vote_inconsistency="classification", vote_consistent_allowed=False))
