@@ -147,7 +147,6 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Redis shared by every host when WHATWORKS_CACHE_URL is set (the page cache's generation lives there,
 # so an edit on one host empties every host's pages at once); this process's memory otherwise.
-WHATWORKS_CACHE_URL = env_str("WHATWORKS_CACHE_URL", "") or ""
 CACHES = {"default": env_cache("WHATWORKS_CACHE_URL")}
 
 # Security: safe defaults everywhere; HTTPS-only cookies and HSTS when served over HTTPS.
