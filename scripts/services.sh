@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Make sure what the tests need is here: PostgreSQL running on 127.0.0.1:5432 and Debian's chromium.
+# Make sure what the tests need is here: PostgreSQL running on 127.0.0.1:5432, Redis on
+# 127.0.0.1:6379 (the shared cache) and Debian's chromium.
 # Installs with apt-get when missing and running as root; otherwise says loudly what is missing.
-# Prints "postgres=yes|no chromium=yes|no" as its last line.
+# Prints "postgres=yes|no redis=yes|no chromium=yes|no" as its last line.
 set -uo pipefail
 have_pg=no
 have_chromium=no
+have_redis=no
 as_root() { [ "$(id -u)" = "0" ]; }
 apt_updated=no
 apt_install() {
@@ -39,10 +41,35 @@ if command -v pg_isready >/dev/null 2>&1; then
 fi
 [ "$have_pg" = yes ] || echo "services: *** PostgreSQL is NOT available on 127.0.0.1:5432 ***" >&2
 
+redis_up() {
+  if command -v redis-cli >/dev/null 2>&1; then
+    [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && head -c 5 <&3 | grep -q PONG) 2>/dev/null
+  fi
+}
+if ! redis_up; then
+  if ! command -v redis-server >/dev/null 2>&1 && as_root; then
+    echo "services: installing Redis (apt-get)" >&2
+    apt_install redis-server || echo "services: could not install Redis" >&2
+  fi
+  if command -v redis-server >/dev/null 2>&1; then
+    redis-server --bind 127.0.0.1 --port 6379 --daemonize yes >/dev/null 2>&1 || true
+    for _ in $(seq 1 10); do redis_up && break; sleep 1; done
+  fi
+fi
+redis_up && have_redis=yes
+[ "$have_redis" = yes ] || echo "services: *** Redis is NOT available on 127.0.0.1:6379 ***" >&2
+
 if [ ! -x /usr/bin/chromium ] && as_root; then
   echo "services: installing chromium (apt-get)" >&2
   apt_install chromium || echo "services: could not install chromium" >&2
 fi
 [ -x /usr/bin/chromium ] && have_chromium=yes
 [ "$have_chromium" = yes ] || echo "services: *** chromium is NOT installed (/usr/bin/chromium) ***" >&2
-echo "postgres=$have_pg chromium=$have_chromium"
+# WeasyPrint (the trial report's PDF) needs Pango; chromium brings libpango-1.0-0, not always pangoft2
+if ! ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0.so.0" && as_root; then
+  echo "services: installing Pango for PDF reports (apt-get)" >&2
+  apt_install libpango-1.0-0 libpangoft2-1.0-0 || echo "services: could not install Pango" >&2
+fi
+echo "postgres=$have_pg redis=$have_redis chromium=$have_chromium"

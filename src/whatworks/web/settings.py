@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_cache, env_int, env_list, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("WHATWORKS_DATA_DIR", "var")).resolve()
@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for /api/docs/, served as our static files
     "axes",
     "whatworks.web.accounts",
     "whatworks.web.store",
@@ -144,8 +145,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True  # serve app static files without collectstatic in local use
 WHITENOISE_AUTOREFRESH = DEBUG
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                      "TIMEOUT": 300}}
+# Redis shared by every host when WHATWORKS_CACHE_URL is set (the page cache's generation lives there,
+# so an edit on one host empties every host's pages at once); this process's memory otherwise.
+CACHES = {"default": env_cache("WHATWORKS_CACHE_URL")}
 
 # Security: safe defaults everywhere; HTTPS-only cookies and HSTS when served over HTTPS.
 SESSION_COOKIE_HTTPONLY = True
@@ -182,7 +184,7 @@ def _rate(name: str, default: str) -> str | None:
 
 
 # API throttling (DRF): requests per client address (anonymous) or per user, e.g. "300/minute";
-# "off" turns one off. Counted in each server process's cache.
+# "off" turns one off. Counted in the cache (shared by every host with WHATWORKS_CACHE_URL).
 WHATWORKS_API_RATES = {"anon": _rate("WHATWORKS_API_ANON_RATE", "300/minute"),
                        "user": _rate("WHATWORKS_API_USER_RATE", "1200/minute")}
 SPECTACULAR_SETTINGS = {
@@ -191,6 +193,8 @@ SPECTACULAR_SETTINGS = {
                    "from the findings by published, versioned rules.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR",  # nothing from a CDN
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no call to swagger.io
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "whatworks.web.api.errors.document_errors"],
 }

@@ -16,6 +16,8 @@ router.register("syntheses", views.SynthesisViewSet, basename="synthesis")
 router.register("ratings", views.RatingViewSet, basename="rating")
 
 urlpatterns = [
+    path("", views.api_index, name="index"),
+    path("docs/", views.ApiDocsView.as_view(url_name="api:openapi"), name="docs"),
     path("openapi.json", SpectacularAPIView.as_view(renderer_classes=[OpenApiJsonRenderer2]),
          name="openapi"),
     path("effect-size", views.effect_size, name="effect-size"),

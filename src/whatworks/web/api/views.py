@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import api_view, parser_classes, permission_classes
@@ -114,6 +117,32 @@ class OutcomeViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Outcome.objects.select_related("domain")
 
 
+#: The list filters by the objects a list's items link to: name -> (lookup, what it names).
+LINK_FILTERS = {"intervention": ("intervention__slug", "intervention slug"),
+                "outcome": ("outcome__slug", "outcome slug"),
+                "study": ("study__key", "study key")}
+SLUG_SHAPE = re.compile(r"[-a-zA-Z0-9_]{1,120}")
+
+
+def link_parameters(*names: str) -> list[OpenApiParameter]:
+    """The OpenAPI parameters of ``filter_by_links`` for the names a list honours."""
+    return [OpenApiParameter(name, str, required=False, pattern=SLUG_SHAPE.pattern,
+                             description=f"only items linked to this {LINK_FILTERS[name][1]}")
+            for name in names]
+
+
+def filter_by_links(qs, params, *names: str):
+    """Keep the items linked to the objects named in ``?intervention=``, ``?outcome=``, ...; a
+    value that cannot be a slug is refused (400, the one error shape), an unknown one matches none,
+    an empty one filters nothing."""
+    bad = {name: [f"{params[name]!r} is not a {LINK_FILTERS[name][1]}: use letters, digits, - and _"]
+           for name in names if params.get(name) and not SLUG_SHAPE.fullmatch(params[name])}
+    if bad:
+        raise ValidationError(bad)
+    return qs.filter(**{LINK_FILTERS[name][0]: params[name] for name in names if params.get(name)})
+
+
+@extend_schema_view(list=extend_schema(parameters=link_parameters("intervention")))
 class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
                    viewsets.ReadOnlyModelViewSet):
     """Studies of published interventions."""
@@ -123,8 +152,9 @@ class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.Update
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return Study.objects.filter(
+        qs = Study.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related("intervention")
+        return filter_by_links(qs, self.request.query_params, "intervention")
 
     def perform_create(self, serializer):
         serializer.instance = changes.save_study(Study(**serializer.validated_data),
@@ -138,9 +168,7 @@ class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.Update
                            reason="study changed through the API")
 
 
-@extend_schema_view(list=extend_schema(parameters=[
-    OpenApiParameter("intervention", str, required=False, description="intervention slug"),
-    OpenApiParameter("outcome", str, required=False, description="outcome slug")]))
+@extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome", "study")))
 class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
     """Findings; writing one refits the synthesis and recomputes the rating."""
 
@@ -151,12 +179,7 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
         qs = Finding.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related(
             "study", "intervention", "outcome")
-        params = self.request.query_params
-        if params.get("intervention"):
-            qs = qs.filter(intervention__slug=params["intervention"])
-        if params.get("outcome"):
-            qs = qs.filter(outcome__slug=params["outcome"])
-        return qs
+        return filter_by_links(qs, self.request.query_params, "intervention", "outcome", "study")
 
     def perform_create(self, serializer):
         study = serializer.validated_data["study"]
@@ -177,17 +200,18 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
                                 user=self.request.user)
 
 
+@extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome")))
 class SynthesisViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.SynthesisSerializer
 
     def get_queryset(self):
-        return Synthesis.objects.filter(
+        qs = Synthesis.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related(
             "intervention", "outcome").order_by("pk")  # a stable order: pages never overlap
+        return filter_by_links(qs, self.request.query_params, "intervention", "outcome")
 
 
-@extend_schema_view(list=extend_schema(parameters=[
-    OpenApiParameter("outcome", str, required=False, description="outcome slug")]))
+@extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome")))
 class RatingViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RatingSerializer
 
@@ -195,9 +219,7 @@ class RatingViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
         qs = Rating.objects.filter(
             intervention__in=visible_interventions(self.request.user)).select_related(
             "intervention", "outcome").order_by("outcome__domain__order", "outcome__order", "pk")
-        if self.request.query_params.get("outcome"):
-            qs = qs.filter(outcome__slug=self.request.query_params["outcome"])
-        return qs
+        return filter_by_links(qs, self.request.query_params, "intervention", "outcome")
 
 
 @extend_schema(request=None, responses={200: inline_serializer("EffectSize", {
@@ -277,3 +299,42 @@ def import_detail(request, job_id: int):
         raise NotFound("no such import")
     imports.mark_if_stale(job)
     return Response(s.ImportJobSerializer(job).data)
+
+
+#: What /api/ lists: each endpoint's URL name and what it holds.
+INDEX = (("interventions", "api:intervention-list", "interventions with their per-outcome ratings"),
+         ("outcomes", "api:outcome-list", "the outcomes framework"),
+         ("studies", "api:study-list", "studies of published interventions"),
+         ("findings", "api:finding-list", "findings (effect sizes) per study and outcome"),
+         ("syntheses", "api:synthesis-list", "meta-analyses per intervention and outcome"),
+         ("ratings", "api:rating-list", "ratings per intervention and outcome"),
+         ("effect-size", "api:effect-size", "an effect size from reported statistics"),
+         ("imports", "api:imports", "bulk imports (editors)"))
+
+
+@extend_schema(exclude=True)
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def api_index(request):
+    """The API's endpoints, with links to the human-readable docs and the OpenAPI document."""
+    return Response({
+        "docs": request.build_absolute_uri(reverse("api:docs")),
+        "openapi": request.build_absolute_uri(reverse("api:openapi")),
+        "endpoints": {name: {"url": request.build_absolute_uri(reverse(url_name)), "description": what}
+                      for name, url_name, what in INDEX}})
+
+
+@extend_schema(exclude=True)
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI over /api/openapi.json, every file from our static files (drf-spectacular-sidecar)
+    and its start-up script from this URL: no inline script, nothing from another site."""
+
+    #: The site's policy (SecurityHeadersMiddleware), but Swagger UI sets inline style attributes.
+    CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+           "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+           "frame-ancestors 'none'")
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response["Content-Security-Policy"] = self.CSP
+        return response

@@ -1,116 +1,129 @@
 """A page cache for readers who are not signed in, emptied by any change to the store's content.
 
-Connected in ``StoreConfig.ready()``, so every process that loads the app (web server, API, editors,
-management commands) renews the content generation when it saves or deletes store content.
+Kept in Django's cache framework: Redis shared by every host when ``WHATWORKS_CACHE_URL`` is set,
+this process's memory otherwise. Connected in ``StoreConfig.ready()``, so every process that loads
+the app (web server, API, editors, management commands) renews the content generation when it saves
+or deletes store content.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from functools import wraps
 from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
 
 log = logging.getLogger(__name__)
 
+#: The key of the content generation in a shared cache.
+GENERATION_KEY = "pages:generation"
+
 
 class PageCache:
-    """Rendered public pages, in this process's memory, tagged with the store's content generation.
+    """Rendered public pages in Django's cache, filed under the store's content generation.
 
-    The generation is a token in a file in the data directory. Every save or delete of store
-    content replaces it once its transaction commits (in any process on this host that has loaded
-    these views), so every process sees the change on its next request and renders afresh. Pages
-    also expire after ``WHATWORKS_PAGE_CACHE_SECONDS`` (default 60; 0 turns the cache off): the
-    bound on staleness after a change made by a process that never loaded these views.
+    A page's key holds the generation it was rendered in, so starting a new generation empties the
+    cache for everyone at once (old pages are never read again and expire). Where the generation is:
+
+    - a shared cache (Redis, ``WHATWORKS_CACHE_URL``): a key in that cache, read on every request,
+      so an edit on any host is seen by every host on its next request;
+    - this process's memory (no ``WHATWORKS_CACHE_URL``): a token file in the data directory, so
+      every process on this host sees an edit made by any other on its next request.
+
+    Every save or delete of store content starts a new generation once its transaction commits (in
+    any process that has loaded these views). Pages also expire after
+    ``WHATWORKS_PAGE_CACHE_SECONDS`` (default 60; 0 turns the cache off): the bound on staleness
+    after a change made by a process that never loaded these views.
     """
 
-    def __init__(self, max_bytes: int = 64 * 2**20):
-        self.max_bytes = max_bytes
-        self._pages: OrderedDict[str, tuple[float, bytes, bytes, str]] = OrderedDict()
-        self._size = 0
-        self._generation = b""
-        self._lock = threading.Lock()
-        self.clock = time.monotonic
+    def __init__(self, cache=None, max_page_bytes: int = 4 * 2**20):
+        self._cache = cache  # None: Django's default cache, looked up when used
+        self.max_page_bytes = max_page_bytes
+        self.clock = time.time
         self._where = (None, "")  # (settings.DATA_DIR, the generation file's path) last used
+
+    @property
+    def cache(self):
+        return self._cache if self._cache is not None else caches["default"]
+
+    @property
+    def shared(self) -> bool:
+        """Whether the cache is shared by other processes and hosts (not this process's memory)."""
+        return not isinstance(self.cache, LocMemCache)
 
     @property
     def path(self) -> Path:
         return Path(settings.DATA_DIR) / "page-cache-generation"
 
-    def generation(self) -> bytes:
-        """The current token (read on every request: a few microseconds, no database query)."""
+    def generation(self) -> str:
+        """The current generation (read on every request: one cache read or one small file)."""
+        if self.shared:
+            current = self.cache.get(GENERATION_KEY)
+            if current is None:  # never set, or evicted: start one (first writer wins)
+                self.cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+                current = self.cache.get(GENERATION_KEY)
+            return current or ""
         data_dir = settings.DATA_DIR
         if self._where[0] != data_dir:
             self._where = (data_dir, str(self.path))
         try:
             fd = os.open(self._where[1], os.O_RDONLY)
         except FileNotFoundError:
-            return b""
+            return ""
         try:
-            return os.read(fd, 256)
+            return os.read(fd, 256).decode("ascii", "replace")
         finally:
             os.close(fd)
 
     def bump(self) -> None:
-        """Start a new generation: every process renders its pages afresh."""
+        """Start a new generation: every process on every host renders its pages afresh."""
+        token = uuid.uuid4().hex
+        if self.shared:
+            try:
+                self.cache.set(GENERATION_KEY, token, timeout=None)
+            except Exception as exc:  # noqa: BLE001 - the cache server is down: pages expire instead
+                log.error("could not renew the page cache generation in the shared cache: %s", exc)
+            return
         path = self.path
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
         try:
-            tmp.write_bytes(uuid.uuid4().hex.encode())
+            tmp.write_bytes(token.encode())
             os.replace(tmp, path)
         except OSError as exc:  # other processes keep their pages until they expire
             log.error("could not renew the page cache generation in %s: %s", path, exc)
-        self.clear()
 
     def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()
-            self._size = 0
+        """Forget every page (a new generation)."""
+        self.bump()
 
-    def get(self, key: str, generation: bytes) -> tuple[bytes, str] | None:
-        with self._lock:
-            if generation != self._generation:  # the content changed: drop every page
-                self._pages.clear()
-                self._size = 0
-                self._generation = generation
-                return None
-            entry = self._pages.get(key)
-            if entry is None:
-                return None
-            if entry[0] < self.clock() or entry[1] != generation:
-                self._drop(key)
-                return None
-            self._pages.move_to_end(key)
-            return entry[2], entry[3]
+    @staticmethod
+    def _key(key: str, generation: str) -> str:
+        return f"pages:{generation}:{hashlib.sha256(key.encode()).hexdigest()}"
 
-    def put(self, key: str, generation: bytes, content: bytes, content_type: str,
+    def get(self, key: str, generation: str) -> tuple[bytes, str] | None:
+        entry = self.cache.get(self._key(key, generation))
+        if entry is None or entry[0] < self.clock() or entry[1] != key:
+            return None
+        return entry[2], entry[3]
+
+    def put(self, key: str, generation: str, content: bytes, content_type: str,
             seconds: float) -> None:
-        size = len(key) + len(content)
-        if size > self.max_bytes // 16:
+        if len(key) + len(content) > self.max_page_bytes:
             return
-        with self._lock:
-            if generation != self._generation:  # rendered before a change: not kept
-                return
-            self._drop(key)
-            self._pages[key] = (self.clock() + seconds, generation, content, content_type)
-            self._size += size
-            while self._size > self.max_bytes:
-                self._drop(next(iter(self._pages)))
-
-    def _drop(self, key: str) -> None:
-        entry = self._pages.pop(key, None)
-        if entry is not None:
-            self._size -= len(key) + len(entry[2])
+        self.cache.set(self._key(key, generation), (self.clock() + seconds, key, content, content_type),
+                       timeout=max(1, int(seconds) + 1))
 
 
 PAGES = PageCache()
@@ -153,8 +166,12 @@ def cached_for_readers(view):
         if not seconds or _in_transaction() or not _reader(request):
             return view(request, *args, **kwargs)
         key = request.get_full_path()
-        generation = PAGES.generation()
-        hit = PAGES.get(key, generation)
+        try:
+            generation = PAGES.generation()
+            hit = PAGES.get(key, generation)
+        except Exception as exc:  # noqa: BLE001 - the cache server is down: render every page
+            log.error("page cache unavailable: %s", exc)
+            return view(request, *args, **kwargs)
         if hit is not None:
             content_type, _, kept = hit[1].partition("\n")
             response = HttpResponse(hit[0], content_type=content_type)
@@ -171,7 +188,10 @@ def cached_for_readers(view):
                 and "no-store" not in response.get("Cache-Control", "")
                 and not _in_transaction()):
             kept = "".join(f"\n{h}: {response[h]}" for h in KEPT_HEADERS if h in response)
-            PAGES.put(key, generation, response.content, response["Content-Type"] + kept, seconds)
+            try:
+                PAGES.put(key, generation, response.content, response["Content-Type"] + kept, seconds)
+            except Exception as exc:  # noqa: BLE001 - the cache server is down: not kept
+                log.error("page cache unavailable: %s", exc)
         return response
     return wrapper
 
