@@ -23,6 +23,14 @@ THREADS, OPERATIONS = 8, 50
 def committed_store(django_db_setup, django_db_blocker):
     """An intervention with a study per thread, committed (not inside a test transaction)."""
     with django_db_blocker.unblock():
+        # a transactional test that ran before (the browser tests) flushes every table, the
+        # migrations' seed rows included: seed what this test reads again (idempotent)
+        from whatworks.web.store.demo import seed_framework
+
+        seed_framework()
+        Group.objects.get_or_create(name="editors")
+        Intervention.objects.filter(slug__startswith="concurrency-").delete()
+        User.objects.filter(username="concurrent-editor").delete()
         intervention = Intervention.objects.create(slug="concurrency-test", name="Concurrency",
                                                    summary="x", status="published")
         other = Intervention.objects.create(slug="concurrency-other", name="Other", summary="x")
