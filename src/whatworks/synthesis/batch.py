@@ -64,8 +64,8 @@ def meta_analysis_batch(yi, vi, *, method: str = "REML", test: str = "z", level:
     Missing entries (NaN in ``yi`` or ``vi``) are left out of their row. Same methods, tests and
     results as :func:`whatworks.synthesis.meta_analysis` (tested equal to it).
     """
-    check_method(method)
-    check_test(test)
+    method = check_method(method)
+    test = check_test(test)
     y = np.atleast_2d(np.asarray(yi, dtype=float))
     v = np.atleast_2d(np.asarray(vi, dtype=float))
     if y.shape != v.shape:

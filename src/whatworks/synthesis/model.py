@@ -187,15 +187,18 @@ def _as_array(value, data: pd.DataFrame | None, name: str) -> np.ndarray:
 
 
 def check_method(method: str) -> str:
-    if method not in TAU2_ESTIMATORS:
-        raise ParameterError("method", method, ", ".join(TAU2_ESTIMATORS))
-    return method
+    """The registry's spelling of a tau² estimator named in any case ("reml" -> "REML")."""
+    names = {name.lower(): name for name in TAU2_ESTIMATORS}
+    if not isinstance(method, str) or method.lower() not in names:
+        raise ParameterError("method", method, ", ".join(TAU2_ESTIMATORS) + " (in any case)")
+    return names[method.lower()]
 
 
 def check_test(test: str) -> str:
-    if test not in TESTS:
-        raise ParameterError("test", test, ", ".join(TESTS))
-    return test
+    """A test named in any case ("KNHA" -> "knha")."""
+    if not isinstance(test, str) or test.lower() not in TESTS:
+        raise ParameterError("test", test, ", ".join(TESTS) + " (in any case)")
+    return test.lower()
 
 
 def meta_analysis(yi, vi=None, *, sei=None, mods=None, data: pd.DataFrame | None = None,
@@ -213,8 +216,8 @@ def meta_analysis(yi, vi=None, *, sei=None, mods=None, data: pd.DataFrame | None
     method : a tau² estimator from ``TAU2_ESTIMATORS`` ("FE" for a common-effect model).
     test : "z", "t", "knha" (Knapp-Hartung) or "adhoc" (Knapp-Hartung, variance factor >= 1).
     """
-    check_method(method)
-    check_test(test)
+    method = check_method(method)
+    test = check_test(test)
     if not 0 < level < 100:
         raise ParameterError("level", level, "a confidence level between 0 and 100, such as 95")
     control = control or Control()

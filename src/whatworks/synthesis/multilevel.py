@@ -540,10 +540,11 @@ def multilevel(yi, vi=None, *, V=None, study=None, es=None, random=None, mods=No
     Science 23:425-438 (the CHE working model). Tested against metafor 3.8 ``rma.mv``
     (tests/reference/make_dependent.R, make_random.R).
     """
-    if method not in METHODS:
-        raise ParameterError("method", method, ", ".join(METHODS))
-    if test not in TESTS:
-        raise ParameterError("test", test, ", ".join(TESTS))
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise ParameterError("method", method, ", ".join(METHODS) + " (in any case)")
+    if not isinstance(test, str) or test.lower() not in TESTS:
+        raise ParameterError("test", test, ", ".join(TESTS) + " (in any case)")
+    method, test = method.upper(), test.lower()
     if not 0 < level < 100:
         raise ParameterError("level", level, "a confidence level between 0 and 100, such as 95")
     if random is not None and (study is not None or es is not None):

@@ -119,8 +119,8 @@ def subgroup_analysis(yi, vi=None, group=None, *, data: pd.DataFrame | None = No
         y, v = fit.yi, fit.vi
         method, test, level, control = fit.method, fit.test, fit.level, fit.control
     else:
-        check_method(method)
-        check_test(test)
+        method = check_method(method)
+        test = check_test(test)
         y = _as_array(yi, data, "yi")
         if vi is None:
             raise InputError("give the sampling variances (vi)", column="vi")
