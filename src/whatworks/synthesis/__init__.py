@@ -7,6 +7,8 @@ The names below are loaded on first use (PEP 562), so ``whatworks meta`` pays on
 it runs (the univariate model does not need scipy.stats, the robust or multilevel code).
 """
 
+import sys
+import types
 from importlib import import_module
 
 #: Public name -> the module (in this package) that defines it.
@@ -43,3 +45,20 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """Five public functions share their name with the module that defines them (``multilevel``,
+    ``robust``, ``robumeta``, ``mantel_haenszel``, ``che``). Importing such a module, from anywhere,
+    makes the import system set the package attribute to the module, which would shadow the lazily
+    loaded function; reading the attribute through this class gives the function again, so
+    ``from whatworks.synthesis import multilevel`` is the function whatever was imported before."""
+
+    def __getattribute__(self, name: str):
+        value = super().__getattribute__(name)
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            return getattr(value, name)
+        return value
+
+
+sys.modules[__name__].__class__ = _Package
