@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, sparse, stats
+from scipy import sparse, stats
 
 from .._results import FrozenResult, fmt, fmt_p
-from ..errors import ConvergenceError, InputError, ParameterError, WhatWorksWarning
+from ..errors import InputError, ParameterError, WhatWorksWarning
 from . import varcomp
 from .covariance import BlockCovariance
 from .design import design_matrix
@@ -206,65 +206,17 @@ def fit_variance_components(nest: Nesting, X: np.ndarray, y: np.ndarray, v: np.n
     b_fe = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * y))
     resid = y - X @ b_fe
     scale = max(float(np.mean(resid ** 2)), float(np.median(v)), 1e-12)
-    evaluations = 0
-
-    def negative(x):
-        nonlocal evaluations
-        evaluations += 1
-        ev = _evaluate(nest, X, y, v, x[0] * scale, x[1] * scale, reml, logdet_xx)
-        return -ev.loglik, -ev.gradient * scale
-
     if start is None:
         total = max(float(np.mean(resid ** 2) - np.mean(v)), 0.1 * scale)
         x0 = np.array([total / 2, total / 2]) / scale
     else:
         x0 = np.maximum(np.asarray(start, dtype=float), 0.0) / scale
-    res = optimize.minimize(negative, x0, jac=True, method="L-BFGS-B",
-                            bounds=[(0.0, None), (0.0, None)],
-                            options=dict(maxiter=max_iter, ftol=1e-15, gtol=1e-12, maxcor=20))
-    x = np.maximum(res.x, 0.0)
-    # Newton polish with an active set for components on the boundary.
-    for _ in range(100):
-        f0, g = negative(x)
-        free = ~((x <= 0.0) & (g >= 0.0))
-        if not free.any():
-            break
-        h = 1e-6 * np.maximum(x, 1e-3)
-        Hm = np.empty((2, 2))
-        for j in range(2):
-            e = np.zeros(2)
-            e[j] = h[j]
-            lo = np.maximum(x - e, 0.0)
-            hi = x + e
-            Hm[:, j] = (negative(hi)[1] - negative(lo)[1]) / (hi[j] - lo[j])
-        Hm = (Hm + Hm.T) / 2
-        idx = np.flatnonzero(free)
-        Hf = Hm[np.ix_(idx, idx)]
-        if np.any(np.linalg.eigvalsh(Hf) <= 0):
-            break
-        step = np.zeros(2)
-        step[idx] = -np.linalg.solve(Hf, g[idx])
-        t = 1.0
-        while t > 1e-8:
-            x_new = np.maximum(x + t * step, 0.0)
-            if negative(x_new)[0] <= f0 + 1e-14 * abs(f0):
-                break
-            t /= 2
-        else:
-            break
-        moved = np.abs(x_new - x)
-        x = x_new
-        if np.all(moved <= 1e-13 * np.maximum(x, 1e-6)):
-            break
-    _, g = negative(x)
-    projected = np.where((x <= 0.0) & (g >= 0.0), 0.0, g)
-    if not np.all(np.isfinite(x)) or np.max(np.abs(projected) * np.maximum(x, 1.0)) > tol * max(
-            1.0, float(k)):
-        raise ConvergenceError(
-            f"the {'REML' if reml else 'ML'} estimates of the variance components did not "
-            f"converge (gradient {projected.tolist()}); check for studies with extreme effects or "
-            "variances, or give start values with start=(sigma2_between, sigma2_within)")
-    return x * scale, evaluations
+    # the bounded maximiser shared with the general engine (L-BFGS-B, then an active-set Newton polish)
+    return varcomp.maximise(
+        lambda s2: _evaluate(nest, X, y, v, s2[0], s2[1], reml, logdet_xx), 2, scale, x0, reml=reml,
+        k=k, tol=tol, max_iter=max_iter,
+        hint="; check for studies with extreme effects or variances, or give start values with "
+             "start=(sigma2_between, sigma2_within)")
 
 
 # the result and the user-facing function
