@@ -40,6 +40,7 @@ doi:10.1186/s13643-024-02502-7
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,16 +174,18 @@ class Decision:
     statistic: dict[str, Any] = field(default_factory=dict)
 
 
-class Rule:
+class Rule(ABC):
     """A stopping rule: ``check(labels, n_records)`` -> :class:`Decision`."""
 
     name = "rule"
 
-    def check(self, labels, n_records: int, **context) -> Decision:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def check(self, labels, n_records: int, **context) -> Decision:
+        """The rule's verdict on the labels so far."""
 
-    def describe(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def describe(self) -> str:
+        """The rule in words, for the methods section."""
 
     def __or__(self, other: Rule) -> AnyOf:
         return AnyOf(self, other)
