@@ -20,7 +20,6 @@ from whatworks.errors import InputError, WhatWorksError
 from .models import Finding, Intervention, Outcome, Rating, RatingChange, Synthesis
 
 RATIO_MEASURES = {"RR", "OR", "PETO", "IRR", "ROM"}
-TARGET_MONTHS = 12.0  # one finding per study: the time point nearest 12 months
 
 
 class FindingInputError(WhatWorksError):
@@ -76,25 +75,6 @@ def _strip_location(message: str) -> str:
     return message.split(": ", 1)[1] if message.startswith(("row ", "column ")) else message
 
 
-def one_per_study(findings: list[Finding]) -> list[Finding]:
-    """Keep each study's finding nearest 12 months (the later one on a tie)."""
-    best: dict[int, Finding] = {}
-    for f in findings:
-        if f.yi is None or f.vi is None:
-            continue
-        current = best.get(f.study_id)
-        if current is None or _distance(f) < _distance(current) or (
-                _distance(f) == _distance(current) and (f.timepoint_months or 0)
-                > (current.timepoint_months or 0)):
-            best[f.study_id] = f
-    return sorted(best.values(), key=lambda f: (f.study.year or 0, f.study.key))
-
-
-def _distance(f: Finding) -> float:
-    return abs((f.timepoint_months if f.timepoint_months is not None else TARGET_MONTHS)
-               - TARGET_MONTHS)
-
-
 def save_finding(finding: Finding, *, reason: str, user=None) -> Finding:
     """Compute the finding's effect size, save it and refresh its synthesis and rating
     (serialised, moves included: see ``changes.save_finding``)."""
@@ -133,41 +113,6 @@ def _record_change(intervention, outcome, old, new, reason, when, user) -> None:
         explanation=new.explanation if new else "all findings were removed", user=user)
 
 
-def _synthesise(intervention, outcome, chosen: list[Finding], *, plot: bool):
-    Synthesis.objects.filter(intervention=intervention, outcome=outcome).delete()
-    if not chosen:
-        return None, None
-    fit = fit_synthesis(chosen)
-    measures = {f.measure for f in chosen}
-    measure = chosen[0].measure if len(measures) == 1 else "mixed"
-    participants = sum(f.study.sample_size or 0 for f in chosen) or None
-    svg = _forest_svg(fit, measure, outcome) if (fit is not None and plot) else ""
-    values = dict(measure=measure, k=len(chosen), participants=participants)
-    if fit is not None:
-        values.update(method=fit.method, estimate=fit.estimate, ci_lower=fit.ci_lower,
-                      ci_upper=fit.ci_upper, pi_lower=_finite(fit.pi_lower),
-                      pi_upper=_finite(fit.pi_upper), tau2=fit.tau2, i2=fit.i2,
-                      result=fit.to_dict())
-    return Synthesis.objects.create(intervention=intervention, outcome=outcome, forest_svg=svg,
-                                    **values), fit
-
-
-def fit_synthesis(chosen: list[Finding]):
-    """REML random-effects with Knapp-Hartung for k >= 3 (z for k = 2); the single study as it
-    is for k = 1; None when the findings use different measures (no pooling across metrics)."""
-    from whatworks.synthesis import meta_analysis
-
-    if not chosen or len({f.measure for f in chosen}) > 1:
-        return None
-    yi = np.array([f.yi for f in chosen])
-    vi = np.array([f.vi for f in chosen])
-    labels = [_label(f) for f in chosen]
-    if len(chosen) == 1:
-        return meta_analysis(yi, vi, method="FE", labels=labels)
-    return meta_analysis(yi, vi, method="REML", test="knha" if len(chosen) >= 3 else "z",
-                         labels=labels)
-
-
 def forest_svg(synthesis: Synthesis) -> str:
     """The synthesis's forest plot as SVG, drawn on first use and cached."""
     if not synthesis.forest_svg:
@@ -183,16 +128,6 @@ def forest_svg(synthesis: Synthesis) -> str:
         synthesis.forest_svg = _forest_svg(fit, synthesis.measure, synthesis.outcome)
         Synthesis.objects.filter(pk=synthesis.pk).update(forest_svg=synthesis.forest_svg)
     return synthesis.forest_svg
-
-
-def _finite(x):
-    return x if x is not None and math.isfinite(x) else None
-
-
-def _label(f: Finding) -> str:
-    s = f.study
-    text = s.citation.split(".")[0][:60]
-    return f"{text} ({s.year})" if s.year and str(s.year) not in text else text
 
 
 def _forest_svg(fit, measure: str, outcome: Outcome) -> str:
