@@ -340,6 +340,19 @@ def test_distinct_works_with_the_same_short_or_generic_title_are_never_merged(a,
     assert res.groups == (), res.log
 
 
+def test_one_editorial_exported_twice_merges_by_journal_volume_and_first_page():
+    a = Record(id="a", title="Editorial", year=2019, authors=("Smith, Jane",),
+               journal="Child Abuse & Neglect", volume="90", pages="1-2", source_database="Scopus")
+    b = a.with_(id="b", title="EDITORIAL.", journal="Child Abuse Negl", source_database="PubMed")
+    res = deduplicate([a, b])
+    assert res.groups == (("a", "b"),) and res.log[0].by == "model"
+    # without the volume and page a person decides
+    res = deduplicate([a.with_(volume=None, pages=None), b.with_(volume=None, pages=None)])
+    assert res.groups == () and len(res.review_queue) == 1
+    # nor do the same journal, volume and first page merge two editorials of different years
+    assert deduplicate([a, b.with_(year=2020)]).groups == ()
+
+
 def test_a_generic_title_in_a_crowd_of_its_kind_merges_nothing():
     # 40 editorials of one journal over 10 years and 4 volumes a year: all different works
     recs = [Record(id=f"e{y}-{v}", title="Editorial", year=2010 + y, journal="Child Abuse & Neglect",
