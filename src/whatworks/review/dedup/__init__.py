@@ -196,8 +196,9 @@ def _exact_rule(x: Sequence[float], na: Normalised, nb: Normalised) -> str | Non
 def _veto(x: Sequence[float], na: Normalised, nb: Normalised) -> list[str]:
     """Why a pair the model would merge goes to a person instead: a metadata conflict
     (:func:`_conflicts`) or a generic title ("Editorial", "Book review: ...") that no shared DOI, PMID
-    or journal + volume + first page backs. The model was fitted on pairs where no true duplicate had a metadata conflict and no
-    title was generic, so its probability says nothing about such pairs (``docs/methods/dedup.md``)."""
+    or journal + volume + first page backs. The model was fitted on pairs where no true duplicate had
+    a metadata conflict and no title was generic, so its probability says nothing about such pairs
+    (``docs/methods/dedup.md``)."""
     f = dict(zip(FEATURES, x, strict=True))
     out = _conflicts(f, na, nb)
     # journal + volume + first page locate one item as surely as a DOI does
