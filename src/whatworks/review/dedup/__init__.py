@@ -3,24 +3,33 @@ automatic merges above a high threshold and a queue of uncertain pairs for a per
 
 The method (details, formulas and citations in ``docs/methods/dedup.md``):
 
-1. **Normalise** each record (:func:`~._features.normalise`): DOI without resolver or prefix, PMID,
-   title and abstract folded to lower-case ASCII words, first author's family name, journal without
-   stop words, volume, first page, year; the numbers and roman numerals in the title ("Part II") and
-   words that make another work of it ("Correction to", "protocol", "reply").
+1. **Normalise** each record (:func:`~._features.normalise`): mojibake repaired (ftfy) and a field
+   that repeats its own beginning cut to one copy; DOI without resolver or prefix, PMID, title and
+   abstract folded to lower-case ASCII words, first author's family name, journal without stop
+   words, volume, first page, year; the numbers and roman numerals in the title ("Part II"), words
+   that make another work of it ("Correction to", "protocol", "reply"), its count of content words
+   and whether it is generic ("Editorial", "Book review: ...").
 2. **Block** (:func:`~._features.candidate_pairs`): only records sharing a key are compared -- DOI,
    PMID, the first or last 18 letters of the title, its three longest words, the start of the
    abstract, first author with year (large blocks by sorted neighbourhood).
-3. **Score** each candidate pair: 22 similarity features (rapidfuzz ratios and agreement indicators,
+3. **Score** each candidate pair: 28 similarity features (rapidfuzz ratios and agreement indicators,
    :data:`~._features.FEATURES`) through a logistic model whose coefficients were fitted on a labelled
    benchmark (``benchmarks/fit_dedup_model.py``; held-out calibration in ``benchmarks/RESULTS.md``).
-4. **Decide**: exact keys merge at once ("same DOI", "same PMID", "same title + year + first author"
-   when nothing in the titles says they are different works); other pairs merge when the probability
-   is at least ``merge_threshold`` (default 0.99), go to the review queue when it is at least
-   ``review_threshold`` (default 0.5) or the titles are identical (four words or more), and are
-   kept apart otherwise.
+4. **Decide**: rules merge at once -- "same DOI", "same PMID", "updated version" (one DOI in two
+   versions, as Cochrane updates a review: the latest is kept), and "same title (N content words) +
+   no conflicting metadata" (identical titles with no different DOI, PMID, year, first author,
+   journal, volume or first page, and either the same abstract, or a title that is not generic of
+   at least 6 content words -- 4 when an abstract is missing, or fewer if the same year or first
+   author backs it) -- when nothing in the titles says they are different works.
+   Other pairs merge when the probability is at least ``merge_threshold`` (default 0.99) and no
+   metadata conflicts and the title is not generic (unless the same DOI, PMID or journal + volume +
+   first page back it); else they go to the review queue when the probability is at least
+   ``review_threshold`` (default 0.5), a veto stopped them, or the titles are identical (four words
+   or more), and are kept apart otherwise.
 5. **Group** the merged pairs (connected components); keep the most complete record of each group
-   with every source label; log every merge with its reason. :meth:`DedupResult.split` undoes a merge
-   and :meth:`DedupResult.merge` records a person's decision; neither changes the records.
+   (the latest version of an updated review) with every source label; log every merge with its
+   reason. :meth:`DedupResult.split` undoes a merge and :meth:`DedupResult.merge` records a
+   person's decision; neither changes the records.
 """
 
 from __future__ import annotations
