@@ -400,3 +400,33 @@ def test_the_same_title_reason_keeps_its_promise(t, years, authors, journals, do
                 or {a.journal, b.journal} == {"Child Abuse & Neglect", "Child Abuse Negl"})
         if "abstracts differ" in event.reason:
             assert n >= 6
+
+
+@settings(max_examples=300, deadline=None)
+@given(t=st.sampled_from([TITLE, TITLE + "s", "Editorial", "Kinship care and placement stability"]),
+       years=pair_of(st.sampled_from([None, 2018, 2019, 2021]), st.sampled_from([None, 2018])),
+       authors=pair_of(st.sampled_from([(), ("Smith, J",), ("Jones, A",)]),
+                       st.sampled_from([(), ("Smith, J",)])),
+       volumes=pair_of(st.sampled_from([None, "12", "13"]), st.sampled_from([None, "12"])),
+       pages=pair_of(st.sampled_from([None, "1-9", "20-29"]), st.sampled_from([None, "1-9"])),
+       dois=pair_of(st.sampled_from([None, "10.1/a", "10.1/b"]), st.sampled_from([None, "10.1/a"])))
+def test_the_model_never_merges_over_a_metadata_conflict_and_vetoes_name_a_real_one(
+        t, years, authors, volumes, pages, dois):
+    a = Record(id="a", title=t, year=years[0], authors=authors[0], volume=volumes[0], pages=pages[0],
+               doi=dois[0], journal="Child Abuse & Neglect")
+    b = Record(id="b", title=TITLE, year=years[1], authors=authors[1], volume=volumes[1], pages=pages[1],
+               doi=dois[1], journal="Child Abuse & Neglect")
+    conflicts = {"different DOI": bool(a.doi and b.doi and a.doi != b.doi),
+                 "different year": bool(a.year and b.year and abs(a.year - b.year) > 1),
+                 "year +-1": bool(a.year and b.year and abs(a.year - b.year) == 1),
+                 "different first author": bool(a.authors and b.authors and a.authors != b.authors),
+                 "different volume": bool(a.volume and b.volume and a.volume != b.volume),
+                 "different first page": bool(a.pages and b.pages and a.pages != b.pages)}
+    res = deduplicate([a, b], min_reported=0)
+    for link in res.links:
+        if link.by == "model" or "no conflicting metadata" in link.reason:
+            assert not any(conflicts.values()), (link.reason, conflicts)
+    for pair in res.pairs:
+        if "not merged automatically: " in pair.reason:
+            named = pair.reason.split("not merged automatically: ")[1].split(", ")
+            assert all(conflicts.get(c, c == "a generic title") for c in named), (pair.reason, conflicts)
