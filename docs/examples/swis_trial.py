@@ -95,13 +95,14 @@ def simulate_outcomes(allocation: Path, schools: Path, out: Path) -> pd.DataFram
         mu = rate * wobble * np.where(treated, TRUE_RATE_RATIO, 1.0) * df["pupils"].to_numpy()
         rows.append(df.assign(year=year, s47=rng.poisson(mu), pupil_years=df["pupils"]))
     data = pd.concat(rows, ignore_index=True)
-    # the baseline covariates as z-scores over the schools: the same adjusted model, and the Laplace
-    # fit of the negative binomial GLMM needs them on a common scale (see the doc's caveat)
+    data["pupils_100"] = data["pupils"] / 100
+    # the same covariates as z-scores over the schools too: the test checks that the fit does not
+    # depend on their scale (it once stopped at its start values on the raw scales)
     for col in ("baseline_rate", "pupils", "fsm"):
         school = data.loc[data.year == 1, col]
         data[f"{col}_z"] = ((data[col] - school.mean()) / school.std()).round(6)
-    data[["school", "la", "arm", "year", "s47", "pupil_years", "baseline_rate_z", "pupils_z", "fsm_z"]] \
-        .to_csv(out, index=False)
+    data[["school", "la", "arm", "year", "s47", "pupil_years", "baseline_rate", "pupils_100", "fsm",
+          "baseline_rate_z", "pupils_z", "fsm_z"]].to_csv(out, index=False)
     return data
 
 
@@ -251,7 +252,7 @@ def main(workdir: str) -> int:
 
     step("5. Analysis")
     command = ("trial analyse outcomes.csv --outcome s47 --treatment arm --treated 'social worker' "
-               "--cluster school --block la --covariates baseline_rate_z pupils_z fsm_z "
+               "--cluster school --block la --covariates baseline_rate pupils_100 fsm "
                "--exposure pupil_years --family negbin")
     whatworks(command)
     analysis = json.loads(whatworks(command + " --format json", echo=False))

@@ -71,3 +71,23 @@ def test_the_files_agree_with_what_the_doc_says(run):
     assert flow["intervention"]["allocated"]["clusters"] + flow["control"]["allocated"]["clusters"] == 268
     assert "published again: changed False" in out
     assert "refused: the Evidence Store already holds this trial as study 'swis-westlake2023'" in out
+
+
+def test_the_negbin_fit_does_not_depend_on_the_scale_of_the_covariates(run):
+    """On this data the fit on raw scales once stopped at its start values (SD 0.5, theta 5) and
+    reported a rate ratio of 1.024; scaled internally, raw and z-scored covariates give one fit."""
+    import pandas as pd
+
+    from whatworks.trials.analyse import analyse
+
+    work, _ = run
+    data = pd.read_csv(work / "outcomes.csv")
+    kw = dict(outcome="s47", treatment="arm", treated="social worker", cluster="school", block="la",
+              exposure="pupil_years", family="negbin", unconditional=False)
+    raw = analyse(data, covariates=["baseline_rate", "pupils_100", "fsm"], **kw)
+    z = analyse(data, covariates=["baseline_rate_z", "pupils_z", "fsm_z"], **kw)
+    # the same model reparametrised: equal up to the optimiser's tolerance
+    assert raw.estimate == pytest.approx(z.estimate, abs=1e-4)
+    assert raw.se == pytest.approx(z.se, rel=1e-3)
+    assert raw.theta == pytest.approx(z.theta, rel=1e-2)
+    assert raw.theta != pytest.approx(5.0, abs=1e-3)
