@@ -48,7 +48,7 @@ def test_the_doc_shows_every_step_the_issue_asks_for():
     text = DOC.read_text(encoding="utf-8")
     for command in ("trial clusters", "trial mdes --design BCRA3_2r", "trial simulate", "trial randomise",
                     "--method block-cluster", "trial verify", "trial analyse", "--family negbin",
-                    "trial consort", "trial report"):
+                    "trial consort", "trial report", "manage publish_trial"):
         assert f"$ whatworks {command}" in text or command in text, command
     assert "(examples/swis_trial.py)" in text
     for page in (ROOT / "README.md", ROOT / "docs/methods/trial_reporting.md"):
@@ -69,8 +69,8 @@ def test_the_files_agree_with_what_the_doc_says(run):
     assert "<svg" in (work / "flow.svg").read_text()
     flow = record["flow"]["arms"]
     assert flow["intervention"]["allocated"]["clusters"] + flow["control"]["allocated"]["clusters"] == 268
-    assert "published again: changed False" in out
-    assert "refused: the Evidence Store already holds this trial as study 'swis-westlake2023'" in out
+    assert "swis-example: the store already holds exactly this publication" in out
+    assert "not published: the Evidence Store already holds this trial as study 'swis-westlake2023'" in out
 
 
 def test_the_negbin_fit_does_not_depend_on_the_scale_of_the_covariates(run):

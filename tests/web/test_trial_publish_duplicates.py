@@ -143,3 +143,37 @@ def test_the_shipped_demo_store_and_trial_record_are_caught_too(db, admin):
     publish(t, user=admin, update="swis-westlake2023")
     assert Synthesis.objects.get(intervention__slug=SWIS, outcome__slug="section-47-enquiries").k == k
     assert not publish(t, user=admin).changed
+
+
+def test_the_command_line_publishes_refuses_the_copy_and_updates_when_told(db, tmp_path):
+    import json as _json
+    from pathlib import Path
+
+    from django.core.management import CommandError, call_command
+
+    shipped = Path(__file__).resolve().parents[2] / "src/whatworks/data/programme"
+    record = _json.loads((shipped / "swis-trial.json").read_text(encoding="utf-8"))
+    (tmp_path / "swis-sap.md").write_bytes((shipped / "swis-sap.md").read_bytes())
+    path = tmp_path / "swis-trial.json"
+    path.write_text(_json.dumps(record))
+    before = _snapshot()
+    with pytest.raises(CommandError, match=r"not published: .*'swis-2023'.*Here: --update swis-2023\."):
+        call_command("publish_trial", str(path))
+    assert _snapshot() == before  # nothing in the store changed
+    out = []
+    call_command("publish_trial", str(path), update="swis-2023", stdout=_Writer(out))
+    assert "updated the existing study" in out[-1] and "study swis-2023" in out[-1]
+    assert Study.objects.filter(key="trial-swis-trial").count() == 0
+    call_command("publish_trial", str(path), stdout=_Writer(out))
+    assert "nothing changed" in out[-1]
+
+
+class _Writer:
+    def __init__(self, lines):
+        self.lines = lines
+
+    def write(self, text):
+        self.lines.append(text)
+
+    def flush(self):
+        pass
