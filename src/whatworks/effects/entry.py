@@ -39,8 +39,8 @@ from statistics import NormalDist
 from whatworks.errors import InputError, WhatWorksError
 
 __all__ = ["CLUSTER_FIELDS", "ENTRY_MEASURES", "FIELDS", "REPORTED_AS", "EffectMeasure", "Entered",
-           "Field", "Preview", "ReportedAs", "effect_from_reported", "measure_label", "preview",
-           "reported_as_of"]
+           "Field", "Preview", "ReportedAs", "effect_from_reported", "measure_label", "parse_sizes",
+           "preview", "reported_as_of"]
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,7 @@ def _number(reported: Mapping, name: str) -> float:
     return x
 
 
-def _sizes(value, name: str) -> list[float]:
+def parse_sizes(value, name: str = "cluster_sizes1") -> list[float]:
     """A list of cluster sizes: a JSON list, or text "12, 30, 8" (commas, semicolons or spaces)."""
     from whatworks.effects.cluster import cluster_sizes
 
@@ -297,15 +297,18 @@ def _given(reported: Mapping, name: str) -> bool:
     return value is not None and value != "" and value != []
 
 
-def effect_from_reported(measure: str, reported: Mapping) -> Entered:
+def effect_from_reported(measure: str, reported: Mapping, *,
+                         reported_as: str | None = None) -> Entered:
     """The effect size and sampling variance of one finding from what its study reports.
 
     ``reported`` holds the entry's fields under their argument names (``ai``, ``n1i``, ...;
     ``estimate``, ``ci_lower``, ``ci_upper`` or ``se`` with ``entered_as`` for ratios; ``yi``,
     ``vi``) and, for a cluster trial analysed as if individually randomised, ``icc`` with each
     arm's cluster sizes (``cluster_sizes1``, ``cluster_sizes2``) or the mean ``cluster_size``
-    (and ``cluster_cv``). Raises :class:`~whatworks.errors.InputError` whose ``column`` names
-    the field to correct.
+    (and ``cluster_cv``). ``reported_as`` (a key of :data:`REPORTED_AS`) says which entry the
+    editor chose: the measure must be one it gives and its required fields filled in; without
+    it the entry is read from the fields given (:func:`reported_as_of`). Raises
+    :class:`~whatworks.errors.InputError` whose ``column`` names the field to correct.
     """
     from whatworks.effects.escalc import MEASURES, escalc
 
@@ -318,7 +321,10 @@ def effect_from_reported(measure: str, reported: Mapping) -> Entered:
     if unknown:
         raise InputError(f"is not a reported statistic; use {', '.join(sorted(allowed))}",
                          column=unknown[0])
-    kind = reported_as_of(measure, reported)
+    if reported_as is None:
+        kind = reported_as_of(measure, reported)
+    else:
+        kind = _check_entry(reported_as, measure, reported)
     stats = {k: _number(reported, k) for k, v in reported.items()
              if k not in CLUSTER_FIELDS and k != "entered_as" and v not in (None, "")}
     if kind == "effect":
@@ -334,6 +340,33 @@ def effect_from_reported(measure: str, reported: Mapping) -> Entered:
     if any(_given(reported, k) for k in CLUSTER_FIELDS):
         entered = _adjust(entered, stats, reported)
     return entered
+
+
+def _check_entry(kind: str, measure: str, reported: Mapping) -> str:
+    """The chosen entry: the measure is one it gives, its required fields are there, and no
+    field of another entry was sent."""
+    entry = REPORTED_AS.get(kind)
+    if entry is None:
+        raise InputError("choose what the study reports", column="reported_as")
+    if entry.key == "other":
+        return kind
+    if measure not in entry.measures:
+        names = [ENTRY_MEASURES[m].name for m in entry.measures]
+        words = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        raise InputError(f"{entry.label[:1].lower()}{entry.label[1:]} gives a {words}: choose "
+                         f"{'it' if len(names) == 1 else 'one of them'}", column="measure")
+    for name in reported:
+        if name not in entry.names and name not in CLUSTER_FIELDS:
+            raise InputError(f"is not one of this entry's fields ({', '.join(entry.names)})",
+                             column=name)
+    spec = ENTRY_MEASURES[measure]
+    for f in entry.fields:
+        if f.required and not _given(reported, f.name):
+            raise InputError(f"enter a value for \u201c{f.label}\u201d", column=f.name)
+    if "entered_as" in entry.names and spec.ratio and not _given(reported, "entered_as"):
+        raise InputError("say whether the estimate is written as a ratio or as its logarithm",
+                         column="entered_as")
+    return kind
 
 
 def _escalc(escalc, measure, kind, stats, reported) -> tuple[float, float]:
@@ -373,7 +406,7 @@ def _escalc(escalc, measure, kind, stats, reported) -> tuple[float, float]:
             missing = [f.label for f in REPORTED_AS[kind].fields
                        if f.required and f.name not in stats]
             if missing:
-                raise InputError("enter " + "; ".join(missing), column=next(
+                raise InputError("enter a value for " + "; ".join(missing), column=next(
                     f.name for f in REPORTED_AS[kind].fields if f.required and f.name not in stats))
         from whatworks.effects.escalc import MEASURES
 
@@ -418,8 +451,13 @@ def _adjust(entered: Entered, stats: dict, reported: Mapping) -> Entered:
         if _given(reported, "cluster_cv"):
             kwargs["cv"] = [_number(reported, "cluster_cv")]
     else:
-        s1 = _sizes(reported["cluster_sizes1"], "cluster_sizes1")
-        s2 = _sizes(reported["cluster_sizes2"], "cluster_sizes2")
+        s1 = parse_sizes(reported["cluster_sizes1"], "cluster_sizes1")
+        s2 = parse_sizes(reported["cluster_sizes2"], "cluster_sizes2")
+        for g, sizes, n in (("1", s1, n1), ("2", s2, n2)):
+            if n is not None and abs(sum(sizes) - n) > 1e-9 * max(n, 1):
+                raise InputError(f"these cluster sizes add up to {sum(sizes):g} but the number in "
+                                 f"the {'intervention' if g == '1' else 'comparison'} group is "
+                                 f"{n:g}; correct one of them", column=f"cluster_sizes{g}")
         kwargs["cluster_sizes"] = [";".join(f"{x:g}" for x in s1) + "|"
                                    + ";".join(f"{x:g}" for x in s2)]
     columns = {"cluster_size": "cluster_size", "cluster_sizes": "cluster_sizes1",
@@ -430,8 +468,11 @@ def _adjust(entered: Entered, stats: dict, reported: Mapping) -> Entered:
             warnings.simplefilter("ignore")
             out = adjust_for_clustering(frame, **kwargs)
     except InputError as exc:
-        message = exc.message.replace("n1i", "the number in the intervention group").replace(
-            "n2i", "the number in the comparison group")
+        message = exc.message
+        if exc.column == "n1i" and "Hedges" in message:
+            message = ("Hedges (2007) needs the number in each group to adjust a standardised "
+                       "mean difference with the mean cluster size: give them, or each group's "
+                       "cluster sizes")
         raise InputError(message, column=columns.get(exc.column, "icc")) from None
     yi, vi = float(out["yi"].iloc[0]), float(out["vi"].iloc[0])
     return Entered(measure=measure, reported_as=entered.reported_as, yi=yi, vi=vi,

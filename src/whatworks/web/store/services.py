@@ -33,7 +33,7 @@ def compute_effect(measure: str, reported: dict) -> tuple[float, float]:
     return entered.yi, entered.vi
 
 
-def enter_effect(measure: str, reported: dict):
+def enter_effect(measure: str, reported: dict, *, reported_as: str | None = None):
     """The core's :class:`~whatworks.effects.entry.Entered` for one finding (effect size, and the
     cluster adjustment when its inputs are given); errors map to the fields to correct."""
     from whatworks.effects.entry import effect_from_reported
@@ -41,7 +41,7 @@ def enter_effect(measure: str, reported: dict):
     if not measure:
         raise FindingInputError({"measure": ["choose the effect measure"]})
     try:
-        return effect_from_reported(measure, reported)
+        return effect_from_reported(measure, reported, reported_as=reported_as)
     except InputError as exc:
         raise FindingInputError({exc.column or "reported": [exc.message]}) from None
     except WhatWorksError as exc:
