@@ -38,7 +38,7 @@ INTERVENTION_FILTERS = [
                  "by outcome=, then strongest evidence; needs outcome). An unusable sort is a 400.")]]
 
 
-LIST_FIELDS = ("id", "slug", "name", "status", "summary", "cost_band", "uk_evidence")
+LIST_FIELDS = ("id", "slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence")
 RATING_KEYS = ("outcome", "outcome_name", "effectiveness", "effectiveness_label",
                "effectiveness_state", "strength", "strength_label", "statement", "explanation")
 
@@ -83,7 +83,8 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
                 "effectiveness_label", "effectiveness_state", "strength", "strength_label",
                 "statement", "explanation"):
             ratings[r[0]].append(dict(zip(RATING_KEYS, r[1:], strict=True)))
-        data = [{"slug": row["slug"], "name": row["name"], "status": row["status"],
+        data = [{"slug": row["slug"], "name": row["name"], "aliases": row["aliases"],
+                 "status": row["status"],
                  "summary": row["summary"], "cost_band": row["cost_band"],
                  "uk_evidence": row["uk_evidence"], "ratings": ratings[row["id"]],
                  "url": reverse("store:intervention", args=[row["slug"]])} for row in page]

@@ -65,7 +65,7 @@ class InterventionForm(AccessibleErrors, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in LIST_FIELDS:
+        for name in ("aliases", *LIST_FIELDS):
             value = self.initial.get(name)
             if isinstance(value, list):
                 self.initial[name] = ", ".join(value)

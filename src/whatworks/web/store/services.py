@@ -16,7 +16,7 @@ from whatworks.errors import InputError, WhatWorksError
 
 from .models import Finding, Intervention, Outcome, Rating, RatingChange, Synthesis
 
-RATIO_MEASURES = {"RR", "OR", "PETO", "IRR", "ROM"}
+RATIO_MEASURES = {"RR", "OR", "PETO", "IRR", "ROM", "HR"}
 
 
 class FindingInputError(WhatWorksError):
@@ -120,7 +120,8 @@ def _forest_svg(fit, measure: str, outcome: Outcome) -> str:
 
     ratio = measure in RATIO_MEASURES
     labels = {"RR": "Risk ratio", "OR": "Odds ratio", "IRR": "Rate ratio", "PETO": "Odds ratio",
-              "ROM": "Ratio of means", "SMD": "Standardised mean difference (Hedges' g)",
+              "ROM": "Ratio of means", "HR": "Hazard ratio",
+              "SMD": "Standardised mean difference (Hedges' g)",
               "MD": "Mean difference", "RD": "Risk difference"}
     fig = forest_plot(fit, transform=np.exp if ratio else None,
                       xlabel=f"{labels.get(measure, measure)}: {outcome.name.lower()}")
