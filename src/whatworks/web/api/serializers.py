@@ -176,6 +176,19 @@ class InterventionWriteSerializer(StrictModelSerializer):
                   "cost_notes", "caveats", "last_reviewed"]
 
 
+def _reported_help() -> str:
+    """The reported statistics a finding takes, from the core's entry registry."""
+    from whatworks.effects.entry import CLUSTER_FIELDS, REPORTED_AS
+
+    entries = "; ".join(f"{r.label}: {', '.join(r.names)} (measure {' or '.join(r.measures)})"
+                        for r in REPORTED_AS.values() if r.key != "other")
+    cluster = ", ".join(f"{f.name} ({f.label})" for f in CLUSTER_FIELDS.values())
+    return (f"The statistics as the study reports them, by name. {entries}; or any measure's "
+            f"metafor escalc arguments. entered_as is \"ratio\" or \"log\" (how a ratio "
+            f"estimate is written). A cluster trial analysed as if individually randomised adds "
+            f"{cluster}: the effect is adjusted (Hedges 2007 for SMD, the design effect otherwise).")
+
+
 class FindingSerializer(StrictModelSerializer):
     study = serializers.SlugRelatedField(slug_field="key", queryset=Study.objects.all())
     intervention = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -186,6 +199,7 @@ class FindingSerializer(StrictModelSerializer):
         fields = ["id", "study", "intervention", "outcome", "timepoint_months", "measure",
                   "reported", "yi", "vi", "illustrative", "notes"]
         read_only_fields = ["id", "yi", "vi", "intervention"]
+        extra_kwargs = {"reported": {"help_text": _reported_help()}}
 
     def validate_reported(self, value):
         def number(v):

@@ -315,6 +315,23 @@ class FindingsUploadForm(_Upload):
                            help_text="columns: study, outcome, measure, timepoint_months and the "
                                      "reported statistics (ai, bi, ci, di, n1i, n2i, m1i, sd1i, ...)")
 
+    @property
+    def entries(self):
+        """What each kind of finding needs as CSV columns (the registry's, for the import page)."""
+        rows = []
+        for spec in entry.REPORTED_AS.values():
+            if spec.key == "other":
+                continue
+            rows.append({"label": spec.label,
+                         "measures": [(code, entry.measure_label(code)) for code in spec.measures],
+                         "fields": [(f.name, f.label + ("" if f.required else " (optional)"))
+                                    for f in spec.fields]})
+        return rows
+
+    @property
+    def cluster_columns(self):
+        return [(f.name, f.label) for f in entry.CLUSTER_FIELDS.values()]
+
 
 class StoreUploadForm(_Upload):
     file = forms.FileField(label="Store export (JSON, or the zip of CSV tables)")
