@@ -102,6 +102,33 @@ def test_a_difference_with_its_ci_is_on_the_difference_scale():
     assert got.vi == pytest.approx((3.0 / (2 * critical_value(95)))**2, rel=1e-12)
 
 
+def test_a_ratio_estimate_is_never_guessed_to_be_a_ratio_or_a_logarithm():
+    with pytest.raises(InputError) as err:
+        effect_from_reported("OR", {"estimate": 0.3, "ci_lower": 0.1, "ci_upper": 0.5})
+    assert err.value.column == "entered_as"
+    got = effect_from_reported("OR", {"estimate": 0.3, "ci_lower": 0.1, "ci_upper": 0.5,
+                                      "entered_as": "log"})
+    assert got.yi == 0.3
+
+
+@given(n1=st.integers(2, 500), n2=st.integers(2, 500), data=st.data(),
+       measure=st.sampled_from(["RR", "OR", "RD"]),
+       direction=st.sampled_from(["increase", "decrease"]))
+def test_the_sentence_of_a_2x2_table_says_which_group_had_more(n1, n2, data, measure, direction):
+    a = data.draw(st.integers(1, n1 - 1))
+    c = data.draw(st.integers(1, n2 - 1))
+    entered = effect_from_reported(measure, {"ai": a, "n1i": n1, "ci": c, "n2i": n2},
+                                   reported_as="counts")
+    words = preview(entered, outcome="Entry to care", direction=direction)
+    risk1, risk2 = a / n1, c / n2
+    if math.isclose(risk1, risk2, rel_tol=1e-12):
+        return
+    assert words.sentence.startswith("More" if risk1 > risk2 else "Fewer")
+    better = (risk1 > risk2) == (direction == "increase")
+    assert ("favours the intervention" if better else "favours the comparison group") in \
+        words.sentence
+
+
 def test_a_hazard_ratio_needs_an_estimate():
     with pytest.raises(InputError) as err:
         effect_from_reported("HR", COUNTS)

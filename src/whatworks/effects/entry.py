@@ -374,10 +374,12 @@ def _escalc(escalc, measure, kind, stats, reported) -> tuple[float, float]:
     arguments = dict(stats)
     if kind in ("estimate_ci", "estimate_se"):
         spec = ENTRY_MEASURES[measure]
-        entered_as = reported.get("entered_as") or ("ratio" if spec.ratio else "")
+        entered_as = reported.get("entered_as") or ""
         if spec.ratio and entered_as not in ("ratio", "log"):
-            raise InputError("choose whether the estimate is written as a ratio or as its "
-                             "logarithm", column="entered_as")
+            # never guessed: 0.3 (0.1 to 0.5) is a plausible odds ratio and a plausible log one
+            raise InputError(f"say how the {spec.name} and its limits are written: \"ratio\" "
+                             "(as published, e.g. 0.50) or \"log\" (its logarithm, e.g. a "
+                             "regression coefficient)", column="entered_as")
         if not spec.ratio and entered_as not in ("", "identity"):
             raise InputError(f"a {spec.name} is a difference, not a ratio: leave this empty",
                              column="entered_as")
