@@ -18,11 +18,15 @@ class AccessibleErrors:
     ``aria-describedby`` pointing at its message (and hint); the template's error summary links
     to each field (``editor/_error_summary.html``)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._describe()
+
     def _describe(self):
         for name, field in self.fields.items():
             auto_id = self[name].auto_id
             ids = [f"{auto_id}-hint"] if field.help_text else []
-            if self.is_bound and name in self.errors:
+            if self._errors and name in self._errors:  # never triggers validation itself
                 ids.append(f"{auto_id}-error")
                 field.widget.attrs["aria-invalid"] = "true"
             else:
@@ -69,7 +73,6 @@ class InterventionForm(AccessibleErrors, forms.ModelForm):
             value = self.initial.get(name)
             if isinstance(value, list):
                 self.initial[name] = ", ".join(value)
-        self._describe()
 
     def _list(self, name):
         return [part.strip() for part in self.cleaned_data.get(name, "").split(",") if part.strip()]
@@ -104,10 +107,6 @@ class StudyForm(AccessibleErrors, forms.ModelForm):
         help_texts = {"year": "between 1900 and next year",
                       "sample_size": "from 1 to 10,000,000",
                       "follow_up_months": "from 0 to 600 months"}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._describe()
 
 
 def _measure_choices():
@@ -298,7 +297,7 @@ def _form_field(f) -> forms.Field:
                             widget=forms.NumberInput(attrs={"step": "any"}))
 
 
-class _Upload(forms.Form):
+class _Upload(AccessibleErrors, forms.Form):
     def clean_file(self):
         from django.conf import settings
 
