@@ -346,3 +346,13 @@ def test_the_api_reads_and_writes_aliases(client, editor):
     assert any(row.get("aliases") == ["Schwartz Center Rounds"] for row in rows)
     r = _api(client, editor, "patch", "/api/interventions/schwartz-rounds", {"aliases": "FGC"})
     assert r.status_code == 400 and "aliases" in r.json()["error"]["fields"]
+
+
+def test_a_form_sent_back_for_another_field_still_previews_the_effect(editor_client):
+    data = _form("estimate_ci", "RR", {"estimate": 0.5, "ci_lower": 0.31, "ci_upper": 0.81,
+                                       "entered_as": "ratio"})
+    data["study"] = ""
+    html = editor_client.post(NEW, data).content.decode()
+    assert 'href="#id_study"' in html
+    assert "<strong>RR 0.50 (95% CI 0.31 to 0.81)</strong>" in html
+    assert "Fewer children in the intervention group" in html

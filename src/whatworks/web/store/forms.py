@@ -240,8 +240,11 @@ class FindingForm(AccessibleErrors, forms.Form):
     def clean(self):
         cleaned = super().clean()
         measure = cleaned.get("measure")
-        if measure and not self.errors:
-            key = self.kind()
+        key = self.kind()
+        own = {self.field_name(key, a) for a in self._arguments(key)} | set(entry.CLUSTER_FIELDS)
+        # the effect is computed (and previewed) even when, say, the study is missing; not when
+        # one of its own fields already has a message
+        if measure and not own & set(self.errors) and "reported_as" not in self.errors:
             try:
                 self.entered = services.enter_effect(
                     measure, self.reported(), reported_as=None if key == "other" else key)
@@ -252,6 +255,8 @@ class FindingForm(AccessibleErrors, forms.Form):
             else:
                 self.effect = (self.entered.yi, self.entered.vi)
                 self.preview = services.preview_effect(self.entered, cleaned.get("outcome"))
+        else:
+            self.entered = self.effect = self.preview = None
         return cleaned
 
     def to_finding(self, finding: Finding | None = None) -> Finding:

@@ -142,4 +142,5 @@
     timer = window.setTimeout(update, 250);
   });
   arrange();
+  if (!preview.querySelector(".effect-summary")) { update(); }
 }());
