@@ -356,3 +356,36 @@ def test_a_form_sent_back_for_another_field_still_previews_the_effect(editor_cli
     assert 'href="#id_study"' in html
     assert "<strong>RR 0.50 (95% CI 0.31 to 0.81)</strong>" in html
     assert "Fewer children in the intervention group" in html
+
+
+def test_an_edited_cluster_finding_shows_its_cluster_inputs(editor_client):
+    finding = _cluster_finding(editor_client)
+    html = editor_client.get(f"/editor/interventions/family-group-conferences/findings/"
+                             f"{finding.pk}/").content.decode()
+    assert re.search(r'value="means"[^>]*checked', html)
+    assert re.search(r'name="cluster_sizes1" value="20, 20, 40"', html)
+    assert re.search(r'name="icc" value="0.1"', html)
+    # sent back unchanged, it saves the same effect
+    data = _form("means", "SMD", {"m1i": 12.1, "sd1i": 3.2, "n1i": 80, "m2i": 10.9, "sd2i": 3.4,
+                                  "n2i": 82}, icc=0.1, cluster_sizes1="20, 20, 40",
+                 cluster_sizes2="30, 30, 22")
+    r = editor_client.post(f"/editor/interventions/family-group-conferences/findings/"
+                           f"{finding.pk}/", data)
+    assert r.status_code == 302
+    again = Finding.objects.get(pk=finding.pk)
+    assert (again.yi, again.vi) == pytest.approx((finding.yi, finding.vi), rel=1e-12)
+
+
+def test_the_api_documents_the_reported_statistics_from_the_registry(client):
+    schema = client.get("/api/openapi.json").content.decode()
+    for entry in REPORTED_AS.values():
+        assert json.dumps(entry.label)[1:-1] in schema
+    assert "cluster_sizes1" in schema and "entered_as" in schema
+
+
+def test_the_import_page_lists_each_entrys_columns_from_the_registry(editor_client):
+    html = editor_client.get("/editor/import/").content.decode().replace("&#x27;", "'")
+    for entry in REPORTED_AS.values():
+        if entry.key != "other":
+            assert f"<dt>{entry.label}</dt>" in html
+    assert "<code>cluster_sizes1</code>" in html and "<code>entered_as</code>" in html
