@@ -114,7 +114,8 @@ class InterventionListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Intervention
-        fields = ["slug", "name", "status", "summary", "cost_band", "uk_evidence", "ratings", "url"]
+        fields = ["slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence",
+                  "ratings", "url"]
 
     def get_url(self, obj) -> str:
         return obj.get_absolute_url()
@@ -162,16 +163,30 @@ class InterventionDetailSerializer(InterventionListSerializer):
 
 
 class InterventionWriteSerializer(StrictModelSerializer):
+    aliases = tag_list("other names and abbreviations readers search for, e.g. [\"FGC\"]")
     population = tag_list("who it is for, e.g. [\"children in care\"]")
     setting = tag_list("where it is delivered, e.g. [\"home\", \"school\"]")
     where_studied = tag_list("countries it was studied in")
 
     class Meta:
         model = Intervention
-        fields = ["slug", "name", "summary", "what_it_is", "how_it_works", "who_it_is_for",
-                  "population", "setting", "where_studied", "uk_evidence", "who_delivers",
+        fields = ["slug", "name", "aliases", "summary", "what_it_is", "how_it_works",
+                  "who_it_is_for", "population", "setting", "where_studied", "uk_evidence", "who_delivers",
                   "training_and_supervision", "fidelity", "what_supports_it", "unit_cost_gbp",
                   "cost_notes", "caveats", "last_reviewed"]
+
+
+def _reported_help() -> str:
+    """The reported statistics a finding takes, from the core's entry registry."""
+    from whatworks.effects.entry import CLUSTER_FIELDS, REPORTED_AS
+
+    entries = "; ".join(f"{r.label}: {', '.join(r.names)} (measure {' or '.join(r.measures)})"
+                        for r in REPORTED_AS.values() if r.key != "other")
+    cluster = ", ".join(f"{f.name} ({f.label})" for f in CLUSTER_FIELDS.values())
+    return (f"The statistics as the study reports them, by name. {entries}; or any measure's "
+            f"metafor escalc arguments. entered_as is \"ratio\" or \"log\" (how a ratio "
+            f"estimate is written). A cluster trial analysed as if individually randomised adds "
+            f"{cluster}: the effect is adjusted (Hedges 2007 for SMD, the design effect otherwise).")
 
 
 class FindingSerializer(StrictModelSerializer):
@@ -184,12 +199,24 @@ class FindingSerializer(StrictModelSerializer):
         fields = ["id", "study", "intervention", "outcome", "timepoint_months", "measure",
                   "reported", "yi", "vi", "illustrative", "notes"]
         read_only_fields = ["id", "yi", "vi", "intervention"]
+        extra_kwargs = {"reported": {"help_text": _reported_help()}}
 
     def validate_reported(self, value):
-        if not isinstance(value, dict) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
+        def number(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        def ok(name, v):
+            if name == "entered_as":
+                return v in ("ratio", "log")
+            if name in ("cluster_sizes1", "cluster_sizes2"):
+                return isinstance(v, list) and all(number(x) for x in v)
+            return number(v)
+
+        if not isinstance(value, dict) or not all(ok(k, v) for k, v in value.items()):
             raise serializers.ValidationError(
-                'must be an object of numbers, e.g. {"ai": 12, "n1i": 100, "ci": 20, "n2i": 100}')
+                'must be an object of numbers, e.g. {"ai": 12, "n1i": 100, "ci": 20, "n2i": 100} '
+                '(entered_as is "ratio" or "log"; cluster_sizes1 and cluster_sizes2 are lists of '
+                'numbers)')
         return value
 
     def validate(self, attrs):

@@ -38,7 +38,7 @@ INTERVENTION_FILTERS = [
                  "by outcome=, then strongest evidence; needs outcome). An unusable sort is a 400.")]]
 
 
-LIST_FIELDS = ("id", "slug", "name", "status", "summary", "cost_band", "uk_evidence")
+LIST_FIELDS = ("id", "slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence")
 RATING_KEYS = ("outcome", "outcome_name", "effectiveness", "effectiveness_label",
                "effectiveness_state", "strength", "strength_label", "statement", "explanation")
 
@@ -83,7 +83,8 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
                 "effectiveness_label", "effectiveness_state", "strength", "strength_label",
                 "statement", "explanation"):
             ratings[r[0]].append(dict(zip(RATING_KEYS, r[1:], strict=True)))
-        data = [{"slug": row["slug"], "name": row["name"], "status": row["status"],
+        data = [{"slug": row["slug"], "name": row["name"], "aliases": row["aliases"],
+                 "status": row["status"],
                  "summary": row["summary"], "cost_band": row["cost_band"],
                  "uk_evidence": row["uk_evidence"], "ratings": ratings[row["id"]],
                  "url": reverse("store:intervention", args=[row["slug"]])} for row in page]
@@ -222,21 +223,49 @@ class RatingViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
         return filter_by_links(qs, self.request.query_params, "intervention", "outcome")
 
 
+def _effect_parameters():
+    from whatworks.effects.entry import CLUSTER_FIELDS, FIELDS, REPORTED_AS
+
+    entries = "; ".join(f"{key}: {r.label}" for key, r in REPORTED_AS.items())
+    return [
+        OpenApiParameter("measure", str, required=True,
+                         description="the effect measure: RR, OR, RD, HR, IRR, SMD, MD, COR, ZCOR "
+                                     "or any escalc measure"),
+        OpenApiParameter("reported_as", str, required=False,
+                         description=f"what the study reports (checked against the measure): "
+                                     f"{entries}"),
+        OpenApiParameter("outcome", str, required=False,
+                         description="outcome slug: the sentence then says whether the estimate "
+                                     "favours the intervention"),
+        *[OpenApiParameter(f.name, str if f.kind != "number" else float, required=False,
+                           description=f.label + (f" ({f.hint})" if f.hint else ""))
+          for f in (*FIELDS.values(), *CLUSTER_FIELDS.values())]]
+
+
 @extend_schema(request=None, responses={200: inline_serializer("EffectSize", {
     "measure": drf_serializers.CharField(), "yi": drf_serializers.FloatField(),
-    "vi": drf_serializers.FloatField(), "se": drf_serializers.FloatField()})}, parameters=[
-    OpenApiParameter("measure", str, required=True, description="an escalc measure, e.g. RR"),
-    *[OpenApiParameter(name, float, required=False, description="a reported statistic")
-      for name in ("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "yi", "vi")]])
+    "vi": drf_serializers.FloatField(), "se": drf_serializers.FloatField(),
+    "summary": drf_serializers.CharField(help_text='e.g. "RR 0.50 (95% CI 0.31 to 0.81)"'),
+    "sentence": drf_serializers.CharField(help_text="the direction in words"),
+    "adjustment": drf_serializers.CharField(help_text="what the cluster adjustment did, or empty")
+})}, parameters=_effect_parameters())
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def effect_size(request):
-    """Compute an effect size and variance from reported statistics (the editor's live preview)."""
+    """Compute an effect size and variance from reported statistics (the editor's live preview),
+    with the estimate on its natural scale and its direction in words."""
+    from ..store.models import Outcome
+
     params = request.query_params
     measure = params.get("measure", "")
-    reported = {k: v for k, v in params.items() if k != "measure" and v != ""}
-    yi, vi = services.compute_effect(measure, reported)
-    return Response({"measure": measure, "yi": yi, "vi": vi, "se": vi ** 0.5})
+    outcome = Outcome.objects.filter(slug=params.get("outcome", "")).first()
+    reported = {k: v for k, v in params.items()
+                if k not in ("measure", "outcome", "reported_as") and v != ""}
+    entered = services.enter_effect(measure, reported, reported_as=params.get("reported_as") or None)
+    words = services.preview_effect(entered, outcome)
+    return Response({"measure": measure, "yi": entered.yi, "vi": entered.vi, "se": entered.se,
+                     "summary": words.summary, "sentence": words.sentence,
+                     "adjustment": words.adjustment})
 
 
 @extend_schema(request=None, responses={200: inline_serializer("Publication", {

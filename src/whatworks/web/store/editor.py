@@ -105,8 +105,9 @@ def finding_edit(request, slug, finding_id=None):
         except WhatWorksError as exc:
             form.add_error(None, str(exc))
     if saved is not None:
-        messages.success(request, f"Finding saved: effect size {saved.yi:.3f} "
-                                  f"(variance {saved.vi:.4f}); synthesis and rating updated.")
+        messages.success(request, f"Finding saved: {form.preview.summary} (effect size "
+                                  f"{saved.yi:.3f}, variance {saved.vi:.4f}); synthesis and "
+                                  "rating updated.")
         return redirect("editor:intervention", slug=slug)
     return render(request, "editor/finding_form.html", {"form": form, "intervention": intervention,
                                                         "finding": finding})

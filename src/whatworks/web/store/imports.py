@@ -27,7 +27,16 @@ from whatworks.errors import InputError, WhatWorksError
 from ..accounts.audit import record
 from ..accounts.roles import is_admin
 from . import changes, services
-from .models import Domain, Finding, ImportJob, Intervention, Outcome, Review, Study
+from .models import (
+    Domain,
+    Finding,
+    ImportJob,
+    Intervention,
+    Outcome,
+    Review,
+    Study,
+    validate_timepoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +49,12 @@ KEYS = {"domains": "slug", "outcomes": "slug", "reviews": "key", "interventions"
 REFERENCES = {"domain": "domains", "review": "reviews", "intervention": "interventions",
               "study": "studies", "outcome": "outcomes"}
 FINDING_COLUMNS = ["study", "outcome", "timepoint_months", "measure", "illustrative", "notes"]
-STAT_COLUMNS = [*[a for a in EFFECT_ARGUMENTS if a != "sign"], "yi", "vi"]
+STAT_COLUMNS = [*[a for a in EFFECT_ARGUMENTS if a != "sign"], "yi", "vi", "icc", "cluster_size",
+                "cluster_cv"]
+#: Text columns of a findings CSV: how a ratio estimate is written ("ratio" or "log") and cluster
+#: sizes, as ``whatworks effects --cluster-sizes`` reads them ("12;30;8|20;25", or an average) or
+#: one group's sizes per column ("12;30;8").
+TEXT_STAT_COLUMNS = ["entered_as", "cluster_sizes", "cluster_sizes1", "cluster_sizes2"]
 
 
 def limit(name: str) -> int:
@@ -454,7 +468,7 @@ def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progres
     """Rows of a findings CSV (the ``whatworks effects`` columns), every cell checked."""
     check_size(raw, filename)
     header, rows = read_csv(decode(raw, filename), filename)
-    allowed = set(FINDING_COLUMNS) | set(STAT_COLUMNS)
+    allowed = set(FINDING_COLUMNS) | set(STAT_COLUMNS) | set(TEXT_STAT_COLUMNS)
     for h in header:
         if h not in allowed:
             raise InputError(f"unexpected column; allowed columns are {', '.join(sorted(allowed))}",
@@ -483,6 +497,7 @@ def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progres
                 except ValueError:
                     raise InputError(f"'{row[k][:40]}' is not a number", file=filename, row=n,
                                      column=k) from None
+        reported.update(_text_stats(row, filename, n))
         timepoint = None
         if row.get("timepoint_months"):
             try:
@@ -490,9 +505,11 @@ def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progres
             except ValueError:
                 raise InputError(f"'{row['timepoint_months'][:40]}' is not a number",
                                  file=filename, row=n, column="timepoint_months") from None
-            if not 0 <= timepoint <= 1200:
-                raise InputError("must be from 0 to 1200 months", file=filename, row=n,
-                                 column="timepoint_months")
+            try:
+                validate_timepoint(timepoint)
+            except ValidationError as exc:
+                raise InputError("; ".join(exc.messages), file=filename, row=n,
+                                 column="timepoint_months") from None
         flag = row.get("illustrative", "").lower()
         if flag not in ("", "1", "0", "true", "false", "yes", "no"):
             raise InputError(f"'{flag[:20]}' is not true or false", file=filename, row=n,
@@ -509,6 +526,31 @@ def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progres
                     "illustrative": flag in ("1", "true", "yes"), "notes": row.get("notes", "")})
         if progress and len(out) % 200 == 0:
             progress(len(out), len(rows))
+    return out
+
+
+def _text_stats(row: dict, filename: str, n: int) -> dict:
+    """The text cells of a findings CSV row as stored in ``Finding.reported``."""
+    from whatworks.effects.cluster import parse_cluster_sizes
+
+    out = {}
+    if row.get("entered_as"):
+        out["entered_as"] = row["entered_as"].lower()
+    for name in ("cluster_sizes1", "cluster_sizes2"):
+        if row.get(name):
+            out[name] = row[name]
+    if row.get("cluster_sizes"):
+        try:
+            average, sizes1, sizes2 = parse_cluster_sizes(row["cluster_sizes"])
+        except InputError as exc:
+            raise InputError(exc.message, file=filename, row=n, column="cluster_sizes") from None
+        if sizes1 is None:
+            out["cluster_size"] = average
+        else:
+            out["cluster_sizes1"], out["cluster_sizes2"] = list(sizes1), list(sizes2)
+    for name in ("cluster_sizes1", "cluster_sizes2"):
+        if isinstance(out.get(name), list):
+            out[name] = [float(x) for x in out[name]]
     return out
 
 

@@ -8,18 +8,15 @@ published rules (``whatworks.ratings``); a change of level is kept in the rating
 from __future__ import annotations
 
 import io
-import math
-import warnings
 
 import numpy as np
 from django.utils import timezone
 
-from whatworks.effects import MEASURES, escalc
 from whatworks.errors import InputError, WhatWorksError
 
 from .models import Finding, Intervention, Outcome, Rating, RatingChange, Synthesis
 
-RATIO_MEASURES = {"RR", "OR", "PETO", "IRR", "ROM"}
+RATIO_MEASURES = {"RR", "OR", "PETO", "IRR", "ROM", "HR"}
 
 
 class FindingInputError(WhatWorksError):
@@ -32,47 +29,35 @@ class FindingInputError(WhatWorksError):
 
 def compute_effect(measure: str, reported: dict) -> tuple[float, float]:
     """The effect size and sampling variance of one finding from its reported statistics."""
-    if not measure or measure not in MEASURES:
-        raise FindingInputError({"measure": [f"choose one of {', '.join(MEASURES)}"]})
-    if not isinstance(reported, dict) or not reported:
-        raise FindingInputError({"reported": ["enter the reported statistics"]})
-    if "yi" in reported and "vi" in reported:
-        yi, vi = _number(reported, "yi"), _number(reported, "vi")
-        if vi <= 0:
-            raise FindingInputError({"vi": ["the sampling variance must be greater than 0"]})
-        return yi, vi
-    columns = {name: [_number(reported, name)] for name in reported}
+    entered = enter_effect(measure, reported)
+    return entered.yi, entered.vi
+
+
+def enter_effect(measure: str, reported: dict, *, reported_as: str | None = None):
+    """The core's :class:`~whatworks.effects.entry.Entered` for one finding (effect size, and the
+    cluster adjustment when its inputs are given); errors map to the fields to correct."""
+    from whatworks.effects.entry import effect_from_reported
+
+    if not measure:
+        raise FindingInputError({"measure": ["choose the effect measure"]})
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = escalc(measure, **columns)
+        return effect_from_reported(measure, reported, reported_as=reported_as)
     except InputError as exc:
-        field = exc.column or "reported"
-        raise FindingInputError({field: [_strip_location(str(exc))]}) from None
+        raise FindingInputError({exc.column or "reported": [exc.message]}) from None
     except WhatWorksError as exc:
         raise FindingInputError({"reported": [str(exc)]}) from None
-    yi, vi = float(out["yi"].iloc[0]), float(out["vi"].iloc[0])
-    if not (math.isfinite(yi) and math.isfinite(vi)):
-        needed = ", ".join("/".join(g) for g in MEASURES[measure].groups)
-        raise FindingInputError({"reported": [f"{measure} needs {needed}"]})
-    return yi, vi
 
 
-def _number(reported: dict, name: str) -> float:
-    value = reported.get(name)
-    if isinstance(value, bool):
-        raise FindingInputError({name: [f"'{value}' is not a number"]})
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise FindingInputError({name: [f"'{value}' is not a number"]}) from None
-    if not math.isfinite(x):
-        raise FindingInputError({name: ["must be a finite number"]})
-    return x
+def preview_effect(entered, outcome: Outcome | None):
+    """The core's words for an entered effect, read with the outcome's direction."""
+    from whatworks.effects.entry import preview
 
+    if outcome is None:
+        return preview(entered)
+    from .rating import core_outcome
 
-def _strip_location(message: str) -> str:
-    return message.split(": ", 1)[1] if message.startswith(("row ", "column ")) else message
+    core = core_outcome(outcome)
+    return preview(entered, outcome=core.phrase, direction=core.direction, unit=core.unit)
 
 
 def save_finding(finding: Finding, *, reason: str, user=None) -> Finding:
@@ -135,7 +120,8 @@ def _forest_svg(fit, measure: str, outcome: Outcome) -> str:
 
     ratio = measure in RATIO_MEASURES
     labels = {"RR": "Risk ratio", "OR": "Odds ratio", "IRR": "Rate ratio", "PETO": "Odds ratio",
-              "ROM": "Ratio of means", "SMD": "Standardised mean difference (Hedges' g)",
+              "ROM": "Ratio of means", "HR": "Hazard ratio",
+              "SMD": "Standardised mean difference (Hedges' g)",
               "MD": "Mean difference", "RD": "Risk difference"}
     fig = forest_plot(fit, transform=np.exp if ratio else None,
                       xlabel=f"{labels.get(measure, measure)}: {outcome.name.lower()}")
