@@ -9,16 +9,17 @@ unchanged. A ``Draft`` holds the pending state of one intervention as a JSON sna
      "studies": [{"ref": 12, "key": "fgc-2023", "citation": ..., ...}, ...],
      "findings": [{"ref": 40, "study": 12, "outcome": "entry-to-care", "measure": "RR",
                    "reported": {...}, "yi": ..., "vi": ..., ...}, ...],
-     "next_ref": -1}
+     "next_ref": 1}
 
 ``ref`` is the live row's id for a study or finding that exists, and a negative number for one the
-draft adds; a finding names its study by the study's ``ref`` (so renaming a study's key keeps its
-findings). Editors' writes change the snapshot (one row, locked while it changes, so two editors
-never overwrite each other's different edits; an edit to an item someone else changed since the
-form was opened is refused with ``DraftConflict``). ``diff`` says what publishing would change,
-the ratings included (computed by the core's ``rate_evidence`` on the draft's findings, nothing
-written); ``publish`` applies the snapshot to the live tables through the write services of
-``changes.py`` in one transaction, keeps a ``Revision`` and deletes the draft.
+draft adds (``new_ref``: unique across drafts); a finding names its study by the study's ``ref``
+(so renaming a study's key keeps its findings). Editors' writes change the snapshot (one row,
+locked while it changes, so two editors never overwrite each other's different edits; an edit to
+an item someone else changed since the form was opened is refused with ``DraftConflict``).
+``diff`` says what publishing would change, the ratings included (computed by the core's
+``rate_evidence`` on the draft's findings, nothing written); ``publish`` applies the snapshot to
+the live tables through the write services of ``changes.py`` in one transaction, keeps a
+``Revision`` and deletes the draft.
 
 Interventions never published (status draft) with no pending draft are edited directly, as before:
 nothing public to protect. Studies belong to one intervention (``Study.intervention``), so a draft
@@ -72,8 +73,12 @@ class DraftConflict(DraftError):
     """Someone else changed the same item of the draft since this form or request read it."""
 
 
-class NothingToPublish(DraftError):
-    """There is no pending draft, or publishing would leave an intervention with nothing to show."""
+class NothingToPublish(DraftError, changes.NothingToShow):
+    """Publishing would leave an intervention with nothing to show."""
+
+
+class NoChanges(DraftError):
+    """A published intervention with no pending draft: there is nothing to publish."""
 
 
 # -- snapshots ----------------------------------------------------------------------------------
@@ -107,7 +112,7 @@ def live_snapshot(intervention: Intervention) -> dict:
                           "timepoint_months": f.timepoint_months, "measure": f.measure,
                           "reported": f.reported, "illustrative": f.illustrative,
                           "notes": f.notes, "yi": f.yi, "vi": f.vi} for f in findings],
-            "next_ref": -1}
+            "next_ref": 1}
 
 
 def pending(intervention: Intervention) -> Draft | None:
@@ -219,10 +224,30 @@ def change(intervention: Intervention, edit, *, user, base: dict | None = None) 
     return changes.retrying(work)
 
 
-def new_ref(snapshot: dict) -> int:
-    ref = snapshot.get("next_ref", -1)
-    snapshot["next_ref"] = ref - 1
-    return ref
+#: A ref the draft adds is -(intervention id x REF_BLOCK + n): unique across drafts, so the API can
+#: address a draft's new finding by its id alone (``owner``).
+REF_BLOCK = 10**6
+
+
+def new_ref(snapshot: dict, intervention: Intervention) -> int:
+    n = snapshot.get("next_ref", 1)
+    n = 1 if n < 1 else n  # snapshots made before refs were numbered this way
+    snapshot["next_ref"] = n + 1
+    return -(intervention.pk * REF_BLOCK + n)
+
+
+def owner(ref: int) -> int | None:
+    """The id of the intervention whose draft added this (negative) ref."""
+    return (-ref) // REF_BLOCK if ref < 0 else None
+
+
+def new_study(key: str) -> tuple[Intervention, dict] | None:
+    """A study a pending draft adds, by its key (the API names studies by key)."""
+    for draft in Draft.objects.select_related("intervention"):
+        for item in draft.snapshot["studies"]:
+            if item["key"] == key and item["ref"] < 0:
+                return draft.intervention, item
+    return None
 
 
 def put_finding(intervention: Intervention, finding: Finding, *, user, ref: int | None = None,
@@ -231,7 +256,8 @@ def put_finding(intervention: Intervention, finding: Finding, *, user, ref: int 
     def edit(snapshot):
         if find(snapshot["studies"], study_ref) is None:
             raise DraftError("choose one of this intervention's studies (in the draft)")
-        item = finding_item(finding, study_ref, ref if ref is not None else new_ref(snapshot))
+        item = finding_item(finding, study_ref,
+                            ref if ref is not None else new_ref(snapshot, intervention))
         items = snapshot["findings"]
         if ref is None:
             items.append(item)
@@ -262,7 +288,7 @@ def put_study(intervention: Intervention, study: Study, *, user, ref: int | None
             or any(s["key"] == study.key and s["ref"] != ref for s in snapshot["studies"])
         if taken:
             raise DraftError(f"a study with the key {study.key!r} already exists; choose another key")
-        item = study_item(study, ref if ref is not None else new_ref(snapshot))
+        item = study_item(study, ref if ref is not None else new_ref(snapshot, intervention))
         items = snapshot["studies"]
         if ref is None:
             items.append(item)
@@ -454,7 +480,7 @@ def publish(intervention: Intervention, *, user, request=None,
         draft = Draft.objects.select_for_update().filter(intervention=live).first() \
             if connection.vendor == "postgresql" else Draft.objects.filter(intervention=live).first()
         if draft is None and live.status == Intervention.PUBLISHED:
-            raise NothingToPublish(f"{live.name} has no unpublished changes: nothing to publish")
+            raise NoChanges(f"{live.name} has no unpublished changes: nothing to publish")
         if draft is not None and expected_version is not None and draft.version != expected_version:
             raise DraftConflict("the draft changed since you opened this page; review the "
                                 "changes again before publishing")
@@ -515,7 +541,7 @@ def _apply(live: Intervention, before: dict, snapshot: dict, change: Diff, *, us
             continue
         study = study_object(live, item)
         if Study.objects.filter(key=study.key).exclude(pk=study.pk).exists():
-            raise NothingToPublish(f"the draft's study key {study.key!r} is now used by another "
+            raise DraftConflict(f"the draft's study key {study.key!r} is now used by another "
                                    "study; change it in the draft, then publish")
         changes.save_study(study, user=user, reason=reason)
         study_ids[item["ref"]] = study.pk

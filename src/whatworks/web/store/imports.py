@@ -226,7 +226,7 @@ class StorePlan:
     filename: str
     tables: dict[str, list[dict]] = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)  # with yi, vi computed
-    status_changes: list[tuple[str, str, str]] = field(default_factory=list)
+    status_changes: list[tuple[str, str, str, int]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -399,7 +399,7 @@ def _status_changes(rows, user, filename):
         current = stored.get(row["slug"], Intervention.DRAFT)
         if row["status"] == current:
             continue
-        changed.append((row["slug"], current, row["status"]))
+        changed.append((row["slug"], current, row["status"], i))
         if user is not None and not is_admin(user):
             raise _err(f"only an administrator may publish or unpublish: '{row['slug']}' is "
                        f"{current}; remove 'status' or set it to '{current}'", filename,
@@ -582,7 +582,12 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
                                               "notes"], batch_size=500)
         counts["findings"] = len(plan.findings)
         changes.refresh_pairs(touched, reason="store imported", user=user)
-        for slug, old, new_status in plan.status_changes:
+        for slug, old, new_status, row in plan.status_changes:
+            why = changes.empty_because(Intervention.objects.get(slug=slug)) \
+                if new_status == Intervention.PUBLISHED else None
+            if why:
+                raise _err(f"'{slug}' cannot be published: {why}; or import it as 'draft'",
+                           plan.filename, "interventions", row, "status")
             record("publish" if new_status == Intervention.PUBLISHED else "unpublish", user=user,
                    target=slug, detail=f"{old} -> {new_status} (store import of {plan.filename})")
         return counts
