@@ -259,7 +259,7 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
         study = finding.study
         intervention = study.intervention
         draft, item = drafts.put_finding(intervention, finding, user=self.request.user, ref=ref,
-                                         study_ref=study.pk or study._ref)
+                                         study_ref=study.pk or getattr(study, "_ref", None))
         serializer.instance = drafts.finding_object(intervention, draft.snapshot, item)
         serializer.instance._draft = True
 

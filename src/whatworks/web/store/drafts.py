@@ -160,6 +160,7 @@ def intervention_object(intervention: Intervention, snapshot: dict) -> Intervent
 def study_object(intervention: Intervention, item: dict) -> Study:
     study = Study(intervention=intervention, **{n: item[n] for n in STUDY_FIELDS})
     study.pk = item["ref"] if item["ref"] > 0 else None
+    study._ref = item["ref"]
     return study
 
 
@@ -489,8 +490,14 @@ def publish(intervention: Intervention, *, user, request=None,
         check_publishable(live, snapshot)
         change = diff(live, snapshot, before) if draft else Diff()
         when = timezone.now()
-        number = (Revision.objects.filter(intervention=live).order_by("-number")
-                  .values_list("number", flat=True).first() or 0) + 1
+        last = Revision.objects.filter(intervention=live).order_by("-number") \
+            .values_list("number", flat=True).first()
+        if last is None and live.status == Intervention.PUBLISHED:  # published before revisions
+            Revision.objects.create(intervention=live, number=1, snapshot=before,
+                                    summary="the version published before revisions were kept",
+                                    published=live.updated)
+            last = 1
+        number = (last or 0) + 1
         reason = f"revision {number} published"
         if draft is not None:
             _apply(live, before, snapshot, change, user=user, reason=reason)

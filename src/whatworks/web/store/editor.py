@@ -26,15 +26,25 @@ from .models import Draft, Finding, ImportJob, Intervention, Outcome, SlugRedire
 
 
 def editor_required(view):
-    """Anonymous users are sent to sign in; signed-in non-editors get 403."""
+    """Anonymous users are sent to sign in; signed-in non-editors get 403. A form sent again
+    (Back-and-resubmit: its one-time token was used) is told it was already saved, before
+    anything else is looked at (the object may be gone, the form now invalid)."""
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not is_editor(request.user):
             raise PermissionDenied("editors only")
+        if request.method == "POST" and once.FIELD in request.POST:
+            url = once.replayed(request)
+            if url is not None:
+                messages.info(request, ALREADY_SAVED)
+                return redirect(url or "editor:dashboard")
         return view(request, *args, **kwargs)
     return wrapper
+
+
+ALREADY_SAVED = "Already saved: this form was sent before, so nothing was saved twice."
 
 
 @editor_required
@@ -50,8 +60,7 @@ def _saved_once(request, write, form_page: str | None = None):
     try:
         return redirect(once.once(request, write))
     except once.AlreadySaved as done:
-        messages.info(request, "Already saved: this form was sent before, so nothing was saved "
-                               "twice.")
+        messages.info(request, ALREADY_SAVED)
         return redirect(done.url or "editor:dashboard")
     except once.BadToken as exc:
         return render(request, "editor/expired.html", {"message": str(exc), "back": form_page},

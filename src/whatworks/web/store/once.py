@@ -55,6 +55,16 @@ def token_for(request) -> str:
         return issue()
 
 
+def replayed(request) -> str | None:
+    """Where the object lives if this POST's token was used before (a resubmission), else None."""
+    try:
+        key = nonce(request)
+    except BadToken:
+        return None
+    row = FormSubmission.objects.filter(token=key).values_list("url", flat=True)
+    return next(iter(row), None)
+
+
 def once(request, write: Callable[[], str]) -> str:
     """Run ``write() -> url`` once per form token, in one transaction with the token's record.
     Raises ``AlreadySaved(url)`` on a resubmission, ``BadToken`` without a valid token; an
