@@ -18,7 +18,7 @@ FGC = "/editor/interventions/family-group-conferences/"
 PUBLIC = "/interventions/family-group-conferences/"
 
 
-def _context(browser, live_server):
+def _context(browser, live_server):  # noqa: F811 (the fixture)
     return browser.new_context(base_url=live_server.url).new_page()
 
 
@@ -29,7 +29,7 @@ def _plain_answer(pg):
 
 
 def test_an_admin_publishes_an_editors_change_after_seeing_the_rating_it_changes(
-        browser, live_server, store, editor, admin):
+        browser, live_server, store, editor, admin):  # noqa: F811 (fixtures)
     from whatworks.web.store.models import Finding, Rating
 
     reader = _context(browser, live_server)
@@ -72,7 +72,7 @@ def test_an_admin_publishes_an_editors_change_after_seeing_the_rating_it_changes
 
 @pytest.mark.parametrize("path", [FGC + "changes/", FGC + "history/", FGC + "discard/",
                                   FGC + "findings/{finding}/delete/", FGC + "edit/"])
-def test_the_workflows_pages_have_no_serious_accessibility_violations(page, editor, path):
+def test_the_workflows_pages_have_no_serious_accessibility_violations(page, editor, path):  # noqa: F811
     from whatworks.web.store import drafts
     from whatworks.web.store.models import Finding, Intervention
 
