@@ -377,3 +377,25 @@ def test_the_diff_summary_counts_what_is_added_changed_and_removed(old, new):
         else:
             assert f"{what} " not in summary
     assert (summary == "no changes") == (not any(expected.values()))
+
+
+def test_a_live_change_made_while_a_draft_waits_is_kept_when_the_draft_is_published(editor, admin):
+    """An administrator's direct write (an import, a trial published into the store) while a draft
+    waits is neither hidden from editors nor reverted by publishing the draft."""
+    from whatworks.web.store import changes
+    from whatworks.web.store.models import Outcome
+
+    fgc = Intervention.objects.get(slug=FGC)
+    drafts.put_fields(fgc, {"summary": "Drafted."}, user=editor)
+    study = changes.save_study(Study(key="fgc-live", citation="Live. 2024.", design="rct",
+                                     intervention=fgc), user=admin)
+    live = changes.save_finding(Finding(study=study, outcome=Outcome.objects.get(
+        slug="entry-to-care"), measure="RR", reported={"ai": 10, "n1i": 50, "ci": 12, "n2i": 50}),
+        reason="test", user=admin)
+    snapshot, _ = drafts.current(fgc)
+    assert live.pk in {f["ref"] for f in snapshot["findings"]}
+    diff = drafts.diff(fgc, snapshot)
+    assert [f["field"] for f in diff.fields] == ["summary"] and not diff.findings["removed"]
+    drafts.publish(fgc, user=admin)
+    assert Finding.objects.filter(pk=live.pk).exists()
+    assert Intervention.objects.get(slug=FGC).summary == "Drafted."

@@ -106,6 +106,7 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
             draft, _ = drafts.put_fields(intervention, dict(serializer.validated_data),
                                          user=self.request.user)
             serializer.instance = drafts.intervention_object(intervention, draft.snapshot)
+            # (the draft was rebased on the live state by this change: its snapshot is current)
             serializer.instance._draft = True
             return
         for key, value in serializer.validated_data.items():
@@ -354,15 +355,15 @@ def draft(request, slug):
     """An intervention's unpublished changes (editors): what publishing would change, including
     the ratings per outcome now and after publishing. 404 when there are none."""
     intervention = Intervention.objects.filter(slug=slug).first()
-    pending = drafts.pending(intervention) if intervention else None
+    snapshot, pending = drafts.current(intervention) if intervention else (None, None)
     if pending is None:
         raise NotFound("no such intervention" if intervention is None
                        else f"{intervention.name} has no unpublished changes")
-    change = drafts.diff(intervention, pending.snapshot)
+    change = drafts.diff(intervention, snapshot)
     return Response({"slug": intervention.slug, "version": pending.version,
                      "editors": pending.editors, "updated": pending.updated,
                      "summary": change.summary(), "diff": change.to_dict(),
-                     "snapshot": pending.snapshot})
+                     "snapshot": snapshot})
 
 
 @extend_schema(request={"multipart/form-data": s.ImportRequestSerializer},

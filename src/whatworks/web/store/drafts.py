@@ -29,6 +29,7 @@ refused while either is published (remove it here and add it there).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import decimal
 import hashlib
@@ -126,9 +127,36 @@ def uses_draft(intervention: Intervention) -> bool:
 
 
 def current(intervention: Intervention) -> tuple[dict, Draft | None]:
-    """What editors see and change: the pending draft's snapshot, or the live state."""
+    """What editors see and change, and what publishing makes public: the live state with the
+    pending draft's changes applied (``merge``), or the live state when there is no draft."""
     draft = pending(intervention)
-    return (draft.snapshot, draft) if draft else (live_snapshot(intervention), None)
+    live = live_snapshot(intervention)
+    return (merge(live, draft.base, draft.snapshot), draft) if draft else (live, None)
+
+
+def merge(live: dict, base: dict, draft: dict) -> dict:
+    """The live state with the draft's changes (from ``base``, the live state the draft was last
+    rebased on) applied: a field, study or finding the draft changed takes the draft's value,
+    one it added is added, one it removed is removed; everything else keeps its live value (a
+    change made to the live tables since is kept). A finding whose study is gone goes with it."""
+    if not base:  # nothing to compare with
+        return copy.deepcopy(draft)
+    out = {"fields": {k: (draft["fields"].get(k) if draft["fields"].get(k) != base["fields"].get(k)
+                          else v) for k, v in live["fields"].items()},
+           "next_ref": draft.get("next_ref", 1)}
+    for kind in ("studies", "findings"):
+        old = {x["ref"]: x for x in base[kind]}
+        new = {x["ref"]: x for x in draft[kind]}
+        items = [copy.deepcopy(new.get(x["ref"], x)) if new.get(x["ref"], x) != old.get(x["ref"])
+                 else copy.deepcopy(x) for x in live[kind]
+                 if not (x["ref"] in old and x["ref"] not in new)]
+        kept = {x["ref"] for x in items}
+        items += [copy.deepcopy(x) for x in draft[kind] if x["ref"] not in kept
+                  and x["ref"] not in old]
+        out[kind] = items
+    studies = {s["ref"] for s in out["studies"]}
+    out["findings"] = [f for f in out["findings"] if f["study"] in studies]
+    return out
 
 
 def item_hash(item) -> str:
@@ -197,13 +225,16 @@ def change(intervention: Intervention, edit, *, user, base: dict | None = None) 
     changes.require_editor(user)
 
     def work():
-        draft = Draft.objects.select_for_update().filter(intervention=intervention).first() \
-            if connection.vendor == "postgresql" else \
-            Draft.objects.filter(intervention=intervention).first()
-        if draft is None:
+        draft = _locked_draft(intervention)
+        if draft is None:  # the first change: lock the intervention, then look again
             Intervention.objects.select_for_update().filter(pk=intervention.pk).first()
-            draft = Draft(intervention=intervention, snapshot=live_snapshot(intervention),
-                          version=0)
+            draft = _locked_draft(intervention) or Draft(intervention=intervention, version=0)
+        live = live_snapshot(intervention)
+        # rebased on the live state now, so a change made to the live tables since (an
+        # administrator's import, a trial published) is kept, never reverted by publishing
+        draft.snapshot = merge(live, draft.base, draft.snapshot) if draft.pk else \
+            copy.deepcopy(live)
+        draft.base = live
         snapshot = draft.snapshot
         for (kind, ref), seen in (base or {}).items():
             now = snapshot["fields"] if kind == "fields" else find(snapshot[kind + "s"], ref)
@@ -228,6 +259,11 @@ def change(intervention: Intervention, edit, *, user, base: dict | None = None) 
 #: A ref the draft adds is -(intervention id x REF_BLOCK + n): unique across drafts, so the API can
 #: address a draft's new finding by its id alone (``owner``).
 REF_BLOCK = 10**6
+
+
+def _locked_draft(intervention: Intervention) -> Draft | None:
+    qs = Draft.objects.filter(intervention=intervention)
+    return (qs.select_for_update() if connection.vendor == "postgresql" else qs).first()
 
 
 def new_ref(snapshot: dict, intervention: Intervention) -> int:
@@ -324,7 +360,8 @@ def put_fields(intervention: Intervention, values: dict, *, user,
         if "status" in values:
             raise DraftError("publication status changes only when an administrator publishes")
         for name, value in values.items():
-            snapshot["fields"][name] = value.key if name == "review" and value else _json(value)
+            snapshot["fields"][name] = getattr(value, "key", value) if name == "review" \
+                else _json(value)
         return snapshot["fields"]
 
     return change(intervention, edit, user=user, base={("fields", None): base} if base else None)
@@ -478,15 +515,14 @@ def publish(intervention: Intervention, *, user, request=None,
 
     def work():
         live = Intervention.objects.select_for_update().get(pk=intervention.pk)
-        draft = Draft.objects.select_for_update().filter(intervention=live).first() \
-            if connection.vendor == "postgresql" else Draft.objects.filter(intervention=live).first()
+        draft = _locked_draft(live)
         if draft is None and live.status == Intervention.PUBLISHED:
             raise NoChanges(f"{live.name} has no unpublished changes: nothing to publish")
         if draft is not None and expected_version is not None and draft.version != expected_version:
             raise DraftConflict("the draft changed since you opened this page; review the "
                                 "changes again before publishing")
         before = live_snapshot(live)
-        snapshot = draft.snapshot if draft else before
+        snapshot = merge(before, draft.base, draft.snapshot) if draft else before
         check_publishable(live, snapshot)
         change = diff(live, snapshot, before) if draft else Diff()
         when = timezone.now()

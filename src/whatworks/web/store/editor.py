@@ -139,8 +139,7 @@ def intervention_page(request, slug):
 def changes_page(request, slug):
     """What publishing the draft would change, ratings included; administrators publish here."""
     intervention = get_object_or_404(Intervention, slug=slug)
-    draft = drafts.pending(intervention)
-    snapshot = draft.snapshot if draft else drafts.live_snapshot(intervention)
+    snapshot, draft = drafts.current(intervention)
     diff = drafts.diff(intervention, snapshot) if draft else None
     return render(request, "editor/changes.html", {
         "intervention": intervention, "draft": draft, "diff": diff,

@@ -342,6 +342,8 @@ class Draft(models.Model):
     intervention = models.OneToOneField(Intervention, on_delete=models.CASCADE,
                                         related_name="pending_draft")
     snapshot = models.JSONField()
+    base = models.JSONField(default=dict, blank=True,
+                            help_text="the live state the snapshot was last rebased on")
     version = models.PositiveIntegerField(default=1, help_text="raised by every change to the draft")
     editors = models.JSONField(default=list, blank=True, help_text="usernames who changed it")
     created = models.DateTimeField(auto_now_add=True)
