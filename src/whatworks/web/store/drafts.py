@@ -535,9 +535,10 @@ def publish(intervention: Intervention, *, user, request=None,
             last = 1
         number = (last or 0) + 1
         reason = f"revision {number} published"
+        was_published = live.status == Intervention.PUBLISHED
         if draft is not None:
             _apply(live, before, snapshot, change, user=user, reason=reason)
-        if live.status != Intervention.PUBLISHED:
+        if not was_published:  # set_status keeps the audit log's line
             changes.set_status(live, Intervention.PUBLISHED, user=user, request=request)
         revision = Revision.objects.create(
             intervention=live, number=number, snapshot=live_snapshot(live), diff=change.to_dict(),
@@ -547,6 +548,7 @@ def publish(intervention: Intervention, *, user, request=None,
             editors=list(draft.editors) if draft else [], published=when)
         if draft is not None:
             draft.delete()
+        if was_published:
             record("publish", user=user, request=request, target=live.slug,
                    detail=f"revision {number}: {revision.summary}"[:2000])
         intervention.refresh_from_db()
