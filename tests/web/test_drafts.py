@@ -399,3 +399,30 @@ def test_a_live_change_made_while_a_draft_waits_is_kept_when_the_draft_is_publis
     drafts.publish(fgc, user=admin)
     assert Finding.objects.filter(pk=live.pk).exists()
     assert Intervention.objects.get(slug=FGC).summary == "Drafted."
+
+
+@st.composite
+def _snapshots(draw):
+    studies = draw(st.lists(st.integers(-3, 3).filter(bool), unique=True, max_size=3))
+    findings = draw(st.lists(st.tuples(st.integers(-9, 9).filter(bool),
+                                       st.sampled_from(studies or [0]), st.integers(0, 2)),
+                             unique_by=lambda t: t[0], max_size=5)) if studies else []
+    return {"fields": {"name": draw(st.sampled_from("ab")), "summary": draw(st.sampled_from("xy"))},
+            "studies": [{"ref": r, "key": f"s{r}"} for r in studies],
+            "findings": [{"ref": r, "study": s, "ai": a} for r, s, a in findings], "next_ref": 1}
+
+
+def _canon(snapshot):
+    return (snapshot["fields"], sorted(map(str, snapshot["studies"])),
+            sorted(map(str, snapshot["findings"])))
+
+
+@settings(max_examples=80, deadline=None)
+@given(live=_snapshots(), other=_snapshots())
+def test_merging_keeps_the_drafts_changes_and_the_live_ones(live, other):
+    """A draft made from the live state publishes as itself; a draft with no changes publishes
+    the live state as it is now (changes made live since are kept, not reverted)."""
+    draft = other if all(f["study"] in {s["ref"] for s in other["studies"]}
+                         for f in other["findings"]) else live
+    assert _canon(drafts.merge(live, live, draft)) == _canon(draft)
+    assert _canon(drafts.merge(live, draft, draft)) == _canon(live)

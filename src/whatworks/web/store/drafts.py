@@ -172,17 +172,17 @@ def find(items: list[dict], ref: int) -> dict | None:
 
 def intervention_object(intervention: Intervention, snapshot: dict) -> Intervention:
     """An unsaved copy of the intervention with the snapshot's fields (same pk, for forms)."""
-    copy = Intervention.objects.get(pk=intervention.pk)
+    result = Intervention.objects.get(pk=intervention.pk)
     for name, value in snapshot["fields"].items():
         if name == "review":
-            copy.review = Review.objects.filter(key=value).first() if value else None
+            result.review = Review.objects.filter(key=value).first() if value else None
         elif name == "last_reviewed" and value:
-            copy.last_reviewed = dt.date.fromisoformat(value)
+            result.last_reviewed = dt.date.fromisoformat(value)
         elif name == "unit_cost_gbp" and value is not None:
-            copy.unit_cost_gbp = decimal.Decimal(str(value))
+            result.unit_cost_gbp = decimal.Decimal(str(value))
         else:
-            setattr(copy, name, value)
-    return copy
+            setattr(result, name, value)
+    return result
 
 
 def study_object(intervention: Intervention, item: dict) -> Study:
@@ -442,14 +442,14 @@ def preview_ratings(intervention: Intervention, snapshot: dict) -> dict[str, obj
     through the store's adapter; nothing written). None for an outcome with no usable finding."""
     from . import rating as adapter
 
-    copy = intervention_object(intervention, snapshot)
+    edited = intervention_object(intervention, snapshot)
     slugs = sorted({f["outcome"] for f in snapshot["findings"]})
     outcomes = {o.slug: o for o in Outcome.objects.filter(slug__in=slugs).select_related("domain")}
     out = {}
     for slug in slugs:
         findings = [finding_object(intervention, snapshot, f, outcomes)
                     for f in snapshot["findings"] if f["outcome"] == slug]
-        result = adapter.evaluate(outcome=outcomes[slug], intervention=copy, findings=findings)
+        result = adapter.evaluate(outcome=outcomes[slug], intervention=edited, findings=findings)
         out[slug] = adapter.stored(result) if result is not None else None
     return out
 
@@ -562,13 +562,13 @@ def _apply(live: Intervention, before: dict, snapshot: dict, change: Diff, *, us
     """Make the live tables hold ``snapshot`` (inside ``publish``'s transaction)."""
     old_slug = live.slug
     if change.fields:
-        copy = intervention_object(live, snapshot)
-        copy.status = live.status
-        changes.save_intervention(copy, user=user)
-        if copy.slug != old_slug:
-            SlugRedirect.objects.filter(old_slug=copy.slug).delete()
+        edited = intervention_object(live, snapshot)
+        edited.status = live.status
+        changes.save_intervention(edited, user=user)
+        if edited.slug != old_slug:
+            SlugRedirect.objects.filter(old_slug=edited.slug).delete()
             SlugRedirect.objects.update_or_create(old_slug=old_slug,
-                                                  defaults={"intervention": copy})
+                                                  defaults={"intervention": edited})
         live.refresh_from_db()
     kept = {f["ref"] for f in snapshot["findings"]}
     for item in before["findings"]:
@@ -587,7 +587,7 @@ def _apply(live: Intervention, before: dict, snapshot: dict, change: Diff, *, us
         study = study_object(live, item)
         if Study.objects.filter(key=study.key).exclude(pk=study.pk).exists():
             raise DraftConflict(f"the draft's study key {study.key!r} is now used by another "
-                                   "study; change it in the draft, then publish")
+                                "study; change it in the draft, then publish")
         changes.save_study(study, user=user, reason=reason)
         study_ids[item["ref"]] = study.pk
     unchanged = {f["ref"] for f in snapshot["findings"]} - \
