@@ -426,3 +426,15 @@ def test_merging_keeps_the_drafts_changes_and_the_live_ones(live, other):
                          for f in other["findings"]) else live
     assert _canon(drafts.merge(live, live, draft)) == _canon(draft)
     assert _canon(drafts.merge(live, draft, draft)) == _canon(live)
+
+
+def test_only_editors_read_a_draft_and_the_document_says_so(client, outsider, editor):
+    drafts.put_fields(Intervention.objects.get(slug=FGC), {"summary": "Pending."}, user=editor)
+    url = f"/api/interventions/{FGC}/draft"
+    assert client.get(url).status_code in (401, 403)
+    assert _api(client, outsider, "get", url).status_code == 403
+    assert _api(client, editor, "get", url).json()["summary"] == "changed summary"
+    paths = client.get("/api/openapi.json").json()["paths"]
+    draft = paths["/api/interventions/{slug}/draft"]["get"]
+    assert "403" in draft["responses"] and {} not in draft["security"]
+    assert "409" in paths["/api/interventions/{slug}/publish"]["post"]["responses"]

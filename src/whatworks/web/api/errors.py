@@ -104,7 +104,8 @@ def document_errors(result, generator, request, public):
     editors_only = ("/api/imports",)
     for path, operations in result.get("paths", {}).items():
         for method, op in operations.items():
-            public_read = method == "get" and not path.startswith(editors_only)
+            public_read = method == "get" and not path.startswith(editors_only) \
+                and not path.endswith("/draft")  # an intervention's pending changes: editors
             op["security"] = ([{}, {"tokenAuth": []}, {"cookieAuth": []}] if public_read
                               else [{"tokenAuth": []}, {"cookieAuth": []}])
             codes = ["400", "401", "404", "406", "429"]
