@@ -346,10 +346,11 @@ def finding_delete(request, slug, finding_id):
             return redirect("editor:intervention", slug=slug)
     study = drafts.find(snapshot["studies"], item["study"]) or {"key": "?"}
     outcome = Outcome.objects.filter(slug=item["outcome"]).values_list("name", flat=True).first()
+    effect = "" if item.get("yi") is None else f", effect size {item['yi']:.3f}"
     return _confirm(request, intervention, "Remove a finding",
                     f"The finding of {study['key']} on {outcome or item['outcome']} "
-                    f"({item['measure']}, effect size {item['yi']:.3f}) will be removed from "
-                    f"{intervention.name}.", "Remove the finding")
+                    f"({item['measure']}{effect}) will be removed from {intervention.name}.",
+                    "Remove the finding")
 
 
 @editor_required
