@@ -98,6 +98,8 @@ def test_an_editor_adds_a_finding_and_watches_the_rating_change(page, editor):
     Study.objects.create(key="fgc-harm", citation="Illustrative harm study. 2024.", year=2024,
                          design="rct", sample_size=2000, risk_of_bias="low",
                          intervention=Intervention.objects.get(slug="family-group-conferences"))
+    # not yet published, so edited directly (published: test_drafts_browser.py)
+    Intervention.objects.filter(slug="family-group-conferences").update(status="draft")
     before = Rating.objects.get(intervention__slug="family-group-conferences")
     _sign_in(page, "edna")
     page.goto("/editor/interventions/family-group-conferences/findings/new/")
@@ -124,6 +126,7 @@ def test_an_editor_adds_a_finding_and_watches_the_rating_change(page, editor):
     assert "synthesis and rating updated" in page.locator(".messages").inner_text()
     after = Rating.objects.get(intervention__slug="family-group-conferences")
     assert after.explanation != before.explanation
+    Intervention.objects.filter(slug="family-group-conferences").update(status="published")
     page.goto("/interventions/family-group-conferences/")
     assert after.explanation in page.locator(".explanation").first.inner_text()
     history = page.locator("ul.history").inner_text()

@@ -124,6 +124,9 @@ def test_a_background_import_runs_on_its_own_thread_with_progress(committed_stor
                    for n, s in enumerate(studies) for m in range(30))
     raw = ("study,outcome,measure,timepoint_months,ai,n1i,ci,n2i\n" + rows).encode()
     with django_db_blocker.unblock():
+        # not published, so the editor's import writes the live tables (a published intervention's
+        # rows go to its draft: tests/web/test_imports.py)
+        Intervention.objects.filter(pk=intervention.pk).update(status="draft")
         job = imports.start("findings", raw, "background.csv", user=user)
         seen = set()
         for _ in range(600):
@@ -166,3 +169,42 @@ def test_a_write_that_meets_a_busy_database_is_retried(monkeypatch):
 
     with pytest.raises(OperationalError):
         changes.retrying(broken)
+
+
+def test_simultaneous_edits_of_one_draft_are_all_kept(committed_store, django_db_blocker):
+    """Issue 10: editors adding findings to one published intervention's draft at once (each a
+    read-modify-write of the draft's JSON, on its locked row) lose none of each other's edits."""
+    from whatworks.web.store import drafts
+    from whatworks.web.store.models import Draft
+
+    intervention, _, studies, user = committed_store
+    with django_db_blocker.unblock():
+        main = Outcome.objects.get(slug="entry-to-care")
+    errors, per_thread = [], 10
+    barrier = threading.Barrier(THREADS)
+
+    def worker(n):
+        try:
+            barrier.wait()
+            for op in range(per_thread):
+                f = Finding(study=studies[n], intervention=intervention, outcome=main,
+                            timepoint_months=float(op), measure="SMD",
+                            reported={"yi": 0.1 * n, "vi": 0.05})
+                drafts.put_finding(intervention, f, user=user, study_ref=studies[n].pk)
+        except Exception as exc:  # noqa: BLE001 - every error is a failure of the test
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    with django_db_blocker.unblock():
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        draft = Draft.objects.get(intervention=intervention)
+        assert draft.version == THREADS * per_thread
+        refs = [f["ref"] for f in draft.snapshot["findings"]]
+        assert len(refs) == len(set(refs)) == THREADS * per_thread
+        assert not Finding.objects.filter(intervention=intervention).exists()  # nothing public

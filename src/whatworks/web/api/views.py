@@ -16,7 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from ..store import changes, services
+from ..store import changes, drafts, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.page_cache import CachedForReadersMixin
 from ..store.queries import Filters, search_interventions, visible_interventions, with_ratings
@@ -102,9 +102,17 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
                                                         user=self.request.user)
 
     def perform_update(self, serializer):
+        intervention = serializer.instance
+        if drafts.uses_draft(intervention):  # published: the change waits for an administrator
+            draft, _ = drafts.put_fields(intervention, dict(serializer.validated_data),
+                                         user=self.request.user)
+            serializer.instance = drafts.intervention_object(intervention, draft.snapshot)
+            # (the draft was rebased on the live state by this change: its snapshot is current)
+            serializer.instance._draft = True
+            return
         for key, value in serializer.validated_data.items():
-            setattr(serializer.instance, key, value)
-        changes.save_intervention(serializer.instance, user=self.request.user)
+            setattr(intervention, key, value)
+        changes.save_intervention(intervention, user=self.request.user)
 
     def perform_destroy(self, instance):
         changes.delete_intervention(instance, user=self.request.user)
@@ -157,16 +165,40 @@ class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.Update
             intervention__in=visible_interventions(self.request.user)).select_related("intervention")
         return filter_by_links(qs, self.request.query_params, "intervention")
 
+    def get_object(self):
+        """For a write to a published intervention's study: the study as its draft has it."""
+        study = super().get_object()
+        if self.action in ("update", "partial_update") and drafts.uses_draft(study.intervention):
+            snapshot, _ = drafts.current(study.intervention)
+            item = drafts.find(snapshot["studies"], study.pk)
+            if item is None:
+                raise NotFound("this study is removed in the intervention's draft")
+            study = drafts.study_object(study.intervention, item)
+        return study
+
     def perform_create(self, serializer):
-        serializer.instance = changes.save_study(Study(**serializer.validated_data),
-                                                 user=self.request.user,
+        study = Study(**serializer.validated_data)
+        if drafts.uses_draft(study.intervention):
+            _, item = drafts.put_study(study.intervention, study, user=self.request.user)
+            serializer.instance = drafts.study_object(study.intervention, item)
+            serializer.instance._draft = True
+            return
+        serializer.instance = changes.save_study(study, user=self.request.user,
                                                  reason="study added through the API")
 
     def perform_update(self, serializer):
+        study = serializer.instance
+        before = study.intervention
         for key, value in serializer.validated_data.items():
-            setattr(serializer.instance, key, value)
-        changes.save_study(serializer.instance, user=self.request.user,
-                           reason="study changed through the API")
+            setattr(study, key, value)
+        if drafts.uses_draft(before) or drafts.uses_draft(study.intervention):
+            if study.intervention_id != before.pk:
+                raise ValidationError({"intervention": [_NO_MOVE]})
+            _, item = drafts.put_study(before, study, user=self.request.user, ref=study.pk)
+            serializer.instance = drafts.study_object(before, item)
+            serializer.instance._draft = True
+            return
+        changes.save_study(study, user=self.request.user, reason="study changed through the API")
 
 
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome", "study")))
@@ -182,9 +214,33 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
             "study", "intervention", "outcome")
         return filter_by_links(qs, self.request.query_params, "intervention", "outcome", "study")
 
+    def get_object(self):
+        """For a write to a published intervention's finding: the finding as its draft has it
+        (a finding the draft adds has a negative id)."""
+        if self.action not in ("update", "partial_update", "destroy"):
+            return super().get_object()
+        ref = self.kwargs.get("pk", "")
+        owner = drafts.owner(int(ref)) if ref.lstrip("-").isdigit() else None
+        if owner is not None:
+            intervention = visible_interventions(self.request.user).filter(pk=owner).first()
+        else:
+            intervention = super().get_object().intervention
+        if intervention is None or not drafts.uses_draft(intervention):
+            return super().get_object()
+        snapshot, _ = drafts.current(intervention)
+        item = drafts.find(snapshot["findings"], int(ref))
+        if item is None:
+            raise NotFound("no such finding in the intervention's draft")
+        finding = drafts.finding_object(intervention, snapshot, item)
+        finding._in_draft = True
+        return finding
+
     def perform_create(self, serializer):
         study = serializer.validated_data["study"]
         finding = Finding(intervention=study.intervention, **serializer.validated_data)
+        if drafts.uses_draft(study.intervention):
+            self._to_draft(serializer, finding, None)
+            return
         changes.save_finding(finding, reason="finding added through the API",
                               user=self.request.user)
         serializer.instance = finding
@@ -193,12 +249,35 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
         finding = serializer.instance
         for key, value in serializer.validated_data.items():
             setattr(finding, key, value)
+        if getattr(finding, "_in_draft", False) or drafts.uses_draft(finding.study.intervention):
+            if finding.study.intervention_id != finding.intervention_id:
+                raise ValidationError({"study": [_NO_MOVE]})
+            self._to_draft(serializer, finding, finding.pk)
+            return
         changes.save_finding(finding, reason="finding changed through the API",
                               user=self.request.user)
 
-    def perform_destroy(self, instance):
-        changes.delete_finding(instance, reason="finding removed through the API",
-                                user=self.request.user)
+    def _to_draft(self, serializer, finding, ref):
+        study = finding.study
+        intervention = study.intervention
+        draft, item = drafts.put_finding(intervention, finding, user=self.request.user, ref=ref,
+                                         study_ref=study.pk or getattr(study, "_ref", None))
+        serializer.instance = drafts.finding_object(intervention, draft.snapshot, item)
+        serializer.instance._draft = True
+
+    @extend_schema(responses={204: None, 200: s.DraftRemovalSerializer})
+    def destroy(self, request, *args, **kwargs):
+        """Remove a finding; from a published intervention the removal waits in its draft
+        (200 with ``"draft": true``) until an administrator publishes."""
+        finding = self.get_object()
+        if getattr(finding, "_in_draft", False):
+            drafts.remove_finding(finding.intervention, finding.pk, user=request.user)
+            return Response({"draft": True, "id": finding.pk, "message": (
+                "removed in the draft: readers see the finding until an administrator publishes "
+                f"(POST /api/interventions/{finding.intervention.slug}/publish)")})
+        changes.delete_finding(finding, reason="finding removed through the API",
+                               user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome")))
@@ -268,18 +347,52 @@ def effect_size(request):
                      "adjustment": words.adjustment})
 
 
-@extend_schema(request=None, responses={200: inline_serializer("Publication", {
-    "slug": drf_serializers.CharField(), "status": drf_serializers.CharField()})})
+_NO_MOVE = ("a published intervention's findings and studies stay with it: remove this one "
+            "there and add it to the other intervention (each change is published by an "
+            "administrator)")
+
+
+@extend_schema(request=None, responses={200: s.PublicationSerializer}, parameters=[
+    OpenApiParameter("version", int, required=False, description=(
+        "the draft's version you reviewed (GET .../draft); if the draft changed since, nothing "
+        "is published (409)"))])
 @api_view(["POST"])
 @permission_classes([AdminOnly])
 def publish(request, slug):
-    """Publish a draft intervention (administrators only)."""
+    """Publish an intervention (administrators only): its pending draft becomes what readers see,
+    or an unpublished intervention is published. 409 when there is nothing to publish (or the
+    draft changed since ``version``), 400 when the intervention would have nothing to show (no
+    summary, or no finding with an effect size)."""
     intervention = Intervention.objects.filter(slug=slug).first()
     if intervention is None:
         return Response({"error": {"status": 404, "code": "not_found",
                                    "message": "no such intervention"}}, status=404)
-    changes.set_status(intervention, Intervention.PUBLISHED, user=request.user, request=request)
-    return Response({"slug": slug, "status": intervention.status}, status=status.HTTP_200_OK)
+    version = request.query_params.get("version", "")
+    if version and not version.isdigit():
+        raise ValidationError({"version": ["must be a whole number (the draft's version)"]})
+    revision = drafts.publish(intervention, user=request.user, request=request,
+                              expected_version=int(version) if version else None)
+    return Response({"slug": intervention.slug, "status": intervention.status,
+                     "revision": revision.number, "summary": revision.summary},
+                    status=status.HTTP_200_OK)
+
+
+@extend_schema(responses={200: s.PendingDraftSerializer})
+@api_view(["GET"])
+@permission_classes([EditorOnly])
+def draft(request, slug):
+    """An intervention's unpublished changes (editors): what publishing would change, including
+    the ratings per outcome now and after publishing. 404 when there are none."""
+    intervention = Intervention.objects.filter(slug=slug).first()
+    snapshot, pending = drafts.current(intervention) if intervention else (None, None)
+    if pending is None:
+        raise NotFound("no such intervention" if intervention is None
+                       else f"{intervention.name} has no unpublished changes")
+    change = drafts.diff(intervention, snapshot)
+    return Response({"slug": intervention.slug, "version": pending.version,
+                     "editors": pending.editors, "updated": pending.updated,
+                     "summary": change.summary(), "diff": change.to_dict(),
+                     "snapshot": snapshot})
 
 
 @extend_schema(request={"multipart/form-data": s.ImportRequestSerializer},

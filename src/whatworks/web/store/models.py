@@ -369,3 +369,50 @@ class ImportJob(models.Model):
     @property
     def finished_or_failed(self) -> bool:
         return self.state in (self.DONE, self.FAILED)
+
+
+class Draft(models.Model):
+    """The pending changes to an intervention that readers can already see (or could before it was
+    returned to draft): a JSON snapshot of the whole intervention (``store/drafts.py`` describes its
+    shape). Editors write here; an administrator publishes it onto the live tables."""
+
+    intervention = models.OneToOneField(Intervention, on_delete=models.CASCADE,
+                                        related_name="pending_draft")
+    snapshot = models.JSONField()
+    base = models.JSONField(default=dict, blank=True,
+                            help_text="the live state the snapshot was last rebased on")
+    version = models.PositiveIntegerField(default=1, help_text="raised by every change to the draft")
+    editors = models.JSONField(default=list, blank=True, help_text="usernames who changed it")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+
+class Revision(models.Model):
+    """A published revision of an intervention, kept forever: the snapshot that was made public,
+    what changed from the one before, who published and who edited it."""
+
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE,
+                                     related_name="revisions")
+    number = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    diff = models.JSONField(default=dict, blank=True)
+    summary = models.TextField(blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    editors = models.JSONField(default=list, blank=True)
+    published = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-number"]
+        unique_together = [("intervention", "number")]
+
+
+class FormSubmission(models.Model):
+    """A one-time form token, recorded when its form is saved (in the same transaction as the
+    write), so that Back-and-resubmit saves nothing twice."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    url = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)

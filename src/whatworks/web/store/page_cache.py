@@ -136,6 +136,8 @@ def _content_changed(sender, using=None, **kwargs):
 def connect_signals() -> None:
     """Renew the content generation whenever store content is saved or deleted."""
     for model in apps.get_app_config("store").get_models():
+        if model.__name__ in ("Draft", "FormSubmission"):  # not what readers see
+            continue
         post_save.connect(_content_changed, sender=model,
                           dispatch_uid=f"pages-save-{model.__name__}")
         post_delete.connect(_content_changed, sender=model,
