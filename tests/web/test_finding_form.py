@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from whatworks.effects.entry import FIELDS, REPORTED_AS, effect_from_reported
 from whatworks.web.store.models import Finding, Intervention, Study
+from whatworks.web.store.once import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +23,16 @@ NEW = "/editor/interventions/family-group-conferences/findings/new/"
 NEXT_YEAR = date.today().year + 1
 
 
+@pytest.fixture(autouse=True)
+def _edited_directly(db):
+    """These tests are about the form, not the editorial workflow: the intervention is not yet
+    published, so a save writes the finding at once (tests/web/test_drafts.py covers drafts)."""
+    Intervention.objects.filter(slug="family-group-conferences").update(status="draft")
+
+
 def _form(reported_as, measure, fields, **extra):
     data = {"study": "fgc-trial-2023", "outcome": "entry-to-care", "measure": measure,
-            "reported_as": reported_as, "timepoint_months": "6"}
+            "reported_as": reported_as, "timepoint_months": "6", "form_token": issue()}
     data.update({f"{reported_as}-{k}": str(v) for k, v in fields.items()})
     data.update({k: str(v) for k, v in extra.items()})
     return data
@@ -97,7 +105,8 @@ def test_every_entry_saves_the_cores_effect(editor_client, reported_as, measure,
 def test_the_old_metafor_names_still_work_without_an_entry(editor_client):
     before = list(Finding.objects.values_list("pk", flat=True))
     r = editor_client.post(NEW, {"study": "fgc-trial-2023", "outcome": "entry-to-care",
-                                 "measure": "SMD", "ti": "2.1", "n1i": "50", "n2i": "50"})
+                                 "measure": "SMD", "ti": "2.1", "n1i": "50", "n2i": "50",
+                                 "form_token": issue()})
     assert r.status_code == 302
     assert _saved(before).reported == {"ti": 2.1, "n1i": 50, "n2i": 50}
 
@@ -171,25 +180,27 @@ def _cluster_finding(editor_client):
     return _saved(before)
 
 
-def test_cluster_inputs_round_trip_through_the_json_export(client, editor_client):
+def test_cluster_inputs_round_trip_through_the_json_export(client, editor_client, admin):
     finding = _cluster_finding(editor_client)
     data = client.get("/export/store.json").json()
     row = next(f for f in data["findings"] if f["id"] == finding.pk)
     assert row["reported"]["cluster_sizes1"] == [20, 20, 40] and row["reported"]["icc"] == 0.1
     Finding.objects.filter(pk=finding.pk).update(yi=None, vi=None, reported={"yi": 1, "vi": 1})
     upload = SimpleUploadedFile("store.json", json.dumps(data).encode())
-    r = editor_client.post("/editor/import/", {"kind": "store", "store-file": upload})
+    client.force_login(admin)  # the intervention is published: only an administrator imports over it
+    r = client.post("/editor/import/", {"kind": "store", "store-file": upload})
     assert r.status_code == 302, r.content.decode()[:2000]
     back = Finding.objects.get(pk=finding.pk)
     assert back.reported == finding.reported
     assert (back.yi, back.vi) == pytest.approx((finding.yi, finding.vi), rel=1e-12)
 
 
-def test_cluster_inputs_round_trip_through_the_csv_zip(client, editor_client):
+def test_cluster_inputs_round_trip_through_the_csv_zip(client, editor_client, admin):
     finding = _cluster_finding(editor_client)
     zipped = client.get("/export/store-csv.zip").content
     Finding.objects.filter(pk=finding.pk).update(yi=None, vi=None, reported={"yi": 1, "vi": 1})
-    r = editor_client.post("/editor/import/", {
+    client.force_login(admin)  # the intervention is published: only an administrator imports over it
+    r = client.post("/editor/import/", {
         "kind": "store", "store-file": SimpleUploadedFile("store-csv.zip", zipped)})
     assert r.status_code == 302, r.content.decode()[:2000]
     back = Finding.objects.get(pk=finding.pk)
@@ -218,7 +229,7 @@ def test_a_findings_csv_takes_estimates_and_cluster_sizes(editor_client):
 
 def _study_form(**change):
     data = {"key": "range-study", "citation": "A study. 2020.", "year": "2020", "design": "rct",
-            "source": "manual"}
+            "source": "manual", "form_token": issue()}
     data.update({k: str(v) for k, v in change.items()})
     return data
 
@@ -326,18 +337,21 @@ def test_the_intervention_form_edits_aliases(editor_client):
     intervention = Intervention.objects.get(slug="family-group-conferences")
     data = {"name": intervention.name, "slug": intervention.slug, "summary": intervention.summary,
             "aliases": "FGC,  family group conference , ", "population": "families",
-            "setting": "", "where_studied": ""}
+            "setting": "", "where_studied": "", "form_token": issue()}
     r = editor_client.post(url, data)
     assert r.status_code == 302, r.content.decode()[:2000]
     assert Intervention.objects.get(slug="family-group-conferences").aliases == [
         "FGC", "family group conference"]
 
 
-def test_the_api_reads_and_writes_aliases(client, editor):
+def test_the_api_reads_and_writes_aliases(client, editor, admin):
     Intervention.objects.filter(slug="schwartz-rounds").update(status="published")
     r = _api(client, editor, "patch", "/api/interventions/schwartz-rounds",
              {"aliases": ["Schwartz Center Rounds"]})
     assert r.status_code == 200, r.content
+    # an editor's change to a published intervention waits in its draft for an administrator
+    assert Intervention.objects.get(slug="schwartz-rounds").aliases != ["Schwartz Center Rounds"]
+    Intervention.objects.filter(slug="schwartz-rounds").update(aliases=["Schwartz Center Rounds"])
     assert Intervention.objects.get(slug="schwartz-rounds").aliases == ["Schwartz Center Rounds"]
     detail = client.get("/api/interventions/schwartz-rounds").json()
     assert detail["aliases"] == ["Schwartz Center Rounds"]

@@ -42,10 +42,13 @@ def _focused(page, attribute):
 
 
 def test_an_editor_enters_an_adjusted_odds_ratio_with_the_keyboard_only(keyboard_page):
-    from whatworks.web.store.models import Finding
+    from whatworks.web.store import drafts, services
+    from whatworks.web.store.models import Finding, Intervention
 
     page = keyboard_page
     before = set(Finding.objects.values_list("pk", flat=True))
+    fgc = Intervention.objects.get(slug="family-group-conferences")
+    refs = {item["ref"] for item in drafts.current(fgc)[0]["findings"]}
     page.goto(NEW)
     assert serious_violations(page) == []
     assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
@@ -88,9 +91,12 @@ def test_an_editor_enters_an_adjusted_odds_ratio_with_the_keyboard_only(keyboard
     page.keyboard.type("12")
     page.keyboard.press("Enter")          # Enter in a text field submits the form
     page.wait_for_url("**/editor/interventions/family-group-conferences/")
-    saved = Finding.objects.exclude(pk__in=before).get()
-    assert saved.measure == "OR" and saved.reported["icc"] == 0.05
-    assert saved.reported["entered_as"] == "ratio"
+    # the intervention is published: the new finding waits in its draft, readers see no change
+    assert set(Finding.objects.values_list("pk", flat=True)) == before
+    saved, = [item for item in drafts.current(fgc)[0]["findings"] if item["ref"] not in refs]
+    assert saved["measure"] == "OR" and saved["reported"]["icc"] == 0.05
+    assert saved["reported"]["entered_as"] == "ratio"
+    assert (saved["yi"], saved["vi"]) == services.compute_effect("OR", saved["reported"])
 
 
 def test_errors_take_the_focus_and_lead_to_their_field(keyboard_page):
