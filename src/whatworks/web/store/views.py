@@ -66,7 +66,8 @@ def intervention_detail(request, slug):
     ratings = Rating.objects.filter(intervention=intervention).select_related(
         "outcome", "outcome__domain").defer("inputs")
     syntheses = {s.outcome_id: s for s in Synthesis.objects.filter(intervention=intervention)
-                 .only("outcome_id", "measure", "k")}
+                 .only("intervention_id", "outcome_id", "measure", "k", "participants", "method",
+                       "result")}
     studies = intervention.studies.all()
     crosswalk = []
     if request.GET.get("crosswalk") == "1":  # opt-in, and for the programme as a whole only
@@ -76,12 +77,17 @@ def intervention_detail(request, slug):
     return render(request, "store/intervention.html", {
         "intervention": intervention, "crosswalk": crosswalk,
         "crosswalk_caveat": PROGRAMME_CAVEAT if crosswalk else "",
-        "rows": [(r, syntheses.get(r.outcome_id)) for r in ratings],
+        "rows": [(r, s, services.forest_table(s) if services.has_forest(s) else None)
+                 for r in ratings for s in [syntheses.get(r.outcome_id)]],
         "studies": studies,
         "illustrative": any(s.illustrative for s in studies),
         "history": RatingChange.objects.filter(intervention=intervention).select_related(
             "outcome")[:50],
     })
+
+
+#: An SVG opened on its own: inline styles (matplotlib's), nothing else; no script can run.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 @require_GET
@@ -96,6 +102,8 @@ def forest_svg(request, slug, outcome):
         raise Http404("No forest plot for this outcome")
     response = HttpResponse(svg, content_type="image/svg+xml")
     response["Cache-Control"] = "public, max-age=300"
+    # opened full size (not through <img>), the SVG is a document: matplotlib styles it inline
+    response["Content-Security-Policy"] = SVG_CSP
     return response
 
 
