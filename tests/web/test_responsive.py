@@ -189,6 +189,11 @@ def test_every_page_type_fits_is_reachable_and_accessible(pages, live_server, co
     if kind not in THIRD_PARTY:
         assert _problems_with_tables(pg) == []
     _check_filters(pg, width)
+    if kind == "trial":  # the inline flow diagram: drawn with the site's styles, full size in its region
+        fill = pg.evaluate("() => getComputedStyle(document.querySelector('figure.flow rect.box')).fill")
+        assert fill == "rgb(255, 255, 255)", "the flow diagram's boxes are not drawn white"
+        assert pg.evaluate("() => document.querySelector('figure.flow svg').getBoundingClientRect()"
+                           ".width") >= 860
     hrefs = _check_plots(pg)
     if kind in ("intervention", "intervention-one-study", "place", "places", "power-result"):
         assert hrefs, f"{path} should show a plot"

@@ -24,7 +24,7 @@
         cue = document.createElement("p");
         cue.className = "scroll-cue";
         cue.setAttribute("aria-hidden", "true");
-        cue.textContent = "Scroll sideways to see the whole table \u2192";
+        cue.textContent = "Scroll sideways to see all of it \u2192";
         box.parentNode.insertBefore(cue, box);
       }
       cue.hidden = !over;
