@@ -7,6 +7,8 @@ import html as htmllib
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whatworks.web.store.models import Synthesis
 
@@ -99,3 +101,23 @@ def test_the_filters_sit_behind_a_button_that_counts_the_active_ones(client, par
     assert '<details class="filter-panel" id="filter-panel" data-open-wide>' in html
     # the search box stays outside the collapsed panel, before the results
     assert html.index('id="q"') < html.index("<details") < html.index('id="results-heading"')
+
+
+TEXT = st.text(alphabet="abcdefghij -", min_size=1, max_size=12).filter(lambda s: s.strip())
+
+
+@settings(max_examples=200, deadline=None)
+@given(chosen=st.fixed_dictionaries({}, optional={
+    "outcome": TEXT, "domain": TEXT, "population": TEXT, "setting": TEXT, "design": TEXT,
+    "strength": st.integers(0, 4).map(str), "cost_band": st.integers(1, 5).map(str),
+    "effectiveness": st.integers(-2, 2).map(str), "uk": st.just("1")}),
+    noise=st.fixed_dictionaries({}, optional={
+        "q": TEXT, "sort": st.sampled_from(["name", "rating", "bogus"]),
+        "strength": st.sampled_from(["9", "x", ""]), "cost_band": st.sampled_from(["0", "six"])}))
+def test_the_filters_button_counts_exactly_the_filters_that_narrow_the_list(chosen, noise):
+    from whatworks.web.store.queries import Filters
+
+    params = {**noise, **chosen}  # a search, a sort or an invalid value is not an active filter
+    f = Filters.from_query(params)
+    assert f.narrowed_count == len(chosen)
+    assert f.narrowed == (len(chosen) > 0)
