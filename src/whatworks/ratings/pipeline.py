@@ -84,7 +84,8 @@ class EvidenceRating(Result):
     """A rating with everything it was computed from (the JSON of ``whatworks rate``).
 
     ``synthesis`` is on the analysis scale (log for ratio measures; ``scale`` says which), or None
-    when no meta-analysis was possible. ``fit`` is the fitted model object (not serialised).
+    when no meta-analysis was possible. ``fit`` is the fitted model object (not serialised);
+    ``pooled`` the studies in the synthesis, in the fit's order (a forest plot's rows).
     """
 
     rating: Rating
@@ -97,6 +98,7 @@ class EvidenceRating(Result):
     studies: tuple[StudyDecision, ...]
     small_study: dict[str, Any] | None = None
     fit: Any = field(default=None, repr=False, compare=False)
+    pooled: tuple[str, ...] = ()
 
     _skip_in_dict = ("fit",)
 
@@ -724,7 +726,8 @@ def finish(prep: Prepared, fit, note: str | None, *, outcome: Outcome, scheme: S
         educational=o.slug in p.months_progress_outcomes, k=len(eligible))
     return EvidenceRating(rating=rating, k=len(eligible), participants=participants,
                           participants_unknown=unknown, measure=measure, synthesis=shown,
-                          statement=statement, studies=tuple(decisions), small_study=small, fit=fit)
+                          statement=statement, studies=tuple(decisions), small_study=small, fit=fit,
+                          pooled=tuple(prep.pooled) if fit is not None else ())
 
 
 def _with_note(rating: Rating, note: str) -> Rating:

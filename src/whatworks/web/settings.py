@@ -194,7 +194,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR",  # nothing from a CDN
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no call to swagger.io
+    # no call to swagger.io; no deep links (a link inside each operation's button is nested interaction)
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "whatworks.web.api.errors.document_errors"],
 }

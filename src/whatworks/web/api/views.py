@@ -10,10 +10,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
-from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes, renderer_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.response import Response
 
 from ..store import changes, drafts, services
@@ -457,13 +458,15 @@ INDEX = (("interventions", "api:intervention-list", "interventions with their pe
 @extend_schema(exclude=True)
 @api_view(["GET"])
 @permission_classes([AllowAny])
+@renderer_classes([JSONRenderer, TemplateHTMLRenderer])
 def api_index(request):
-    """The API's endpoints, with links to the human-readable docs and the OpenAPI document."""
+    """The API's endpoints, with links to the human-readable docs and the OpenAPI document (JSON;
+    a page of the site for a browser that asks for HTML)."""
     return Response({
         "docs": request.build_absolute_uri(reverse("api:docs")),
         "openapi": request.build_absolute_uri(reverse("api:openapi")),
         "endpoints": {name: {"url": request.build_absolute_uri(reverse(url_name)), "description": what}
-                      for name, url_name, what in INDEX}})
+                      for name, url_name, what in INDEX}}, template_name="api/index.html")
 
 
 @extend_schema(exclude=True)
@@ -471,6 +474,7 @@ class ApiDocsView(SpectacularSwaggerSplitView):
     """Swagger UI over /api/openapi.json, every file from our static files (drf-spectacular-sidecar)
     and its start-up script from this URL: no inline script, nothing from another site."""
 
+    template_name = "api/swagger_ui.html"  # ours: a language, a title, no inline script
     #: The site's policy (SecurityHeadersMiddleware), but Swagger UI sets inline style attributes.
     CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
            "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "

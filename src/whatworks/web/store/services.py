@@ -98,16 +98,22 @@ def _record_change(intervention, outcome, old, new, reason, when, user) -> None:
         explanation=new.explanation if new else "all findings were removed", user=user)
 
 
+def _evaluate_for_forest(synthesis: Synthesis):
+    from . import rating as adapter
+
+    return adapter.evaluate(
+        outcome=synthesis.outcome, intervention=synthesis.intervention,
+        findings=list(Finding.objects.filter(intervention_id=synthesis.intervention_id,
+                                             outcome_id=synthesis.outcome_id)
+                      .select_related("study")))
+
+
 def forest_svg(synthesis: Synthesis) -> str:
     """The synthesis's forest plot as SVG, drawn on first use and cached."""
     if not synthesis.forest_svg:
         from . import rating as adapter
 
-        fit = adapter.forest_fit(adapter.evaluate(
-            outcome=synthesis.outcome, intervention=synthesis.intervention,
-            findings=list(Finding.objects.filter(intervention_id=synthesis.intervention_id,
-                                                 outcome_id=synthesis.outcome_id)
-                          .select_related("study"))))
+        fit = adapter.forest_fit(_evaluate_for_forest(synthesis))
         if fit is None:
             return ""
         synthesis.forest_svg = _forest_svg(fit, synthesis.measure, synthesis.outcome)
@@ -115,16 +121,62 @@ def forest_svg(synthesis: Synthesis) -> str:
     return synthesis.forest_svg
 
 
+def has_forest(synthesis: Synthesis | None) -> bool:
+    """Whether the synthesis has a forest plot: one effect per study, one measure."""
+    return bool(synthesis is not None and synthesis.measure != "mixed" and synthesis.method
+                and synthesis.method != "ML3+CR2")
+
+
+def forest_table(synthesis: Synthesis) -> dict | None:
+    """The per-study numbers of the synthesis's forest plot (``Synthesis.result["forest"]``, saved
+    with the synthesis; filled in on first use for one saved before it was kept)."""
+    table = (synthesis.result or {}).get("forest")
+    if table is None:
+        from . import rating as adapter
+
+        result = _evaluate_for_forest(synthesis)
+        fit = adapter.forest_fit(result)
+        if fit is None:
+            return None
+        table = _forest_table(fit, synthesis.measure, result, synthesis.intervention)
+        synthesis.result = {**(synthesis.result or {}), "forest": table}
+        Synthesis.objects.filter(pk=synthesis.pk).update(result=synthesis.result)
+    return table
+
+
+#: How the store draws every forest plot (the plot and its table read the same options).
+FOREST_OPTIONS = {"pi_min_k": 3}
+FOREST_LABEL_WIDTH = 2.3  # inches: longer study labels wrap at word boundaries
+
+
+def _forest_table(fit, measure: str, result, intervention) -> dict:
+    """The core's forest table, each study row with its key, year and size (n)."""
+    from whatworks.synthesis.plots import forest_table
+
+    table = forest_table(fit, transform=np.exp if measure in RATIO_MEASURES else None,
+                         **FOREST_OPTIONS)
+    keys = list(result.pooled)
+    if len(keys) == len(table["studies"]):
+        years = dict(intervention.studies.filter(key__in=keys).values_list("key", "year"))
+        sizes = {d.study: d.n for d in result.studies}
+        for row, key in zip(table["studies"], keys, strict=True):
+            row.update(key=key, year=years.get(key), n=sizes.get(key))
+    table.update(measure=measure, measure_name=MEASURE_NAMES.get(measure, measure))
+    return table
+
+
 def _forest_svg(fit, measure: str, outcome: Outcome) -> str:
     from whatworks.synthesis.plots import forest_plot
 
     ratio = measure in RATIO_MEASURES
-    labels = {"RR": "Risk ratio", "OR": "Odds ratio", "IRR": "Rate ratio", "PETO": "Odds ratio",
-              "ROM": "Ratio of means", "HR": "Hazard ratio",
-              "SMD": "Standardised mean difference (Hedges' g)",
-              "MD": "Mean difference", "RD": "Risk difference"}
     fig = forest_plot(fit, transform=np.exp if ratio else None,
-                      xlabel=f"{labels.get(measure, measure)}: {outcome.name.lower()}")
+                      xlabel=f"{MEASURE_NAMES.get(measure, measure)}: {outcome.name.lower()}",
+                      better=outcome.direction, label_width=FOREST_LABEL_WIDTH, **FOREST_OPTIONS)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     return buf.getvalue()
+
+
+MEASURE_NAMES = {"RR": "Risk ratio", "OR": "Odds ratio", "IRR": "Rate ratio", "PETO": "Odds ratio",
+                 "ROM": "Ratio of means", "HR": "Hazard ratio", "SMD": "Standardised mean difference (Hedges' g)",
+                 "MD": "Mean difference", "RD": "Risk difference"}

@@ -66,7 +66,8 @@ def intervention_detail(request, slug):
     ratings = Rating.objects.filter(intervention=intervention).select_related(
         "outcome", "outcome__domain").defer("inputs")
     syntheses = {s.outcome_id: s for s in Synthesis.objects.filter(intervention=intervention)
-                 .only("outcome_id", "measure", "k")}
+                 .only("intervention_id", "outcome_id", "measure", "k", "participants", "method",
+                       "result")}
     studies = intervention.studies.all()
     crosswalk = []
     if request.GET.get("crosswalk") == "1":  # opt-in, and for the programme as a whole only
@@ -76,7 +77,8 @@ def intervention_detail(request, slug):
     return render(request, "store/intervention.html", {
         "intervention": intervention, "crosswalk": crosswalk,
         "crosswalk_caveat": PROGRAMME_CAVEAT if crosswalk else "",
-        "rows": [(r, syntheses.get(r.outcome_id)) for r in ratings],
+        "rows": [(r, s, services.forest_table(s) if services.has_forest(s) else None)
+                 for r in ratings for s in [syntheses.get(r.outcome_id)]],
         "studies": studies,
         "illustrative": any(s.illustrative for s in studies),
         "history": RatingChange.objects.filter(intervention=intervention).select_related(
