@@ -70,6 +70,12 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
+# Server-Timing headers (app, database and page-cache figures per request) for benchmarks and
+# profiling; off by default (they tell anyone how long the server took).
+WHATWORKS_SERVER_TIMING = env_bool("WHATWORKS_SERVER_TIMING", False)
+if WHATWORKS_SERVER_TIMING:
+    MIDDLEWARE.insert(0, "whatworks.web.store.middleware.ServerTimingMiddleware")
+
 ROOT_URLCONF = "whatworks.web.urls"
 WSGI_APPLICATION = "whatworks.web.wsgi.application"
 

@@ -172,6 +172,7 @@ def cached_for_readers(view):
         except Exception as exc:  # noqa: BLE001 - the cache server is down: render every page
             log.error("page cache unavailable: %s", exc)
             return view(request, *args, **kwargs)
+        request.page_cache = "miss" if hit is None else "hit"  # for Server-Timing
         if hit is not None:
             content_type, _, kept = hit[1].partition("\n")
             response = HttpResponse(hit[0], content_type=content_type)
