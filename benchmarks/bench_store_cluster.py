@@ -13,11 +13,13 @@ For each store (the demo content, and a generated store of 1,000 interventions, 
    answered (``Server-Timing``);
 2. **server time**: one client, one request at a time, alternating A and B, every URL new (an
    unseen query string), for each kind of page; the time inside the server is read from
-   ``Server-Timing`` (app), next to the client's latency on loopback;
+   ``Server-Timing`` (app: wall time; cpu: the serving thread's CPU time, less disturbed by other
+   processes on a busy machine), next to the client's latency on loopback;
 3. **cross-process invalidation**: rounds of: the page is cached on the reading process (checked:
    ``cache;desc=hit``), an administrator's API edit (``PATCH /api/interventions/<slug>``, the write
-   service) is made on the other process, and the reading process is asked for the page as soon as
-   the edit's answer arrives: it must show the new text at once (A edits / B reads, then B / A);
+   service, then ``POST /api/interventions/<slug>/publish``) is made on the other process, and the
+   reading process is asked for the page as soon as the edit's answer arrives: it must show the
+   new text at once (A edits / B reads, then B / A);
 4. **warm-up**: every cacheable URL once (the cache is shared, so once is enough for both);
 5. **measured mixed load**: ``--connections`` closed-loop clients (half on A, half on B) for
    ``--duration`` seconds, each request a random kind of page by weight (intervention page, list
@@ -260,6 +262,10 @@ class Editor:
         start = time.perf_counter()
         status, _, _ = await fetch(conn, "PATCH", f"/api/interventions/{slug}", payload,
                                    {**auth, "Content-Type": "application/json"})
+        if status == 200:  # an administrator publishes what was changed (a draft revision, once
+            # the editorial workflow keeps an editor's changes from the public until published)
+            status, _, _ = await fetch(conn, "POST", f"/api/interventions/{slug}/publish",
+                                       headers=auth)
         return status, (time.perf_counter() - start) * 1000
 
 

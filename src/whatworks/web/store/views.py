@@ -66,7 +66,7 @@ def intervention_detail(request, slug):
     ratings = Rating.objects.filter(intervention=intervention).select_related(
         "outcome", "outcome__domain").defer("inputs")
     syntheses = {s.outcome_id: s for s in Synthesis.objects.filter(intervention=intervention)
-                 .only("outcome_id", "measure", "k")}
+                 .only("outcome_id", "measure", "method", "k")}  # what the page shows
     studies = intervention.studies.all()
     crosswalk = []
     if request.GET.get("crosswalk") == "1":  # opt-in, and for the programme as a whole only
