@@ -22,7 +22,7 @@ def test_no_cache_url_means_this_process_memory(monkeypatch):
 def test_a_redis_url_means_redis(monkeypatch, url):
     monkeypatch.setenv("WHATWORKS_CACHE_URL", url)
     config = env_cache("WHATWORKS_CACHE_URL")
-    assert config["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert config["BACKEND"] == "whatworks.web.cache.RedisCache"  # Django's, one client per pool
     assert config["LOCATION"] == url
 
 

@@ -131,5 +131,5 @@ def env_cache(name: str) -> dict:
         ok = False
     if not ok:
         raise EnvError(name, raw, "a Redis URL: redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0")
-    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": raw, "TIMEOUT": 300,
+    return {"BACKEND": "whatworks.web.cache.RedisCache", "LOCATION": raw, "TIMEOUT": 300,
             "KEY_PREFIX": "whatworks"}
