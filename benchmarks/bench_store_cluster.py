@@ -455,14 +455,16 @@ def bench_store(store: str, args, sizes: dict, workdir: Path) -> dict:
     info = {"store": store, "postgres": postgres_version(args.postgres_url),
             "redis": flush_redis(args.redis_url)}
     started = time.perf_counter()
-    if store == "generated":
-        _run([sys.executable, "-m", "django", "migrate", "-v", "0"], envs[0], "migrate")
-        _, out = _run([sys.executable, "-m", "django", "generate_store",
-                       *[f"--{k}={v}" for k, v in sizes.items()], f"--seed={args.seed}"],
-                      envs[0], "generate_store")
-        info["generated"] = out.strip().splitlines()[-1]
     servers = []
     try:
+        if store == "generated":
+            _run([sys.executable, "-m", "django", "migrate", "-v", "0"], envs[0], "migrate")
+            _, out = _run([sys.executable, "-m", "django", "generate_store",
+                           *[f"--{k}={v}" for k, v in sizes.items()], f"--seed={args.seed}"],
+                          envs[0], "generate_store")
+            info["generated"] = out.strip().splitlines()[-1]
+            print(f"[{store}] {info['generated']} in {time.perf_counter() - started:.0f} s",
+                  flush=True)
         servers.append(Server("A", envs[0], workers=args.workers, threads=args.threads,
                               demo=store == "demo", log_path=workdir / f"{store}-a.log"))
         servers[0].wait_ready()  # A migrates and loads the demo; then B starts on the same database
