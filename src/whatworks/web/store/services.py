@@ -178,5 +178,6 @@ def _forest_svg(fit, measure: str, outcome: Outcome) -> str:
 
 
 MEASURE_NAMES = {"RR": "Risk ratio", "OR": "Odds ratio", "IRR": "Rate ratio", "PETO": "Odds ratio",
-                 "ROM": "Ratio of means", "HR": "Hazard ratio", "SMD": "Standardised mean difference (Hedges' g)",
+                 "ROM": "Ratio of means", "HR": "Hazard ratio",
+                 "SMD": "Standardised mean difference (Hedges' g)",
                  "MD": "Mean difference", "RD": "Risk difference"}

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from . import services
@@ -119,11 +121,25 @@ def compare(request):
             outcome_set[rating.outcome_id] = rating.outcome
     table = [(o, [next((r for r in i.ratings.all() if r.outcome_id == o.id), None)
                   for i in chosen]) for o in outcome_set.values()]
+    choices = _compare_choices(request.user)
     return render(request, "store/compare.html", {
         "chosen": chosen, "table": table,
-        "all": visible_interventions(request.user).only("slug", "name").order_by("name"),
-        "slots": [(n + 1, slugs[n] if n < len(slugs) else "") for n in range(3)],
+        "slots": [(n + 1, _options(choices, slugs[n] if n < len(slugs) else ""))
+                  for n in range(3)],
     })
+
+
+def _compare_choices(user) -> list[tuple[str, str, str]]:
+    """Every visible intervention as the two halves of its escaped ``<option>``, in name order."""
+    return [(slug, f'<option value="{escape(slug)}"', f">{escape(name)}</option>")
+            for slug, name in visible_interventions(user).order_by("name").values_list("slug", "name")]
+
+
+def _options(choices, selected: str) -> str:
+    """The compare form's options for one slot, as the template rendered them (three slots of
+    1,000 interventions cost the template ~30 ms of CPU; this is a join)."""
+    return mark_safe("".join(  # noqa: S308 - every value escaped in _compare_choices
+        f"{head}{' selected' if slug == selected else ''}{tail}" for slug, head, tail in choices))
 
 
 @require_GET
