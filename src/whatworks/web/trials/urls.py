@@ -18,6 +18,13 @@ urlpatterns = [
     path("programme/<slug:slug>/decisions/new/", views.decision_new, name="decision_new"),
     path("<slug:slug>/", views.trial, name="trial"),
     path("<slug:slug>/publish/", views.trial_publish, name="publish"),
+    path("<slug:slug>/randomise/", views.trial_randomise, name="randomise"),
+    path("<slug:slug>/enrol/start/", views.trial_enrol_start, name="enrol_start"),
+    path("<slug:slug>/enrol/", views.trial_enrol, name="enrol"),
+    path("<slug:slug>/allocation.csv", views.allocation_csv, name="allocation_csv"),
+    path("<slug:slug>/allocation-log.jsonl", views.allocation_log, name="allocation_log"),
+    path("<slug:slug>/analyse/", views.trial_analyse, name="analyse"),
+    path("<slug:slug>/analyses/<int:pk>/", views.trial_analysis, name="analysis"),
     path("<slug:slug>/report.html", views.trial_report, name="report"),
     path("<slug:slug>/report.pdf", views.trial_report_pdf, name="report_pdf"),
 ]
