@@ -42,7 +42,7 @@ def max_bytes() -> int:
 
 
 def max_analysis_rows() -> int:
-    return int(getattr(settings, "WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS", 20_000))
+    return int(getattr(settings, "WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS", 10_000))
 
 
 # ------------------------------------------------------------------------------------- uploads

@@ -611,5 +611,10 @@ def trial_analysis(request, slug, pk):
     rec = get_object_or_404(TrialAnalysisRecord.objects.select_related("upload"), trial=t, pk=pk)
     import json
 
+    from whatworks._results import fmt_p
+
+    r = dict(rec.results)
+    r["p_text"] = fmt_p(r.get("p_value"))
+    r["coefficients"] = [{**c, "p_text": fmt_p(c.get("p_value"))} for c in r.get("coefficients") or []]
     return render(request, "trials/analysis.html", {
-        "trial": t, "a": rec, "r": rec.results, "options_json": json.dumps(rec.options, sort_keys=True)})
+        "trial": t, "a": rec, "r": r, "options_json": json.dumps(rec.options, sort_keys=True)})
