@@ -63,7 +63,7 @@ def upload(c, text=CSV, name="outcomes.csv"):
 
 def run(c, up, **fields):
     data = {"step": "analyse", "upload": up, "outcome": "score", "treatment_from": "file",
-            "treatment": "arm", "cluster": "school", "family": "gaussian", "level": "95", **fields}
+            "treatment": "arm", "cluster": "school", "family": "gaussian", **fields}
     return c.post(URL, data)
 
 
@@ -214,3 +214,18 @@ def test_a_later_analysis_of_the_same_outcome_replaces_it_in_the_report(trial, e
     results = core.to_record(Trial.objects.get()).get("results")
     assert len(results) == 1
     assert results[0]["estimate"] == TrialAnalysisRecord.objects.first().results["estimate"]
+
+
+def test_publishing_reads_the_stored_analysis_as_the_records_result(trial, editor):
+    from whatworks.web.trials.publish import prepare
+
+    Trial.objects.filter(pk=trial.pk).update(record={
+        "id": "t2", "title": "Trial two",
+        "flow": {"arms": {"intervention": {"analysed": {"individuals": 96}},
+                          "control": {"analysed": {"individuals": 96}}}},
+        "evidence_store": {"outcomes": {"attainment": "attainment"}}})
+    c = _client(editor)
+    run(c, upload(c), outcome_name="attainment", primary="on")
+    es = TrialAnalysisRecord.objects.get().results["effect_size"]
+    (finding,) = prepare(Trial.objects.get()).findings
+    assert finding.measure == "SMD" and finding.yi == pytest.approx(es["g"], rel=1e-12)

@@ -379,3 +379,13 @@ def test_enrolment_refuses_to_append_to_a_tampered_log(trial, editor):
     _tamper(trial, 1, arm, '"arm":"b"' if arm == '"arm":"a"' else '"arm":"a"')
     r = c.post("/trials/t1/enrol/", {"unit": "P2", "level_sex": "m"}, follow=True)
     assert "Not enrolled" in r.content.decode() and AllocationLogEntry.objects.count() == 2
+
+
+def test_an_oversized_upload_is_answered_413_before_its_body_is_read(trial, editor, settings):
+    settings.WHATWORKS_IMPORT_MAX_BYTES = 1000
+    c = _client(editor)
+    for path in (URL, "/trials/t1/analyse/"):
+        r = c.generic("POST", path, b"x" * 10, CONTENT_TYPE="multipart/form-data; boundary=b",
+                      CONTENT_LENGTH=str(200_000))
+        assert r.status_code == 413 and b"WHATWORKS_IMPORT_MAX_BYTES" in r.content
+    assert not TrialUpload.objects.exists()

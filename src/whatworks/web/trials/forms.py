@@ -465,8 +465,6 @@ class AnalyseForm(forms.Form):
                                         ("binomial", "binomial: 0/1 outcome"),
                                         ("poisson", "Poisson: counts"),
                                         ("negbin", "negative binomial: overdispersed counts")])
-    level = forms.FloatField(label="Confidence level (%)", initial=95, min_value=50,
-                             max_value=99.99)
     outcome_name = forms.CharField(label="Name of the result", required=False, max_length=200,
                                    help_text="the outcome as the report and the Evidence Store "
                                              "mapping name it (default: the column)")
@@ -499,5 +497,5 @@ class AnalyseForm(forms.Form):
     def options(self) -> dict:
         d = self.cleaned_data
         out = {k: d.get(k) for k in ("outcome", "treatment", "cluster", "block", "covariates",
-                                     "exposure", "family", "treated", "level")}
+                                     "exposure", "family", "treated")}
         return {k: v for k, v in out.items() if v not in (None, "", [])}
