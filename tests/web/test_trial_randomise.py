@@ -389,3 +389,11 @@ def test_an_oversized_upload_is_answered_413_before_its_body_is_read(trial, edit
                       CONTENT_LENGTH=str(200_000))
         assert r.status_code == 413 and b"WHATWORKS_IMPORT_MAX_BYTES" in r.content
     assert not TrialUpload.objects.exists()
+
+
+def test_a_randomised_trial_cannot_be_deleted_with_its_log(trial_randomised):
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):
+        trial_randomised.delete()
+    assert AllocationLogEntry.objects.filter(trial=trial_randomised).count() == 18

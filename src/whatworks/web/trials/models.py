@@ -186,10 +186,11 @@ class AllocationLogEntry(models.Model):
     """One line of a trial's allocation log, exactly as :mod:`whatworks.trials.audit` wrote it
     (canonical JSON, hash-chained). Append-only: saving an existing row, ``delete()`` and queryset
     ``update()``/``delete()`` raise :class:`AppendOnlyError`; the unique (trial, index) key refuses
-    two entries at one place in the chain. A row changed behind Django's back (raw SQL) is caught
-    by verification: the line no longer hashes to its chain."""
+    two entries at one place in the chain; a trial with a log cannot be deleted (PROTECT). A row
+    changed behind Django's back (raw SQL) is caught by verification: the line no longer hashes to
+    its chain."""
 
-    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="log_entries")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="log_entries")
     index = models.PositiveIntegerField()
     kind = models.CharField(max_length=12)
     line = models.TextField()
