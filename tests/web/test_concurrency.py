@@ -173,7 +173,6 @@ def test_simultaneous_confirmations_randomise_a_trial_once_and_enrolments_all_ap
     """Four editors confirm the same randomisation at once: one allocation and one log; then four
     enrol units at once: every unit is appended once, the chain intact (real commits, own
     connections)."""
-    import io
 
     from whatworks.web.trials import allocation as svc
     from whatworks.web.trials.models import AllocationLogEntry, Trial, TrialAllocation, TrialUpload
