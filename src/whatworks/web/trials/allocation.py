@@ -33,6 +33,9 @@ RANDOMISE_OPTIONS = ("unit", "block", "cluster", "strata", "covariates", "factor
                      "samearmlo", "weights", "p_best")
 
 
+ALGORITHM_VERSION = 1  # of the cached verifications' key: bump if verify_log's verdicts change
+
+
 class AlreadyRandomised(WhatWorksError):
     """The trial has an allocation; a trial is randomised once."""
 
@@ -310,13 +313,22 @@ def log_text(trial) -> str:
 
 def verify(trial):
     """:func:`whatworks.trials.audit.verify_log` on the stored log (the chain, the order, the seal
-    and every arm replayed from the seed)."""
+    and every arm replayed from the seed). The outcome is cached under the SHA-256 of the log's
+    text as read now: the same bytes verify the same way, and any change to a stored line is a new
+    key (replaying a constrained randomisation costs seconds; readers may press Verify)."""
+    from django.core.cache import cache
+
     from whatworks.trials.audit import verify_log
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{trial.slug}-allocation-log.jsonl"
-        path.write_text(log_text(trial), encoding="utf-8")
-        res = verify_log(path, complete=True)
+    text = log_text(trial)
+    key = f"trials:verify:{ALGORITHM_VERSION}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+    res = cache.get(key)
+    if res is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{trial.slug}-allocation-log.jsonl"
+            path.write_text(text, encoding="utf-8")
+            res = verify_log(path, complete=True)
+        cache.set(key, res, 24 * 3600)
     return res
 
 

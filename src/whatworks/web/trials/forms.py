@@ -272,6 +272,7 @@ class UploadForm(forms.Form):
     file = forms.FileField(label="CSV file", required=False,
                            help_text="UTF-8, a header row, one row per unit")
     pasted = forms.CharField(label="Or paste the CSV here", required=False,
+                             help_text="up to 2.5 MB of text; upload larger files",
                              widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}))
 
     def clean(self):
