@@ -229,3 +229,27 @@ def test_publishing_reads_the_stored_analysis_as_the_records_result(trial, edito
     es = TrialAnalysisRecord.objects.get().results["effect_size"]
     (finding,) = prepare(Trial.objects.get()).findings
     assert finding.measure == "SMD" and finding.yi == pytest.approx(es["g"], rel=1e-12)
+
+
+def test_an_analysis_past_the_time_limit_is_stopped_and_nothing_is_saved(trial, editor, settings,
+                                                                          monkeypatch):
+    import time
+
+    from whatworks.trials import analyse as core
+
+    settings.WHATWORKS_TRIAL_ANALYSIS_TIMEOUT = 1
+    monkeypatch.setattr(core, "analyse", lambda *a, **k: time.sleep(30))
+    c = _client(editor)
+    started = time.monotonic()
+    r = run(c, upload(c))
+    assert time.monotonic() - started < 10
+    html = r.content.decode()
+    assert r.status_code == 400 and "took longer than 1 s and was stopped" in html
+    assert "WHATWORKS_TRIAL_ANALYSIS_TIMEOUT" in html and not TrialAnalysisRecord.objects.exists()
+
+
+def test_the_analysis_child_leaves_the_requests_database_connection_working(trial, editor):
+    c = _client(editor)
+    for _ in range(3):
+        assert run(c, upload(c)).status_code == 302
+    assert TrialAnalysisRecord.objects.count() == 3 and Trial.objects.get().slug == "t2"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import tempfile
 import warnings
@@ -46,6 +47,10 @@ def max_bytes() -> int:
 
 def max_analysis_rows() -> int:
     return int(getattr(settings, "WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS", 10_000))
+
+
+def analysis_timeout() -> float:
+    return float(getattr(settings, "WHATWORKS_TRIAL_ANALYSIS_TIMEOUT", 20))
 
 
 # ------------------------------------------------------------------------------------- uploads
@@ -433,8 +438,9 @@ def model_in_words(options: dict, result) -> str:
 def analyse_upload(trial, upload: TrialUpload, options: dict, *, use_allocation: bool = False,
                    match_by: str | None = None, match_key: str = "unit") -> Analysed:
     """Run the core analysis on the uploaded outcomes (nothing saved)."""
-    from whatworks.trials.analyse import analyse
+    from whatworks.trials import analyse as core_analyse
 
+    analyse = core_analyse.analyse  # looked up now (tests replace it to make it slow)
     frame = read_upload(upload)
     if len(frame) > max_analysis_rows():
         raise InputError(f"has {len(frame):,} rows; the web analysis runs while you wait and is "
@@ -464,13 +470,75 @@ def analyse_upload(trial, upload: TrialUpload, options: dict, *, use_allocation:
         opts["treatment"] = "allocated_arm"
         opts.setdefault("treated", alloc.arms[-1])
         opts["joined"] = True
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = analyse(frame, file=upload.filename,
-                         **{k: v for k, v in opts.items() if k != "joined"})
-    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    result, notes = run_limited(analyse, frame, file=upload.filename,
+                                **{k: v for k, v in opts.items() if k != "joined"})
     return Analysed(result=result, options=opts, join=join, warnings=notes,
                     model_text=model_in_words(opts, result))
+
+
+def _child(conn, fn, args, kwargs) -> None:
+    """In the forked child: run, send ("ok", (result, warnings)) or ("error", message), and leave
+    at once (``os._exit``: no atexit handler may touch the parent's database connection)."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fn(*args, **kwargs)
+        notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        conn.send(("ok", (result, notes)))
+    except WhatWorksError as exc:
+        conn.send(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which says so
+        conn.send(("crash", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+        os._exit(0)
+
+
+class AnalysisStopped(WhatWorksError):
+    """The analysis ran past the time limit (or died) and was stopped."""
+
+
+def run_limited(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a forked child process, waited for at most
+    ``WHATWORKS_TRIAL_ANALYSIS_TIMEOUT`` seconds; past that the child is killed and
+    :class:`AnalysisStopped` says so. Returns (result, warning messages). A
+    :class:`~whatworks.errors.WhatWorksError` in the child comes back as an ``InputError`` with its
+    message. Where fork is unavailable the function runs inline, without a limit."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fn(*args, **kwargs)
+        return result, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(send, fn, args, kwargs), daemon=True)
+    child.start()
+    send.close()
+    limit = analysis_timeout()
+    try:
+        if not receive.poll(limit):
+            raise AnalysisStopped(
+                f"the analysis took longer than {limit:g} s and was stopped "
+                "(WHATWORKS_TRIAL_ANALYSIS_TIMEOUT); a negative binomial model of counts with "
+                "little overdispersion can be slow: try family poisson, or run `whatworks trial "
+                "analyse` on the file")
+        try:
+            status, payload = receive.recv()
+        except EOFError:
+            raise AnalysisStopped("the analysis process ended without a result (out of memory?); "
+                                  "run `whatworks trial analyse` on the file") from None
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    if status == "ok":
+        return payload
+    if status == "error":
+        raise InputError(payload)
+    raise AnalysisStopped(f"the analysis failed unexpectedly ({payload})")
 
 
 def save_analysis(trial, upload: TrialUpload, analysed: Analysed, *, outcome_name: str,

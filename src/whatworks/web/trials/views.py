@@ -568,7 +568,8 @@ def trial_analyse(request, slug):
 
     t = get_object_or_404(Trial, slug=slug)
     alloc = TrialAllocation.objects.filter(trial=t).first()
-    ctx = {"trial": t, "allocation": alloc, "max_rows": svc.max_analysis_rows()}
+    ctx = {"trial": t, "allocation": alloc, "max_rows": svc.max_analysis_rows(),
+           "timeout": f"{svc.analysis_timeout():g}"}
     step = request.POST.get("step") if request.method == "POST" else None
     if step == "upload":
         upload, form = _take_upload(request, t, TrialUpload.OUTCOMES)
