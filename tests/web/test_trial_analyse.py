@@ -253,3 +253,16 @@ def test_the_analysis_child_leaves_the_requests_database_connection_working(tria
     for _ in range(3):
         assert run(c, upload(c)).status_code == 302
     assert TrialAnalysisRecord.objects.count() == 3 and Trial.objects.get().slug == "t2"
+
+
+def test_numeric_ids_match_the_allocation_whatever_their_spelling(trial, editor):
+    c = _client(editor)
+    codes = {s: 100 + i for i, s in enumerate(sorted(DATA["school"].unique()))}
+    arm = _randomise_schools(c, list(codes.values()))
+    assert set(arm) == {f"{v}.0" for v in codes.values()}  # the core keeps a number column's text
+    data = DATA.assign(school=DATA["school"].map(codes))
+    r = run(c, upload(c, data.to_csv(index=False)), treatment_from="allocation", match_by="school")
+    html = r.content.decode()
+    assert r.status_code == 302, html[html.find("error-summary"):][:1500]
+    join = TrialAnalysisRecord.objects.get().join
+    assert join["matched_rows"] == len(DATA) and join["n_unknown_rows"] == 0

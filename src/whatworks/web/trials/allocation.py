@@ -379,6 +379,13 @@ def _arm_label(v) -> str:
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
+def _id(v) -> str:
+    """An id as text, whole numbers without '.0' (the core keeps a numeric unit column's ids as
+    '101.0'; an outcome file may say 101 or 101.0)."""
+    text = _arm_label(v)
+    return text[:-2] if re.fullmatch(r"-?\d+\.0", text) else text
+
+
 def join_allocation(frame: pd.DataFrame, alloc: TrialAllocation, *, by: str, key: str,
                     filename: str) -> tuple[pd.DataFrame, dict]:
     """Add the stored allocation's arm (column ``allocated_arm``) to the outcome rows, matching the
@@ -392,10 +399,11 @@ def join_allocation(frame: pd.DataFrame, alloc: TrialAllocation, *, by: str, key
     if key not in rows.columns:
         raise InputError(f"the stored allocation has no {key} ids (it was not a cluster "
                          "randomisation); match by unit", column=key)
-    arm_of = dict(zip(rows[key].astype(str), rows["arm"], strict=True)) if key == "unit" else \
-        rows.groupby(rows[key].astype(str))["arm"].first().to_dict()
+    keys = rows[key].map(_id)
+    arm_of = dict(zip(keys, rows["arm"], strict=True)) if key == "unit" else \
+        rows.groupby(keys)["arm"].first().to_dict()
     ids = frame[by].map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v))
-                        else _arm_label(v))
+                        else _id(v))
     arm = ids.map(arm_of)
     unknown = ids[arm.isna()].dropna().unique().tolist()
     missing = sorted(set(arm_of) - set(ids.dropna()))

@@ -455,7 +455,7 @@ class AnalyseForm(forms.Form):
                               help_text="default: 1, or the later label in sort order; with the "
                                         "stored allocation, its last arm")
     match_by = forms.ChoiceField(label="Column of ids to match with the allocation", required=False)
-    match_key = forms.ChoiceField(label="The ids are the allocation's", initial="unit",
+    match_key = forms.ChoiceField(label="The ids are the allocation's", initial="unit", required=False,
                                   choices=[("unit", "unit ids"), ("cluster", "cluster ids")])
     cluster = forms.ChoiceField(label="Cluster column (random intercept)")
     block = forms.ChoiceField(label="Block or stratum column (fixed effects)", required=False)
