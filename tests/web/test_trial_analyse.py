@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from whatworks.trials.analyse import analyse
 from whatworks.web.trials.models import Trial, TrialAllocation, TrialAnalysisRecord, TrialUpload
@@ -266,3 +268,34 @@ def test_numeric_ids_match_the_allocation_whatever_their_spelling(trial, editor)
     assert r.status_code == 302, html[html.find("error-summary"):][:1500]
     join = TrialAnalysisRecord.objects.get().join
     assert join["matched_rows"] == len(DATA) and join["n_unknown_rows"] == 0
+
+
+names = st.text(alphabet="abcdefghij_", min_size=1, max_size=8)
+
+
+@given(family=st.sampled_from(["gaussian", "binomial", "poisson", "negbin"]), outcome=names,
+       cluster=names, block=st.none() | names, covariates=st.lists(names, max_size=3, unique=True),
+       exposure=st.none() | names, joined=st.booleans(), n=st.integers(4, 10_000),
+       excluded=st.integers(0, 50))
+def test_the_model_in_words_says_exactly_what_was_fitted(family, outcome, cluster, block, covariates,
+                                                         exposure, joined, n, excluded):
+    from types import SimpleNamespace
+
+    from whatworks.web.trials.allocation import model_in_words
+
+    opts = {"family": family, "outcome": outcome, "treatment": "allocated_arm" if joined else "arm",
+            "cluster": cluster, "block": block, "covariates": covariates, "exposure": exposure,
+            "joined": joined}
+    text = model_in_words(opts, SimpleNamespace(n=n, n_clusters=3, n_excluded=excluded, level=95.0))
+    assert f"of '{outcome}' on treatment" in text
+    assert f"with a random intercept for each '{cluster}'" in text
+    assert ("fixed effects for" in text) == bool(block)
+    assert ("adjusted for" in text) == bool(covariates)
+    assert all(f"'{c}'" in text for c in covariates)
+    assert ("as offset" in text) == bool(exposure)
+    assert ("the arm from the stored allocation" in text) == joined
+    assert f"{n} units in 3 clusters" in text
+    assert ("left out" in text) == (excluded > 0)
+    scale = {"gaussian": "a mean difference", "binomial": "a log odds ratio"}.get(family,
+                                                                                "a log rate ratio")
+    assert f"the estimate is {scale}" in text
