@@ -199,6 +199,8 @@ def test_the_confirmation_must_allocate_what_was_previewed(trial, editor):
     up = upload_id(c)
     r = c.post(URL, {"step": "confirm", "fingerprint": "0" * 64, **form(up, "complete")})
     assert r.status_code == 400 and "differs from the one previewed" in r.content.decode()
+    r = c.post(URL, {"step": "confirm", **form(up, "complete")})
+    assert r.status_code == 400 and "preview the allocation before confirming it" in r.content.decode()
     assert not TrialAllocation.objects.exists()
 
 

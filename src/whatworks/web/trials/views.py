@@ -428,8 +428,10 @@ def trial_randomise(request, slug):
               "balance_columns": d.get("balance") or []}
     try:
         if step == "confirm":
-            svc.randomise_trial(t, upload, user=request.user,
-                                fingerprint=d.get("fingerprint") or None, **kwargs)
+            if not d.get("fingerprint"):
+                raise WhatWorksError("preview the allocation before confirming it")
+            svc.randomise_trial(t, upload, user=request.user, fingerprint=d["fingerprint"],
+                                **kwargs)
             messages.success(request, f"{t.title} is randomised; the allocation and its log are "
                                       "stored.")
             return redirect(reverse("trials:trial", args=[slug]) + "#allocation-h")
