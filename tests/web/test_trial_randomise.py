@@ -399,3 +399,21 @@ def test_a_randomised_trial_cannot_be_deleted_with_its_log(trial_randomised):
     with pytest.raises(ProtectedError):
         trial_randomised.delete()
     assert AllocationLogEntry.objects.filter(trial=trial_randomised).count() == 18
+
+
+def test_an_enrolment_that_meets_another_at_the_same_place_is_refused_with_a_message(trial, editor,
+                                                                                      monkeypatch):
+    from django.db import IntegrityError
+
+    from whatworks.web.trials import allocation as svc
+
+    c = _client(editor)
+    c.post("/trials/t1/enrol/start/", {"seed": 5, "factors": "sex", "arms": "a b", "p_best": "0.8"})
+
+    def clash(*args, **kwargs):
+        raise IntegrityError("UNIQUE constraint failed: one_log_entry_per_place")
+
+    monkeypatch.setattr(svc, "_store_lines", clash)
+    r = c.post("/trials/t1/enrol/", {"unit": "P1", "level_sex": "f"}, follow=True)
+    assert "another unit was enrolled at the same moment" in r.content.decode()
+    assert TrialAllocation.objects.get().rows == [] and AllocationLogEntry.objects.count() == 1

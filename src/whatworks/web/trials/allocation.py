@@ -258,13 +258,23 @@ def start_enrolment(trial, *, seed: int, factors: list[str], arms: list[str], ra
 
 def enrol(trial, *, unit: str, levels: dict[str, str], user) -> str:
     """Allocate one more unit by minimisation, append it to the log and return its arm. The
-    minimiser is rebuilt by replaying the stored units in order; the log must verify first."""
-    from whatworks.trials.audit import AllocationLog
-    from whatworks.trials.randomise import Minimiser
-
+    minimiser is rebuilt by replaying the stored units in order; the log must verify first. Two
+    enrolments at once: the row lock (PostgreSQL) or the unique (trial, index) key (SQLite) lets
+    one through; the other is refused with a message and nothing written."""
     unit = (unit or "").strip()
     if not unit:
         raise InputError("give the unit's id", column="unit")
+    try:
+        return _enrol(trial, unit, levels)
+    except IntegrityError:
+        raise InputError("another unit was enrolled at the same moment; nothing was enrolled for "
+                         f"{unit!r}: submit it again") from None
+
+
+def _enrol(trial, unit: str, levels: dict[str, str]) -> str:
+    from whatworks.trials.audit import AllocationLog
+    from whatworks.trials.randomise import Minimiser
+
     with transaction.atomic():
         alloc = TrialAllocation.objects.select_for_update().get(trial=trial)
         if alloc.mode != TrialAllocation.ENROLMENT:
