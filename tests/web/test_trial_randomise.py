@@ -417,3 +417,21 @@ def test_an_enrolment_that_meets_another_at_the_same_place_is_refused_with_a_mes
     r = c.post("/trials/t1/enrol/", {"unit": "P1", "level_sex": "f"}, follow=True)
     assert "another unit was enrolled at the same moment" in r.content.decode()
     assert TrialAllocation.objects.get().rows == [] and AllocationLogEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize("method,path", [("get", "/trials/t1/randomise/"), ("post", "/trials/t1/randomise/"),
+                                         ("post", "/trials/t1/enrol/start/"), ("post", "/trials/t1/enrol/"),
+                                         ("get", "/trials/t1/analyse/"), ("post", "/trials/t1/analyse/")])
+def test_readers_and_outsiders_cannot_reach_the_editing_routes(client, trial, outsider, method, path):
+    r = getattr(client, method)(path, {"step": "upload", "pasted": UNITS} if method == "post" else None)
+    assert r.status_code == 302 and "/accounts/sign-in/" in r["Location"]
+    r = getattr(_client(outsider), method)(path, {"step": "upload", "pasted": UNITS}
+                                           if method == "post" else None)
+    assert r.status_code == 403
+    assert not TrialUpload.objects.exists() and not TrialAllocation.objects.exists()
+
+
+def test_readers_download_nothing_before_a_randomisation(client, trial):
+    assert client.get("/trials/t1/allocation.csv").status_code == 404
+    assert client.get("/trials/t1/allocation-log.jsonl").status_code == 404
+    assert client.get("/trials/t1/analyses/1/").status_code == 404
