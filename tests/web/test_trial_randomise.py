@@ -435,3 +435,25 @@ def test_readers_download_nothing_before_a_randomisation(client, trial):
     assert client.get("/trials/t1/allocation.csv").status_code == 404
     assert client.get("/trials/t1/allocation-log.jsonl").status_code == 404
     assert client.get("/trials/t1/analyses/1/").status_code == 404
+
+
+def test_closing_the_enrolment_seals_the_log_and_refuses_more_units(trial, editor, client, tmp_path):
+    c = _client(editor)
+    c.post("/trials/t1/enrol/start/", {"seed": 8, "factors": "sex", "arms": "a b", "p_best": "0.8"})
+    for unit, sex in (("P1", "f"), ("P2", "m"), ("P3", "f")):
+        c.post("/trials/t1/enrol/", {"unit": unit, "level_sex": sex})
+    assert client.post("/trials/t1/enrol/close/").status_code == 302  # readers: to sign in
+    r = c.post("/trials/t1/enrol/close/", follow=True)
+    assert "Enrolment closed with 3 units; the log is sealed." in r.content.decode()
+    html = r.content.decode()
+    assert "Enrolment is closed" in html and "Allocate this unit" not in html
+    last = AllocationLogEntry.objects.filter(trial=trial).order_by("index").last()
+    assert last.kind == "seal" and AllocationLogEntry.objects.count() == 5
+    r = c.post("/trials/t1/enrol/", {"unit": "P4", "level_sex": "m"}, follow=True)
+    assert "enrolment is closed (the log is sealed)" in r.content.decode()
+    assert AllocationLogEntry.objects.count() == 5
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(client.get("/trials/t1/allocation-log.jsonl").content)
+    v = verify_log(log)
+    assert v.ok and v.sealed and v.n_allocations == 3
+    assert cli(["trial", "verify", str(log)]) == 0

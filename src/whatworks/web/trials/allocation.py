@@ -280,6 +280,8 @@ def _enrol(trial, unit: str, levels: dict[str, str]) -> str:
         if alloc.mode != TrialAllocation.ENROLMENT:
             raise InputError("this trial was randomised as a whole file; units are not enrolled "
                              "one at a time")
+        if is_sealed(trial):
+            raise InputError("enrolment is closed (the log is sealed); no unit can be added")
         opts = alloc.options
         factors = list(opts["factors"])
         clean = {}
@@ -313,6 +315,39 @@ def _enrol(trial, unit: str, levels: dict[str, str]) -> str:
         alloc.rows = [*alloc.rows, {"unit": unit, **clean, "arm": arm}]
         alloc.save(update_fields=["rows"])
     return arm
+
+
+def close_enrolment(trial) -> int:
+    """Seal an enrolment log (the seal counts the allocations): no unit can be added after it.
+    Returns the number of units enrolled."""
+    from whatworks.trials.audit import AllocationLog
+
+    try:
+        with transaction.atomic():
+            alloc = TrialAllocation.objects.select_for_update().get(trial=trial)
+            if alloc.mode != TrialAllocation.ENROLMENT:
+                raise InputError("this trial was randomised as a whole file; its log is sealed "
+                                 "already")
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "allocation-log.jsonl"
+                path.write_text(log_text(trial), encoding="utf-8")
+                try:
+                    log = AllocationLog(path)
+                except WhatWorksError as exc:
+                    raise InputError(str(exc).replace(str(path), "the stored log")) from None
+                n_before = log.index
+                counts = {a: sum(1 for r in alloc.rows if r["arm"] == a) for a in alloc.arms}
+                log.append("seal", {"n_allocations": len(alloc.rows), "counts": counts})
+                lines = _lines(path)
+            _store_lines(trial, lines[n_before:], start=n_before)
+    except IntegrityError:
+        raise InputError("a unit was enrolled at the same moment; close the enrolment again") \
+            from None
+    return len(alloc.rows)
+
+
+def is_sealed(trial) -> bool:
+    return AllocationLogEntry.objects.filter(trial=trial, kind="seal").exists()
 
 
 # ------------------------------------------------------------------------------ the log

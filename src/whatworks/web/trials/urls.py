@@ -21,6 +21,7 @@ urlpatterns = [
     path("<slug:slug>/randomise/", views.trial_randomise, name="randomise"),
     path("<slug:slug>/enrol/start/", views.trial_enrol_start, name="enrol_start"),
     path("<slug:slug>/enrol/", views.trial_enrol, name="enrol"),
+    path("<slug:slug>/enrol/close/", views.trial_enrol_close, name="enrol_close"),
     path("<slug:slug>/allocation.csv", views.allocation_csv, name="allocation_csv"),
     path("<slug:slug>/allocation-log.jsonl", views.allocation_log, name="allocation_log"),
     path("<slug:slug>/analyse/", views.trial_analyse, name="analyse"),

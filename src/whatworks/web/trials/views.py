@@ -501,6 +501,23 @@ def trial_enrol(request, slug):
     return redirect(reverse("trials:trial", args=[slug]) + "#enrol-h")
 
 
+@editor_required
+@require_POST
+def trial_enrol_close(request, slug):
+    """Seal the enrolment log: no more units."""
+    from . import allocation as svc
+
+    t = get_object_or_404(Trial, slug=slug)
+    get_object_or_404(TrialAllocation, trial=t)
+    try:
+        n = svc.close_enrolment(t)
+    except WhatWorksError as e:
+        messages.error(request, f"Not closed: {e}")
+    else:
+        messages.success(request, f"Enrolment closed with {n} units; the log is sealed.")
+    return redirect(reverse("trials:trial", args=[slug]) + "#log-h")
+
+
 @require_GET
 def allocation_csv(request, slug):
     from . import allocation as svc
@@ -543,7 +560,8 @@ def _allocation_context(request, t: Trial) -> dict:
     out["balance_rows"] = _balance_rows(balance, alloc.arms)
     if request.GET.get("verify"):
         out["verification"] = svc.verify(t)
-    if alloc.mode == TrialAllocation.ENROLMENT and is_editor(request.user):
+    out["sealed"] = out["log_entries"].filter(kind="seal").exists()
+    if alloc.mode == TrialAllocation.ENROLMENT and is_editor(request.user) and not out["sealed"]:
         out["enrol_form"] = EnrolForm(factors=alloc.options.get("factors", []))
     return out
 
