@@ -206,6 +206,10 @@ WHATWORKS_IMPORT_BACKGROUND_ROWS = env_int("WHATWORKS_IMPORT_BACKGROUND_ROWS", 2
 WHATWORKS_IMPORT_JOBS_INLINE = False  # tests set True: jobs run in the request's thread
 # a job with no progress for this long is reported as stopped (the server restarted under it)
 WHATWORKS_IMPORT_STALE_SECONDS = env_int("WHATWORKS_IMPORT_STALE_SECONDS", 600)
+# Trials pages: an uploaded outcome file is analysed in a child process while the request waits,
+# up to this many rows and seconds (then stopped, with a message pointing to the CLI).
+WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS = env_int("WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS", 10_000)
+WHATWORKS_TRIAL_ANALYSIS_TIMEOUT = env_int("WHATWORKS_TRIAL_ANALYSIS_TIMEOUT", 20)
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 
@@ -105,6 +106,8 @@ class RefuseNulBytesMiddleware:
 
 
 IMPORT_PATHS = ("/editor/import/", "/api/imports")
+# the trials pages' uploads (units to randomise, outcomes to analyse) share the limit
+UPLOAD_PATH = re.compile(r"^/trials/[-\w]+/(randomise|analyse)/?$")
 
 
 class ImportSizeMiddleware:
@@ -117,8 +120,9 @@ class ImportSizeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method == "POST" and request.path.rstrip("/") in {p.rstrip("/") for p in
-                                                                     IMPORT_PATHS}:
+        if request.method == "POST" and (
+                request.path.rstrip("/") in {p.rstrip("/") for p in IMPORT_PATHS}
+                or UPLOAD_PATH.match(request.path)):
             from django.conf import settings
 
             limit = settings.WHATWORKS_IMPORT_MAX_BYTES
