@@ -41,4 +41,6 @@ def extract(texts, kind: str = "tfidf"):
                                dtype=np.float32)
         C = char.fit_transform(texts)
         X = sparse.hstack([X, C], format="csr") * (2 ** -0.5)  # rows stay unit length
-    return sparse.csr_matrix(X, dtype=np.float32)
+    X = sparse.csr_matrix(X, dtype=np.float32)
+    X.sort_indices()  # row slices keep the order, so refits need not sort again (models.fit_scores)
+    return X

@@ -100,6 +100,14 @@ def fit_scores(model, X, train_idx: np.ndarray, y: np.ndarray, *, balance: float
     product); naive Bayes by its log-odds.
     """
     Xt = X[train_idx]
+    if Xt.dtype != np.float64:
+        # LIBLINEAR needs float64; converting here (the labelled rows only) with the rows' sorted
+        # column order declared spares scikit-learn's conversion, which re-sorts every row's indices
+        # on each refit (a third of the replay's time before)
+        sorted_rows = bool(getattr(X, "has_sorted_indices", False))
+        Xt = Xt.astype(np.float64)
+        if sorted_rows:
+            Xt.has_sorted_indices = True
     model.fit(Xt, y, sample_weight=balanced_weights(y, balance))
     if hasattr(model, "feature_log_prob_"):  # naive Bayes: log P(x|1) - log P(x|0)
         diff = (model.feature_log_prob_[1] - model.feature_log_prob_[0]).astype(np.float32)
