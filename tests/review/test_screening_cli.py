@@ -95,3 +95,24 @@ def test_a_real_review_subsample_is_screened_better_than_random(tmp_path, capsys
     sub.to_csv(path, index=False)
     out = _json(capsys, path, "--seeds", "1", "--backend", "serial")
     assert out["wss_95"] > 20  # random order gives about 0
+
+
+def test_building_the_review_parser_imports_no_screening_engine():
+    # `whatworks review --help` builds the review group's parser; its choices come from the
+    # registry alone, so neither scikit-learn nor the screening modules are imported for it.
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nfrom whatworks.cli import build_parser\nbuild_parser(command='review')\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith("
+            "('whatworks.review.screening.', 'sklearn')))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["whatworks.review.screening.registry"]
+
+
+def test_the_registry_names_are_the_ones_the_models_and_features_implement():
+    from whatworks.review.screening import features, models, registry
+
+    assert models.MODELS is registry.MODELS and features.FEATURES is registry.FEATURES
+    for name in registry.MODELS:
+        models.make_model(name)

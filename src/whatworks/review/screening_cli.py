@@ -12,9 +12,8 @@ import argparse
 import json
 import sys
 
-# The registries are plain dicts in modules that import only numpy at the top (cheap).
-from .screening.features import FEATURES
-from .screening.models import MODELS
+# The registries are plain dicts in a module that imports nothing (the parser stays cheap).
+from .screening.registry import FEATURES, MODELS
 
 
 def register_simulate(review_subparsers) -> argparse.ArgumentParser:

@@ -15,13 +15,9 @@ import numpy as np
 
 from whatworks.errors import ParameterError
 
-__all__ = ["FEATURES", "extract"]
+from .registry import FEATURES
 
-#: The feature extractors: name -> what it builds.
-FEATURES = {
-    "tfidf": "TF-IDF of words and word pairs (sublinear term frequency, every term kept)",
-    "tfidf-char": "TF-IDF of words and word pairs, stacked with TF-IDF of character 3-5-grams",
-}
+__all__ = ["FEATURES", "extract"]
 
 
 def extract(texts, kind: str = "tfidf"):

@@ -24,14 +24,9 @@ import numpy as np
 
 from whatworks.errors import ParameterError
 
-__all__ = ["MODELS", "fit_scores", "make_model"]
+from .registry import MODELS
 
-#: The classifiers: name -> description (the CLI's --model choices read this registry).
-MODELS = {
-    "svm": "linear support vector machine (squared hinge loss, LIBLINEAR), balanced class weights",
-    "logistic": "L2-penalised logistic regression (LIBLINEAR, dual), balanced class weights",
-    "nb": "multinomial naive Bayes on TF-IDF, balanced class weights",
-}
+__all__ = ["MODELS", "fit_scores", "make_model"]
 
 
 def make_model(name: str, *, C: float | None = None):
