@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.review.synthetic import synthetic_frame
 from whatworks.errors import InputError, ParameterError
@@ -111,3 +113,23 @@ def test_weighted_naive_bayes_matches_scikit_learn(review):
     ref = MultinomialNB(alpha=0.1).fit(X[idx], y[idx], sample_weight=w)
     np.testing.assert_allclose(ours.feature_log_prob_, ref.feature_log_prob_, rtol=1e-10)
     np.testing.assert_allclose(ours.class_log_prior_, ref.class_log_prior_, rtol=1e-12)
+
+
+@given(st.lists(st.text(alphabet="ab cdé\n-1", max_size=40), min_size=1, max_size=25))
+@settings(max_examples=60, deadline=None)
+def test_word_tfidf_is_scikit_learns_tfidf_of_words_and_pairs_up_to_column_order(texts):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from whatworks.review.screening.features import word_tfidf
+
+    X, names = word_tfidf(texts)
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    try:
+        Y = vec.fit_transform(texts)
+    except ValueError:  # scikit-learn refuses texts without a single token
+        assert X.shape[1] == 0
+        return
+    assert sorted(names) == sorted(vec.get_feature_names_out())
+    Y = Y[:, [vec.vocabulary_[n] for n in names]]
+    assert X.shape == Y.shape
+    assert abs(X - Y).max() < 1e-12 if X.nnz else Y.nnz == 0
