@@ -116,3 +116,39 @@ def test_the_registry_names_are_the_ones_the_models_and_features_implement():
     assert models.MODELS is registry.MODELS and features.FEATURES is registry.FEATURES
     for name in registry.MODELS:
         models.make_model(name)
+
+
+def test_the_loader_reads_quoted_multiline_fields_blank_lines_and_a_bom_like_pandas(tmp_path):
+    import pandas as pd
+
+    from whatworks.review.screening.data import load_records
+
+    path = tmp_path / "r.csv"
+    path.write_bytes('\ufeffTitle , Abstract,label_included\n"a, b","two\nlines",1\n\nc,,0.0\n"é",x,0\n'
+                     .encode())
+    records = load_records(path)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(records.titles) == frame.iloc[:, 0].tolist()
+    assert list(records.abstracts) == frame.iloc[:, 1].tolist()
+    assert records.labels.tolist() == [1, 0, 0]
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("title,abstract,label_included\na,b,1\nc,d,0,extra\n", "line 3"),
+    ("", "empty"),
+    ("title,abstract,label_included\n", "no records"),
+])
+def test_a_malformed_csv_exits_2_naming_the_line(tmp_path, capsys, text, where):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    assert main(["review", "simulate", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.csv" in err and where in err
+
+
+def test_a_file_that_is_not_utf8_exits_2_naming_the_line(tmp_path, capsys):
+    bad = tmp_path / "latin.csv"
+    bad.write_bytes("title,abstract,label_included\na,b,1\nc,caf\u00e9,0\n".encode("latin-1"))
+    assert main(["review", "simulate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "UTF-8" in err
