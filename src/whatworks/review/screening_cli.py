@@ -30,10 +30,11 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0,
                    help="base seed; run i uses the i-th seed derived from it (default 0)")
     p.add_argument("--model", choices=list(MODELS), default="svm",
-                   help="classifier (default svm): " + "; ".join(f"{k}: {v}" for k, v in MODELS.items()))
+                   help="classifier (default svm): "
+                        + "; ".join(f"{k}: {v}" for k, v in MODELS.items()).replace("%", "%%"))
     p.add_argument("--features", choices=list(FEATURES), default="tfidf",
                    help="feature extractor (default tfidf): "
-                        + "; ".join(f"{k}: {v}" for k, v in FEATURES.items()))
+                        + "; ".join(f"{k}: {v}" for k, v in FEATURES.items()).replace("%", "%%"))
     p.add_argument("--prior-relevant", type=int, default=1, metavar="N",
                    help="relevant records given before the model starts (default 1)")
     p.add_argument("--prior-irrelevant", type=int, default=1, metavar="N",

@@ -2,10 +2,15 @@
 
 Each model is fit on the records labelled so far and scores every record; the next record shown is
 the highest-scoring unscreened one ("certainty-based" or "max" querying). Relevant records are rare
-(1-15%), so training is balanced: each relevant record gets weight ``n_irrelevant / n_relevant``
-(times ``balance``), so both classes carry equal total weight. This is the "balanced" class
-weighting of King & Zeng (2001) rather than ASReview's older "double" resampling, which draws
-relevant records with replacement: weighting gives the same expected loss without the randomness.
+(1-15%), so training is balanced: the relevant records together carry ``balance`` times the total
+weight of the irrelevant ones (``balance = 1``: equal totals), and the weights are scaled to a
+mean of 1, so the penalty ``C`` means the same whatever the number of labels. This is the
+"balanced" class weighting of King & Zeng (2001), tilted towards the rare class, rather than
+ASReview's older "double" resampling, which draws relevant records with replacement: weighting gives
+the same expected loss without the randomness. The default tilt, :data:`DEFAULT_BALANCE` = 9.8, is
+the ratio ASReview 2-3's default model (ELAS u4) chose by optimisation on the SYNERGY datasets (the
+relevant class counts 9.8 times as much as the irrelevant one); in our benchmark it was better than
+equal totals on five of six datasets (benchmarks/RESULTS.md).
 
 References
 ----------
@@ -26,7 +31,7 @@ from whatworks.errors import ParameterError
 
 from .registry import MODELS
 
-__all__ = ["MODELS", "fit_scores", "make_model"]
+__all__ = ["DEFAULT_BALANCE", "MODELS", "balanced_weights", "fit_scores", "make_model"]
 
 
 def make_model(name: str, *, C: float | None = None):
@@ -77,18 +82,24 @@ class WeightedMultinomialNB:
         return self
 
 
-def balanced_weights(y: np.ndarray, balance: float = 1.0) -> np.ndarray:
-    """Per-record weights giving each class equal total weight (relevant ones ``balance`` times more)."""
+#: Total weight of the relevant records relative to the irrelevant ones (see the module docstring).
+DEFAULT_BALANCE = 9.8
+
+
+def balanced_weights(y: np.ndarray, balance: float = DEFAULT_BALANCE) -> np.ndarray:
+    """Per-record weights, mean 1: the relevant records' total is ``balance`` times the irrelevant ones'."""
     y = np.asarray(y)
     n_rel = int(y.sum())
     n_irr = len(y) - n_rel
     w = np.ones(len(y), dtype=np.float64)
     if n_rel and n_irr:
         w[y == 1] = balance * n_irr / n_rel
+        w *= len(y) / w.sum()
     return w
 
 
-def fit_scores(model, X, train_idx: np.ndarray, y: np.ndarray, *, balance: float = 1.0) -> np.ndarray:
+def fit_scores(model, X, train_idx: np.ndarray, y: np.ndarray, *,
+               balance: float = DEFAULT_BALANCE) -> np.ndarray:
     """Fit ``model`` on rows ``train_idx`` of ``X`` with labels ``y``; return a score for every row.
 
     Higher is more likely relevant. Linear models score by ``X @ coef + intercept`` (one sparse

@@ -14,6 +14,7 @@ MODELS = {
 
 #: The feature extractors: name -> what it builds.
 FEATURES = {
-    "tfidf": "TF-IDF of words and word pairs (sublinear term frequency, every term kept)",
+    "tfidf": "TF-IDF of words and word pairs (sublinear term frequency; terms in over 95% of the "
+             "records dropped)",
     "tfidf-char": "TF-IDF of words and word pairs, stacked with TF-IDF of character 3-5-grams",
 }
