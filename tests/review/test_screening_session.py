@@ -134,3 +134,21 @@ def test_word_tfidf_is_scikit_learns_tfidf_of_words_and_pairs_up_to_column_order
     Y = Y[:, [vec.vocabulary_[n] for n in names]]
     assert X.shape == Y.shape
     assert abs(X - Y).max() < 1e-12 if X.nnz else Y.nnz == 0
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_the_svm_gives_linearsvcs_coefficients_to_the_last_bit(review, seed):
+    from sklearn.svm import LinearSVC
+
+    from whatworks.review.screening.models import LinearSVM, balanced_weights
+
+    X, y = review
+    X = X.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    idx = np.union1d(rng.choice(len(y), 80, replace=False), np.flatnonzero(y)[:4])
+    w = balanced_weights(y[idx])
+    ours = LinearSVM(C=0.11, tol=1e-3, seed=seed).fit(X[idx], y[idx], sample_weight=w)
+    theirs = LinearSVC(C=0.11, loss="squared_hinge", dual=True, tol=1e-3, random_state=seed).fit(
+        X[idx], y[idx], sample_weight=w)
+    assert np.array_equal(ours.coef_, theirs.coef_)
+    assert np.array_equal(ours.intercept_, theirs.intercept_)

@@ -37,9 +37,7 @@ __all__ = ["DEFAULT_BALANCE", "MODELS", "balanced_weights", "fit_scores", "make_
 def make_model(name: str, *, C: float | None = None):
     """A fresh scikit-learn estimator for ``name`` (see :data:`MODELS`)."""
     if name == "svm":
-        from sklearn.svm import LinearSVC
-
-        return LinearSVC(C=0.11 if C is None else C, loss="squared_hinge", dual=True, tol=1e-3)
+        return LinearSVM(C=0.11 if C is None else C, tol=1e-3)
     if name == "logistic":
         from sklearn.linear_model import LogisticRegression
 
@@ -47,6 +45,49 @@ def make_model(name: str, *, C: float | None = None):
     if name == "nb":
         return WeightedMultinomialNB(alpha=0.1 if C is None else C)
     raise ParameterError("model", name, ", ".join(MODELS))
+
+
+class LinearSVM:
+    """scikit-learn's ``LinearSVC(loss="squared_hinge", dual=True)``, fit without its per-fit checks.
+
+    The same problem and solver (LIBLINEAR's dual coordinate descent for the L2-regularised squared
+    hinge loss, the intercept as a feature of value 1) and the same coefficients to the last bit
+    as ``LinearSVC(random_state=seed)`` (tested), but called through scikit-learn's LIBLINEAR wrapper
+    directly: a screening replay refits hundreds of times on inputs this module already checked,
+    and the estimator's parameter validation, label encoding and copies cost more than a fifth of
+    each fit. Should that private wrapper change in a later scikit-learn, the public estimator is
+    used instead (same answer, slower). Unlike ``LinearSVC(random_state=None)``, which seeds
+    LIBLINEAR's shuffling from numpy's global state, the order is seeded (``seed``), so a replay
+    is reproducible to the bit.
+    """
+
+    _SOLVER = 1  # LIBLINEAR's L2R_L2LOSS_SVC_DUAL
+
+    def __init__(self, C: float = 0.11, tol: float = 1e-3, max_iter: int = 1000, seed: int = 0):
+        self.C, self.tol, self.max_iter, self.seed = float(C), float(tol), int(max_iter), int(seed)
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y, dtype=np.float64)
+        w = (np.ones(len(y)) if sample_weight is None
+             else np.ascontiguousarray(sample_weight, dtype=np.float64))
+        # LinearSVC(random_state=s) hands LIBLINEAR RandomState(s).randint(2**31 - 1)
+        seed = np.random.RandomState(self.seed).randint(np.iinfo("i").max)
+        try:
+            from scipy import sparse
+            from sklearn.svm import _liblinear
+
+            _liblinear.set_verbosity_wrap(0)  # LIBLINEAR prints its progress otherwise
+            raw, _ = _liblinear.train_wrap(X, y, sparse.issparse(X), self._SOLVER, self.tol, 1.0, self.C,
+                                           np.ones(2), self.max_iter, seed, 0.1, w)
+            self.coef_, self.intercept_ = raw[:, :-1], raw[:, -1]
+        except (ImportError, AttributeError, TypeError, ValueError):
+            from sklearn.svm import LinearSVC
+
+            model = LinearSVC(C=self.C, loss="squared_hinge", dual=True, tol=self.tol,
+                              max_iter=self.max_iter, random_state=self.seed)
+            model.fit(X, y.astype(np.int64), sample_weight=w)
+            self.coef_, self.intercept_ = model.coef_, model.intercept_
+        return self
 
 
 class WeightedMultinomialNB:
