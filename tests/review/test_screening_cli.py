@@ -1,14 +1,11 @@
 """``whatworks review simulate``: the output contract, reproducibility and bad input."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.review.synthetic import synthetic_frame
 from whatworks.cli import main
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "screening"
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +80,12 @@ def test_too_few_included_records_exits_2(tmp_path, capsys):
     assert "at least 2" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the labelled screening datasets (../shared/data/screening) "
-                    "are not on this machine")
 def test_a_real_review_subsample_is_screened_better_than_random(tmp_path, capsys):
     import pandas as pd
 
-    frame = pd.read_csv(SHARED / "virus_kwok2020_ferdinands.csv")
+    from tests.review.conftest import shared
+
+    frame = pd.read_csv(shared("screening", "virus_kwok2020_ferdinands.csv"))
     sub = pd.concat([frame[frame.label_included == 1].head(15),
                      frame[frame.label_included == 0].sample(300, random_state=0)])
     path = tmp_path / "virus_sub.csv"
