@@ -1,6 +1,6 @@
 """Import and deduplication at scale: 100,000 synthetic records.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_review.py [--n 100000] [--json out.json]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_review.py [--n 100000] [--mojibake 0.1] [--json out.json]
 
 Writes a synthetic RIS export of N records (realistic field lengths: a 1,200-character abstract,
 4 authors, keywords), times ``whatworks.review.io.read_file`` on it, then times
@@ -74,7 +74,12 @@ def bench_import(n: int) -> dict:
             "cpu_seconds": round(cpu, 2)}
 
 
-def bench_dedup(n: int) -> dict:
+def garble(text: str | None) -> str | None:
+    """UTF-8 text decoded as Windows-1252, as some exports do (mojibake)."""
+    return text.encode("utf-8").decode("cp1252", errors="replace") if text else text
+
+
+def bench_dedup(n: int, mojibake: float = 0.0) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     from dedup_data import perturb
 
@@ -89,14 +94,27 @@ def bench_dedup(n: int) -> dict:
         records.append(Record(id=f"w{i}", title=w["title"], abstract=w["abstract"],
                               authors=tuple(w["authors"]), year=w["year"], journal=w["journal"],
                               volume=w["volume"], issue=w["issue"], pages=w["pages"], doi=w["doi"]))
+    if mojibake:
+        # a share of the works carries typographic quotes and dashes, and every copy of those works
+        # arrives as mojibake: the worst case for the repair step, which only such text reaches
+        for k in rng.sample(range(n_works), int(mojibake * n_works)):
+            r = records[k]
+            words = (r.title or "").split(" ", 2)
+            title = " ".join([words[0], f"\u201c{words[1]}\u201d", *words[2:]]) if len(words) > 1 else r.title
+            records[k] = r.with_(title=title, abstract=(r.abstract or "").replace(". ", " \u2013 ", 3))
+    garbled = 0
     for j in range(n - n_works):
-        records.append(perturb(records[rng.randrange(n_works)], rng, new_id=f"d{j}"))
+        copy = perturb(records[rng.randrange(n_works)], rng, new_id=f"d{j}")
+        if mojibake and not (copy.title or "").isascii():
+            copy = copy.with_(title=garble(copy.title), abstract=garble(copy.abstract))
+            garbled += 1
+        records.append(copy)
     rng.shuffle(records)
     t0, c0 = time.perf_counter(), time.process_time()
     result = deduplicate(records)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"records": n, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-            "duplicates_injected": n - n_works, "groups": len(result.groups),
+            "duplicates_injected": n - n_works, "garbled_copies": garbled, "groups": len(result.groups),
             "removed": result.n_removed, "queued_pairs": len(result.review_queue)}
 
 
@@ -104,6 +122,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--only", choices=["import", "dedup"])
+    ap.add_argument("--mojibake", type=float, default=0.0, metavar="SHARE",
+                    help="this share of works has typographic quotes and dashes, and their copies arrive "
+                         "as mojibake (UTF-8 read as Windows-1252)")
     ap.add_argument("--json")
     args = ap.parse_args()
     out = {}
@@ -111,7 +132,7 @@ def main() -> None:
         out["import"] = bench_import(args.n)
         print(f"import: {out['import']}", flush=True)
     if args.only in (None, "dedup"):
-        out["dedup"] = bench_dedup(args.n)
+        out["dedup"] = bench_dedup(args.n, args.mojibake)
         print(f"dedup: {out['dedup']}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))

@@ -78,11 +78,21 @@ class Connection:
         self.reader = self.writer = None
 
     async def get(self, path: str) -> tuple[int, bytes]:
+        status, _, body = await self.request("GET", path)
+        return status, body
+
+    async def request(self, method: str, path: str, body: bytes = b"",
+                      headers: dict | None = None) -> tuple[int, dict, bytes]:
+        """One request: the status, the response headers (lower-case names) and the body."""
         if self.writer is None:
             await self.open()
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        if body or method not in ("GET", "HEAD"):
+            extra += f"Content-Length: {len(body)}\r\n"
+        self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
                           "User-Agent: whatworks-bench\r\n"
-                          "Accept: text/html,application/json;q=0.9\r\n\r\n".encode())
+                          f"Accept: text/html,application/json;q=0.9\r\n{extra}\r\n".encode()
+                          + body)
         await self.writer.drain()
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
@@ -102,7 +112,7 @@ class Connection:
         self.used = True
         if headers.get("connection", "").lower() == "close":
             self.close()
-        return status, body
+        return status, headers, body
 
     async def _chunked(self) -> bytes:
         parts = []

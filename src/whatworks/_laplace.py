@@ -207,9 +207,30 @@ def _start(y, X, offset, family):
     return beta
 
 
+def _scaling(X: np.ndarray) -> np.ndarray:
+    """``M`` with ``X @ M`` the covariates centred and scaled to SD 1 (centred only when ``X`` has an
+    intercept column of ones): the fixed effects are then ``beta = M @ gamma``. On raw scales (a rate
+    per 1,000 beside a percentage) the optimiser can stop at its start values after one step."""
+    p = X.shape[1]
+    M = np.eye(p)
+    ones = [j for j in range(p) if np.all(X[:, j] == 1.0)]
+    k0 = ones[0] if ones else None
+    for j in range(p):
+        if j == k0:
+            continue
+        sd = float(X[:, j].std())
+        if not np.isfinite(sd) or sd <= 0:
+            continue
+        M[j, j] = 1 / sd
+        if k0 is not None:
+            M[k0, j] = -float(X[:, j].mean()) / sd
+    return M
+
+
 def fit_random_intercept(y, X, offset, groups, family: str, *, newton_steps: int = 0) -> GLMMFit:
     """Fit ``family`` with a random intercept per group by Laplace maximum likelihood."""
-    prob = RandomInterceptGLMM(y, X, offset, groups, family)
+    M = _scaling(np.asarray(X, float))
+    prob = RandomInterceptGLMM(y, np.asarray(X, float) @ M, offset, groups, family)
     beta0 = _start(prob.y, prob.X, prob.offset, family)
     p = X.shape[1]
     if family == "negbin":
@@ -229,5 +250,6 @@ def fit_random_intercept(y, X, offset, groups, family: str, *, newton_steps: int
     except np.linalg.LinAlgError:
         cov = cov_c
     u, _, _, loglik = prob.mode(s, beta, theta)
+    beta, cov, cov_c = M @ beta, M @ cov @ M.T, M @ cov_c @ M.T  # back to the covariates' scales
     return GLMMFit(family=family, beta=beta, cov=cov, cov_conditional=cov_c, sigma=s, theta=theta,
                    loglik=loglik, deviance=-2 * loglik, modes=s * u, n_clusters=prob.J)

@@ -273,3 +273,49 @@ def test_web_of_science_tab_delimited_export(tmp_path):
     assert rep.format == "csv"
     assert (r.title, r.authors, r.year, r.pages, r.pmid) == (
         "Family group conferences", ("Smith, J", "Doe, J"), 2019, "10", "30711709")
+
+
+cell = st.one_of(st.none(), st.integers(-10, 3000), st.floats(allow_nan=True, allow_infinity=True),
+                 st.text(max_size=30),
+                 st.sampled_from(["2019", "10.1/x", "Smith, J; Doe, J", "=1+1", "\t", "'"]))
+header = st.lists(st.sampled_from(["Title", "TI", "Abstract", "AB", "Year", "PY", "Authors", "DOI", "id",
+                                   "PMID", "Pages", "Notes", "", "title"]), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(head=header, rows=st.lists(st.lists(cell, min_size=0, max_size=7), max_size=6))
+def test_fuzzed_spreadsheets_import_or_fail_with_a_clear_error(tmp_path, head, rows):
+    # the XLSX reader (openpyxl) has its own path: fuzz it as the text formats are fuzzed above
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(head)
+    for row in rows:
+        ws.append([c if not isinstance(c, str) else "".join(ch for ch in c if ch.isprintable())
+                   for c in row])
+    p = tmp_path / "fuzz.xlsx"
+    wb.save(p)
+    try:
+        recs, rep = read_file(p)
+    except WhatWorksError as exc:
+        assert "fuzz.xlsx" in str(exc)
+    else:
+        assert rep.format == "xlsx" and rep.n_records == len(recs) > 0
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(head=st.lists(st.sampled_from(["PT", "AU", "TI", "SO", "PY", "VL", "BP", "DI", "PM", "UT", "AB",
+                                      "XX"]), min_size=1, max_size=8),
+       rows=st.lists(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=15),
+                              max_size=9), max_size=5))
+def test_fuzzed_web_of_science_tab_delimited_exports_import_or_fail_clearly(tmp_path, head, rows):
+    text = "\t".join(head) + "\n" + "".join("\t".join(r) + "\n" for r in rows)
+    p = tmp_path / "savedrecs.txt"
+    p.write_text(text, encoding="utf-8")
+    try:
+        recs, rep = read_file(p)
+    except WhatWorksError as exc:
+        assert "savedrecs.txt" in str(exc)
+    else:
+        assert rep.n_records == len(recs) > 0

@@ -74,6 +74,12 @@ def test_fields_are_read_from_each_database():
     assert r.authors[:2] == ("Alceste, F", "Luke, TJ")
     assert (r.year, r.volume, r.issue, r.pages) == (2018, "7", "3", "387-397")
     assert r.doi == "10.1016/j.jarmac.2018.03.001"
+    assert r.journal == "JOURNAL OF APPLIED RESEARCH IN MEMORY AND COGNITION"
+    assert r.abstract.startswith("Police custody activates") and "Police custody" in r.keywords
+    # the accession numbers (AN  - WOS:...) name the database the export does not; the file's one
+    # record without one (Kassin 1997, with a citation key and a Springer URL) came from elsewhere
+    assert [x.source_database for x in recs].count("Web of Science") == 9 and len(recs) == 10
+    assert recs[7].source_database is None and recs[7].title.startswith("Coerced Confessions")
     recs, rep = read_file(shared("formats", "pubmed_endnote.txt"))
     assert recs[0].pmid == "21553931" and recs[0].source_database == "NLM"
     recs, _ = read_file(shared("formats", "ovid_psycinfo.ris"))

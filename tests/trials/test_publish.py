@@ -117,3 +117,108 @@ def test_a_ratio_always_gives_its_log_and_the_variance_of_its_ci(est, lo, hi):
     assert f.yi == pytest.approx(math.log(est), abs=1e-9)
     assert f.vi == pytest.approx(((math.log(hi) - math.log(lo)) / (2 * Z)) ** 2, rel=1e-6)
     assert isinstance(f.vi, float) and f.vi > 0
+
+
+# -- is the trial's study already in the store? -----------------------------------------------------
+
+from whatworks.trials.publish import (  # noqa: E402
+    SAME_VI_REL,
+    SAME_YI,
+    DuplicateStudyError,
+    StoredFinding,
+    StoredStudy,
+    existing_study,
+    match_findings,
+)
+
+CURATED = StoredStudy(key="swis-westlake2023", citation="Westlake D, et al. (2023). Social Workers in "
+                      "Schools: trial evaluation report.", year=2023,
+                      intervention="social-workers-in-schools",
+                      findings=(StoredFinding("section-47-enquiries", 23, "IRR", 0.053541, 0.002593,
+                                              "Published result"),))
+
+
+def _pub(data, **store):
+    data = copy.deepcopy(data)
+    data["evidence_store"].update(store)
+    return publication(record_from_dict(data))
+
+
+def test_it_refuses_a_second_copy_of_a_trial_with_the_same_effect_and_offers_the_update(data):
+    with pytest.raises(DuplicateStudyError) as e:
+        existing_study(_pub(data), [CURATED])
+    assert e.value.key == "swis-westlake2023"
+    assert "update the existing study" in str(e.value) and '"study": "swis-westlake2023"' in str(e.value)
+
+
+def test_the_same_effect_under_another_intervention_is_not_a_duplicate(data):
+    other = StoredStudy(**{**CURATED.__dict__, "intervention": "schwartz-rounds"})
+    assert existing_study(_pub(data), [other]) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(dy=st.floats(-0.01, 0.01), rel=st.floats(-0.5, 0.5))
+def test_a_duplicate_is_flagged_exactly_when_the_effect_agrees_within_the_stated_tolerance(dy, rel):
+    data = json.loads(DEMO.read_text(encoding="utf-8"))
+    pub = publication(record_from_dict(data))
+    fi = pub.findings[0]
+    yi, vi = fi.yi + dy, fi.vi * (1 + rel)
+    stored = StoredStudy(**{**CURATED.__dict__, "findings": (
+        StoredFinding("section-47-enquiries", 23, "IRR", yi, vi),)})
+    same = abs(yi - fi.yi) <= SAME_YI and abs(vi - fi.vi) <= SAME_VI_REL * fi.vi
+    try:
+        existing_study(pub, [stored])
+        flagged = False
+    except DuplicateStudyError:
+        flagged = True
+    assert flagged == same
+
+
+def test_a_registration_id_or_doi_in_the_citation_is_the_same_trial_whatever_the_punctuation(data):
+    cited = StoredStudy(key="x", citation="Smith (2021). ISRCTN 1234-5678. doi:10.1000/ABC.1", year=2021,
+                        intervention="other")
+    with pytest.raises(DuplicateStudyError, match="registration ISRCTN12345678"):
+        existing_study(_pub(data, registration="ISRCTN12345678"), [cited])
+    with pytest.raises(DuplicateStudyError, match="doi"):
+        existing_study(_pub(data, doi="10.1000/abc.1"), [cited])
+    assert existing_study(_pub(data, registration="ISRCTN87654321"), [cited]) is None
+
+
+def test_the_title_and_year_in_a_citation_is_the_same_trial(data):
+    cited = StoredStudy(key="y", citation="Social workers in schools: a cluster randomised trial in "
+                        "secondary schools. Report, 2023.", year=2023, intervention="other")
+    with pytest.raises(DuplicateStudyError, match="title and year 2023"):
+        existing_study(_pub(data, year=2023), [cited])
+    assert existing_study(_pub(data, year=2022), [cited]) is None
+
+
+def test_the_publisher_decides_update_or_another_study(data):
+    found = existing_study(_pub(data, study="swis-westlake2023"), [CURATED])
+    assert (found.key, found.rule) == ("swis-westlake2023", "named")
+    assert existing_study(_pub(data), [CURATED], update="swis-westlake2023").rule == "named"
+    assert existing_study(_pub(data, not_same_as=["swis-westlake2023"]), [CURATED]) is None
+    with pytest.raises(InputError, match="no Evidence Store study 'nope'"):
+        existing_study(_pub(data), [CURATED], update="nope")
+    with pytest.raises(InputError, match="evidence_store.study"):
+        _pub(data, study=3)
+
+
+def test_its_own_key_and_its_earlier_findings_find_the_trials_study(data):
+    pub = _pub(data)
+    own = StoredStudy(key="trial-swis-trial", citation="", year=None,
+                      intervention="social-workers-in-schools")
+    assert existing_study(pub, [own, CURATED]).rule == "own key"
+    linked = StoredStudy(**{**CURATED.__dict__, "findings": (
+        StoredFinding("section-47-enquiries", 24, "IRR", 0.05, 0.002, pub.findings[0].notes),)})
+    assert existing_study(pub, [linked]).rule == "published before"
+
+
+def test_updating_a_curated_study_takes_its_only_finding_on_the_outcome(data):
+    pub = _pub(data)
+    named = existing_study(pub, [CURATED], update="swis-westlake2023")
+    other = StoredFinding("entry-to-care", 23, "OR", 0.1, 0.01)
+    assert match_findings(pub, named, [other, CURATED.findings[0]]) == ({0: 1}, [])
+    # under its own key only the same time point matches; stale findings it published are removed
+    own = existing_study(pub, [StoredStudy("trial-swis-trial", "", None, "x")])
+    stale = StoredFinding("entry-to-care", 24, "OR", 0.1, 0.01, pub.findings[0].notes)
+    assert match_findings(pub, own, [CURATED.findings[0], stale]) == ({}, [1])

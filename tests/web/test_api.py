@@ -88,7 +88,8 @@ def test_an_outsider_cannot_write_with_a_token(client, outsider):
     assert r.status_code == 403
 
 
-def test_an_editor_adds_a_finding_with_a_token_and_the_rating_recomputes(client, editor):
+def test_an_editor_adds_a_finding_with_a_token_and_the_rating_recomputes_when_published(
+        client, editor, admin):
     token = Token.objects.create(user=editor)
     before = Rating.objects.get(intervention__slug="social-workers-in-schools")
     payload = {"study": "swis-2023", "outcome": "section-47-enquiries", "timepoint_months": 12,
@@ -97,11 +98,16 @@ def test_an_editor_adds_a_finding_with_a_token_and_the_rating_recomputes(client,
                     HTTP_AUTHORIZATION=f"Token {token.key}")
     assert r.status_code == 201, r.content
     assert r.json()["yi"] == pytest.approx(-0.4)
+    assert r.json()["draft"] is True  # published: the finding waits in the draft
+    assert Rating.objects.get(intervention__slug="social-workers-in-schools").inputs == before.inputs
+    r = client.post("/api/interventions/social-workers-in-schools/publish",
+                    HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
+    assert r.status_code == 200, r.content
     # one finding per study: the 12-month one now stands for the study
     after = Rating.objects.get(intervention__slug="social-workers-in-schools")
     assert after.inputs != before.inputs
     assert RatingChange.objects.filter(intervention__slug="social-workers-in-schools",
-                                       reason__contains="API").exists() or (
+                                       reason__contains="published").exists() or (
         after.effectiveness_label == before.effectiveness_label)
 
 
@@ -142,7 +148,8 @@ def test_the_document_describes_every_error_and_public_reads_need_no_auth(client
             for code in ("400", "401", "404", "429"):
                 schema = op["responses"][code]["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
-            public = method == "get" and not path.startswith("/api/imports")
+            public = method == "get" and not path.startswith("/api/imports") \
+                and not path.endswith("/draft")  # pending changes: editors only
             assert ({} in op["security"]) == public, (method, path)
             if method in ("post", "patch", "delete"):
                 assert "403" in op["responses"], (method, path)

@@ -99,3 +99,20 @@ def test_the_openapi_document_describes_the_filters(client):
         assert names <= set(params), path
         for name in names:
             assert params[name]["in"] == "query" and params[name]["schema"]["pattern"]
+
+
+def test_a_browser_asking_for_html_gets_the_api_index_as_a_page(client):
+    r = client.get("/api/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/html")
+    html = r.content.decode()
+    assert '<html lang="en-GB">' in html and "API documentation" in html
+    assert "/api/interventions" in html and "/api/openapi.json" in html
+    assert client.get("/api/")["Content-Type"].startswith("application/json")
+
+
+def test_the_api_docs_page_has_a_language_and_no_deep_links_inside_buttons(client):
+    from django.conf import settings
+
+    html = client.get("/api/docs/").content.decode()
+    assert '<html lang="en-GB">' in html and "whatworks/swagger.css" in html
+    assert settings.SPECTACULAR_SETTINGS["SWAGGER_UI_SETTINGS"]["deepLinking"] is False

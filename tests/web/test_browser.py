@@ -98,27 +98,35 @@ def test_an_editor_adds_a_finding_and_watches_the_rating_change(page, editor):
     Study.objects.create(key="fgc-harm", citation="Illustrative harm study. 2024.", year=2024,
                          design="rct", sample_size=2000, risk_of_bias="low",
                          intervention=Intervention.objects.get(slug="family-group-conferences"))
+    # not yet published, so edited directly (published: test_drafts_browser.py)
+    Intervention.objects.filter(slug="family-group-conferences").update(status="draft")
     before = Rating.objects.get(intervention__slug="family-group-conferences")
     _sign_in(page, "edna")
     page.goto("/editor/interventions/family-group-conferences/findings/new/")
-    page.get_by_label("Study").select_option("fgc-harm")
-    page.get_by_label("Outcome").select_option("entry-to-care")
-    page.get_by_label("Measure").select_option("RR")
+    page.get_by_label("Study", exact=True).select_option("fgc-harm")
+    page.get_by_label("Outcome", exact=True).select_option("entry-to-care")
+    page.get_by_label("Numbers of children with and without the outcome in each group").check()
+    page.get_by_label("Which effect measure?").select_option("RR")
     page.get_by_label("Time point (months after start)").fill("12")
-    for name, value in {"ai": "900", "n1i": "1000", "ci": "300", "n2i": "1000"}.items():
-        page.locator(f'input[name="{name}"]').fill(value)
-    # the effect size appears as the editor types (log RR of 0.9 vs 0.3 = log 3)
+    for label, value in {"Children in the intervention group with the outcome": "900",
+                         "Number in the intervention group": "1000",
+                         "Children in the comparison group with the outcome": "300",
+                         "Number in the comparison group": "1000"}.items():
+        page.locator("#entry-counts").get_by_label(label, exact=True).fill(value)
+    # the effect appears in words as the editor types (0.9 against 0.3: RR 3.00)
     page.wait_for_function("() => document.getElementById('effect-preview').dataset.yi")
-    assert "1.0986" in page.locator("#effect-preview").inner_text()
+    assert "RR 3.00 (95% CI" in page.locator("#effect-preview").inner_text()
+    assert "More children in the intervention group" in page.locator("#effect-preview").inner_text()
     # an impossible value is refused on its field before saving
-    page.locator('input[name="ai"]').fill("1200")
+    page.locator('input[name="counts-ai"]').fill("1200")
     page.wait_for_selector(".live-error")
-    page.locator('input[name="ai"]').fill("900")
+    page.locator('input[name="counts-ai"]').fill("900")
     page.wait_for_function("() => document.getElementById('effect-preview').dataset.yi")
     page.get_by_role("button", name="Save finding").click()
     assert "synthesis and rating updated" in page.locator(".messages").inner_text()
     after = Rating.objects.get(intervention__slug="family-group-conferences")
     assert after.explanation != before.explanation
+    Intervention.objects.filter(slug="family-group-conferences").update(status="published")
     page.goto("/interventions/family-group-conferences/")
     assert after.explanation in page.locator(".explanation").first.inner_text()
     history = page.locator("ul.history").inner_text()

@@ -3,6 +3,7 @@ committed change to the store's content shows on the next page they load, whiche
 with Redis, whichever host) made it; signed-in users never get or leave cached pages; nothing else
 is kept. Every test runs on both backends: this process's memory and Redis (WHATWORKS_CACHE_URL)."""
 
+import time
 import uuid
 
 import pytest
@@ -210,3 +211,35 @@ def test_a_page_larger_than_the_bound_is_not_kept(pages):
     cache.put("/large", generation, b"x" * 16_001, "text/html", 60)
     assert cache.get("/small", generation) == (b"x" * 15_000, "text/html")
     assert cache.get("/large", generation) is None
+
+
+class _CountingCache:
+    """A stand-in shared cache (not this process's memory) counting its reads."""
+
+    def __init__(self):
+        self.data, self.reads = {}, 0
+
+    def get(self, key, default=None):
+        self.reads += 1
+        return self.data.get(key, default)
+
+    def set(self, key, value, timeout=None):
+        self.data[key] = value
+
+    def add(self, key, value, timeout=None):
+        self.data.setdefault(key, value)
+
+
+def test_pages_from_a_shared_cache_are_kept_in_this_process_within_a_byte_bound():
+    shared = _CountingCache()
+    pages = views.PageCache(cache=shared, local_bytes=2500)
+    assert pages.shared
+    for n in range(3):
+        pages.put(f"/p{n}", "g1", b"x" * 1000, "text/html", 60)
+    shared.reads = 0
+    assert pages.get("/p2", "g1") == (b"x" * 1000, "text/html") and shared.reads == 0  # kept here
+    assert pages.get("/p0", "g1") is not None and shared.reads == 1  # dropped here (2,500 bytes)
+    assert pages.get("/p0", "g1") is not None and shared.reads == 1  # and kept again
+    assert pages.get("/p2", "g2") is None  # another generation: never this process's old copy
+    pages.clock = lambda: time.time() + 61
+    assert pages.get("/p0", "g1") is None  # a kept copy expires when the shared one does

@@ -3,7 +3,9 @@ drafts and findings, admins publish; imports are all-or-nothing with row-level m
 
 import pytest
 
+from whatworks.web.store import drafts
 from whatworks.web.store.models import Finding, Intervention, Rating, RatingChange, SlugRedirect
+from whatworks.web.store.once import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +35,7 @@ def _finding_form(**stats):
     data = {"study": "fgc-trial-2023", "outcome": "entry-to-care", "measure": "RR",
             "timepoint_months": "24"}
     data.update({k: str(v) for k, v in stats.items()})
+    data["form_token"] = issue()
     return data
 
 
@@ -49,6 +52,9 @@ def test_an_editor_adds_a_finding_and_the_synthesis_rating_and_history_change(ed
     r = editor_client.post(url, {**_finding_form(ai=900, n1i=1000, ci=300, n2i=1000),
                                  "study": "fgc-harm", "timepoint_months": "12"})
     assert r.status_code == 302, r.content.decode()[:2000]
+    # the intervention is published: the change waits in the draft until an administrator publishes
+    assert Rating.objects.get(intervention__slug="family-group-conferences").inputs == before.inputs
+    drafts.publish(Intervention.objects.get(slug="family-group-conferences"), user=_admin())
     after = Rating.objects.get(intervention__slug="family-group-conferences")
     assert after.inputs != before.inputs
     assert after.explanation != before.explanation
@@ -66,19 +72,30 @@ def test_impossible_values_are_refused_with_a_message_on_the_field(editor_client
     assert Finding.objects.count() == n
 
 
+def _admin():
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("admin-for-test")
+    user.groups.add(Group.objects.get_or_create(name="admins")[0])
+    return user
+
+
 def test_only_admins_publish(client, editor, admin):
-    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
+    Intervention.objects.filter(slug="family-group-conferences").update(status="draft")
+    url = "/editor/interventions/family-group-conferences/publish/"
     client.force_login(editor)
-    assert client.post("/editor/interventions/schwartz-rounds/publish/").status_code == 403
+    assert client.post(url, {"form_token": issue()}).status_code == 403
     client.force_login(admin)
-    assert client.post("/editor/interventions/schwartz-rounds/publish/").status_code == 302
-    assert Intervention.objects.get(slug="schwartz-rounds").status == "published"
+    assert client.post(url, {"form_token": issue()}).status_code == 302
+    assert Intervention.objects.get(slug="family-group-conferences").status == "published"
 
 
 def test_renaming_a_slug_keeps_the_old_url(editor_client):
+    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")  # edited directly
     i = Intervention.objects.get(slug="schwartz-rounds")
     r = editor_client.post("/editor/interventions/schwartz-rounds/edit/", {
-        "name": "Schwartz Rounds", "slug": "schwartz-rounds-for-staff", "summary": i.summary})
+        "name": "Schwartz Rounds", "slug": "schwartz-rounds-for-staff", "summary": i.summary,
+        "form_token": issue()})
     assert r.status_code == 302
     assert SlugRedirect.objects.filter(old_slug="schwartz-rounds").exists()
 
@@ -106,12 +123,13 @@ def test_a_good_findings_import_adds_every_row(editor_client):
                 "fgc-trial-2023,entry-to-care,RR,6,100,700,120,700\n"
                 "fgc-study-b,entry-to-care,RR,6,50,200,70,200\n")
     upload = SimpleUploadedFile("new.csv", csv_text.encode())
+    Intervention.objects.filter(slug="family-group-conferences").update(status="draft")
     r = editor_client.post("/editor/import/", {"kind": "findings", "findings-file": upload})
     assert r.status_code == 302
     assert Finding.objects.count() == n + 2
 
 
-def test_the_store_exports_and_imports_round_trip(client, editor_client):
+def test_the_store_exports_and_imports_round_trip(client, admin_client_):
     import json
 
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -122,7 +140,7 @@ def test_the_store_exports_and_imports_round_trip(client, editor_client):
         "family-group-conferences", "social-workers-in-schools", "schwartz-rounds"}
     data["interventions"][0]["summary"] = "Changed by import."
     upload = SimpleUploadedFile("store.json", json.dumps(data).encode())
-    r = editor_client.post("/editor/import/", {"kind": "store", "store-file": upload})
+    r = admin_client_.post("/editor/import/", {"kind": "store", "store-file": upload})
     assert r.status_code == 302
     assert Intervention.objects.get(slug=data["interventions"][0]["slug"]).summary == \
         "Changed by import."
@@ -135,12 +153,13 @@ def test_csrf_is_enforced_on_editor_forms(editor):
 
     c = Client(enforce_csrf_checks=True)
     c.force_login(editor)
-    r = c.post("/editor/interventions/new/", {"name": "X", "slug": "x", "summary": "s"})
+    r = c.post("/editor/interventions/new/", {"name": "X", "slug": "x", "summary": "s",
+                                              "form_token": issue()})
     assert r.status_code == 403
     assert not Intervention.objects.filter(slug="x").exists()
 
 
-def test_the_store_round_trips_through_the_csv_zip(client, editor_client):
+def test_the_store_round_trips_through_the_csv_zip(client, admin_client_):
     import io
     import zipfile
 
@@ -159,7 +178,7 @@ def test_the_store_round_trips_through_the_csv_zip(client, editor_client):
             zf.writestr(name, text)
     n = Finding.objects.count()
     upload = SimpleUploadedFile("store-csv.zip", buf.getvalue())
-    r = editor_client.post("/editor/import/", {"kind": "store", "store-file": upload})
+    r = admin_client_.post("/editor/import/", {"kind": "store", "store-file": upload})
     assert r.status_code == 302
     assert Intervention.objects.get(slug="schwartz-rounds").summary == \
         "Reflective forums (edited in CSV)."
@@ -206,6 +225,7 @@ def test_a_cohort_study_is_listed_but_does_not_break_the_rating(editor_client):
     r = editor_client.post("/editor/interventions/family-group-conferences/findings/new/",
                            {**_finding_form(ai=40, n1i=250, ci=50, n2i=250), "study": "fgc-cohort"})
     assert r.status_code == 302
+    drafts.publish(Intervention.objects.get(slug="family-group-conferences"), user=_admin())
     rating = Rating.objects.get(intervention__slug="family-group-conferences",
                                 outcome__slug="entry-to-care")
     assert "cohort" not in rating.effectiveness_label.lower()

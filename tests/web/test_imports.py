@@ -14,6 +14,14 @@ from whatworks.web.store.models import Finding, ImportJob, Intervention
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _unpublished():
+    """These tests are about validating and running imports, so the interventions are not
+    published (an editor's import then writes them directly; for published ones it goes to their
+    drafts or is refused: test_an_editors_findings_import_into_a_published_intervention_...)."""
+    Intervention.objects.update(status="draft")
+
 GOOD_ROW = "fgc-trial-2023,entry-to-care,RR,6,100,700,120,700\n"
 HEADER = "study,outcome,measure,timepoint_months,ai,n1i,ci,n2i\n"
 
@@ -107,6 +115,7 @@ def test_malformed_findings_csvs_are_refused(editor_client, text, expected):
 
 
 def test_a_csv_zip_row_with_too_few_cells_names_table_row_and_column(client, editor_client):
+    Intervention.objects.update(status="published")  # the export holds what readers see
     zipped = client.get("/export/store-csv.zip").content
     with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
         tables = {n: zf.read(n).decode() for n in zf.namelist()}
@@ -248,3 +257,26 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(client, editor, 
     r = client.post("/api/imports", {"kind": "findings", "file": SimpleUploadedFile("big.csv", big)},
                     HTTP_AUTHORIZATION=f"Token {token.key}")
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_an_editors_findings_import_into_a_published_intervention_goes_to_its_draft(editor_client):
+    from whatworks.web.store.models import Draft
+
+    Intervention.objects.filter(slug="family-group-conferences").update(status="published")
+    n = Finding.objects.count()
+    r = _post(editor_client, "findings", "new.csv", HEADER + GOOD_ROW)
+    assert r.status_code == 302
+    assert Finding.objects.count() == n
+    draft = Draft.objects.get(intervention__slug="family-group-conferences")
+    assert [f["timepoint_months"] for f in draft.snapshot["findings"]].count(6) == 1
+    page = editor_client.get("/editor/").content.decode()
+    assert "to the drafts of published interventions" in page
+
+
+def test_an_editors_store_import_may_not_change_a_published_intervention(editor_client):
+    Intervention.objects.filter(slug="family-group-conferences").update(status="published")
+    html = _error(_store(editor_client, {"format": "whatworks-store", "studies": [
+        {"key": "fgc-study-b", "citation": "Changed.", "design": "rct",
+         "intervention": "family-group-conferences"}]}))
+    assert "store.json:studies, row 1, column 'intervention'" in html
+    assert "which is published" in html and "nothing was imported" in html

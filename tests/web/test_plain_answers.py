@@ -125,6 +125,9 @@ def test_the_store_export_and_import_carry_the_statement(admin):
     from whatworks.web.store.transfer import export_store, import_store
 
     data = export_store()
+    for row in data["interventions"]:  # nothing to show: may not be published, even by import
+        if row["slug"] == "schwartz-rounds":
+            row["status"] = "draft"
     before = {(r["intervention"], r["outcome"]): r["statement"] for r in data["ratings"]}
     assert before and all(before.values())
     Intervention.objects.all().delete()   # ratings go with them

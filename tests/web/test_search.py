@@ -135,3 +135,30 @@ def test_no_query_breaks_the_search(client, q):
             assert response.status_code == 400, (path, q, response.content[:300])
             continue
         assert response.status_code == 200, (path, q, response.content[:300])
+
+
+def test_threads_searching_while_the_index_is_stale_build_it_once(monkeypatch):
+    """After an edit, every thread of a server that searches at once waits for one build of the
+    index instead of each building it (issue 10: the load benchmark's after-edit storm)."""
+    import threading
+    import time
+
+    from whatworks.web.store import search
+
+    built = []
+
+    def slow_rows():
+        built.append(threading.get_ident())
+        time.sleep(0.2)
+        return [], "fingerprint"
+
+    monkeypatch.setattr(search, "_change_stamp", lambda: ("stamp-after-an-edit",))
+    monkeypatch.setattr(search, "_rows", slow_rows)
+    monkeypatch.setattr(search, "_CACHE", {})
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(search.current_index())) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and len(got) == 6 and len({id(g[0]) for g in got}) == 1

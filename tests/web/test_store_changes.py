@@ -76,27 +76,52 @@ def test_an_editor_cannot_create_a_published_intervention_by_import(editor_clien
     assert not Intervention.objects.filter(slug="brand-new").exists()
 
 
+def _fgc_file(status):
+    return SimpleUploadedFile("store.json", json.dumps({
+        "format": "whatworks-store",
+        "interventions": [{"slug": "family-group-conferences", "name": "Family group conferences",
+                           "summary": "y", "status": status}]}).encode())
+
+
 def test_an_admin_publishes_by_import_and_the_audit_log_keeps_it(client, admin):
-    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
+    Intervention.objects.filter(slug="family-group-conferences").update(status="draft")
     client.force_login(admin)
-    r = client.post("/editor/import/", {"kind": "store", "store-file": _store_file("published")})
+    r = client.post("/editor/import/", {"kind": "store", "store-file": _fgc_file("published")})
     assert r.status_code in (302, 200)
-    assert Intervention.objects.get(slug="schwartz-rounds").status == "published"
-    assert AuditEvent.objects.filter(action="publish", target="schwartz-rounds",
+    assert Intervention.objects.get(slug="family-group-conferences").status == "published"
+    assert AuditEvent.objects.filter(action="publish", target="family-group-conferences",
                                      user=admin).exists()
 
 
-def test_publishing_through_the_api_is_audited(client, admin, editor):
+def test_an_admin_cannot_publish_an_empty_intervention_by_import(client, admin):
     Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
-    assert _api(client, editor, "post", "/api/interventions/schwartz-rounds/publish").status_code == 403
-    assert _api(client, admin, "post", "/api/interventions/schwartz-rounds/publish").status_code == 200
-    event = AuditEvent.objects.get(action="publish", target="schwartz-rounds")
+    client.force_login(admin)
+    r = client.post("/editor/import/", {"kind": "store", "store-file": _store_file("published")})
+    html = r.content.decode()
+    assert r.status_code == 400
+    assert "no finding with a computable effect size" in html and "nothing was imported" in html
+    assert Intervention.objects.get(slug="schwartz-rounds").status == "draft"
+
+
+def test_publishing_through_the_api_is_audited(client, admin, editor):
+    Intervention.objects.filter(slug="family-group-conferences").update(status="draft")
+    url = "/api/interventions/family-group-conferences/publish"
+    assert _api(client, editor, "post", url).status_code == 403
+    assert _api(client, admin, "post", url).status_code == 200
+    event = AuditEvent.objects.get(action="publish", target="family-group-conferences")
     assert event.user == admin
+
+
+@pytest.fixture
+def unpublished():
+    """The moves below exercise the write services on interventions that are not published (so
+    writes go straight to the live tables; published ones go to a draft: test_drafts.py)."""
+    Intervention.objects.update(status="draft")
 
 
 # -- defect 6: moves and deletes refresh every affected intervention x outcome -------------------
 
-def test_moving_a_finding_to_another_outcome_refreshes_both(client, editor):
+def test_moving_a_finding_to_another_outcome_refreshes_both(client, editor, unpublished):
     finding = Finding.objects.filter(study__key="fgc-study-b").first()
     assert _k("family-group-conferences", "entry-to-care") == 3
     r = _api(client, editor, "patch", f"/api/findings/{finding.pk}", {"outcome": "placement-stability"})
@@ -107,7 +132,7 @@ def test_moving_a_finding_to_another_outcome_refreshes_both(client, editor):
     _assert_fresh("family-group-conferences", "placement-stability")
 
 
-def test_moving_a_finding_to_another_interventions_study_moves_its_intervention(client, editor):
+def test_moving_a_finding_to_another_interventions_study_moves_its_intervention(client, editor, unpublished):
     finding = Finding.objects.filter(study__key="fgc-study-b").first()
     r = _api(client, editor, "patch", f"/api/findings/{finding.pk}", {"study": "swis-2023"})
     assert r.status_code == 200, r.content
@@ -119,7 +144,7 @@ def test_moving_a_finding_to_another_interventions_study_moves_its_intervention(
     _assert_fresh("family-group-conferences", "entry-to-care")
 
 
-def test_moving_a_study_to_another_intervention_moves_its_findings(client, editor):
+def test_moving_a_study_to_another_intervention_moves_its_findings(client, editor, unpublished):
     r = _api(client, editor, "patch", "/api/studies/fgc-study-b",
              {"intervention": "social-workers-in-schools"})
     assert r.status_code == 200, r.content
@@ -131,7 +156,7 @@ def test_moving_a_study_to_another_intervention_moves_its_findings(client, edito
     _assert_fresh("social-workers-in-schools", "entry-to-care")
 
 
-def test_deleting_a_finding_refreshes_its_rating(client, editor):
+def test_deleting_a_finding_refreshes_its_rating(client, editor, unpublished):
     finding = Finding.objects.filter(study__key="fgc-study-c").first()
     assert _api(client, editor, "delete", f"/api/findings/{finding.pk}").status_code == 204
     assert _k("family-group-conferences", "entry-to-care") == 2
@@ -153,7 +178,7 @@ def test_moving_a_study_by_store_import_moves_its_findings(client, admin_client_
 
 # -- defect 5: Knapp-Hartung with identical effects ---------------------------------------------
 
-def test_identical_findings_never_give_a_server_error(client, editor):
+def test_identical_findings_never_give_a_server_error(client, editor, unpublished):
     for key in ("fgc-study-b", "fgc-study-c", "fgc-trial-2023"):
         Finding.objects.filter(study__key=key).delete()
     for key in ("fgc-study-b", "fgc-study-c", "fgc-trial-2023"):

@@ -57,6 +57,7 @@ def test_list_fields_take_only_lists_of_strings(client, editor, field, value):
 
 
 def test_a_list_of_strings_is_kept(client, editor):
+    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")  # edited directly
     r = _api(client, editor, "patch", "/api/interventions/schwartz-rounds",
              {"setting": ["home", "school"]})
     assert r.status_code == 200, r.content

@@ -84,7 +84,8 @@ class EvidenceRating(Result):
     """A rating with everything it was computed from (the JSON of ``whatworks rate``).
 
     ``synthesis`` is on the analysis scale (log for ratio measures; ``scale`` says which), or None
-    when no meta-analysis was possible. ``fit`` is the fitted model object (not serialised).
+    when no meta-analysis was possible. ``fit`` is the fitted model object (not serialised);
+    ``pooled`` the studies in the synthesis, in the fit's order (a forest plot's rows).
     """
 
     rating: Rating
@@ -97,6 +98,7 @@ class EvidenceRating(Result):
     studies: tuple[StudyDecision, ...]
     small_study: dict[str, Any] | None = None
     fit: Any = field(default=None, repr=False, compare=False)
+    pooled: tuple[str, ...] = ()
 
     _skip_in_dict = ("fit",)
 
@@ -178,12 +180,15 @@ def _number(frame, i, column, file) -> float | None:
 
 def _reported_effect(frame, i, measure, file) -> tuple[float, float]:
     from ..effects import EFFECT_ARGUMENTS, escalc
+    from ..effects import MEASURES as MEASURES_
 
     given = {a: _number(frame, i, a, file) for a in EFFECT_ARGUMENTS if _cell(frame, i, a) is not None}
     if not given:
         raise InputError("give yi and vi, or the reported statistics under metafor's argument names "
                          "(e.g. ai, n1i, ci, n2i or m1i, sd1i, n1i, m2i, sd2i, n2i)",
                          file=file, row=i + 1, column="yi")
+    if measure not in MEASURES_:
+        return _entered_effect(given, i, measure, file)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -199,6 +204,17 @@ def _reported_effect(frame, i, measure, file) -> tuple[float, float]:
                          "size; check the measure and the columns", file=file, row=i + 1,
                          column="measure")
     return yi, vi
+
+
+def _entered_effect(given, i, measure, file) -> tuple[float, float]:
+    """A measure only an estimate can give (HR): the finding-entry registry's computation."""
+    from ..effects.entry import effect_from_reported
+
+    try:
+        entered = effect_from_reported(measure, given)
+    except InputError as exc:
+        raise InputError(exc.message, file=file, row=i + 1, column=exc.column or "measure") from None
+    return entered.yi, entered.vi
 
 
 def _size(frame, i, file) -> int | None:
@@ -228,6 +244,7 @@ def _control_risk(frame, i, file) -> float | None:
 
 def _rows(frame: pd.DataFrame, file: str | None, *, check: bool = True) -> list[_Row]:
     from ..effects import MEASURES
+    from ..effects.entry import ENTRY_MEASURES
 
     if not isinstance(frame, pd.DataFrame):
         raise ParameterError("findings", type(frame).__name__, "a pandas DataFrame (one row per effect)")
@@ -264,9 +281,10 @@ def _rows(frame: pd.DataFrame, file: str | None, *, check: bool = True) -> list[
                              column="risk_of_bias") from None
         measure = _cell(frame, i, "measure")
         measure = None if measure is None else str(measure).strip().upper()
-        if measure not in MEASURES:
+        if measure not in MEASURES and measure not in ENTRY_MEASURES:
             raise InputError(f"measure {measure!r} is not an effect-size measure; use one of "
-                             f"{', '.join(MEASURES)}", file=file, row=i + 1, column="measure")
+                             f"{', '.join(MEASURES)} (or HR with yi, vi or an estimate)",
+                             file=file, row=i + 1, column="measure")
         yi, vi = _number(frame, i, "yi", file), _number(frame, i, "vi", file)
         if yi is None and vi is None:
             yi, vi = _reported_effect(frame, i, measure, file)
@@ -708,7 +726,8 @@ def finish(prep: Prepared, fit, note: str | None, *, outcome: Outcome, scheme: S
         educational=o.slug in p.months_progress_outcomes, k=len(eligible))
     return EvidenceRating(rating=rating, k=len(eligible), participants=participants,
                           participants_unknown=unknown, measure=measure, synthesis=shown,
-                          statement=statement, studies=tuple(decisions), small_study=small, fit=fit)
+                          statement=statement, studies=tuple(decisions), small_study=small, fit=fit,
+                          pooled=tuple(prep.pooled) if fit is not None else ())
 
 
 def _with_note(rating: Rating, note: str) -> Rating:

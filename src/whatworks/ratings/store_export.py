@@ -29,8 +29,20 @@ REPORTED = ("ai", "bi", "ci", "di", "n1i", "n2i", "ni")
 
 
 def study_label(citation: str, year) -> str:
-    """"Smith et al. (2019)": the citation's first sentence and the year, for plots."""
-    text = str(citation or "").split(".")[0][:60]
+    """"Smith et al. (2019)": the citation's first sentence and the year, for plots.
+
+    A first sentence longer than 60 characters is shortened at a word boundary and ends in "…"
+    (after any comma, semicolon or colon that ended the last word kept); a word is never cut.
+    """
+    text = " ".join(str(citation or "").split(".")[0].split())
+    if len(text) > 60:
+        words = text.split(" ")
+        kept = words[0]
+        for word in words[1:]:
+            if len(kept) + 1 + len(word) > 60:
+                break
+            kept += " " + word
+        text = (kept.rstrip(",;:") or kept) + "\u2026"
     return f"{text} ({year})" if year and str(year) not in text else text
 
 

@@ -216,12 +216,117 @@ def _heterogeneity(f, *, short: bool) -> str:
     return ", ".join(parts)
 
 
+BETTER = ("increase", "decrease")
+
+
+def favours_labels(better: str, *, intervention: str = "intervention",
+                   comparison: str = "comparison") -> tuple[str, str]:
+    """The (left, right) labels under a forest plot's axis for an outcome whose ``better``
+    direction is "increase" or "decrease".
+
+    Effects compare the intervention group with the comparison group (a ratio intervention /
+    comparison, or a difference intervention - comparison), so a value right of the line of no
+    effect means more of the outcome with the intervention. When more is better that favours the
+    intervention; when less is better (entry to care, with a risk ratio below 1) the left side does.
+    """
+    if better not in BETTER:
+        raise ParameterError("better", better, "'increase' or 'decrease' (the direction of the "
+                             "outcome that counts as better)")
+    worse_side, better_side = f"Favours {comparison}", f"Favours {intervention}"
+    return (worse_side, better_side) if better == "increase" else (better_side, worse_side)
+
+
+def wrap_label(text: str, width: float, *, size: float = FONT_SIZE,
+               weight: str = "normal") -> list[str]:
+    """``text`` broken at spaces into lines no wider than ``width`` inches when drawn.
+
+    Words are never cut: a word wider than ``width`` keeps a line to itself, whole. Joining the
+    lines with single spaces gives back the words of ``text`` in order.
+    """
+    lines: list[str] = []
+    for word in str(text).split():
+        if lines and _text_width([f"{lines[-1]} {word}"], size=size, weight=weight) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def draws_prediction_interval(fit, *, show: bool = True, min_k: int = 2) -> bool:
+    """Whether :func:`forest_plot` draws the prediction interval of ``fit``: only for a
+    random-effects model of at least ``min_k`` (and at least 2) studies with a finite interval.
+
+    A common-effect model has no between-study variance to predict from, and one study has none to
+    estimate; with fewer than about three studies the interval is too wide to inform (Riley, Higgins
+    & Deeks 2011, BMJ 342:d549).
+    """
+    if int(min_k) != min_k or min_k < 1:
+        raise ParameterError("pi_min_k", min_k, "a whole number of studies >= 1, such as 3")
+    return bool(show and fit.is_random and fit.k > 1 and fit.k >= min_k
+                and math.isfinite(fit.pi_lower))
+
+
+def forest_caption(fit, *, has_pi: bool) -> str:
+    """What a forest plot of ``fit`` shows, in words: its caption. It mentions a prediction
+    interval if and only if ``has_pi`` (one is drawn)."""
+    level = f"{fit.level:g}%"
+    if fit.k == 1:
+        return (f"One study: the square is its estimate and the line its {level} confidence "
+                "interval. With one study there is nothing to pool: the diamond repeats its "
+                "estimate.")
+    model = "random-effects" if fit.is_random else "common-effect"
+    text = (f"Each row is a study: the square is its estimate (its size shows the study's weight) "
+            f"and the line its {level} confidence interval. The diamond is the pooled estimate "
+            f"({model} model); its width is the {level} confidence interval.")
+    if has_pi:
+        text += (f" The grey bar below it is the {level} prediction interval: where the effect in a "
+                 "new setting like these studies' would be expected to lie.")
+    return text
+
+
+def forest_table(fit, *, transform=None, labels=None, show_prediction_interval: bool = True,
+                 pi_min_k: int = 2) -> dict:
+    """The numbers of :func:`forest_plot`'s rows as a JSON-ready table, for readers who cannot
+    see the plot (and for a page's accessible table beside it).
+
+    Returns ``{"level", "model", "studies": [{"label", "estimate", "ci_lower", "ci_upper",
+    "weight"}], "pooled": {...}, "prediction_interval": {"lower", "upper"} or None, "caption"}``
+    with estimates and limits on the drawn scale (``transform`` applied, e.g. ``np.exp`` for log
+    ratios), weights in percent, studies in the fit's order. With the same arguments the
+    prediction interval is present exactly when the plot draws it, and the caption says so.
+    """
+    _check_intercept_only(fit, "forest_table")
+    tf = transform or (lambda v: v)
+    t = lambda v: float(tf(float(v)))  # noqa: E731 - a local shorthand
+    labels = list(fit.study_labels if labels is None else [str(x) for x in labels])
+    if len(labels) != fit.k:
+        raise InputError(f"{len(labels)} labels for {fit.k} studies; give one per study",
+                         column="labels")
+    frame = fit.studies_frame()
+    weights = np.asarray(fit.weights, dtype=float)
+    has_pi = draws_prediction_interval(fit, show=show_prediction_interval, min_k=pi_min_k)
+    return {
+        "level": float(fit.level),
+        "model": "random-effects" if fit.is_random else "common-effect",
+        "studies": [{"label": labels[i], "estimate": t(fit.yi[i]), "ci_lower": t(frame.ci_lower[i]),
+                     "ci_upper": t(frame.ci_upper[i]), "weight": float(weights[i])}
+                    for i in range(fit.k)],
+        "pooled": {"label": "Random-effects model" if fit.is_random else "Common-effect model",
+                   "estimate": t(fit.estimate), "ci_lower": t(fit.ci_lower),
+                   "ci_upper": t(fit.ci_upper), "weight": 100.0},
+        "prediction_interval": ({"lower": t(fit.pi_lower), "upper": t(fit.pi_upper)}
+                                if has_pi else None),
+        "caption": forest_caption(fit, has_pi=has_pi),
+    }
+
+
 def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
                 show_weights: bool = True, show_prediction_interval: bool = True,
                 subgroups=None, sort: str | None = None, annotate: bool = True,
                 favours: tuple[str, str] | None = None, xlim: tuple[float, float] | None = None,
                 null_value: float | None = None, log_scale: bool | None = None, digits: int = 2,
-                plot_width: float = 3.2, ax=None):
+                plot_width: float = 3.2, better: str | None = None,
+                label_width: float | None = None, pi_min_k: int = 2, ax=None):
     """Forest plot of an intercept-only meta-analysis.
 
     Each study is a square (area proportional to its weight in the model) with its confidence
@@ -245,6 +350,14 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
     xlim : x-axis limits on the drawn (transformed) scale; intervals beyond them end in arrows.
     null_value : where the line of no effect goes (default ``transform(0)``).
     log_scale : logarithmic x-axis (default: when ``transform`` is ``np.exp``).
+    better : the outcome's direction that counts as better for the intervention, "increase" or
+        "decrease": when ``favours`` is not given, "Favours intervention" and "Favours comparison"
+        are printed under the axis on the sides this implies (see :func:`favours_labels`).
+    label_width : wrap study labels at word boundaries to lines of at most this many inches (a
+        word longer than that keeps a line to itself, whole); None draws each label on one line.
+        A wrapped study's row grows to hold its lines.
+    pi_min_k : the fewest studies for which the prediction interval is drawn (default 2, every
+        random-effects fit with more than one study); see :func:`draws_prediction_interval`.
 
     Returns the Figure. Conventions follow Lewis & Clarke (2001); see docs/methods/plots.md.
     """
@@ -257,6 +370,10 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
         raise ParameterError("digits", digits, "a whole number of decimal places, such as 2")
     if favours is not None and (isinstance(favours, str) or len(favours) != 2):
         raise ParameterError("favours", favours, "two labels, (left of the null, right of it)")
+    if favours is None and better is not None:
+        favours = favours_labels(better)
+    if label_width is not None and not label_width > 0:
+        raise ParameterError("label_width", label_width, "a width in inches > 0, or None")
     tf = transform or (lambda v: v)
     log_scale = _is_exp(transform) if log_scale is None else bool(log_scale)
     labels = list(fit.study_labels if labels is None else [str(x) for x in labels])
@@ -295,8 +412,7 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
     rows.append(_Row("pooled", f"Overall ({model[:-6].lower()})" if subgroups is not None
                      else model, -1,
                      t(fit.estimate), t(fit.ci_lower), t(fit.ci_upper), 100.0))
-    has_pi = (show_prediction_interval and fit.is_random and fit.k > 1
-              and math.isfinite(fit.pi_lower))
+    has_pi = draws_prediction_interval(fit, show=show_prediction_interval, min_k=pi_min_k)
     if has_pi:
         rows.append(_Row("pi", "Prediction interval", -1, math.nan, t(fit.pi_lower),
                          t(fit.pi_upper)))
@@ -331,6 +447,11 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
         return ("", "", "", "")
 
     table = [cells(r) for r in rows]
+    if label_width is not None:  # whole words on each line, never a word cut
+        for r in rows:
+            if r.kind in ("study", "pi", "heading"):
+                r.label = "\n".join(wrap_label(
+                    r.label, label_width, weight="bold" if r.kind == "heading" else "normal"))
     bold = [r.label for r in rows if r.kind in ("heading", "pooled", "subtotal")] + ["Study"]
     label_w = max(_text_width([r.label for r in rows if r.kind in ("study", "pi")]),
                   _text_width(bold, weight="bold"),
@@ -353,8 +474,10 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
     x_weight = _GAP + block_w + _GAP + weight_w
     right_w = (x_weight if show_weights else _GAP + block_w) if annotate else 0.0
 
-    n = len(rows)
-    ys = np.arange(n, 0, -1, dtype=float)  # first row at the top
+    # each row is one unit high, plus 0.75 of a unit (about 1.2 lines of text) per wrapped line
+    heights = [1.0 + 0.75 * r.label.count("\n") for r in rows]
+    n = float(sum(heights))
+    ys = n + 0.5 - (np.cumsum(heights) - np.asarray(heights) / 2)  # first row at the top
     fs = FONT_SIZE
     bottom_pts = 7 + 1.3 * fs + (1.4 * fs if favours else 0) + 4 + 1.3 * fs + 6 \
         + 1.45 * fs * len(footer)

@@ -22,6 +22,33 @@ Effect sizes are the generic inverse-variance measure (``escalc("GEN", ...)``): 
 its variance from the 95% CI on the log scale, ``vi = ((log(u) - log(l)) / (2 z_{.975}))^2``; Hedges'
 g with the variance from its CI on the identity scale (Higgins et al. 2023, Cochrane Handbook
 section 6.3.1). The study's key is ``trial-<trial id>``, so publishing again updates it.
+
+**The trial's study may already be in the store** (curated from its report before the trial record
+was published, say). :func:`existing_study` decides, from plain summaries of the store's studies
+(:class:`StoredStudy`; no Django here), which study the publication updates, or refuses:
+
+1. the study the publisher names (``update=`` or ``evidence_store.study`` in the record): update it;
+2. the study keyed ``trial-<trial id>``: update it (publishing again);
+3. a study holding findings this trial published before (their notes begin ``Published from trial
+   <id>,``): update it (a trial linked to an existing study earlier);
+4. otherwise, a study that looks like the same trial is a **duplicate**, and publication is refused
+   with :class:`DuplicateStudyError`, whose message names the study, says why, and offers "update
+   the existing study" (rule 1). A study is the same trial when (a) its citation contains the
+   record's registration id or DOI (``registration``, ``evidence_store.registration``,
+   ``evidence_store.doi``; compared without case, spaces or punctuation), or (b) under the intervention
+   published to, it has a finding on a published outcome with the same measure and the same effect
+   (``|Δyi| <= 0.0005``, the same estimate as rounded in a report, and ``vi`` within 25%, as a
+   variance derived another way, from a p-value or a rounded interval, can differ), or (c) it
+   has the record's ``evidence_store.year`` and its citation contains the record's title (compared
+   without case or punctuation). A study named in ``evidence_store.not_same_as`` is never a match:
+   the publisher's answer that it is another study.
+
+Only (b) catches the demo: the curated ``swis-westlake2023`` holds the same rate ratio. When a
+publication updates an existing study, each published finding updates that study's finding on the
+same outcome and time point, else its only finding on that outcome (when the record publishes only
+one result there), else it is added (:func:`match_findings`). Findings this trial published before
+that it no longer publishes are removed; other findings of the study are kept. An existing study
+keeps its key, and its citation, year and country unless the record declares them.
 """
 
 from __future__ import annotations
@@ -34,11 +61,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, WhatWorksError
 from .record import TrialRecord
 
-__all__ = ["StudyInput", "FindingInput", "Publication", "publication", "record_sha256", "study_key",
-           "trial_of_study_key"]
+__all__ = ["DuplicateStudyError", "Existing", "FindingInput", "Publication", "StoredFinding",
+           "StoredStudy", "StudyInput", "existing_study", "match_findings", "publication", "published_note",
+           "record_sha256", "study_key", "trial_of_study_key"]
 
 KEY_PREFIX = "trial-"
 RATIO_MEASURES = {"binomial": "OR", "poisson": "IRR", "negbin": "IRR"}
@@ -90,6 +118,9 @@ class Publication:
     study: StudyInput
     findings: tuple[FindingInput, ...]
     left_out: tuple[str, ...] = field(default=())
+    #: what says which store study is this trial's: evidence_store.study / not_same_as, the
+    #: registration ids and DOIs, the title (see :func:`existing_study`)
+    identity: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def provenance(self) -> dict[str, str]:
@@ -161,7 +192,7 @@ def publication(record: TrialRecord, *, intervention: str | None = None) -> Publ
                              "each its timepoint_months", file=src, column="evidence_store.outcomes")
         seen[(slug, months)] = name
         measure, yi, vi, how = _effect(r, i, src)
-        notes = (f"Published from trial {record.id}, result '{name}' ({how}); trial record SHA-256 "
+        notes = (f"{published_note(record.id)} result '{name}' ({how}); trial record SHA-256 "
                  f"{record_sha256(record)}.")
         findings.append(FindingInput(result=i, result_outcome=name, outcome=slug.strip(),
                                      primary=bool(r.get("primary")), timepoint_months=months,
@@ -187,7 +218,181 @@ def publication(record: TrialRecord, *, intervention: str | None = None) -> Publ
     )
     chosen = intervention or store.get("intervention")
     return Publication(trial=record.id, record_sha256=digest, intervention=str(chosen) if chosen else None,
-                       study=study, findings=tuple(findings), left_out=tuple(left_out))
+                       study=study, findings=tuple(findings), left_out=tuple(left_out),
+                       identity=_identity(record, store, src))
+
+
+# -- is the trial's study already in the store? ----------------------------------------------------
+
+class DuplicateStudyError(WhatWorksError):
+    """The trial's study is already in the Evidence Store under another key: publishing would count
+    the same evidence twice. The message offers to update the existing study."""
+
+    def __init__(self, message: str, *, key: str, reason: str):
+        self.key, self.reason = key, reason
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """What :func:`existing_study` needs of a store finding."""
+
+    outcome: str  # the outcome's slug
+    timepoint_months: float | None
+    measure: str
+    yi: float | None
+    vi: float | None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class StoredStudy:
+    """What :func:`existing_study` needs of a store study."""
+
+    key: str
+    citation: str
+    year: int | None
+    intervention: str  # the intervention's slug
+    findings: tuple[StoredFinding, ...] = ()
+
+
+@dataclass(frozen=True)
+class Existing:
+    """The store study a publication updates, and why (``rule`` is ``named``, ``own key`` or
+    ``published before``)."""
+
+    key: str
+    rule: str
+    reason: str
+
+
+#: the same estimate, as rounded in a report: |Δ log ratio or g| and the relative difference of vi
+SAME_YI, SAME_VI_REL = 0.0005, 0.25
+
+
+def published_note(trial_id: str) -> str:
+    """How the notes of a finding this trial published begin (its provenance)."""
+    return f"Published from trial {trial_id},"
+
+
+def existing_study(pub: Publication, studies, *, update: str | None = None) -> Existing | None:
+    """The store study ``pub`` updates (None: add ``pub.study.key``), or :class:`DuplicateStudyError`
+    when another study looks like the same trial (rules in the module docstring).
+
+    ``studies`` is an iterable of :class:`StoredStudy`: at least those under the intervention published
+    to, the one keyed ``pub.study.key``, those holding this trial's findings, and any whose citation
+    may contain the record's identifiers or title (the caller may pass the whole store).
+    """
+    studies = {s.key: s for s in studies}
+    named = update or pub.identity.get("study")
+    if named:
+        if named not in studies:
+            raise InputError(f"there is no Evidence Store study '{named}' to update; give the key of "
+                             "an existing study, or leave evidence_store.study out to add the trial "
+                             "as a new study", column="evidence_store.study")
+        return Existing(named, "named", f"the publisher chose to update study '{named}'")
+    if pub.study.key in studies:
+        return Existing(pub.study.key, "own key", "published before under its own key")
+    note = published_note(pub.trial)
+    mine = [s for s in studies.values() if any(f.notes.startswith(note) for f in s.findings)]
+    if mine:
+        s = min(mine, key=lambda s: s.key)
+        return Existing(s.key, "published before", f"study '{s.key}' holds findings this trial published")
+    for s in sorted(studies.values(), key=lambda s: s.key):
+        if s.key in pub.identity.get("not_same_as", ()):
+            continue
+        why = _same_trial(pub, s)
+        if why:
+            raise DuplicateStudyError(
+                f"the Evidence Store already holds this trial as study '{s.key}' ({why}); publishing it "
+                f"as '{pub.study.key}' would count the same evidence twice. To update the existing "
+                f"study with the trial's results, choose \"update the existing study\" (set "
+                f"\"evidence_store\": {{\"study\": \"{s.key}\"}} in the trial record); if it is a "
+                f"different study, say so with \"evidence_store\": {{\"not_same_as\": [\"{s.key}\"]}}.",
+                key=s.key, reason=why)
+    return None
+
+
+def _same_trial(pub: Publication, s: StoredStudy) -> str | None:
+    cited = _squash(s.citation)
+    for label in ("registration", "doi"):
+        for ident in pub.identity.get(label, ()):
+            if _squash(ident) and _squash(ident) in cited:
+                return f"its citation gives the trial's {label} {ident}"
+    if s.intervention == pub.intervention:
+        for fi in pub.findings:
+            for f in s.findings:
+                if (f.outcome == fi.outcome and f.measure == fi.measure and f.yi is not None
+                        and f.vi is not None and abs(f.yi - fi.yi) <= SAME_YI
+                        and abs(f.vi - fi.vi) <= SAME_VI_REL * fi.vi):
+                    return (f"its finding on {f.outcome} has the same effect: {f.measure} yi "
+                            f"{f.yi:.4f}, vi {f.vi:.5f} against the trial's {fi.yi:.4f}, {fi.vi:.5f}")
+    title = _squash(pub.identity.get("title", ""))
+    if pub.study.year is not None and s.year == pub.study.year and len(title) >= 20 and title in cited:
+        return f"its citation has the trial's title and year {s.year}"
+    return None
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in str(text).lower() if ch.isalnum())
+
+
+def _identity(record: TrialRecord, store: Mapping[str, Any], src) -> dict[str, Any]:
+    def strings(value, column):
+        if value is None:
+            return ()
+        values = value if isinstance(value, list | tuple) else [value]
+        out = []
+        for v in values:
+            if isinstance(v, Mapping):  # e.g. {"id": "ISRCTN...", "registry": "ISRCTN"}
+                v = v.get("id")
+            if not isinstance(v, str | int) or isinstance(v, bool):
+                raise InputError("give a string (or a list of strings)", file=src, column=column)
+            if str(v).strip():
+                out.append(str(v).strip())
+        return tuple(out)
+
+    study = store.get("study")
+    if study is not None and (not isinstance(study, str) or not study.strip()):
+        raise InputError("the key of the existing Evidence Store study this trial updates",
+                         file=src, column="evidence_store.study")
+    return {"study": study.strip() if study else None,
+            "not_same_as": strings(store.get("not_same_as"), "evidence_store.not_same_as"),
+            "registration": strings(record.get("registration"), "registration")
+            + strings(store.get("registration"), "evidence_store.registration"),
+            "doi": strings(store.get("doi"), "evidence_store.doi"),
+            "title": record.title}
+
+
+def match_findings(pub: Publication, existing: Existing | None, findings) -> tuple[dict[int, int], list[int]]:
+    """Which of the existing study's ``findings`` (a sequence of :class:`StoredFinding`) each
+    published finding updates, and which are removed.
+
+    Returns ``({index in pub.findings: index in findings}, [indices removed])``. Matching is by
+    outcome and time point; when updating a study that is not this trial's own (``existing.rule`` is
+    ``named``) a published finding with no such match takes the study's only finding on its outcome,
+    if the record publishes only that one result on it. Removed: findings this trial published
+    before (by their notes) that no published finding matched.
+    """
+    note = published_note(pub.trial)
+    free = dict(enumerate(findings))
+    out: dict[int, int] = {}
+    for i, fi in enumerate(pub.findings):
+        j = next((j for j, f in free.items() if f.outcome == fi.outcome
+                  and f.timepoint_months == fi.timepoint_months), None)
+        if j is not None:
+            free.pop(j)
+            out[i] = j
+    if existing is not None and existing.rule != "own key":
+        for i, fi in enumerate(pub.findings):
+            if i in out or sum(g.outcome == fi.outcome for g in pub.findings) != 1:
+                continue
+            same = [j for j, f in free.items() if f.outcome == fi.outcome]
+            if len(same) == 1 and sum(f.outcome == fi.outcome for f in findings) == 1:
+                out[i] = same[0]
+                free.pop(same[0])
+    removed = [j for j, f in free.items() if f.notes.startswith(note)]
+    return out, removed
 
 
 # -- pieces --------------------------------------------------------------------------------------

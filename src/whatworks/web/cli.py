@@ -6,14 +6,23 @@ import argparse
 import os
 import sys
 
-from ..errors import InputError
+from ..errors import InputError, WhatWorksError
+
+
+class SettingsError(WhatWorksError):
+    """The web platform's settings could not be read (a bad environment value): the CLI prints the
+    one-line message, naming the variable, the value and what is allowed, and exits 2."""
 
 
 def setup_django():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatworks.web.settings")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        raise SettingsError(f"bad setting: {exc}") from None
 
 
 def register(sub) -> None:

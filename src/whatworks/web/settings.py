@@ -11,9 +11,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
-
-from .env import env_bool, env_cache, env_int, env_list, env_str
+from .env import env_bool, env_cache, env_choice, env_database, env_int, env_list, env_rate, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("WHATWORKS_DATA_DIR", "var")).resolve()
@@ -72,6 +70,12 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
+# Server-Timing headers (app, database and page-cache figures per request) for benchmarks and
+# profiling; off by default (they tell anyone how long the server took).
+WHATWORKS_SERVER_TIMING = env_bool("WHATWORKS_SERVER_TIMING", False)
+if WHATWORKS_SERVER_TIMING:
+    MIDDLEWARE.insert(0, "whatworks.web.store.middleware.ServerTimingMiddleware")
+
 ROOT_URLCONF = "whatworks.web.urls"
 WSGI_APPLICATION = "whatworks.web.wsgi.application"
 
@@ -92,10 +96,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{DATA_DIR / 'whatworks.sqlite3'}",
-        conn_max_age=env_int("WHATWORKS_DB_CONN_MAX_AGE", 60),
-    )
+    "default": env_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'whatworks.sqlite3'}",
+                            conn_max_age=env_int("WHATWORKS_DB_CONN_MAX_AGE", 60)),
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Write transactions begin IMMEDIATE: they queue for SQLite's one write lock (up to `timeout`
@@ -116,7 +118,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # even with the right password. API tokens do not sign in this way and are throttled below.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
                            "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = env_int("WHATWORKS_SIGNIN_FAILURES", 5)
+AXES_FAILURE_LIMIT = env_int("WHATWORKS_SIGNIN_FAILURES", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("WHATWORKS_SIGNIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
@@ -178,15 +180,10 @@ REST_FRAMEWORK = {
 }
 
 
-def _rate(name: str, default: str) -> str | None:
-    value = env_str(name, default).strip().lower()
-    return None if value in ("", "0", "off", "none") else value
-
-
 # API throttling (DRF): requests per client address (anonymous) or per user, e.g. "300/minute";
 # "off" turns one off. Counted in the cache (shared by every host with WHATWORKS_CACHE_URL).
-WHATWORKS_API_RATES = {"anon": _rate("WHATWORKS_API_ANON_RATE", "300/minute"),
-                       "user": _rate("WHATWORKS_API_USER_RATE", "1200/minute")}
+WHATWORKS_API_RATES = {"anon": env_rate("WHATWORKS_API_ANON_RATE", "300/minute"),
+                       "user": env_rate("WHATWORKS_API_USER_RATE", "1200/minute")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "whatworks Evidence Store API",
     "DESCRIPTION": "Rated evidence on interventions in children's social care. Ratings are computed "
@@ -194,7 +191,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR",  # nothing from a CDN
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no call to swagger.io
+    # no call to swagger.io; no deep links (a link inside each operation's button is nested interaction)
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "whatworks.web.api.errors.document_errors"],
 }
@@ -208,10 +206,15 @@ WHATWORKS_IMPORT_BACKGROUND_ROWS = env_int("WHATWORKS_IMPORT_BACKGROUND_ROWS", 2
 WHATWORKS_IMPORT_JOBS_INLINE = False  # tests set True: jobs run in the request's thread
 # a job with no progress for this long is reported as stopped (the server restarted under it)
 WHATWORKS_IMPORT_STALE_SECONDS = env_int("WHATWORKS_IMPORT_STALE_SECONDS", 600)
+# Trials pages: an uploaded outcome file is analysed in a child process while the request waits,
+# up to this many rows and seconds (then stopped, with a message pointing to the CLI).
+WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS = env_int("WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS", 10_000)
+WHATWORKS_TRIAL_ANALYSIS_TIMEOUT = env_int("WHATWORKS_TRIAL_ANALYSIS_TIMEOUT", 20)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("WHATWORKS_LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": env_choice(
+        "WHATWORKS_LOG_LEVEL", "WARNING", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))},
 }

@@ -3,24 +3,33 @@ automatic merges above a high threshold and a queue of uncertain pairs for a per
 
 The method (details, formulas and citations in ``docs/methods/dedup.md``):
 
-1. **Normalise** each record (:func:`~._features.normalise`): DOI without resolver or prefix, PMID,
-   title and abstract folded to lower-case ASCII words, first author's family name, journal without
-   stop words, volume, first page, year; the numbers and roman numerals in the title ("Part II") and
-   words that make another work of it ("Correction to", "protocol", "reply").
+1. **Normalise** each record (:func:`~._features.normalise`): mojibake repaired (ftfy) and a field
+   that repeats its own beginning cut to one copy; DOI without resolver or prefix, PMID, title and
+   abstract folded to lower-case ASCII words, first author's family name, journal without stop
+   words, volume, first page, year; the numbers and roman numerals in the title ("Part II"), words
+   that make another work of it ("Correction to", "protocol", "reply"), its count of content words
+   and whether it is generic ("Editorial", "Book review: ...").
 2. **Block** (:func:`~._features.candidate_pairs`): only records sharing a key are compared -- DOI,
    PMID, the first or last 18 letters of the title, its three longest words, the start of the
    abstract, first author with year (large blocks by sorted neighbourhood).
-3. **Score** each candidate pair: 22 similarity features (rapidfuzz ratios and agreement indicators,
+3. **Score** each candidate pair: 28 similarity features (rapidfuzz ratios and agreement indicators,
    :data:`~._features.FEATURES`) through a logistic model whose coefficients were fitted on a labelled
    benchmark (``benchmarks/fit_dedup_model.py``; held-out calibration in ``benchmarks/RESULTS.md``).
-4. **Decide**: exact keys merge at once ("same DOI", "same PMID", "same title + year + first author"
-   when nothing in the titles says they are different works); other pairs merge when the probability
-   is at least ``merge_threshold`` (default 0.99), go to the review queue when it is at least
-   ``review_threshold`` (default 0.5) or the titles are identical (four words or more), and are
-   kept apart otherwise.
+4. **Decide**: rules merge at once -- "same DOI", "same PMID", "updated version" (one DOI in two
+   versions, as Cochrane updates a review: the latest is kept), and "same title (N content words) +
+   no conflicting metadata" (identical titles with no different DOI, PMID, year, first author,
+   journal, volume or first page, and either the same abstract, or a title that is not generic of
+   at least 6 content words -- 4 when an abstract is missing, or fewer if the same year or first
+   author backs it) -- when nothing in the titles says they are different works.
+   Other pairs merge when the probability is at least ``merge_threshold`` (default 0.99) and no
+   metadata conflicts and the title is not generic (unless the same DOI, PMID or journal + volume +
+   first page back it); else they go to the review queue when the probability is at least
+   ``review_threshold`` (default 0.5), a veto stopped them, or the titles are identical (four words
+   or more), and are kept apart otherwise.
 5. **Group** the merged pairs (connected components); keep the most complete record of each group
-   with every source label; log every merge with its reason. :meth:`DedupResult.split` undoes a merge
-   and :meth:`DedupResult.merge` records a person's decision; neither changes the records.
+   (the latest version of an updated review) with every source label; log every merge with its
+   reason. :meth:`DedupResult.split` undoes a merge and :meth:`DedupResult.merge` records a
+   person's decision; neither changes the records.
 """
 
 from __future__ import annotations
@@ -35,7 +44,17 @@ from whatworks._results import Result
 from whatworks.errors import InputError, ParameterError
 
 from ..records import Record, to_frame
-from ._features import FEATURES, candidate_pairs, normalise, pair_features
+from ._features import (
+    FEATURES,
+    TITLE_RULE_WORDS,
+    TITLE_RULE_WORDS_NO_ABSTRACT,
+    Normalised,
+    candidate_pairs,
+    doi_version,
+    norm_doi,
+    normalise,
+    pair_features,
+)
 from ._model import match_probability
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -122,7 +141,36 @@ def _reason(x: Sequence[float]) -> str:
     return text + (f"; against: {', '.join(against)}" if against else "")
 
 
-def _exact_rule(x: Sequence[float]) -> str | None:
+#: Journals less alike than this (token-set ratio, or initials) are different journals.
+JOURNAL_CONFLICT = 0.5
+
+
+def _conflicts(f: dict[str, float], na: Normalised, nb: Normalised) -> list[str]:
+    """What in the metadata says two records are different works: a different DOI (other than
+    another version of the same DOI), PMID, year (even one apart), first author, journal, volume or
+    first page."""
+    out = []
+    if f["doi_diff"] and na.doi_work != nb.doi_work:
+        out.append("different DOI")
+    if f["pmid_diff"]:
+        out.append("different PMID")
+    if f["year_diff"]:
+        out.append("different year")
+    if f["year_off_by_one"]:
+        out.append("year +-1")
+    if f["author_diff"]:
+        out.append("different first author")
+    if na.journal and nb.journal and f["journal_sim"] < JOURNAL_CONFLICT:
+        out.append("different journal")
+    if f["volume_diff"]:
+        out.append("different volume")
+    if f["page_diff"]:
+        out.append("different first page")
+    return out
+
+
+def _exact_rule(x: Sequence[float], na: Normalised, nb: Normalised) -> str | None:
+    """The reason two records are one work by a rule, or ``None`` (then the model decides)."""
     f = dict(zip(FEATURES, x, strict=True))
     if f["numbers_differ"] or f["markers_differ"]:
         return None
@@ -131,13 +179,42 @@ def _exact_rule(x: Sequence[float]) -> str | None:
         return "same DOI"
     if f["pmid_same"] and titles_agree and not f["doi_diff"]:
         return "same PMID"
-    if (f["title_sim"] >= 1.0 and not f["doi_diff"] and not f["pmid_diff"] and not f["year_diff"]
-            and not f["year_off_by_one"] and not f["author_diff"]
-            and (f["abstract_missing"] or f["abstract_sim"] >= 0.9)):
-        extra = [w for w, on in (("same year", f["year_same"]), ("first author", f["author_same"]),
-                                 ("same abstract", not f["abstract_missing"])) if on]
-        return " + ".join(["same title", *extra])
-    return None
+    if (f["doi_diff"] and na.doi_work == nb.doi_work and not f["title_missing"] and f["title_sim"] >= 0.9
+            and not f["pmid_diff"]):
+        return (f"updated version: the same DOI {na.doi_work} in versions {na.doi_version} and "
+                f"{nb.doi_version}; the latest version is kept, the earlier one is listed under it")
+    if f["title_sim"] < 1.0 or _conflicts(f, na, nb):
+        return None
+    # the titles are identical, so both records have the same content words and genericness
+    same_abstract = not f["abstract_missing"] and f["abstract_sim"] >= 0.9
+    long_title = na.content_words >= TITLE_RULE_WORDS and not na.generic
+    backed = f["abstract_missing"] and not na.generic and (
+        na.content_words >= TITLE_RULE_WORDS_NO_ABSTRACT or f["year_same"] or f["author_same"])
+    if not (same_abstract or long_title or backed):
+        return None
+    extra = [w for w, on in (("same year", f["year_same"]), ("first author", f["author_same"]),
+                             ("journal", f["journal_sim"] >= 0.9), ("volume", f["volume_same"]),
+                             ("first page", f["page_same"]), ("same abstract", same_abstract)) if on]
+    head = f"same title ({na.content_words} content words)" if long_title else "same title"
+    text = " + ".join([head, *extra, "no conflicting metadata"])
+    if not f["abstract_missing"] and not same_abstract:
+        text += f"; abstracts differ ({f['abstract_sim']:.2f})"
+    return text
+
+
+def _veto(x: Sequence[float], na: Normalised, nb: Normalised) -> list[str]:
+    """Why a pair the model would merge goes to a person instead: a metadata conflict
+    (:func:`_conflicts`) or a generic title ("Editorial", "Book review: ...") that no shared DOI, PMID
+    or journal + volume + first page backs. The model was fitted on pairs where no true duplicate had
+    a metadata conflict and no title was generic, so its probability says nothing about such pairs
+    (``docs/methods/dedup.md``)."""
+    f = dict(zip(FEATURES, x, strict=True))
+    out = _conflicts(f, na, nb)
+    # journal + volume + first page locate one item as surely as a DOI does
+    located = f["journal_sim"] >= 0.9 and f["volume_same"] and f["page_same"]
+    if (na.generic or nb.generic) and not (f["doi_same"] or f["pmid_same"] or located):
+        out.append("a generic title")
+    return out
 
 
 class _UnionFind:
@@ -191,12 +268,23 @@ class DedupResult(Result):
         for positions in members.values():
             if len(positions) < 2:
                 continue
-            best = max(positions, key=lambda p: (self.records[p].completeness, -p))
+            best = max(positions,
+                       key=lambda p: (self._version(positions, p), self.records[p].completeness, -p))
             ordered = [best] + [p for p in positions if p != best]
             groups.append(tuple(self.records[p].id for p in ordered))
         position = {i: k for k, i in enumerate(ids)}
         groups.sort(key=lambda g: position[g[0]])
         return tuple(groups)
+
+    def _version(self, positions: list[int], p: int) -> int:
+        """The version of record ``p``'s DOI when its group holds several versions of that DOI (an
+        updated review: the latest version is kept), else 0."""
+        doi = norm_doi(self.records[p].doi)
+        if not doi:
+            return 0
+        work, version = doi_version(doi)
+        versions = {doi_version(norm_doi(self.records[q].doi)) for q in positions if self.records[q].doi}
+        return version if len({v for w, v in versions if w == work}) > 1 else 0
 
     # ---- what people ask of it
 
@@ -315,11 +403,14 @@ def deduplicate(records: Sequence[Record], *, merge_threshold: float = 0.99,
     for k, (i, j) in enumerate(pairs.tolist()):
         p = float(prob[k])
         x = rows[k]
-        if p < min_reported and p < merge_threshold and not (x[5] or x[7] or x[0] >= 1.0):
-            continue  # cannot be merged by a rule (no shared DOI or PMID, titles differ)
-        rule = _exact_rule(x)
+        if p < min_reported and p < merge_threshold and not (x[5] or x[6] or x[7] or x[0] >= 1.0):
+            continue  # cannot be merged by a rule (no DOI to compare, no shared PMID, titles differ)
+        rule = _exact_rule(x, norm[i], norm[j])
         a, b = records[i].id, records[j].id
-        if rule is not None or p >= merge_threshold:
+        veto = _veto(x, norm[i], norm[j]) if rule is None and p >= merge_threshold else []
+        if veto:
+            decision, reason = "review", _reason(x) + f"; not merged automatically: {', '.join(veto)}"
+        elif rule is not None or p >= merge_threshold:
             reason = rule or _reason(x)
             by = "exact key" if rule else "model"
             decision = "merged"

@@ -13,6 +13,10 @@ import numpy as np
 
 from ..records import Record
 
+# ``ftfy`` (imported when first needed) repairs mojibake: UTF-8 text decoded as Windows-1252 or
+# latin-1 by some database's export (a curly opening quote shown as the three characters a-circumflex,
+# euro sign, oe ligature).
+
 _TAGS = re.compile(r"<[^>]{1,40}>")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)?(?:doi:\s*)?", re.I)
@@ -22,6 +26,27 @@ _ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"}
 MARKERS = ("correction", "corrigendum", "erratum", "errata", "retraction", "retracted", "reply",
            "response", "comment", "commentary", "protocol", "withdrawn", "addendum")
 _STOP = {"the", "a", "an", "of", "and", "in", "on", "for", "to", "with", "by", "at", "from", "or"}
+#: Titles that name a kind of item rather than its content ("Editorial", "Book review: ...",
+#: "Abstracts of the annual meeting", "Introduction", "Letter to the editor"): many different works
+#: share such a title, so an identical title alone never merges them.
+GENERIC = re.compile(
+    r"^(?:editorial|introduction|preface|foreword|abstracts?|proceedings|obituary|news|highlights"
+    r"|announcements?|contents|untitled|letters?|commentary|posters?|session|symposium|workshop|congress"
+    r"|conference|meeting|summary|summaries|reviewers)\b"
+    r"|\b(?:book reviews?|letters? to the editor|in memoriam|abstracts of|proceedings of|editorial"
+    r"|annual (?:meeting|conference|congress|scientific))\b")
+#: Identical titles of at least this many content words (not stop words) that are not :data:`GENERIC`
+#: are taken for one work when no metadata conflict (see ``docs/methods/dedup.md`` for the evidence).
+TITLE_RULE_WORDS = 6
+#: ... and this many when one of the two abstracts is missing (a different abstract is evidence
+#: against one work; a missing one is not evidence either way).
+TITLE_RULE_WORDS_NO_ABSTRACT = 4
+# The signature of UTF-8 decoded as Windows-1252 or latin-1: a lead byte shown as one of U+00C2..U+00F4
+# followed by a continuation byte shown as U+0080..U+00BF or one of Windows-1252's replacements for
+# 0x80..0x9F. Only text holding it is given to ftfy (which is slow), so clean text costs nothing.
+_MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021"
+                       "\u02c6\u2030\u0160\u2039\u0152\u017d\u2018\u2019\u201c\u201d\u2022\u2013"
+                       "\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178]")
 
 
 def ascii_fold(text: str) -> str:
@@ -63,12 +88,41 @@ def american_spelling(text: str) -> str:
     return text
 
 
+def repair_text(text: str) -> str:
+    """Mojibake repaired: text that was UTF-8 but was decoded as Windows-1252 or latin-1 somewhere
+    (``"\\u00e2\\u20ac\\u0153Sepsis Six"`` -> ``"\\u201cSepsis Six"``),
+    by ftfy's ``fix_encoding`` (Speer 2019), which undoes a wrong decoding only when the result is
+    plausible text. Clean text is returned unchanged without calling ftfy."""
+    if text.isascii() or not _MOJIBAKE.search(text):
+        return text
+    import ftfy
+
+    return ftfy.fix_encoding(text)
+
+
+def drop_repetition(text: str, *, min_len: int = 40) -> str:
+    """A normalised text that repeats its own beginning (a database glued two copies of a field
+    together, ``"Background ... evidence.";" Background ..."``) cut where the repetition starts.
+
+    The repetition must start with at least ``min_len`` letters of the beginning and run on
+    identically to the end of the text (which may be cut short), so a phrase that merely recurs
+    inside a text leaves it unchanged.
+    """
+    if len(text) < 2 * min_len:
+        return text
+    k = text.find(text[:min_len], min_len)
+    if k < 0:
+        return text
+    rest = text[k:]
+    return text[:k].rstrip() if text.startswith(rest) else text
+
+
 def norm_text(text: str | None, *, spelling: bool = True) -> str:
-    """Lower-case ASCII words separated by one space: HTML entities (even double-escaped ones) and
-    tags, accents, case, punctuation and (with ``spelling``) British spellings folded (so
-    ``"Caf&eacute;: <i>a</i> randomised study."`` becomes ``"cafe a randomized study"``); ``&`` reads
-    as ``and``. Abstracts skip the spelling fold: it is the slowest step, and a few letters in a long
-    text barely move its similarity."""
+    """Lower-case ASCII words separated by one space: mojibake repaired (:func:`repair_text`), HTML
+    entities (even double-escaped ones) and tags, accents, case, punctuation and (with ``spelling``)
+    British spellings folded (so ``"Caf&eacute;: <i>a</i> randomised study."`` becomes
+    ``"cafe a randomized study"``); ``&`` reads as ``and``. Abstracts skip the spelling fold: it is
+    the slowest step, and a few letters in a long text barely move its similarity."""
     if not text:
         return ""
     for _ in range(3):
@@ -80,6 +134,7 @@ def norm_text(text: str | None, *, spelling: bool = True) -> str:
         text = unescaped
     if "<" in text:
         text = _TAGS.sub(" ", text)
+    text = repair_text(text)
     text = _NON_ALNUM.sub(" ", ascii_fold(text).lower().replace("&", " and ")).strip()
     return american_spelling(text) if spelling else text
 
@@ -91,6 +146,17 @@ def norm_doi(doi: str | None) -> str:
     d = _DOI_PREFIX.sub("", doi.strip()).lower()
     d = d.replace("%2f", "/").rstrip(".,; ")
     return d if d.startswith("10.") else ""
+
+
+_DOI_VERSION = re.compile(r"^(10\.\S+?)\.pub(\d{1,2})$")
+
+
+def doi_version(doi: str) -> tuple[str, int]:
+    """A normalised DOI split into the DOI of the work and its version, for reviews that are updated
+    under versioned DOIs (Cochrane: ``10.1002/14651858.cd007978.pub2`` is the second version of
+    ``10.1002/14651858.cd007978``, version 1)."""
+    m = _DOI_VERSION.match(doi)
+    return (m.group(1), int(m.group(2))) if m else (doi, 1)
 
 
 def first_author(authors: Sequence[str]) -> str:
@@ -134,20 +200,30 @@ class Normalised:
     page: str
     numbers: frozenset
     markers: frozenset
+    content_words: int  # title words that are not stop words
+    generic: bool       # the title names a kind of item (GENERIC) rather than a content
+    doi_work: str       # the DOI without a version suffix (doi_version)
+    doi_version: int
 
 
 def normalise(r: Record) -> Normalised:
     title = norm_text(r.title)
     words = title.split()
     journal = " ".join(w for w in norm_text(r.journal, spelling=False).split() if w not in _STOP)
+    doi = norm_doi(r.doi)
+    doi_work, version = doi_version(doi)
     return Normalised(
-        title=title, abstract=norm_text(r.abstract[:600] if r.abstract else None, spelling=False),
-        doi=norm_doi(r.doi), pmid=(r.pmid or "").strip(), year=r.year, author=first_author(r.authors),
+        title=title,
+        abstract=drop_repetition(norm_text(r.abstract[:600] if r.abstract else None, spelling=False)),
+        doi=doi, pmid=(r.pmid or "").strip(), year=r.year, author=first_author(r.authors),
         authors=" ".join(first_author([a]) for a in r.authors[:8]),
         journal=journal, journal_initials="".join(w[0] for w in journal.split()),
         volume=norm_volume(r.volume), page=first_page(r.pages),
         numbers=frozenset(w for w in words if w.isdigit() or w in _ROMAN),
-        markers=frozenset(w for w in words if w in MARKERS))
+        markers=frozenset(w for w in words if w in MARKERS),
+        content_words=sum(1 for w in words if w not in _STOP),
+        generic=bool(GENERIC.search(title)),
+        doi_work=doi_work, doi_version=version)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,37 +13,38 @@ import numpy as np
 from ._features import FEATURES
 
 # fitted by `benchmarks/fit_dedup_model.py --l2 0.1` on all candidate pairs of dedup_benchmark.csv
-# (held-out figures from the same script are in benchmarks/RESULTS.md)
-INTERCEPT = -11.874241
+# (refitted 2026-11-30 after mojibake repair and repeated-text removal changed the normalised text;
+# held-out figures from the same script are in benchmarks/RESULTS.md)
+INTERCEPT = -11.721558
 COEFFICIENTS: dict[str, float] = {
-    "title_sim": 0.875918,
-    "title_token_sim": 0.513454,
+    "title_sim": 0.824707,
+    "title_token_sim": 0.463831,
     "title_missing": 0.000000,
-    "abstract_sim": -1.352799,
-    "abstract_missing": 5.373813,
-    "doi_same": 0.226124,
-    "doi_diff": -0.510154,
+    "abstract_sim": -1.311363,
+    "abstract_missing": 5.304552,
+    "doi_same": 0.229856,
+    "doi_diff": -0.525282,
     "pmid_same": 0.000000,
     "pmid_diff": 0.000000,
-    "year_same": -0.026893,
-    "year_off_by_one": -0.000136,
-    "year_diff": -0.074686,
-    "author_same": -0.059046,
-    "author_diff": -0.042669,
-    "authors_sim": -0.073830,
-    "journal_sim": 0.276289,
-    "volume_same": 0.408388,
-    "volume_diff": -0.498413,
-    "page_same": 0.408310,
-    "page_diff": -0.510026,
-    "numbers_differ": -3.052912,
-    "markers_differ": -3.428827,
-    "title_ge_85": 1.427056,
-    "title_ge_93": 2.410529,
-    "title_ge_98": 5.629399,
-    "abstract_ge_75": -0.178708,
-    "abstract_ge_90": 1.656742,
-    "abstract_ge_98": 4.648034,
+    "year_same": -0.027459,
+    "year_off_by_one": -0.000146,
+    "year_diff": -0.075918,
+    "author_same": -0.061638,
+    "author_diff": -0.041885,
+    "authors_sim": -0.076154,
+    "journal_sim": 0.285529,
+    "volume_same": 0.421706,
+    "volume_diff": -0.513595,
+    "page_same": 0.421619,
+    "page_diff": -0.525141,
+    "numbers_differ": -3.122270,
+    "markers_differ": -3.436403,
+    "title_ge_85": 1.445820,
+    "title_ge_93": 2.407383,
+    "title_ge_98": 5.633884,
+    "abstract_ge_75": 0.108428,
+    "abstract_ge_90": 1.333995,
+    "abstract_ge_98": 4.488124,
 }
 
 

@@ -119,9 +119,11 @@ def _continue(parser, record: dict, tag: str, content: str) -> None:
 def _ris_raw(r: dict, line: int, year_line: int | None = None) -> RawRecord:
     authors = list(r.get("authors", [])) or list(r.get("first_authors", []))
     database = first(r.get("name_of_database"), r.get("database_provider"))
+    an = first(r.get("accession_number"))
+    if database is None and an and str(an).startswith("WOS:"):
+        database = "Web of Science"  # its RIS exports name no database, but their accession numbers do
     pmid = None
     if database and re.search(r"pubmed|medline|nlm", str(database), re.I):
-        an = first(r.get("accession_number"))
         if an and str(an).strip().isdigit():
             pmid = an
     urls = r.get("urls") or []

@@ -13,7 +13,7 @@ from whatworks.errors import WhatWorksError
 
 #: The one code vocabulary: an error's code follows from its HTTP status.
 CODES = {400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
-         405: "method_not_allowed", 406: "not_acceptable", 413: "too_large",
+         405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
          415: "unsupported_media_type", 429: "throttled", 500: "server_error"}
 
 
@@ -36,6 +36,12 @@ def _flatten(detail) -> dict:
 
 
 def exception_handler(exc, context):
+    from ..store.drafts import DraftConflict, NoChanges
+
+    if isinstance(exc, (DraftConflict, NoChanges)):
+        from rest_framework.response import Response
+
+        return Response(error_body(409, "conflict", str(exc)), status=409)
     if isinstance(exc, WhatWorksError):
         exc = exceptions.ValidationError(getattr(exc, "fields", None)
                                          or {"non_field_errors": [str(exc)]})
@@ -82,6 +88,7 @@ ERROR_DESCRIPTIONS = {
     "403": "signed in without the role this needs (or a missing CSRF token on a session write)",
     "404": "no such resource (drafts are invisible to readers), or no such page of a list",
     "406": "the Accept header asks for something other than JSON",
+    "409": "a conflict: nothing to publish, or the draft changed since it was read",
     "413": "the upload is larger than the import limit (WHATWORKS_IMPORT_MAX_BYTES)",
     "415": "the body is not JSON (or multipart/form-data for imports)",
     "429": "too many requests; retry after the Retry-After header's seconds",
@@ -97,7 +104,8 @@ def document_errors(result, generator, request, public):
     editors_only = ("/api/imports",)
     for path, operations in result.get("paths", {}).items():
         for method, op in operations.items():
-            public_read = method == "get" and not path.startswith(editors_only)
+            public_read = method == "get" and not path.startswith(editors_only) \
+                and not path.endswith("/draft")  # an intervention's pending changes: editors
             op["security"] = ([{}, {"tokenAuth": []}, {"cookieAuth": []}] if public_read
                               else [{"tokenAuth": []}, {"cookieAuth": []}])
             codes = ["400", "401", "404", "406", "429"]
@@ -105,6 +113,8 @@ def document_errors(result, generator, request, public):
                 codes += ["403", "415"]
             if method == "post" and path.startswith("/api/imports"):
                 codes.append("413")
+            if method in ("post", "patch", "delete") and not path.startswith("/api/imports"):
+                codes.append("409")
             for code in codes:
                 op["responses"].setdefault(code, {
                     "description": ERROR_DESCRIPTIONS[code],

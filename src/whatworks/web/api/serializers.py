@@ -114,21 +114,54 @@ class InterventionListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Intervention
-        fields = ["slug", "name", "status", "summary", "cost_band", "uk_evidence", "ratings", "url"]
+        fields = ["slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence",
+                  "ratings", "url"]
 
     def get_url(self, obj) -> str:
         return obj.get_absolute_url()
 
 
+class DraftFlag(serializers.BooleanField):
+    """True when a write went to the intervention's draft (published interventions change only when
+    an administrator publishes: POST /api/interventions/{slug}/publish)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, help_text=(
+            "true when this change was saved to the intervention's draft: readers see it only "
+            "after an administrator publishes (POST /api/interventions/{slug}/publish)"), **kwargs)
+
+    def get_attribute(self, instance):
+        return bool(getattr(instance, "_draft", False))
+
+
+class DraftAwareStudyField(serializers.SlugRelatedField):
+    """A study by key: a live one, or one a pending draft adds (an unsaved ``Study``)."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            from ..store import drafts
+
+            found = drafts.new_study(data) if isinstance(data, str) else None
+            if found is None:
+                raise
+            intervention, item = found
+            study = drafts.study_object(intervention, item)
+            study._ref = item["ref"]
+            return study
+
+
 class StudySerializer(StrictModelSerializer):
     intervention = serializers.SlugRelatedField(slug_field="slug",
                                                 queryset=Intervention.objects.all())
+    draft = DraftFlag()
 
     class Meta:
         model = Study
         fields = ["key", "citation", "year", "design", "country", "sample_size",
                   "unit_of_randomisation", "follow_up_months", "risk_of_bias", "source",
-                  "illustrative", "intervention"]
+                  "illustrative", "intervention", "draft"]
 
 
 class SynthesisSerializer(serializers.ModelSerializer):
@@ -162,34 +195,62 @@ class InterventionDetailSerializer(InterventionListSerializer):
 
 
 class InterventionWriteSerializer(StrictModelSerializer):
+    aliases = tag_list("other names and abbreviations readers search for, e.g. [\"FGC\"]")
     population = tag_list("who it is for, e.g. [\"children in care\"]")
     setting = tag_list("where it is delivered, e.g. [\"home\", \"school\"]")
     where_studied = tag_list("countries it was studied in")
+    draft = DraftFlag()
 
     class Meta:
         model = Intervention
-        fields = ["slug", "name", "summary", "what_it_is", "how_it_works", "who_it_is_for",
-                  "population", "setting", "where_studied", "uk_evidence", "who_delivers",
+        fields = ["slug", "name", "aliases", "summary", "what_it_is", "how_it_works",
+                  "who_it_is_for", "population", "setting", "where_studied", "uk_evidence", "who_delivers",
                   "training_and_supervision", "fidelity", "what_supports_it", "unit_cost_gbp",
-                  "cost_notes", "caveats", "last_reviewed"]
+                  "cost_notes", "caveats", "last_reviewed", "draft"]
+
+
+def _reported_help() -> str:
+    """The reported statistics a finding takes, from the core's entry registry."""
+    from whatworks.effects.entry import CLUSTER_FIELDS, REPORTED_AS
+
+    entries = "; ".join(f"{r.label}: {', '.join(r.names)} (measure {' or '.join(r.measures)})"
+                        for r in REPORTED_AS.values() if r.key != "other")
+    cluster = ", ".join(f"{f.name} ({f.label})" for f in CLUSTER_FIELDS.values())
+    return (f"The statistics as the study reports them, by name. {entries}; or any measure's "
+            f"metafor escalc arguments. entered_as is \"ratio\" or \"log\" (how a ratio "
+            f"estimate is written). A cluster trial analysed as if individually randomised adds "
+            f"{cluster}: the effect is adjusted (Hedges 2007 for SMD, the design effect otherwise).")
 
 
 class FindingSerializer(StrictModelSerializer):
-    study = serializers.SlugRelatedField(slug_field="key", queryset=Study.objects.all())
+    study = DraftAwareStudyField(slug_field="key", queryset=Study.objects.all())
     intervention = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     outcome = serializers.SlugRelatedField(slug_field="slug", queryset=Outcome.objects.all())
+    draft = DraftFlag()
 
     class Meta:
         model = Finding
         fields = ["id", "study", "intervention", "outcome", "timepoint_months", "measure",
-                  "reported", "yi", "vi", "illustrative", "notes"]
+                  "reported", "yi", "vi", "illustrative", "notes", "draft"]
         read_only_fields = ["id", "yi", "vi", "intervention"]
+        extra_kwargs = {"reported": {"help_text": _reported_help()}}
 
     def validate_reported(self, value):
-        if not isinstance(value, dict) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
+        def number(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        def ok(name, v):
+            if name == "entered_as":
+                return v in ("ratio", "log")
+            if name in ("cluster_sizes1", "cluster_sizes2"):
+                return isinstance(v, list) and all(number(x) for x in v)
+            return number(v)
+
+        if not isinstance(value, dict) or not all(ok(k, v) for k, v in value.items()):
             raise serializers.ValidationError(
-                'must be an object of numbers, e.g. {"ai": 12, "n1i": 100, "ci": 20, "n2i": 100}')
+                'must be an object of numbers, e.g. {"ai": 12, "n1i": 100, "ci": 20, "n2i": 100} '
+                '(entered_as is "ratio" or "log"; cluster_sizes1 and cluster_sizes2 are lists of '
+                'numbers)')
         return value
 
     def validate(self, attrs):
@@ -217,3 +278,29 @@ class ImportJobSerializer(serializers.ModelSerializer):
         model = ImportJob
         fields = ["id", "kind", "filename", "user", "state", "done", "total", "percent", "message",
                   "counts", "created", "finished"]
+
+
+class DraftRemovalSerializer(serializers.Serializer):
+    draft = serializers.BooleanField(help_text="always true: the removal waits in the draft")
+    id = serializers.IntegerField(help_text="the finding's id")
+    message = serializers.CharField()
+
+
+class PublicationSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    status = serializers.CharField()
+    revision = serializers.IntegerField(help_text="the number of the revision now published")
+    summary = serializers.CharField(help_text="what changed from the revision before")
+
+
+class PendingDraftSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    version = serializers.IntegerField(help_text="raised by every change to the draft")
+    editors = serializers.ListField(child=serializers.CharField())
+    updated = serializers.DateTimeField()
+    summary = serializers.CharField(help_text="what publishing would change, in one line")
+    diff = serializers.DictField(help_text="fields, studies and findings added, changed and "
+                                           "removed, and the ratings per outcome now and after "
+                                           "publishing (old/new effectiveness and strength "
+                                           "labels and statement)")
+    snapshot = serializers.DictField(help_text="the draft: fields, studies and findings")

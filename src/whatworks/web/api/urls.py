@@ -22,6 +22,7 @@ urlpatterns = [
          name="openapi"),
     path("effect-size", views.effect_size, name="effect-size"),
     path("interventions/<slug:slug>/publish", views.publish, name="publish"),
+    path("interventions/<slug:slug>/draft", views.draft, name="draft"),
     path("imports", views.import_create, name="imports"),
     path("imports/<int:job_id>", views.import_detail, name="import"),
     *router.urls,

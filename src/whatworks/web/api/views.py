@@ -10,13 +10,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
-from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes, renderer_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.response import Response
 
-from ..store import changes, services
+from ..store import changes, drafts, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.page_cache import CachedForReadersMixin
 from ..store.queries import Filters, search_interventions, visible_interventions, with_ratings
@@ -38,7 +39,7 @@ INTERVENTION_FILTERS = [
                  "by outcome=, then strongest evidence; needs outcome). An unusable sort is a 400.")]]
 
 
-LIST_FIELDS = ("id", "slug", "name", "status", "summary", "cost_band", "uk_evidence")
+LIST_FIELDS = ("id", "slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence")
 RATING_KEYS = ("outcome", "outcome_name", "effectiveness", "effectiveness_label",
                "effectiveness_state", "strength", "strength_label", "statement", "explanation")
 
@@ -83,7 +84,8 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
                 "effectiveness_label", "effectiveness_state", "strength", "strength_label",
                 "statement", "explanation"):
             ratings[r[0]].append(dict(zip(RATING_KEYS, r[1:], strict=True)))
-        data = [{"slug": row["slug"], "name": row["name"], "status": row["status"],
+        data = [{"slug": row["slug"], "name": row["name"], "aliases": row["aliases"],
+                 "status": row["status"],
                  "summary": row["summary"], "cost_band": row["cost_band"],
                  "uk_evidence": row["uk_evidence"], "ratings": ratings[row["id"]],
                  "url": reverse("store:intervention", args=[row["slug"]])} for row in page]
@@ -101,9 +103,17 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
                                                         user=self.request.user)
 
     def perform_update(self, serializer):
+        intervention = serializer.instance
+        if drafts.uses_draft(intervention):  # published: the change waits for an administrator
+            draft, _ = drafts.put_fields(intervention, dict(serializer.validated_data),
+                                         user=self.request.user)
+            serializer.instance = drafts.intervention_object(intervention, draft.snapshot)
+            # (the draft was rebased on the live state by this change: its snapshot is current)
+            serializer.instance._draft = True
+            return
         for key, value in serializer.validated_data.items():
-            setattr(serializer.instance, key, value)
-        changes.save_intervention(serializer.instance, user=self.request.user)
+            setattr(intervention, key, value)
+        changes.save_intervention(intervention, user=self.request.user)
 
     def perform_destroy(self, instance):
         changes.delete_intervention(instance, user=self.request.user)
@@ -156,16 +166,40 @@ class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.Update
             intervention__in=visible_interventions(self.request.user)).select_related("intervention")
         return filter_by_links(qs, self.request.query_params, "intervention")
 
+    def get_object(self):
+        """For a write to a published intervention's study: the study as its draft has it."""
+        study = super().get_object()
+        if self.action in ("update", "partial_update") and drafts.uses_draft(study.intervention):
+            snapshot, _ = drafts.current(study.intervention)
+            item = drafts.find(snapshot["studies"], study.pk)
+            if item is None:
+                raise NotFound("this study is removed in the intervention's draft")
+            study = drafts.study_object(study.intervention, item)
+        return study
+
     def perform_create(self, serializer):
-        serializer.instance = changes.save_study(Study(**serializer.validated_data),
-                                                 user=self.request.user,
+        study = Study(**serializer.validated_data)
+        if drafts.uses_draft(study.intervention):
+            _, item = drafts.put_study(study.intervention, study, user=self.request.user)
+            serializer.instance = drafts.study_object(study.intervention, item)
+            serializer.instance._draft = True
+            return
+        serializer.instance = changes.save_study(study, user=self.request.user,
                                                  reason="study added through the API")
 
     def perform_update(self, serializer):
+        study = serializer.instance
+        before = study.intervention
         for key, value in serializer.validated_data.items():
-            setattr(serializer.instance, key, value)
-        changes.save_study(serializer.instance, user=self.request.user,
-                           reason="study changed through the API")
+            setattr(study, key, value)
+        if drafts.uses_draft(before) or drafts.uses_draft(study.intervention):
+            if study.intervention_id != before.pk:
+                raise ValidationError({"intervention": [_NO_MOVE]})
+            _, item = drafts.put_study(before, study, user=self.request.user, ref=study.pk)
+            serializer.instance = drafts.study_object(before, item)
+            serializer.instance._draft = True
+            return
+        changes.save_study(study, user=self.request.user, reason="study changed through the API")
 
 
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome", "study")))
@@ -181,9 +215,33 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
             "study", "intervention", "outcome")
         return filter_by_links(qs, self.request.query_params, "intervention", "outcome", "study")
 
+    def get_object(self):
+        """For a write to a published intervention's finding: the finding as its draft has it
+        (a finding the draft adds has a negative id)."""
+        if self.action not in ("update", "partial_update", "destroy"):
+            return super().get_object()
+        ref = self.kwargs.get("pk", "")
+        owner = drafts.owner(int(ref)) if ref.lstrip("-").isdigit() else None
+        if owner is not None:
+            intervention = visible_interventions(self.request.user).filter(pk=owner).first()
+        else:
+            intervention = super().get_object().intervention
+        if intervention is None or not drafts.uses_draft(intervention):
+            return super().get_object()
+        snapshot, _ = drafts.current(intervention)
+        item = drafts.find(snapshot["findings"], int(ref))
+        if item is None:
+            raise NotFound("no such finding in the intervention's draft")
+        finding = drafts.finding_object(intervention, snapshot, item)
+        finding._in_draft = True
+        return finding
+
     def perform_create(self, serializer):
         study = serializer.validated_data["study"]
         finding = Finding(intervention=study.intervention, **serializer.validated_data)
+        if drafts.uses_draft(study.intervention):
+            self._to_draft(serializer, finding, None)
+            return
         changes.save_finding(finding, reason="finding added through the API",
                               user=self.request.user)
         serializer.instance = finding
@@ -192,12 +250,35 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
         finding = serializer.instance
         for key, value in serializer.validated_data.items():
             setattr(finding, key, value)
+        if getattr(finding, "_in_draft", False) or drafts.uses_draft(finding.study.intervention):
+            if finding.study.intervention_id != finding.intervention_id:
+                raise ValidationError({"study": [_NO_MOVE]})
+            self._to_draft(serializer, finding, finding.pk)
+            return
         changes.save_finding(finding, reason="finding changed through the API",
                               user=self.request.user)
 
-    def perform_destroy(self, instance):
-        changes.delete_finding(instance, reason="finding removed through the API",
-                                user=self.request.user)
+    def _to_draft(self, serializer, finding, ref):
+        study = finding.study
+        intervention = study.intervention
+        draft, item = drafts.put_finding(intervention, finding, user=self.request.user, ref=ref,
+                                         study_ref=study.pk or getattr(study, "_ref", None))
+        serializer.instance = drafts.finding_object(intervention, draft.snapshot, item)
+        serializer.instance._draft = True
+
+    @extend_schema(responses={204: None, 200: s.DraftRemovalSerializer})
+    def destroy(self, request, *args, **kwargs):
+        """Remove a finding; from a published intervention the removal waits in its draft
+        (200 with ``"draft": true``) until an administrator publishes."""
+        finding = self.get_object()
+        if getattr(finding, "_in_draft", False):
+            drafts.remove_finding(finding.intervention, finding.pk, user=request.user)
+            return Response({"draft": True, "id": finding.pk, "message": (
+                "removed in the draft: readers see the finding until an administrator publishes "
+                f"(POST /api/interventions/{finding.intervention.slug}/publish)")})
+        changes.delete_finding(finding, reason="finding removed through the API",
+                               user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome")))
@@ -222,35 +303,97 @@ class RatingViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
         return filter_by_links(qs, self.request.query_params, "intervention", "outcome")
 
 
+def _effect_parameters():
+    from whatworks.effects.entry import CLUSTER_FIELDS, FIELDS, REPORTED_AS
+
+    entries = "; ".join(f"{key}: {r.label}" for key, r in REPORTED_AS.items())
+    return [
+        OpenApiParameter("measure", str, required=True,
+                         description="the effect measure: RR, OR, RD, HR, IRR, SMD, MD, COR, ZCOR "
+                                     "or any escalc measure"),
+        OpenApiParameter("reported_as", str, required=False,
+                         description=f"what the study reports (checked against the measure): "
+                                     f"{entries}"),
+        OpenApiParameter("outcome", str, required=False,
+                         description="outcome slug: the sentence then says whether the estimate "
+                                     "favours the intervention"),
+        *[OpenApiParameter(f.name, str if f.kind != "number" else float, required=False,
+                           description=f.label + (f" ({f.hint})" if f.hint else ""))
+          for f in (*FIELDS.values(), *CLUSTER_FIELDS.values())]]
+
+
 @extend_schema(request=None, responses={200: inline_serializer("EffectSize", {
     "measure": drf_serializers.CharField(), "yi": drf_serializers.FloatField(),
-    "vi": drf_serializers.FloatField(), "se": drf_serializers.FloatField()})}, parameters=[
-    OpenApiParameter("measure", str, required=True, description="an escalc measure, e.g. RR"),
-    *[OpenApiParameter(name, float, required=False, description="a reported statistic")
-      for name in ("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "yi", "vi")]])
+    "vi": drf_serializers.FloatField(), "se": drf_serializers.FloatField(),
+    "summary": drf_serializers.CharField(help_text='e.g. "RR 0.50 (95% CI 0.31 to 0.81)"'),
+    "sentence": drf_serializers.CharField(help_text="the direction in words"),
+    "adjustment": drf_serializers.CharField(help_text="what the cluster adjustment did, or empty")
+})}, parameters=_effect_parameters())
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def effect_size(request):
-    """Compute an effect size and variance from reported statistics (the editor's live preview)."""
+    """Compute an effect size and variance from reported statistics (the editor's live preview),
+    with the estimate on its natural scale and its direction in words."""
+    from ..store.models import Outcome
+
     params = request.query_params
     measure = params.get("measure", "")
-    reported = {k: v for k, v in params.items() if k != "measure" and v != ""}
-    yi, vi = services.compute_effect(measure, reported)
-    return Response({"measure": measure, "yi": yi, "vi": vi, "se": vi ** 0.5})
+    outcome = Outcome.objects.filter(slug=params.get("outcome", "")).first()
+    reported = {k: v for k, v in params.items()
+                if k not in ("measure", "outcome", "reported_as") and v != ""}
+    entered = services.enter_effect(measure, reported, reported_as=params.get("reported_as") or None)
+    words = services.preview_effect(entered, outcome)
+    return Response({"measure": measure, "yi": entered.yi, "vi": entered.vi, "se": entered.se,
+                     "summary": words.summary, "sentence": words.sentence,
+                     "adjustment": words.adjustment})
 
 
-@extend_schema(request=None, responses={200: inline_serializer("Publication", {
-    "slug": drf_serializers.CharField(), "status": drf_serializers.CharField()})})
+_NO_MOVE = ("a published intervention's findings and studies stay with it: remove this one "
+            "there and add it to the other intervention (each change is published by an "
+            "administrator)")
+
+
+@extend_schema(request=None, responses={200: s.PublicationSerializer}, parameters=[
+    OpenApiParameter("version", int, required=False, description=(
+        "the draft's version you reviewed (GET .../draft); if the draft changed since, nothing "
+        "is published (409)"))])
 @api_view(["POST"])
 @permission_classes([AdminOnly])
 def publish(request, slug):
-    """Publish a draft intervention (administrators only)."""
+    """Publish an intervention (administrators only): its pending draft becomes what readers see,
+    or an unpublished intervention is published. 409 when there is nothing to publish (or the
+    draft changed since ``version``), 400 when the intervention would have nothing to show (no
+    summary, or no finding with an effect size)."""
     intervention = Intervention.objects.filter(slug=slug).first()
     if intervention is None:
         return Response({"error": {"status": 404, "code": "not_found",
                                    "message": "no such intervention"}}, status=404)
-    changes.set_status(intervention, Intervention.PUBLISHED, user=request.user, request=request)
-    return Response({"slug": slug, "status": intervention.status}, status=status.HTTP_200_OK)
+    version = request.query_params.get("version", "")
+    if version and not version.isdigit():
+        raise ValidationError({"version": ["must be a whole number (the draft's version)"]})
+    revision = drafts.publish(intervention, user=request.user, request=request,
+                              expected_version=int(version) if version else None)
+    return Response({"slug": intervention.slug, "status": intervention.status,
+                     "revision": revision.number, "summary": revision.summary},
+                    status=status.HTTP_200_OK)
+
+
+@extend_schema(responses={200: s.PendingDraftSerializer})
+@api_view(["GET"])
+@permission_classes([EditorOnly])
+def draft(request, slug):
+    """An intervention's unpublished changes (editors): what publishing would change, including
+    the ratings per outcome now and after publishing. 404 when there are none."""
+    intervention = Intervention.objects.filter(slug=slug).first()
+    snapshot, pending = drafts.current(intervention) if intervention else (None, None)
+    if pending is None:
+        raise NotFound("no such intervention" if intervention is None
+                       else f"{intervention.name} has no unpublished changes")
+    change = drafts.diff(intervention, snapshot)
+    return Response({"slug": intervention.slug, "version": pending.version,
+                     "editors": pending.editors, "updated": pending.updated,
+                     "summary": change.summary(), "diff": change.to_dict(),
+                     "snapshot": snapshot})
 
 
 @extend_schema(request={"multipart/form-data": s.ImportRequestSerializer},
@@ -315,13 +458,15 @@ INDEX = (("interventions", "api:intervention-list", "interventions with their pe
 @extend_schema(exclude=True)
 @api_view(["GET"])
 @permission_classes([AllowAny])
+@renderer_classes([JSONRenderer, TemplateHTMLRenderer])
 def api_index(request):
-    """The API's endpoints, with links to the human-readable docs and the OpenAPI document."""
+    """The API's endpoints, with links to the human-readable docs and the OpenAPI document (JSON;
+    a page of the site for a browser that asks for HTML)."""
     return Response({
         "docs": request.build_absolute_uri(reverse("api:docs")),
         "openapi": request.build_absolute_uri(reverse("api:openapi")),
         "endpoints": {name: {"url": request.build_absolute_uri(reverse(url_name)), "description": what}
-                      for name, url_name, what in INDEX}})
+                      for name, url_name, what in INDEX}}, template_name="api/index.html")
 
 
 @extend_schema(exclude=True)
@@ -329,6 +474,7 @@ class ApiDocsView(SpectacularSwaggerSplitView):
     """Swagger UI over /api/openapi.json, every file from our static files (drf-spectacular-sidecar)
     and its start-up script from this URL: no inline script, nothing from another site."""
 
+    template_name = "api/swagger_ui.html"  # ours: a language, a title, no inline script
     #: The site's policy (SecurityHeadersMiddleware), but Swagger UI sets inline style attributes.
     CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
            "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "

@@ -7,7 +7,9 @@ Invariants kept here:
 - a finding's intervention is its study's intervention (moving a study moves its findings);
 - after a write, move or delete, every intervention x outcome whose findings changed (the old and
   the new one) has its synthesis and rating recomputed, in the same transaction;
-- publication status changes only by an administrator, by any route (forms, API, import).
+- publication status changes only by an administrator, by any route (forms, API, import), and
+  never to publish an intervention with nothing to show (no summary, or no finding with an
+  effect size).
 
 Serialising: refreshes of one intervention x outcome are serialised by a transaction-scoped
 advisory lock on PostgreSQL (``pg_advisory_xact_lock``, taken in a fixed order), and by SQLite's
@@ -235,6 +237,8 @@ def set_status(intervention: Intervention, status: str, *, user=None, request=No
     require_admin(user, "publish or unpublish")
     if status not in dict(Intervention.STATUSES):
         raise ValueError(f"unknown status {status!r}")
+    if status == Intervention.PUBLISHED:
+        refuse_if_empty(intervention)
     with transaction.atomic():
         old = Intervention.objects.select_for_update().values_list("status", flat=True) \
             .get(pk=intervention.pk)
@@ -244,6 +248,27 @@ def set_status(intervention: Intervention, status: str, *, user=None, request=No
             record("publish" if status == Intervention.PUBLISHED else "unpublish", user=user,
                    request=request, target=intervention.slug, detail=f"{old} -> {status}")
     return intervention
+
+
+class NothingToShow(WhatWorksError):
+    """Publishing would show readers an intervention with nothing in it."""
+
+
+def empty_because(intervention: Intervention) -> str | None:
+    """Why the live intervention may not be published (no summary; no finding with a computable
+    effect size), or None."""
+    if not (intervention.summary or "").strip():
+        return "it has no summary: write one first"
+    if not Finding.objects.filter(intervention_id=intervention.pk, yi__isnull=False,
+                                  vi__isnull=False).exists():
+        return "it has no finding with a computable effect size: add one first"
+    return None
+
+
+def refuse_if_empty(intervention: Intervention) -> None:
+    why = empty_because(intervention)
+    if why:
+        raise NothingToShow(f"{intervention.name} cannot be published: {why}")
 
 
 def delete_intervention(intervention: Intervention, *, user=None) -> None:

@@ -27,7 +27,16 @@ from whatworks.errors import InputError, WhatWorksError
 from ..accounts.audit import record
 from ..accounts.roles import is_admin
 from . import changes, services
-from .models import Domain, Finding, ImportJob, Intervention, Outcome, Review, Study
+from .models import (
+    Domain,
+    Finding,
+    ImportJob,
+    Intervention,
+    Outcome,
+    Review,
+    Study,
+    validate_timepoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +49,12 @@ KEYS = {"domains": "slug", "outcomes": "slug", "reviews": "key", "interventions"
 REFERENCES = {"domain": "domains", "review": "reviews", "intervention": "interventions",
               "study": "studies", "outcome": "outcomes"}
 FINDING_COLUMNS = ["study", "outcome", "timepoint_months", "measure", "illustrative", "notes"]
-STAT_COLUMNS = [*[a for a in EFFECT_ARGUMENTS if a != "sign"], "yi", "vi"]
+STAT_COLUMNS = [*[a for a in EFFECT_ARGUMENTS if a != "sign"], "yi", "vi", "icc", "cluster_size",
+                "cluster_cv"]
+#: Text columns of a findings CSV: how a ratio estimate is written ("ratio" or "log") and cluster
+#: sizes, as ``whatworks effects --cluster-sizes`` reads them ("12;30;8|20;25", or an average) or
+#: one group's sizes per column ("12;30;8").
+TEXT_STAT_COLUMNS = ["entered_as", "cluster_sizes", "cluster_sizes1", "cluster_sizes2"]
 
 
 def limit(name: str) -> int:
@@ -226,7 +240,7 @@ class StorePlan:
     filename: str
     tables: dict[str, list[dict]] = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)  # with yi, vi computed
-    status_changes: list[tuple[str, str, str]] = field(default_factory=list)
+    status_changes: list[tuple[str, str, str, int]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -308,7 +322,36 @@ def validate_store(data, *, filename: str = "store.json", user=None, progress=No
         done += 1
         if progress and done % 200 == 0:
             progress(done, total)
+    if user is not None and not is_admin(user):
+        _refuse_published(data, in_file, filename)
     return plan
+
+
+def _refuse_published(data: dict, in_file: dict, filename: str) -> None:
+    """An editor's store import may not change a published intervention (its changes wait in a
+    draft for an administrator): the first row that would is refused, naming it."""
+    from . import drafts
+
+    held = {i.slug for i in Intervention.objects.filter(status=Intervention.PUBLISHED)} | set(
+        drafts.Draft.objects.values_list("intervention__slug", flat=True))
+    if not held:
+        return
+    study_of = dict(Study.objects.filter(key__in={
+        r.get("study") for r in data.get("findings") or [] if isinstance(r, dict)} | set(
+        in_file["studies"])).values_list("key", "intervention__slug"))
+    for table, column, slug_of in (
+            ("interventions", "slug", lambda r: r.get("slug")),
+            ("studies", "intervention", lambda r: r.get("intervention") or study_of.get(r.get("key"))),
+            ("studies", "key", lambda r: study_of.get(r.get("key"))),
+            ("findings", "study", lambda r: (in_file["studies"].get(r.get("study")) or {}).get(
+                "intervention") or study_of.get(r.get("study")))):
+        for i, row in enumerate(data.get(table) or [], start=1):
+            slug = slug_of(row) if isinstance(row, dict) else None
+            if slug in held:
+                raise _err(f"would change '{slug}', which is published: an editor's changes to it "
+                           "wait in its draft (the editor's pages or the API) until an "
+                           "administrator publishes; remove its rows, or ask an administrator "
+                           "to import this file", filename, table, i, column)
 
 
 def _stored_keys_only(table: str, keys) -> set[str]:
@@ -399,7 +442,7 @@ def _status_changes(rows, user, filename):
         current = stored.get(row["slug"], Intervention.DRAFT)
         if row["status"] == current:
             continue
-        changed.append((row["slug"], current, row["status"]))
+        changed.append((row["slug"], current, row["status"], i))
         if user is not None and not is_admin(user):
             raise _err(f"only an administrator may publish or unpublish: '{row['slug']}' is "
                        f"{current}; remove 'status' or set it to '{current}'", filename,
@@ -454,7 +497,7 @@ def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progres
     """Rows of a findings CSV (the ``whatworks effects`` columns), every cell checked."""
     check_size(raw, filename)
     header, rows = read_csv(decode(raw, filename), filename)
-    allowed = set(FINDING_COLUMNS) | set(STAT_COLUMNS)
+    allowed = set(FINDING_COLUMNS) | set(STAT_COLUMNS) | set(TEXT_STAT_COLUMNS)
     for h in header:
         if h not in allowed:
             raise InputError(f"unexpected column; allowed columns are {', '.join(sorted(allowed))}",
@@ -483,6 +526,7 @@ def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progres
                 except ValueError:
                     raise InputError(f"'{row[k][:40]}' is not a number", file=filename, row=n,
                                      column=k) from None
+        reported.update(_text_stats(row, filename, n))
         timepoint = None
         if row.get("timepoint_months"):
             try:
@@ -490,9 +534,11 @@ def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progres
             except ValueError:
                 raise InputError(f"'{row['timepoint_months'][:40]}' is not a number",
                                  file=filename, row=n, column="timepoint_months") from None
-            if not 0 <= timepoint <= 1200:
-                raise InputError("must be from 0 to 1200 months", file=filename, row=n,
-                                 column="timepoint_months")
+            try:
+                validate_timepoint(timepoint)
+            except ValidationError as exc:
+                raise InputError("; ".join(exc.messages), file=filename, row=n,
+                                 column="timepoint_months") from None
         flag = row.get("illustrative", "").lower()
         if flag not in ("", "1", "0", "true", "false", "yes", "no"):
             raise InputError(f"'{flag[:20]}' is not true or false", file=filename, row=n,
@@ -512,18 +558,67 @@ def validate_findings_csv(raw: bytes, *, filename: str = "findings.csv", progres
     return out
 
 
+def _text_stats(row: dict, filename: str, n: int) -> dict:
+    """The text cells of a findings CSV row as stored in ``Finding.reported``."""
+    from whatworks.effects.cluster import parse_cluster_sizes
+
+    out = {}
+    if row.get("entered_as"):
+        out["entered_as"] = row["entered_as"].lower()
+    for name in ("cluster_sizes1", "cluster_sizes2"):
+        if row.get(name):
+            out[name] = row[name]
+    if row.get("cluster_sizes"):
+        try:
+            average, sizes1, sizes2 = parse_cluster_sizes(row["cluster_sizes"])
+        except InputError as exc:
+            raise InputError(exc.message, file=filename, row=n, column="cluster_sizes") from None
+        if sizes1 is None:
+            out["cluster_size"] = average
+        else:
+            out["cluster_sizes1"], out["cluster_sizes2"] = list(sizes1), list(sizes2)
+    for name in ("cluster_sizes1", "cluster_sizes2"):
+        if isinstance(out.get(name), list):
+            out[name] = [float(x) for x in out[name]]
+    return out
+
+
 # -- writing (one short transaction) -----------------------------------------------------------
 
-def write_findings(rows: list[dict], *, filename: str, user=None) -> int:
+def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict | None = None) -> int:
+    """Add the rows' findings: to the live tables for unpublished interventions, and to the draft
+    of a published one (``drafts.py``: readers see them when an administrator publishes). The
+    number sent to drafts goes in ``counts["findings_in_drafts"]``."""
+    from . import drafts
+
     def work():
         interventions = dict(Study.objects.filter(pk__in={r["study_id"] for r in rows})
                              .values_list("pk", "intervention_id"))
         findings = [Finding(intervention_id=interventions[r["study_id"]], **r) for r in rows]
+        held = {i.pk: i for i in Intervention.objects.filter(pk__in=set(interventions.values()))
+                if drafts.uses_draft(i)}
+        for intervention in held.values():
+            _to_draft(intervention, [f for f in findings if f.intervention_id == intervention.pk])
+        findings = [f for f in findings if f.intervention_id not in held]
         pairs = {(f.intervention_id, f.outcome_id) for f in findings}
         changes.lock_pairs(pairs)
         Finding.objects.bulk_create(findings, batch_size=500)
         changes.refresh_pairs(pairs, reason=f"findings imported from {filename}", user=user)
-        return len(findings)
+        if counts is not None and held:
+            counts["findings_in_drafts"] = len(rows) - len(findings)
+        return len(rows)
+
+    def _to_draft(intervention, findings):
+        def edit(snapshot):
+            refs = {s["ref"] for s in snapshot["studies"]}
+            for f in findings:
+                if f.study_id not in refs:
+                    raise _err(f"study {f.study.key!r} is removed in the draft of "
+                               f"{intervention.name}; publish or discard the draft first",
+                               filename, None)
+                snapshot["findings"].append(drafts.finding_item(
+                    f, f.study_id, drafts.new_ref(snapshot, intervention)))
+        drafts.change(intervention, edit, user=user)
 
     changes.require_editor(user)
     return changes.retrying(work)
@@ -582,7 +677,12 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
                                               "notes"], batch_size=500)
         counts["findings"] = len(plan.findings)
         changes.refresh_pairs(touched, reason="store imported", user=user)
-        for slug, old, new_status in plan.status_changes:
+        for slug, old, new_status, row in plan.status_changes:
+            why = changes.empty_because(Intervention.objects.get(slug=slug)) \
+                if new_status == Intervention.PUBLISHED else None
+            if why:
+                raise _err(f"'{slug}' cannot be published: {why}; or import it as 'draft'",
+                           plan.filename, "interventions", row, "status")
             record("publish" if new_status == Intervention.PUBLISHED else "unpublish", user=user,
                    target=slug, detail=f"{old} -> {new_status} (store import of {plan.filename})")
         return counts
@@ -597,7 +697,9 @@ def run(kind: str, raw: bytes, filename: str, *, user=None, progress=None) -> di
     store's counts). Raises InputError naming file, table, row and column."""
     if kind == "findings":
         rows = validate_findings_csv(raw, filename=filename, progress=progress)
-        return {"findings": write_findings(rows, filename=filename, user=user)}
+        extra: dict = {}
+        n = write_findings(rows, filename=filename, user=user, counts=extra)
+        return {"findings": n, **extra}
     data = parse_store(raw, filename)
     plan = validate_store(data, filename=filename, user=user, progress=progress)
     return write_store(plan, user=user)
@@ -670,4 +772,9 @@ def mark_if_stale(job: ImportJob) -> bool:
 
 
 def _describe(counts: dict) -> str:
+    if counts.get("findings_in_drafts"):
+        held = counts["findings_in_drafts"]
+        rest = _describe({k: v for k, v in counts.items() if k != "findings_in_drafts"})
+        return (f"{rest} ({held} of them to the drafts of published interventions: readers see "
+                "them when an administrator publishes)")
     return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items()) or "nothing"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 
@@ -11,13 +12,18 @@ from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 class SecurityHeadersMiddleware:
     CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+    #: An SVG chart opened on its own ("open full size") is a document: matplotlib styles it with
+    #: inline styles, which the page policy would block (drawing it all black). It may use those
+    #: and nothing else: no script, no fetch, no frame.
+    SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", self.CSP)
+        svg = response.get("Content-Type", "").startswith("image/svg+xml")
+        response.setdefault("Content-Security-Policy", self.SVG_CSP if svg else self.CSP)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
@@ -100,6 +106,8 @@ class RefuseNulBytesMiddleware:
 
 
 IMPORT_PATHS = ("/editor/import/", "/api/imports")
+# the trials pages' uploads (units to randomise, outcomes to analyse) share the limit
+UPLOAD_PATH = re.compile(r"^/trials/[-\w]+/(randomise|analyse)/?$")
 
 
 class ImportSizeMiddleware:
@@ -112,8 +120,9 @@ class ImportSizeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method == "POST" and request.path.rstrip("/") in {p.rstrip("/") for p in
-                                                                     IMPORT_PATHS}:
+        if request.method == "POST" and (
+                request.path.rstrip("/") in {p.rstrip("/") for p in IMPORT_PATHS}
+                or UPLOAD_PATH.match(request.path)):
             from django.conf import settings
 
             limit = settings.WHATWORKS_IMPORT_MAX_BYTES
@@ -130,3 +139,42 @@ class ImportSizeMiddleware:
                     return json_error(413, None, message)
                 return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class ServerTimingMiddleware:
+    """``Server-Timing`` on every response (``WHATWORKS_SERVER_TIMING=1``; off by default): the time
+    spent inside Django for this request (``app``; wall time), the CPU time of the thread that served
+    it (``cpu``: what the request itself cost, less disturbed by other processes on a busy machine),
+    in database queries (``db``, with their count)
+    and whether the page cache answered (``cache``: hit, miss or bypass). For benchmarks and
+    profiling (benchmarks/bench_store_cluster.py reads it); the W3C Server Timing format, so a
+    browser's developer tools show it too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        import time
+
+        from django.db import connection
+
+        queries = [0, 0.0]
+
+        def timed(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                queries[0] += 1
+                queries[1] += time.perf_counter() - started
+
+        started, cpu = time.perf_counter(), time.thread_time()
+        with connection.execute_wrapper(timed):
+            response = self.get_response(request)
+        app = (time.perf_counter() - started) * 1000
+        cpu = (time.thread_time() - cpu) * 1000
+        cache = getattr(request, "page_cache", "bypass")
+        response["Server-Timing"] = (f'app;dur={app:.2f}, cpu;desc="CPU of this thread";dur={cpu:.2f}, '
+                                     f'db;desc="{queries[0]} queries";dur={queries[1] * 1000:.2f}, '
+                                     f'cache;desc={cache}')
+        return response

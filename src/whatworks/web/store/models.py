@@ -7,14 +7,54 @@ Models hold inputs and cached results; the statistics live in the core (``whatwo
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 MAX_TAGS, MAX_TAG_LENGTH = 50, 200
-MAX_MONTHS = 1200  # 100 years: time points and follow-up
+MAX_MONTHS = 600  # 50 years: time points and follow-up
+FIRST_YEAR = 1900
+MAX_SAMPLE_SIZE = 10_000_000
+
+
+def next_year() -> int:
+    return date.today().year + 1
+
+
+def _in_range(what: str, low, high, unit: str = ""):
+    """A validator refusing values outside [low, high], naming the field and the range (every
+    route checks it: editor forms, the API and imports, through the model field)."""
+    def check(value) -> None:
+        top = high() if callable(high) else high
+        if value is not None and not low <= value <= top:
+            raise ValidationError(
+                f"{what} must be between {low:,} and {top:,}{unit}; {value:,} is outside that range",
+                code="range")
+    return check
+
+
+def validate_year(value) -> None:
+    """A publication year: 1900 to next year."""
+    _in_range("The year", FIRST_YEAR, next_year, " (next year)")(value)
+
+
+def validate_follow_up(value) -> None:
+    """Follow-up in months: 0 to 600 (50 years)."""
+    _in_range("Follow-up", 0, MAX_MONTHS, " months")(value)
+
+
+def validate_timepoint(value) -> None:
+    """A finding's time point in months after the start: 0 to 600."""
+    _in_range("The time point", 0, MAX_MONTHS, " months")(value)
+
+
+def validate_sample_size(value) -> None:
+    """A study's sample size: 1 to 10,000,000."""
+    _in_range("The sample size", 1, MAX_SAMPLE_SIZE, " people")(value)
 
 
 def validate_tags(value) -> None:
@@ -73,7 +113,7 @@ class Review(models.Model):
 
     key = models.SlugField(unique=True, max_length=120)
     citation = models.TextField()
-    year = models.PositiveIntegerField(null=True, blank=True)
+    year = models.PositiveIntegerField(null=True, blank=True, validators=[validate_year])
     amstar2 = models.CharField(max_length=20, choices=AMSTAR2, blank=True)
     url = models.URLField(blank=True)
 
@@ -168,15 +208,13 @@ class Study(models.Model):
 
     key = models.SlugField(unique=True, max_length=120)
     citation = models.TextField()
-    year = models.PositiveIntegerField(null=True, blank=True, validators=[
-        MinValueValidator(1900), MaxValueValidator(2100)])
+    year = models.PositiveIntegerField(null=True, blank=True, validators=[validate_year])
     design = models.CharField(max_length=20, choices=DESIGNS, db_index=True)
     country = models.CharField(max_length=80, blank=True, db_index=True)
-    sample_size = models.PositiveIntegerField(null=True, blank=True, validators=[
-        MinValueValidator(1), MaxValueValidator(100_000_000)])
+    sample_size = models.PositiveIntegerField(null=True, blank=True,
+                                              validators=[validate_sample_size])
     unit_of_randomisation = models.CharField(max_length=40, blank=True)
-    follow_up_months = models.FloatField(null=True, blank=True, validators=[
-        MinValueValidator(0), MaxValueValidator(MAX_MONTHS)])
+    follow_up_months = models.FloatField(null=True, blank=True, validators=[validate_follow_up])
     risk_of_bias = models.CharField(max_length=20, choices=RISK_OF_BIAS, blank=True)
     source = models.CharField(max_length=10, choices=SOURCES, default="manual")
     illustrative = models.BooleanField(default=False)
@@ -197,8 +235,7 @@ class Finding(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="findings")
     intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE, related_name="findings")
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="findings")
-    timepoint_months = models.FloatField(null=True, blank=True, validators=[
-        MinValueValidator(0), MaxValueValidator(MAX_MONTHS)])
+    timepoint_months = models.FloatField(null=True, blank=True, validators=[validate_timepoint])
     measure = models.CharField(max_length=10)
     reported = models.JSONField(default=dict)
     yi = models.FloatField(null=True, blank=True)
@@ -332,3 +369,50 @@ class ImportJob(models.Model):
     @property
     def finished_or_failed(self) -> bool:
         return self.state in (self.DONE, self.FAILED)
+
+
+class Draft(models.Model):
+    """The pending changes to an intervention that readers can already see (or could before it was
+    returned to draft): a JSON snapshot of the whole intervention (``store/drafts.py`` describes its
+    shape). Editors write here; an administrator publishes it onto the live tables."""
+
+    intervention = models.OneToOneField(Intervention, on_delete=models.CASCADE,
+                                        related_name="pending_draft")
+    snapshot = models.JSONField()
+    base = models.JSONField(default=dict, blank=True,
+                            help_text="the live state the snapshot was last rebased on")
+    version = models.PositiveIntegerField(default=1, help_text="raised by every change to the draft")
+    editors = models.JSONField(default=list, blank=True, help_text="usernames who changed it")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+
+class Revision(models.Model):
+    """A published revision of an intervention, kept forever: the snapshot that was made public,
+    what changed from the one before, who published and who edited it."""
+
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE,
+                                     related_name="revisions")
+    number = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    diff = models.JSONField(default=dict, blank=True)
+    summary = models.TextField(blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    editors = models.JSONField(default=list, blank=True)
+    published = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-number"]
+        unique_together = [("intervention", "number")]
+
+
+class FormSubmission(models.Model):
+    """A one-time form token, recorded when its form is saved (in the same transaction as the
+    write), so that Back-and-resubmit saves nothing twice."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    url = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from functools import wraps
 from pathlib import Path
 
@@ -48,11 +49,19 @@ class PageCache:
     after a change made by a process that never loaded these views.
     """
 
-    def __init__(self, cache=None, max_page_bytes: int = 4 * 2**20):
+    def __init__(self, cache=None, max_page_bytes: int = 4 * 2**20,
+                 local_bytes: int = 32 * 2**20):
         self._cache = cache  # None: Django's default cache, looked up when used
         self.max_page_bytes = max_page_bytes
         self.clock = time.time
         self._where = (None, "")  # (settings.DATA_DIR, the generation file's path) last used
+        # With a shared cache: this process's copies of the pages it read or wrote there, newest
+        # last, up to ``local_bytes`` of content. A page's key holds its generation, so a copy is
+        # never stale: the generation is still read from the shared cache on every request.
+        self.local_bytes = local_bytes
+        self._local: OrderedDict[str, tuple] = OrderedDict()
+        self._local_size = 0
+        self._local_lock = threading.Lock()
 
     @property
     def cache(self):
@@ -113,17 +122,45 @@ class PageCache:
         return f"pages:{generation}:{hashlib.sha256(key.encode()).hexdigest()}"
 
     def get(self, key: str, generation: str) -> tuple[bytes, str] | None:
-        entry = self.cache.get(self._key(key, generation))
+        hashed = self._key(key, generation)
+        entry = self._recall(hashed) if self.shared else None
+        if entry is None:
+            entry = self.cache.get(hashed)
+            if entry is not None and self.shared:
+                self._remember(hashed, entry)
         if entry is None or entry[0] < self.clock() or entry[1] != key:
             return None
         return entry[2], entry[3]
+
+    def _recall(self, hashed: str):
+        with self._local_lock:
+            entry = self._local.get(hashed)
+            if entry is not None:
+                self._local.move_to_end(hashed)
+            return entry
+
+    def _remember(self, hashed: str, entry: tuple) -> None:
+        size = len(entry[2]) + len(entry[1])
+        if size > self.local_bytes:
+            return
+        with self._local_lock:
+            old = self._local.pop(hashed, None)
+            if old is not None:
+                self._local_size -= len(old[2]) + len(old[1])
+            self._local[hashed] = entry
+            self._local_size += size
+            while self._local_size > self.local_bytes:
+                _, dropped = self._local.popitem(last=False)
+                self._local_size -= len(dropped[2]) + len(dropped[1])
 
     def put(self, key: str, generation: str, content: bytes, content_type: str,
             seconds: float) -> None:
         if len(key) + len(content) > self.max_page_bytes:
             return
-        self.cache.set(self._key(key, generation), (self.clock() + seconds, key, content, content_type),
-                       timeout=max(1, int(seconds) + 1))
+        hashed, entry = self._key(key, generation), (self.clock() + seconds, key, content, content_type)
+        self.cache.set(hashed, entry, timeout=max(1, int(seconds) + 1))
+        if self.shared:
+            self._remember(hashed, entry)
 
 
 PAGES = PageCache()
@@ -136,6 +173,8 @@ def _content_changed(sender, using=None, **kwargs):
 def connect_signals() -> None:
     """Renew the content generation whenever store content is saved or deleted."""
     for model in apps.get_app_config("store").get_models():
+        if model.__name__ in ("Draft", "FormSubmission"):  # not what readers see
+            continue
         post_save.connect(_content_changed, sender=model,
                           dispatch_uid=f"pages-save-{model.__name__}")
         post_delete.connect(_content_changed, sender=model,
@@ -172,6 +211,7 @@ def cached_for_readers(view):
         except Exception as exc:  # noqa: BLE001 - the cache server is down: render every page
             log.error("page cache unavailable: %s", exc)
             return view(request, *args, **kwargs)
+        request.page_cache = "miss" if hit is None else "hit"  # for Server-Timing
         if hit is not None:
             content_type, _, kept = hit[1].partition("\n")
             response = HttpResponse(hit[0], content_type=content_type)

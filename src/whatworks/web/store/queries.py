@@ -130,8 +130,14 @@ class Filters:
     @property
     def narrowed(self) -> bool:
         """Whether a filter other than the search is set (only then is "try fewer filters" advice)."""
-        return any([self.outcome, self.domain, self.effectiveness, self.strength is not None,
-                    self.cost_band, self.population, self.setting, self.design, self.uk])
+        return self.narrowed_count > 0
+
+    @property
+    def narrowed_count(self) -> int:
+        """How many filters other than the search are set (the "Filters (n active)" button)."""
+        return sum(map(bool, [self.outcome, self.domain, self.effectiveness,
+                              self.strength is not None, self.cost_band, self.population,
+                              self.setting, self.design, self.uk]))
 
 
 def filter_interventions(qs: QuerySet[Intervention], f: Filters) -> QuerySet[Intervention]:

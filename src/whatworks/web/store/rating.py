@@ -122,7 +122,7 @@ def save_result(intervention: Intervention, outcome: Outcome, result: EvidenceRa
                 reason: str, when, user=None, plot: bool = True):
     """Save what the core returned: the synthesis, the rating, and a history line on a change."""
     from .models import Rating, Synthesis
-    from .services import _forest_svg, _record_change
+    from .services import _forest_svg, _forest_table, _record_change
 
     Synthesis.objects.filter(intervention=intervention, outcome=outcome).delete()
     old = Rating.objects.filter(intervention=intervention, outcome=outcome).first()
@@ -134,6 +134,9 @@ def save_result(intervention: Intervention, outcome: Outcome, result: EvidenceRa
     values = synthesis_values(result)
     fit = forest_fit(result)
     svg = _forest_svg(fit, values["measure"], outcome) if (fit is not None and plot) else ""
+    if fit is not None:
+        values["result"] = {**values["result"],
+                            "forest": _forest_table(fit, values["measure"], result, intervention)}
     Synthesis.objects.create(intervention=intervention, outcome=outcome, forest_svg=svg, **values)
     rating = stored(result)
     new, _ = Rating.objects.update_or_create(

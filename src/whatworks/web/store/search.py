@@ -31,6 +31,7 @@ from whatworks.search.engine import SearchResult
 from .models import Intervention, Outcome, Rating
 
 _LOCK = threading.Lock()
+_BUILD = threading.Lock()  # one build at a time (see current_index)
 _CACHE: dict = {}          # change stamp -> (SearchIndex, content fingerprint); one entry
 
 
@@ -64,16 +65,24 @@ def _change_stamp() -> tuple:
 
 
 def current_index() -> tuple[SearchIndex, str]:
-    """The index of the current content and its SHA-256 fingerprint (rebuilt only on change)."""
+    """The index of the current content and its SHA-256 fingerprint (rebuilt only on change).
+
+    One thread builds it; the others searching meanwhile wait for that build instead of each
+    building the same index (about 0.2 s of CPU at 1,000 interventions: after an edit, every
+    thread of a server searching at once made that once per thread)."""
     stamp = _change_stamp()
     with _LOCK:
         cached = _CACHE.get(stamp)
     if cached is None:
-        docs, fingerprint = _rows()
-        cached = (SearchIndex(docs), fingerprint)
-        with _LOCK:
-            _CACHE.clear()
-            _CACHE[stamp] = cached
+        with _BUILD:
+            with _LOCK:
+                cached = _CACHE.get(stamp)
+            if cached is None:
+                docs, fingerprint = _rows()
+                cached = (SearchIndex(docs), fingerprint)
+                with _LOCK:
+                    _CACHE.clear()
+                    _CACHE[stamp] = cached
     return cached
 
 

@@ -8,18 +8,15 @@ published rules (``whatworks.ratings``); a change of level is kept in the rating
 from __future__ import annotations
 
 import io
-import math
-import warnings
 
 import numpy as np
 from django.utils import timezone
 
-from whatworks.effects import MEASURES, escalc
 from whatworks.errors import InputError, WhatWorksError
 
 from .models import Finding, Intervention, Outcome, Rating, RatingChange, Synthesis
 
-RATIO_MEASURES = {"RR", "OR", "PETO", "IRR", "ROM"}
+RATIO_MEASURES = {"RR", "OR", "PETO", "IRR", "ROM", "HR"}
 
 
 class FindingInputError(WhatWorksError):
@@ -32,47 +29,35 @@ class FindingInputError(WhatWorksError):
 
 def compute_effect(measure: str, reported: dict) -> tuple[float, float]:
     """The effect size and sampling variance of one finding from its reported statistics."""
-    if not measure or measure not in MEASURES:
-        raise FindingInputError({"measure": [f"choose one of {', '.join(MEASURES)}"]})
-    if not isinstance(reported, dict) or not reported:
-        raise FindingInputError({"reported": ["enter the reported statistics"]})
-    if "yi" in reported and "vi" in reported:
-        yi, vi = _number(reported, "yi"), _number(reported, "vi")
-        if vi <= 0:
-            raise FindingInputError({"vi": ["the sampling variance must be greater than 0"]})
-        return yi, vi
-    columns = {name: [_number(reported, name)] for name in reported}
+    entered = enter_effect(measure, reported)
+    return entered.yi, entered.vi
+
+
+def enter_effect(measure: str, reported: dict, *, reported_as: str | None = None):
+    """The core's :class:`~whatworks.effects.entry.Entered` for one finding (effect size, and the
+    cluster adjustment when its inputs are given); errors map to the fields to correct."""
+    from whatworks.effects.entry import effect_from_reported
+
+    if not measure:
+        raise FindingInputError({"measure": ["choose the effect measure"]})
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = escalc(measure, **columns)
+        return effect_from_reported(measure, reported, reported_as=reported_as)
     except InputError as exc:
-        field = exc.column or "reported"
-        raise FindingInputError({field: [_strip_location(str(exc))]}) from None
+        raise FindingInputError({exc.column or "reported": [exc.message]}) from None
     except WhatWorksError as exc:
         raise FindingInputError({"reported": [str(exc)]}) from None
-    yi, vi = float(out["yi"].iloc[0]), float(out["vi"].iloc[0])
-    if not (math.isfinite(yi) and math.isfinite(vi)):
-        needed = ", ".join("/".join(g) for g in MEASURES[measure].groups)
-        raise FindingInputError({"reported": [f"{measure} needs {needed}"]})
-    return yi, vi
 
 
-def _number(reported: dict, name: str) -> float:
-    value = reported.get(name)
-    if isinstance(value, bool):
-        raise FindingInputError({name: [f"'{value}' is not a number"]})
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise FindingInputError({name: [f"'{value}' is not a number"]}) from None
-    if not math.isfinite(x):
-        raise FindingInputError({name: ["must be a finite number"]})
-    return x
+def preview_effect(entered, outcome: Outcome | None):
+    """The core's words for an entered effect, read with the outcome's direction."""
+    from whatworks.effects.entry import preview
 
+    if outcome is None:
+        return preview(entered)
+    from .rating import core_outcome
 
-def _strip_location(message: str) -> str:
-    return message.split(": ", 1)[1] if message.startswith(("row ", "column ")) else message
+    core = core_outcome(outcome)
+    return preview(entered, outcome=core.phrase, direction=core.direction, unit=core.unit)
 
 
 def save_finding(finding: Finding, *, reason: str, user=None) -> Finding:
@@ -113,16 +98,22 @@ def _record_change(intervention, outcome, old, new, reason, when, user) -> None:
         explanation=new.explanation if new else "all findings were removed", user=user)
 
 
+def _evaluate_for_forest(synthesis: Synthesis):
+    from . import rating as adapter
+
+    return adapter.evaluate(
+        outcome=synthesis.outcome, intervention=synthesis.intervention,
+        findings=list(Finding.objects.filter(intervention_id=synthesis.intervention_id,
+                                             outcome_id=synthesis.outcome_id)
+                      .select_related("study")))
+
+
 def forest_svg(synthesis: Synthesis) -> str:
     """The synthesis's forest plot as SVG, drawn on first use and cached."""
     if not synthesis.forest_svg:
         from . import rating as adapter
 
-        fit = adapter.forest_fit(adapter.evaluate(
-            outcome=synthesis.outcome, intervention=synthesis.intervention,
-            findings=list(Finding.objects.filter(intervention_id=synthesis.intervention_id,
-                                                 outcome_id=synthesis.outcome_id)
-                          .select_related("study"))))
+        fit = adapter.forest_fit(_evaluate_for_forest(synthesis))
         if fit is None:
             return ""
         synthesis.forest_svg = _forest_svg(fit, synthesis.measure, synthesis.outcome)
@@ -130,15 +121,63 @@ def forest_svg(synthesis: Synthesis) -> str:
     return synthesis.forest_svg
 
 
+def has_forest(synthesis: Synthesis | None) -> bool:
+    """Whether the synthesis has a forest plot: one effect per study, one measure."""
+    return bool(synthesis is not None and synthesis.measure != "mixed" and synthesis.method
+                and synthesis.method != "ML3+CR2")
+
+
+def forest_table(synthesis: Synthesis) -> dict | None:
+    """The per-study numbers of the synthesis's forest plot (``Synthesis.result["forest"]``, saved
+    with the synthesis; filled in on first use for one saved before it was kept)."""
+    table = (synthesis.result or {}).get("forest")
+    if table is None:
+        from . import rating as adapter
+
+        result = _evaluate_for_forest(synthesis)
+        fit = adapter.forest_fit(result)
+        if fit is None:
+            return None
+        table = _forest_table(fit, synthesis.measure, result, synthesis.intervention)
+        synthesis.result = {**(synthesis.result or {}), "forest": table}
+        Synthesis.objects.filter(pk=synthesis.pk).update(result=synthesis.result)
+    return table
+
+
+#: How the store draws every forest plot (the plot and its table read the same options).
+FOREST_OPTIONS = {"pi_min_k": 3}
+FOREST_LABEL_WIDTH = 2.3  # inches: longer study labels wrap at word boundaries
+
+
+def _forest_table(fit, measure: str, result, intervention) -> dict:
+    """The core's forest table, each study row with its key, year and size (n)."""
+    from whatworks.synthesis.plots import forest_table
+
+    table = forest_table(fit, transform=np.exp if measure in RATIO_MEASURES else None,
+                         **FOREST_OPTIONS)
+    keys = list(result.pooled)
+    if len(keys) == len(table["studies"]):
+        years = dict(intervention.studies.filter(key__in=keys).values_list("key", "year"))
+        sizes = {d.study: d.n for d in result.studies}
+        for row, key in zip(table["studies"], keys, strict=True):
+            row.update(key=key, year=years.get(key), n=sizes.get(key))
+    table.update(measure=measure, measure_name=MEASURE_NAMES.get(measure, measure))
+    return table
+
+
 def _forest_svg(fit, measure: str, outcome: Outcome) -> str:
     from whatworks.synthesis.plots import forest_plot
 
     ratio = measure in RATIO_MEASURES
-    labels = {"RR": "Risk ratio", "OR": "Odds ratio", "IRR": "Rate ratio", "PETO": "Odds ratio",
-              "ROM": "Ratio of means", "SMD": "Standardised mean difference (Hedges' g)",
-              "MD": "Mean difference", "RD": "Risk difference"}
     fig = forest_plot(fit, transform=np.exp if ratio else None,
-                      xlabel=f"{labels.get(measure, measure)}: {outcome.name.lower()}")
+                      xlabel=f"{MEASURE_NAMES.get(measure, measure)}: {outcome.name.lower()}",
+                      better=outcome.direction, label_width=FOREST_LABEL_WIDTH, **FOREST_OPTIONS)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     return buf.getvalue()
+
+
+MEASURE_NAMES = {"RR": "Risk ratio", "OR": "Odds ratio", "IRR": "Rate ratio", "PETO": "Odds ratio",
+                 "ROM": "Ratio of means", "HR": "Hazard ratio",
+                 "SMD": "Standardised mean difference (Hedges' g)",
+                 "MD": "Mean difference", "RD": "Risk difference"}

@@ -81,8 +81,62 @@ def stage_assessments(project: prog.Project) -> list[prog.ProjectAssessment]:
     return [prog.assess(project, stage=s, records=recs) for s in prog.stages_with_criteria(project)]
 
 
-def to_record(t: Trial) -> TrialRecord:
-    return record_from_dict(t.record, source=f"trial {t.slug}")
+def to_record(t: Trial, *, verify: bool = False) -> TrialRecord:
+    """The trial's record with what was made on these pages laid over it: the stored allocation
+    (``randomisation``: method, seed, columns, software, the log's last hash; with ``verify``, the
+    result of verifying the log; ``balance`` when the record has none) and the analyses of uploaded
+    outcome files (``results``: the latest analysis of each named outcome replaces a result of
+    that name). The stored record itself is not changed."""
+    return record_from_dict(overlaid(t, verify=verify), source=f"trial {t.slug}")
+
+
+def overlaid(t: Trial, *, verify: bool = False) -> dict:
+    from .models import AllocationLogEntry, TrialAllocation, TrialAnalysisRecord
+
+    data = dict(t.record)
+    alloc = TrialAllocation.objects.filter(trial=t).first()
+    if alloc is not None:
+        last = AllocationLogEntry.objects.filter(trial=t).order_by("-index").first()
+        rand = dict(data.get("randomisation") or {})
+        rand.update({k: v for k, v in {
+            "method": alloc.method + (" (units enrolled one at a time)"
+                                      if alloc.mode == TrialAllocation.ENROLMENT else ""),
+            "seed": alloc.seed, "block": alloc.options.get("block"),
+            "cluster": alloc.options.get("cluster"),
+            "software": ", ".join(f"{k} {v}" for k, v in alloc.software.items()),
+            "generated_by": f"whatworks trial pages, {alloc.algorithm}, "
+                            f"{alloc.created_at:%Y-%m-%d %H:%M} UTC",
+            "log_sha256": last.hash if last else None}.items() if v not in (None, "")})
+        if verify:
+            from .allocation import verify as verify_log
+
+            v = verify_log(t)
+            rand["log_verification"] = (
+                f"intact: {v.n_entries} entries, {v.n_allocations} allocations"
+                + (", each arm replayed from the seed" if v.replayed else "")
+                if v.ok else f"BROKEN at entry {v.line}: {v.reason}")
+        data["randomisation"] = rand
+        if not data.get("arms") and not data.get("flow"):
+            data["arms"] = [{"key": a, "label": a} for a in alloc.arms]
+        if not data.get("balance") and alloc.balance:
+            data["balance"] = [
+                {"variable": r["covariate"], "level": "unit",
+                 "means": {a: r.get(f"mean_{a}") for a in alloc.arms}, "std_diff": r.get("std_diff")}
+                for r in alloc.balance]
+    analyses = list(TrialAnalysisRecord.objects.filter(trial=t).order_by("created_at", "id"))
+    if analyses:
+        latest = {a.outcome_name: a for a in analyses}
+        results = [r for r in (data.get("results") or [])
+                   if not (isinstance(r, dict) and r.get("outcome") in latest)]
+        for name, a in latest.items():
+            r = a.results
+            results.append({
+                "outcome": name, "primary": a.primary, "family": r.get("family"),
+                **{k: r.get(k) for k in ("estimate", "se", "ci_lower", "ci_upper", "p_value", "icc",
+                                         "effect_size", "ratio", "n", "n_clusters")},
+                "note": f"{a.model_text} Input SHA-256 {a.inputs_sha256}."})
+        data["results"] = results
+    return data
 
 
 def plan_bytes(t: Trial) -> bytes | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 
@@ -245,3 +246,257 @@ class PowerForm(forms.Form):
             "two_tailed": d["tails"] == "two",
             **params,
         }
+
+
+# ------------------------------------------------------------------ randomisation and analysis
+
+
+def _words(text: str) -> list[str]:
+    """'a, b c' -> ['a', 'b', 'c'] (commas or spaces)."""
+    return [w for w in re.split(r"[,\s]+", text or "") if w]
+
+
+def _numbers(text: str, kind, what: str) -> list | None:
+    words = _words(text)
+    if not words:
+        return None
+    try:
+        return [kind(w) for w in words]
+    except ValueError:
+        raise forms.ValidationError(f"give {what}, separated by spaces or commas") from None
+
+
+class UploadForm(forms.Form):
+    """A CSV file, or the same text pasted."""
+
+    file = forms.FileField(label="CSV file", required=False,
+                           help_text="UTF-8, a header row, one row per unit")
+    pasted = forms.CharField(label="Or paste the CSV here", required=False,
+                             help_text="up to 2.5 MB of text; upload larger files",
+                             widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}))
+
+    def clean(self):
+        from django.conf import settings
+
+        data = super().clean()
+        upload, pasted = data.get("file"), (data.get("pasted") or "").strip()
+        if not upload and not pasted:
+            raise forms.ValidationError("choose a CSV file or paste its text")
+        if upload and pasted:
+            raise forms.ValidationError("give a file or pasted text, not both")
+        limit = settings.WHATWORKS_IMPORT_MAX_BYTES
+        if upload and upload.size > limit:
+            self.add_error("file", f"is {upload.size:,} bytes; uploads are limited to {limit:,} "
+                                   "(WHATWORKS_IMPORT_MAX_BYTES); split the file")
+        return data
+
+    def content(self) -> tuple[str, bytes]:
+        d = self.cleaned_data
+        if d.get("file"):
+            return d["file"].name, d["file"].read()
+        return "pasted.csv", d["pasted"].strip().encode("utf-8") + b"\n"
+
+
+def _column_choices(cols, blank="(none)"):
+    return [("", blank)] + [(c, c) for c in cols]
+
+
+class RandomiseForm(forms.Form):
+    """The method, its columns (from the file's header) and options; the seed."""
+
+    upload = forms.IntegerField(widget=forms.HiddenInput)
+    fingerprint = forms.CharField(widget=forms.HiddenInput, required=False)
+    method = forms.ChoiceField(label="Method")
+    seed = forms.IntegerField(label="Seed", min_value=0, max_value=2**62,
+                              help_text="a whole number, drawn at random here; record it (the "
+                                        "allocation is re-derived from it)")
+    unit = forms.ChoiceField(label="Unit id column", required=False,
+                             help_text="default: the row number")
+    block = forms.ChoiceField(label="Block column", required=False,
+                              help_text="block-cluster (e.g. the local authority); stratified")
+    cluster = forms.ChoiceField(label="Cluster column", required=False,
+                                help_text="cluster, block-cluster, constrained (e.g. the school)")
+    strata = forms.MultipleChoiceField(label="Strata columns", required=False,
+                                       help_text="stratified; permuted blocks within strata")
+    covariates = forms.MultipleChoiceField(label="Covariates to balance (constrained)",
+                                           required=False, help_text="cluster means are balanced")
+    factors = forms.MultipleChoiceField(label="Minimisation factors", required=False)
+    arms = forms.CharField(label="Arms", initial="control treatment",
+                           help_text="two or more names separated by spaces; standardised "
+                                     "differences are the last arm minus the first")
+    ratio = forms.CharField(label="Allocation ratio", required=False,
+                            help_text="one whole number per arm, e.g. 1 1 (default equal)")
+    block_sizes = forms.CharField(label="Block sizes (permuted blocks)", required=False,
+                                  help_text="multiples of the ratio's sum; default 1, 2 and 3 "
+                                            "times it")
+    metric = forms.ChoiceField(label="Balance score (constrained)", initial="l2",
+                               choices=[("l2", "L2: sum of squared differences"),
+                                        ("l1", "L1: sum of absolute differences")])
+    cutoff = forms.FloatField(label="Allowed set: best fraction (constrained)", initial=0.1,
+                              min_value=0.0001, max_value=1)
+    max_enumerate = forms.IntegerField(label="Enumerate up to this many allocations (constrained)",
+                                       initial=100_000, min_value=1, max_value=1_000_000)
+    n_candidates = forms.IntegerField(label="Else sample this many distinct ones (constrained)",
+                                      initial=50_000, min_value=10, max_value=500_000)
+    samearmhi = forms.FloatField(label="Flag pairs together more often than (constrained)",
+                                 initial=0.75, min_value=0, max_value=1)
+    samearmlo = forms.FloatField(label="Flag pairs together less often than (constrained)",
+                                 initial=0.25, min_value=0, max_value=1)
+    weights = forms.CharField(label="Factor weights (minimisation)", required=False,
+                              help_text="one per factor, default 1 each")
+    p_best = forms.FloatField(label="Probability of the minimising arm (minimisation)",
+                              initial=0.8, min_value=0.01, max_value=1)
+    balance = forms.MultipleChoiceField(label="Balance table columns", required=False,
+                                        help_text="baseline variables for the table of "
+                                                  "standardised differences")
+
+    def __init__(self, *args, columns=(), **kwargs):
+        from whatworks.trials.randomise import METHODS
+
+        super().__init__(*args, **kwargs)
+        self.fields["method"].choices = [(m.name, f"{m.name}: {m.description}")
+                                         for m in METHODS.values()]
+        for name in ("unit", "block", "cluster"):
+            self.fields[name].choices = _column_choices(columns)
+        for name in ("strata", "covariates", "factors", "balance"):
+            self.fields[name].choices = [(c, c) for c in columns]
+            self.fields[name].widget.attrs["size"] = min(8, max(2, len(columns)))
+
+    def clean(self):
+        from whatworks.trials.randomise import METHODS
+
+        data = super().clean()
+        method = data.get("method")
+        for name, kind, what in (("ratio", int, "whole numbers"), ("block_sizes", int, "whole numbers"),
+                                 ("weights", float, "numbers")):
+            try:
+                data[name] = _numbers(data.get(name) or "", kind, what)
+            except forms.ValidationError as e:
+                self.add_error(name, e)
+        data["arms"] = _words(data.get("arms") or "")
+        if len(data["arms"]) < 2 or len(set(data["arms"])) != len(data["arms"]):
+            self.add_error("arms", "give two or more different arm names")
+        if method in METHODS:
+            labels = {"strata": "strata columns", "block": "a block column",
+                      "cluster": "a cluster column", "covariates": "covariates",
+                      "factors": "minimisation factors"}
+            for need in METHODS[method].needs:
+                if need == "strata" and data.get("block"):
+                    continue
+                if not data.get(need):
+                    self.add_error(need, f"the {method} method needs {labels[need]}")
+        return data
+
+    def options(self) -> dict:
+        d = self.cleaned_data
+        keys = ("unit", "block", "cluster", "strata", "covariates", "factors", "arms", "ratio",
+                "block_sizes", "metric", "cutoff", "max_enumerate", "n_candidates", "samearmhi",
+                "samearmlo", "weights", "p_best")
+        out = {k: d.get(k) for k in keys}
+        return {k: v for k, v in out.items() if v not in (None, "", [])}
+
+
+class EnrolmentStartForm(forms.Form):
+    """Minimisation for units enrolled one at a time: the factors and the seed."""
+
+    seed = forms.IntegerField(label="Seed", min_value=0, max_value=2**62,
+                              help_text="a whole number, drawn at random here; record it")
+    factors = forms.CharField(label="Minimisation factors",
+                              help_text="names separated by spaces, e.g. sex age_group site")
+    arms = forms.CharField(label="Arms", initial="control treatment")
+    ratio = forms.CharField(label="Allocation ratio", required=False,
+                            help_text="one whole number per arm (default equal)")
+    weights = forms.CharField(label="Factor weights", required=False,
+                              help_text="one per factor, default 1 each")
+    p_best = forms.FloatField(label="Probability of the minimising arm", initial=0.8,
+                              min_value=0.01, max_value=1)
+
+    def clean(self):
+        data = super().clean()
+        data["factors"] = _words(data.get("factors") or "")
+        data["arms"] = _words(data.get("arms") or "")
+        if len(data["arms"]) < 2 or len(set(data["arms"])) != len(data["arms"]):
+            self.add_error("arms", "give two or more different arm names")
+        for name, kind, what in (("ratio", int, "whole numbers"), ("weights", float, "numbers")):
+            try:
+                data[name] = _numbers(data.get(name) or "", kind, what)
+            except forms.ValidationError as e:
+                self.add_error(name, e)
+        return data
+
+
+class EnrolForm(forms.Form):
+    """One more unit: its id and its level of each factor."""
+
+    unit = forms.CharField(label="Unit id", max_length=200)
+
+    def __init__(self, *args, factors=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for f in factors:
+            self.fields[f"level_{f}"] = forms.CharField(label=f"{f}", max_length=200)
+        self.factors = list(factors)
+
+    def levels(self) -> dict:
+        return {f: self.cleaned_data[f"level_{f}"] for f in self.factors}
+
+
+class AnalyseForm(forms.Form):
+    """The columns of an outcome file (from its header), the family, and what to call the result."""
+
+    upload = forms.IntegerField(widget=forms.HiddenInput)
+    outcome = forms.ChoiceField(label="Outcome column")
+    treatment_from = forms.ChoiceField(
+        label="Treatment from", initial="file",
+        choices=[("file", "a column of the file"), ("allocation", "the allocation stored here")])
+    treatment = forms.ChoiceField(label="Treatment column", required=False,
+                                  help_text="0/1 or two labels; with the stored allocation, a "
+                                            "column to check against it (optional)")
+    treated = forms.CharField(label="Treated arm (label)", required=False,
+                              help_text="default: 1, or the later label in sort order; with the "
+                                        "stored allocation, its last arm")
+    match_by = forms.ChoiceField(label="Column of ids to match with the allocation", required=False)
+    match_key = forms.ChoiceField(label="The ids are the allocation's", initial="unit", required=False,
+                                  choices=[("unit", "unit ids"), ("cluster", "cluster ids")])
+    cluster = forms.ChoiceField(label="Cluster column (random intercept)")
+    block = forms.ChoiceField(label="Block or stratum column (fixed effects)", required=False)
+    covariates = forms.MultipleChoiceField(label="Baseline covariates", required=False)
+    exposure = forms.ChoiceField(label="Exposure column (counts: log offset)", required=False)
+    family = forms.ChoiceField(label="Family",
+                               choices=[("gaussian", "gaussian: continuous outcome"),
+                                        ("binomial", "binomial: 0/1 outcome"),
+                                        ("poisson", "Poisson: counts"),
+                                        ("negbin", "negative binomial: overdispersed counts")])
+    outcome_name = forms.CharField(label="Name of the result", required=False, max_length=200,
+                                   help_text="the outcome as the report and the Evidence Store "
+                                             "mapping name it (default: the column)")
+    primary = forms.BooleanField(label="This is the primary outcome", required=False)
+
+    def __init__(self, *args, columns=(), allocation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("outcome", "cluster"):
+            self.fields[name].choices = _column_choices(columns, "(choose a column)")
+        for name in ("treatment", "match_by", "block", "exposure"):
+            self.fields[name].choices = _column_choices(columns)
+        self.fields["covariates"].choices = [(c, c) for c in columns]
+        self.fields["covariates"].widget.attrs["size"] = min(8, max(2, len(columns)))
+        self.has_allocation = allocation is not None
+        if not self.has_allocation:
+            self.fields["treatment_from"].choices = [("file", "a column of the file")]
+            for name in ("match_by", "match_key"):
+                del self.fields[name]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("treatment_from") == "allocation":
+            if not data.get("match_by"):
+                self.add_error("match_by", "choose the column of ids to match with the allocation")
+        elif not data.get("treatment"):
+            self.add_error("treatment", "choose the treatment column (or take it from the "
+                                        "stored allocation)")
+        return data
+
+    def options(self) -> dict:
+        d = self.cleaned_data
+        out = {k: d.get(k) for k in ("outcome", "treatment", "cluster", "block", "covariates",
+                                     "exposure", "family", "treated")}
+        return {k: v for k, v in out.items() if v not in (None, "", [])}

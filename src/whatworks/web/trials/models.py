@@ -113,3 +113,127 @@ class Trial(models.Model):
 
     def __str__(self):
         return self.title
+
+
+# ------------------------------------------------------------------ randomisation and analysis
+
+
+class TrialUpload(models.Model):
+    """A file an editor uploaded (or pasted) for a trial: the units to randomise or the outcomes to
+    analyse. Kept so that the choices made after upload, and the saved results, name their input
+    by its SHA-256."""
+
+    UNITS, OUTCOMES = "units", "outcomes"
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="uploads")
+    kind = models.CharField(max_length=10, choices=[(UNITS, "units"), (OUTCOMES, "outcomes")])
+    filename = models.CharField(max_length=200)
+    content = models.BinaryField(editable=False)
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+
+class TrialAllocation(models.Model):
+    """A trial's allocation, made here: one per trial (the one-to-one key is what refuses a second
+    randomisation, Back-and-resubmit included). ``rows`` is the realised list (unit, arm and the
+    design columns used); ``mode`` is ``batch`` (a whole units file, sealed log) or ``enrolment``
+    (minimisation, one unit at a time, open log)."""
+
+    BATCH, ENROLMENT = "batch", "enrolment"
+    trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="allocation")
+    mode = models.CharField(max_length=10, choices=[(BATCH, "batch"), (ENROLMENT, "enrolment")])
+    upload = models.ForeignKey(TrialUpload, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+")
+    method = models.CharField(max_length=20)
+    seed = models.BigIntegerField()
+    algorithm = models.CharField(max_length=100)
+    arms = models.JSONField()
+    ratio = models.JSONField()
+    options = models.JSONField(default=dict)
+    software = models.JSONField(default=dict)
+    units_sha256 = models.CharField(max_length=64, blank=True)
+    rows = models.JSONField(default=list)
+    balance_columns = models.JSONField(default=list)
+    balance = models.JSONField(default=list, help_text="balance_table rows (standardised differences)")
+    constrained = models.JSONField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class AppendOnlyError(Exception):
+    """An attempt to change or delete an audit log entry."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("allocation log entries are append-only; they cannot be updated")
+
+    def delete(self):
+        raise AppendOnlyError("allocation log entries are append-only; they cannot be deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("allocation log entries are append-only; they cannot be updated")
+
+
+class AllocationLogEntry(models.Model):
+    """One line of a trial's allocation log, exactly as :mod:`whatworks.trials.audit` wrote it
+    (canonical JSON, hash-chained). Append-only: saving an existing row, ``delete()`` and queryset
+    ``update()``/``delete()`` raise :class:`AppendOnlyError`; the unique (trial, index) key refuses
+    two entries at one place in the chain; a trial with a log cannot be deleted (PROTECT). A row
+    changed behind Django's back (raw SQL) is caught by verification: the line no longer hashes to
+    its chain."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="log_entries")
+    index = models.PositiveIntegerField()
+    kind = models.CharField(max_length=12)
+    line = models.TextField()
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["trial", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "index"], name="one_log_entry_per_place")
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or kwargs.get("force_update"):
+            raise AppendOnlyError("allocation log entries are append-only; they cannot be updated")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("allocation log entries are append-only; they cannot be deleted")
+
+
+class TrialAnalysisRecord(models.Model):
+    """An analysis of an uploaded outcome file: its inputs' SHA-256, the options, the software
+    versions and the core's results (``TrialAnalysis.to_dict()``); the report and publishing read
+    it as one of the record's results."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="analyses")
+    upload = models.ForeignKey(TrialUpload, on_delete=models.PROTECT, related_name="+")
+    outcome_name = models.CharField(max_length=200, help_text="the outcome as named in the results")
+    primary = models.BooleanField(default=False)
+    inputs_sha256 = models.CharField(max_length=64)
+    options = models.JSONField()
+    software = models.JSONField(default=dict)
+    results = models.JSONField()
+    join = models.JSONField(null=True, blank=True, help_text="the join with the stored allocation")
+    model_text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

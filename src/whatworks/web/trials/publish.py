@@ -3,9 +3,14 @@ the study and findings are; the store's write services (``store/changes.py``) sa
 the synthesis and rating of every intervention x outcome touched, with a line in the rating history.
 
 Administrators only (publication is theirs by the store's rules). Idempotent: the study's key is
-``trial-<slug>``, findings are matched by outcome and time point, so publishing again updates them;
-a finding this trial published before whose result is no longer mapped is removed. All or nothing:
-one transaction.
+``trial-<slug>``, findings are matched by outcome and time point, so publishing again updates them,
+and publishing the same record again writes nothing; a finding this trial published before whose
+result is no longer mapped is removed. All or nothing: one transaction.
+
+Never a second copy: if the trial's study is already in the store under another key (curated from
+the trial's report), the core's ``existing_study`` refuses with a message offering to update that
+study instead (``update=`` here, or ``evidence_store.study`` in the record); see
+``whatworks.trials.publish`` for the rule.
 """
 
 from __future__ import annotations
@@ -13,9 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from whatworks.errors import WhatWorksError
-from whatworks.trials.publish import Publication, publication
+from whatworks.trials.publish import (
+    Existing,
+    Publication,
+    StoredFinding,
+    StoredStudy,
+    existing_study,
+    match_findings,
+    publication,
+    published_note,
+)
 
 from ..store import changes
 from ..store.models import Finding, Intervention, Outcome, Study
@@ -35,22 +50,64 @@ class Published:
     created: bool
     saved: int
     removed: int
+    existing: Existing | None = None  # the existing study updated, and why (None: its own new study)
+    changed: bool = True  # False when the store already held exactly this publication
 
 
-def prepare(trial: Trial, *, intervention: str | None = None) -> Publication:
+def prepare(trial: Trial, *, intervention: str | None = None, update: str | None = None,
+            check: bool = True) -> Publication:
     """What publishing would write (nothing is saved). The intervention is the one chosen, else the
-    record's ``evidence_store.intervention``, else the trial's project's."""
+    record's ``evidence_store.intervention``, else the trial's project's. With ``check``, raises the
+    core's ``DuplicateStudyError`` if the trial's study is already in the store under another key
+    (so the trial page says so before anyone publishes)."""
     record = core.to_record(trial)
     declared = record.get("evidence_store.intervention")
     if not intervention and not declared and trial.project_id:
         intervention = trial.project.intervention or None
-    return publication(record, intervention=intervention)
+    pub = publication(record, intervention=intervention)
+    if check:
+        existing_study(pub, candidates(pub, update=update), update=update)
+    return pub
 
 
-def publish(trial: Trial, *, user, intervention: str | None = None) -> Published:
-    """Create or update the trial's study and findings through the store's services."""
+def _stored(study: Study) -> StoredStudy:
+    return StoredStudy(key=study.key, citation=study.citation, year=study.year,
+                       intervention=study.intervention.slug,
+                       findings=tuple(_stored_finding(f) for f in study.findings.all()))
+
+
+def _stored_finding(f: Finding) -> StoredFinding:
+    return StoredFinding(outcome=f.outcome.slug, timepoint_months=f.timepoint_months, measure=f.measure,
+                         yi=f.yi, vi=f.vi, notes=f.notes)
+
+
+def candidates(pub: Publication, *, update: str | None = None) -> list[StoredStudy]:
+    """The store studies that could be this trial's (the core's ``existing_study`` decides): those under
+    the intervention published to, its own key, the one named, those holding its findings, and those
+    whose citation may carry its identifiers or title."""
+    q = Q(key=pub.study.key) | Q(findings__notes__startswith=published_note(pub.trial))
+    if pub.intervention:
+        q |= Q(intervention__slug=pub.intervention)
+    for key in (update, pub.identity.get("study")):
+        if key:
+            q |= Q(key=key)
+    for ident in pub.identity.get("registration", ()) + pub.identity.get("doi", ()):
+        q |= Q(citation__icontains=ident)  # the core compares without punctuation: a coarse first pass
+    if pub.study.year is not None:
+        q |= Q(year=pub.study.year)
+    rows = Study.objects.filter(q).distinct().select_related("intervention") \
+        .prefetch_related("findings__outcome")
+    return [_stored(s) for s in rows]
+
+
+def publish(trial: Trial, *, user, intervention: str | None = None, update: str | None = None) -> Published:
+    """Create or update the trial's study and findings through the store's services.
+
+    ``update``: the key of an existing store study that is this trial's ("update the existing
+    study"); needed when the trial's study is already in the store under another key.
+    """
     changes.require_admin(user, "publish trial results to the Evidence Store")
-    pub = prepare(trial, intervention=intervention)
+    pub = prepare(trial, intervention=intervention, check=False)
     if not pub.intervention:
         raise PublishError("choose the Evidence Store intervention this trial evaluates (or declare "
                            "evidence_store.intervention in the record)")
@@ -66,37 +123,51 @@ def publish(trial: Trial, *, user, intervention: str | None = None) -> Published
                            "outcomes; use the slugs on the outcomes page")
     reason = (f"trial {pub.trial} published (record SHA-256 {pub.record_sha256[:12]})")
 
+    study_fields = ["design", "sample_size", "unit_of_randomisation", "follow_up_months", "risk_of_bias",
+                    "illustrative", "source"]
+
     def work():
-        study = Study.objects.filter(key=pub.study.key).first()
+        found = existing_study(pub, candidates(pub, update=update), update=update)
+        study = Study.objects.filter(key=found.key if found else pub.study.key).first()
         created = study is None
         study = study or Study(key=pub.study.key)
         s = pub.study
-        for name in ("citation", "year", "design", "country", "sample_size", "unit_of_randomisation",
-                     "follow_up_months", "risk_of_bias", "illustrative", "source"):
+        names = list(study_fields)
+        keep_curated = found is not None and found.key != pub.study.key
+        for name, field in (("citation", "citation"), ("year", "year"), ("country", "country")):
+            # an existing study keeps its own citation, year and country unless the record declares them
+            if not keep_curated or (trial.record.get("evidence_store") or {}).get(field) is not None:
+                names.append(name)
+        before = {n: getattr(study, n) for n in names + ["intervention_id"]} if not created else None
+        for name in names:
             setattr(study, name, getattr(s, name))
         study.intervention = target
-        _valid(study, exclude=["intervention"])
-        changes.save_study(study, user=user, reason=reason)
-        mine = [f for f in study.findings.all() if f.notes.startswith(f"Published from trial {pub.trial},")]
-        existing = {(f.outcome_id, f.timepoint_months): f for f in mine}
+        study_changed = created or before != {n: getattr(study, n) for n in names + ["intervention_id"]}
+        if study_changed:
+            _valid(study, exclude=["intervention"])
+            changes.save_study(study, user=user, reason=reason)
+        rows = list(study.findings.select_related("outcome").order_by("pk"))
+        matched, stale = match_findings(pub, found, [_stored_finding(f) for f in rows])
         saved = 0
-        for fi in pub.findings:
-            outcome = outcomes[fi.outcome]
-            finding = existing.pop((outcome.pk, fi.timepoint_months), None) or Finding(study=study)
-            finding.outcome, finding.timepoint_months = outcome, fi.timepoint_months
-            finding.measure, finding.reported = fi.measure, fi.reported
-            finding.notes, finding.illustrative = fi.notes, s.illustrative
-            finding.intervention = target
+        for i, fi in enumerate(pub.findings):
+            finding = rows[matched[i]] if i in matched else Finding(study=study)
+            new = {"outcome_id": outcomes[fi.outcome].pk, "timepoint_months": fi.timepoint_months,
+                   "measure": fi.measure, "reported": fi.reported, "notes": fi.notes,
+                   "illustrative": s.illustrative, "intervention_id": target.pk}
+            if finding.pk and all(getattr(finding, k) == v for k, v in new.items()):
+                continue  # already exactly this: publishing again writes nothing
+            for k, v in new.items():
+                setattr(finding, k, v)
             changes.save_finding(finding, reason=f"{reason}: {fi.result_outcome}", user=user)
             saved += 1
-        for stale in existing.values():
-            changes.delete_finding(stale, reason=f"{reason}: result no longer published", user=user)
-        return study, created, saved, len(existing)
+        for j in stale:
+            changes.delete_finding(rows[j], reason=f"{reason}: result no longer published", user=user)
+        return study, created, saved, len(stale), found, study_changed
 
     # one transaction for the whole publication, retried from the start on a lock or deadlock
-    study, created, saved, removed = changes.retrying(work)
+    study, created, saved, removed, found, study_changed = changes.retrying(work)
     return Published(publication=pub, intervention=target, study=study, created=created, saved=saved,
-                     removed=removed)
+                     removed=removed, existing=found, changed=bool(study_changed or saved or removed))
 
 
 def _valid(obj, *, exclude) -> None:

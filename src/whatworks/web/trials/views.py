@@ -7,8 +7,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from whatworks.errors import WhatWorksError
@@ -16,8 +17,29 @@ from whatworks.errors import WhatWorksError
 from ..accounts.roles import is_admin, is_editor
 from ..store.editor import editor_required
 from . import core
-from .forms import CriterionForm, DecisionForm, EvaluationForm, PowerForm, ProjectForm, ResultForm, TrialForm
-from .models import Criterion, Project, Trial
+from .forms import (
+    AnalyseForm,
+    CriterionForm,
+    DecisionForm,
+    EnrolForm,
+    EnrolmentStartForm,
+    EvaluationForm,
+    PowerForm,
+    ProjectForm,
+    RandomiseForm,
+    ResultForm,
+    TrialForm,
+    UploadForm,
+)
+from .models import (
+    AllocationLogEntry,
+    Criterion,
+    Project,
+    Trial,
+    TrialAllocation,
+    TrialAnalysisRecord,
+    TrialUpload,
+)
 
 
 @require_GET
@@ -80,6 +102,9 @@ def trial(request, slug):
             "checklist": checklist(record),
             "flow_svg": flow_svg_text,
             "error": error,
+            "analyses": TrialAnalysisRecord.objects.filter(trial=t),
+            "is_editor": is_editor(request.user),
+            **_allocation_context(request, t),
             **_publication_context(request, t),
         },
     )
@@ -138,7 +163,7 @@ def trial_report(request, slug):
 
     t = get_object_or_404(Trial, slug=slug)
     try:
-        html = report_html(core.to_record(t), plan_content=core.plan_bytes(t))
+        html = report_html(core.to_record(t, verify=True), plan_content=core.plan_bytes(t))
     except WhatWorksError as e:
         return HttpResponse(f"The report cannot be made: {e}", status=409, content_type="text/plain")
     return HttpResponse(html)
@@ -155,7 +180,7 @@ def trial_report_pdf(request, slug):
     try:
         with tempfile.TemporaryDirectory() as tmp:
             body = report_pdf(
-                core.to_record(t), Path(tmp) / "report.pdf", plan_content=core.plan_bytes(t)
+                core.to_record(t, verify=True), Path(tmp) / "report.pdf", plan_content=core.plan_bytes(t)
             ).read_bytes()
     except WhatWorksError as e:
         return HttpResponse(f"The PDF cannot be made: {e}", status=409, content_type="text/plain")
@@ -332,3 +357,285 @@ def trial_new(request):
         "trials/form.html",
         {"form": form, "heading": "Add a trial record", "button": "Add trial", "multipart": True},
     )
+
+
+# ------------------------------------------------------------------ randomisation and analysis
+
+
+def _draw_seed() -> int:
+    import secrets
+
+    return secrets.randbelow(10**9)
+
+
+def _upload_or_404(t: Trial, kind: str, pk) -> TrialUpload:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404("no such upload") from None
+    return get_object_or_404(TrialUpload, trial=t, kind=kind, pk=pk)
+
+
+def _take_upload(request, t: Trial, kind: str):
+    """Save the upload form's file (or pasted text); the upload, or the form with its errors."""
+    from . import allocation as svc
+
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return None, form
+    name, raw = form.content()
+    try:
+        return svc.save_upload(t, kind, name, raw, request.user), form
+    except WhatWorksError as e:
+        form.add_error(None, str(e))
+        return None, form
+
+
+@editor_required
+def trial_randomise(request, slug):
+    """Upload the units -> choose the method and its columns, the seed -> preview the balance ->
+    confirm (stored with its log). Refused once the trial has an allocation."""
+    from . import allocation as svc
+
+    t = get_object_or_404(Trial, slug=slug)
+    if TrialAllocation.objects.filter(trial=t).exists():
+        messages.error(request, svc.already_message(t) + ".")
+        return redirect("trials:trial", slug=slug)
+    ctx = {"trial": t, "enrol_form": EnrolmentStartForm(initial={"seed": _draw_seed()})}
+    step = request.POST.get("step") if request.method == "POST" else None
+    if step == "upload":
+        upload, form = _take_upload(request, t, TrialUpload.UNITS)
+        if upload is None:
+            return render(request, "trials/randomise.html", {**ctx, "upload_form": form}, status=400)
+        return redirect(f"{request.path}?upload={upload.pk}")
+    upload_id = request.POST.get("upload") if step else request.GET.get("upload")
+    if not upload_id:
+        return render(request, "trials/randomise.html", {**ctx, "upload_form": UploadForm()})
+    upload = _upload_or_404(t, TrialUpload.UNITS, upload_id)
+    cols = svc.columns(upload)
+    if step not in ("preview", "confirm"):
+        record_arms = [k for k, _ in core.to_record(t).arms] if t.record.get("arms") else None
+        form = RandomiseForm(columns=cols, initial={
+            "upload": upload.pk, "seed": _draw_seed(),
+            "arms": " ".join(record_arms) if record_arms else "control treatment"})
+        return render(request, "trials/randomise.html", {**ctx, "upload": upload, "form": form})
+    form = RandomiseForm(request.POST, columns=cols)
+    ctx.update(upload=upload, form=form)
+    if not form.is_valid():
+        return render(request, "trials/randomise.html", ctx, status=400)
+    d = form.cleaned_data
+    kwargs = {"method": d["method"], "seed": d["seed"], "options": form.options(),
+              "balance_columns": d.get("balance") or []}
+    try:
+        if step == "confirm":
+            if not d.get("fingerprint"):
+                raise WhatWorksError("preview the allocation before confirming it")
+            svc.randomise_trial(t, upload, user=request.user, fingerprint=d["fingerprint"],
+                                **kwargs)
+            messages.success(request, f"{t.title} is randomised; the allocation and its log are "
+                                      "stored.")
+            return redirect(reverse("trials:trial", args=[slug]) + "#allocation-h")
+        ctx["preview"] = p = svc.preview(upload, **kwargs)
+        ctx["preview_balance"] = _balance_rows(svc._records(p.balance), p.allocation.arms)
+        ctx["confirm_form"] = RandomiseForm(columns=cols, initial={
+            **{k: v for k, v in request.POST.items() if k in form.fields},
+            "fingerprint": p.fingerprint, **{k: request.POST.getlist(k) for k in
+                                             ("strata", "covariates", "factors", "balance")}})
+    except svc.AlreadyRandomised as e:
+        messages.error(request, f"{e}.")
+        return redirect("trials:trial", slug=slug)
+    except WhatWorksError as e:
+        ctx["error"] = str(e)
+        return render(request, "trials/randomise.html", ctx, status=400)
+    return render(request, "trials/randomise.html", ctx)
+
+
+@editor_required
+@require_POST
+def trial_enrol_start(request, slug):
+    """Start minimisation for units enrolled one at a time (an open log)."""
+    from . import allocation as svc
+
+    t = get_object_or_404(Trial, slug=slug)
+    form = EnrolmentStartForm(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            svc.start_enrolment(t, seed=d["seed"], factors=d["factors"], arms=d["arms"],
+                                ratio=d.get("ratio"), weights=d.get("weights"), p_best=d["p_best"],
+                                user=request.user)
+        except svc.AlreadyRandomised as e:
+            messages.error(request, f"{e}.")
+            return redirect("trials:trial", slug=slug)
+        except WhatWorksError as e:
+            form.add_error(None, str(e))
+        else:
+            messages.success(request, "Enrolment by minimisation has started; add units one at a "
+                                      "time below.")
+            return redirect(reverse("trials:trial", args=[slug]) + "#enrol-h")
+    return render(request, "trials/randomise.html",
+                  {"trial": t, "upload_form": UploadForm(), "enrol_form": form}, status=400)
+
+
+@editor_required
+@require_POST
+def trial_enrol(request, slug):
+    """Allocate one more unit by minimisation; its arm is shown and it is appended to the log."""
+    from . import allocation as svc
+
+    t = get_object_or_404(Trial, slug=slug)
+    alloc = get_object_or_404(TrialAllocation, trial=t)
+    form = EnrolForm(request.POST, factors=alloc.options.get("factors", []))
+    if form.is_valid():
+        try:
+            arm = svc.enrol(t, unit=form.cleaned_data["unit"], levels=form.levels(),
+                            user=request.user)
+        except WhatWorksError as e:
+            messages.error(request, f"Not enrolled: {e}")
+        else:
+            messages.success(request, f"Unit {form.cleaned_data['unit']} is allocated to {arm}.")
+    else:
+        messages.error(request, "Not enrolled: " + "; ".join(
+            f"{form.fields[k].label if k in form.fields else k}: {' '.join(v)}"
+            for k, v in form.errors.items()))
+    return redirect(reverse("trials:trial", args=[slug]) + "#enrol-h")
+
+
+@editor_required
+@require_POST
+def trial_enrol_close(request, slug):
+    """Seal the enrolment log: no more units."""
+    from . import allocation as svc
+
+    t = get_object_or_404(Trial, slug=slug)
+    get_object_or_404(TrialAllocation, trial=t)
+    try:
+        n = svc.close_enrolment(t)
+    except WhatWorksError as e:
+        messages.error(request, f"Not closed: {e}")
+    else:
+        messages.success(request, f"Enrolment closed with {n} units; the log is sealed.")
+    return redirect(reverse("trials:trial", args=[slug]) + "#log-h")
+
+
+@require_GET
+def allocation_csv(request, slug):
+    from . import allocation as svc
+
+    t = get_object_or_404(Trial, slug=slug)
+    alloc = get_object_or_404(TrialAllocation, trial=t)
+    response = HttpResponse(svc.allocation_csv(alloc), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{t.slug}-allocation.csv"'
+    return response
+
+
+@require_GET
+def allocation_log(request, slug):
+    from . import allocation as svc
+
+    t = get_object_or_404(Trial, slug=slug)
+    get_object_or_404(TrialAllocation, trial=t)
+    response = HttpResponse(svc.log_text(t).encode("utf-8"),
+                            content_type="application/jsonl; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{t.slug}-allocation-log.jsonl"'
+    return response
+
+
+def _allocation_context(request, t: Trial) -> dict:
+    """The stored allocation, its balance table and log for the trial page (and the verification
+    when asked for)."""
+    from . import allocation as svc
+
+    alloc = TrialAllocation.objects.filter(trial=t).first()
+    if alloc is None:
+        return {}
+    out = {"allocation": alloc,
+           "counts": {a: sum(1 for r in alloc.rows if r["arm"] == a) for a in alloc.arms},
+           "alloc_rows": alloc.rows[:500], "alloc_columns": _row_columns(alloc.rows),
+           "log_entries": AllocationLogEntry.objects.filter(trial=t).order_by("index")}
+    out["log_count"] = out["log_entries"].count()
+    last = out["log_entries"].last()
+    out["log_head"] = last.hash if last else ""
+    balance = alloc.balance if alloc.mode == TrialAllocation.BATCH else svc.enrolment_balance(alloc)
+    out["balance_rows"] = _balance_rows(balance, alloc.arms)
+    if request.GET.get("verify"):
+        out["verification"] = svc.verify(t)
+    out["sealed"] = out["log_entries"].filter(kind="seal").exists()
+    if alloc.mode == TrialAllocation.ENROLMENT and is_editor(request.user) and not out["sealed"]:
+        out["enrol_form"] = EnrolForm(factors=alloc.options.get("factors", []))
+    return out
+
+
+def _balance_rows(records: list[dict], arms) -> list[dict]:
+    """balance_table records -> rows of (n, mean, sd) cells in arm order, for the template."""
+    return [{"covariate": r["covariate"], "std_diff": r.get("std_diff"),
+             "cells": [(r.get(f"n_{a}"), r.get(f"mean_{a}"), r.get(f"sd_{a}")) for a in arms]}
+            for r in records]
+
+
+def _row_columns(rows: list[dict]) -> list[str]:
+    cols: list[str] = []
+    for r in rows[:1]:
+        cols = [c for c in r if c != "arm"] + ["arm"]
+    return cols
+
+
+@editor_required
+def trial_analyse(request, slug):
+    """Upload an outcome file -> choose its columns and the family -> the core's analysis is run
+    and stored (nothing is stored when the file or the choices are refused)."""
+    from . import allocation as svc
+
+    t = get_object_or_404(Trial, slug=slug)
+    alloc = TrialAllocation.objects.filter(trial=t).first()
+    ctx = {"trial": t, "allocation": alloc, "max_rows": svc.max_analysis_rows(),
+           "timeout": f"{svc.analysis_timeout():g}"}
+    step = request.POST.get("step") if request.method == "POST" else None
+    if step == "upload":
+        upload, form = _take_upload(request, t, TrialUpload.OUTCOMES)
+        if upload is None:
+            return render(request, "trials/analyse.html", {**ctx, "upload_form": form}, status=400)
+        return redirect(f"{request.path}?upload={upload.pk}")
+    upload_id = request.POST.get("upload") if step else request.GET.get("upload")
+    if not upload_id:
+        return render(request, "trials/analyse.html", {**ctx, "upload_form": UploadForm()})
+    upload = _upload_or_404(t, TrialUpload.OUTCOMES, upload_id)
+    cols = svc.columns(upload)
+    if step != "analyse":
+        form = AnalyseForm(columns=cols, allocation=alloc, initial={
+            "upload": upload.pk, "treatment_from": "allocation" if alloc else "file"})
+        return render(request, "trials/analyse.html", {**ctx, "upload": upload, "form": form})
+    form = AnalyseForm(request.POST, columns=cols, allocation=alloc)
+    ctx.update(upload=upload, form=form)
+    if not form.is_valid():
+        return render(request, "trials/analyse.html", ctx, status=400)
+    d = form.cleaned_data
+    try:
+        done = svc.analyse_upload(t, upload, form.options(),
+                                  use_allocation=d.get("treatment_from") == "allocation",
+                                  match_by=d.get("match_by"), match_key=d.get("match_key") or "unit")
+    except WhatWorksError as e:
+        ctx["error"] = str(e)
+        return render(request, "trials/analyse.html", ctx, status=400)
+    rec = svc.save_analysis(t, upload, done, outcome_name=d.get("outcome_name") or d["outcome"],
+                            primary=d.get("primary", False), user=request.user)
+    if done.warnings:
+        for w in done.warnings:
+            messages.warning(request, w)
+    messages.success(request, f"Analysed {upload.filename}; the result is stored on the trial.")
+    return redirect("trials:analysis", slug=slug, pk=rec.pk)
+
+
+@require_GET
+def trial_analysis(request, slug, pk):
+    t = get_object_or_404(Trial, slug=slug)
+    rec = get_object_or_404(TrialAnalysisRecord.objects.select_related("upload"), trial=t, pk=pk)
+    import json
+
+    from whatworks._results import fmt_p
+
+    r = dict(rec.results)
+    r["p_text"] = fmt_p(r.get("p_value"))
+    r["coefficients"] = [{**c, "p_text": fmt_p(c.get("p_value"))} for c in r.get("coefficients") or []]
+    return render(request, "trials/analysis.html", {
+        "trial": t, "a": rec, "r": r, "options_json": json.dumps(rec.options, sort_keys=True)})
