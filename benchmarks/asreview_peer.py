@@ -73,7 +73,7 @@ def run_one(name: str, seed: int) -> dict:
             "n_screened": len(order), "classifiers": sorted({str(r[2]) for r in rows}),
             "wss_95": 100 * metrics.wss(seq, 0.95, n_total=n),
             "rrf_10": 100 * metrics.rrf(seq, 10, n_total=n),
-            "atd": 100 * metrics.atd(seq, n_total=n), "labels": seq.tolist()}
+            "atd": 100 * metrics.atd(seq, n_total=n), "order": order, "labels": seq.tolist()}
 
 
 def _done(paths) -> set:

@@ -1,14 +1,11 @@
 """``whatworks review simulate``: the output contract, reproducibility and bad input."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.review.synthetic import synthetic_frame
 from whatworks.cli import main
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "screening"
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +80,72 @@ def test_too_few_included_records_exits_2(tmp_path, capsys):
     assert "at least 2" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the labelled screening datasets (../shared/data/screening) "
-                    "are not on this machine")
 def test_a_real_review_subsample_is_screened_better_than_random(tmp_path, capsys):
     import pandas as pd
 
-    frame = pd.read_csv(SHARED / "virus_kwok2020_ferdinands.csv")
+    from tests.review.conftest import shared
+
+    frame = pd.read_csv(shared("screening", "virus_kwok2020_ferdinands.csv"))
     sub = pd.concat([frame[frame.label_included == 1].head(15),
                      frame[frame.label_included == 0].sample(300, random_state=0)])
     path = tmp_path / "virus_sub.csv"
     sub.to_csv(path, index=False)
     out = _json(capsys, path, "--seeds", "1", "--backend", "serial")
     assert out["wss_95"] > 20  # random order gives about 0
+
+
+def test_building_the_review_parser_imports_no_screening_engine():
+    # `whatworks review --help` builds the review group's parser; its choices come from the
+    # registry alone, so neither scikit-learn nor the screening modules are imported for it.
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nfrom whatworks.cli import build_parser\nbuild_parser(command='review')\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith("
+            "('whatworks.review.screening.', 'sklearn')))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["whatworks.review.screening.registry"]
+
+
+def test_the_registry_names_are_the_ones_the_models_and_features_implement():
+    from whatworks.review.screening import features, models, registry
+
+    assert models.MODELS is registry.MODELS and features.FEATURES is registry.FEATURES
+    for name in registry.MODELS:
+        models.make_model(name)
+
+
+def test_the_loader_reads_quoted_multiline_fields_blank_lines_and_a_bom_like_pandas(tmp_path):
+    import pandas as pd
+
+    from whatworks.review.screening.data import load_records
+
+    path = tmp_path / "r.csv"
+    path.write_bytes('\ufeffTitle , Abstract,label_included\n"a, b","two\nlines",1\n\nc,,0.0\n"é",x,0\n'
+                     .encode())
+    records = load_records(path)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(records.titles) == frame.iloc[:, 0].tolist()
+    assert list(records.abstracts) == frame.iloc[:, 1].tolist()
+    assert records.labels.tolist() == [1, 0, 0]
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("title,abstract,label_included\na,b,1\nc,d,0,extra\n", "line 3"),
+    ("", "empty"),
+    ("title,abstract,label_included\n", "no records"),
+])
+def test_a_malformed_csv_exits_2_naming_the_line(tmp_path, capsys, text, where):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    assert main(["review", "simulate", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.csv" in err and where in err
+
+
+def test_a_file_that_is_not_utf8_exits_2_naming_the_line(tmp_path, capsys):
+    bad = tmp_path / "latin.csv"
+    bad.write_bytes("title,abstract,label_included\na,b,1\nc,caf\u00e9,0\n".encode("latin-1"))
+    assert main(["review", "simulate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "UTF-8" in err

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.review.synthetic import synthetic_frame
 from whatworks.errors import InputError, ParameterError
@@ -111,3 +113,42 @@ def test_weighted_naive_bayes_matches_scikit_learn(review):
     ref = MultinomialNB(alpha=0.1).fit(X[idx], y[idx], sample_weight=w)
     np.testing.assert_allclose(ours.feature_log_prob_, ref.feature_log_prob_, rtol=1e-10)
     np.testing.assert_allclose(ours.class_log_prior_, ref.class_log_prior_, rtol=1e-12)
+
+
+@given(st.lists(st.text(alphabet="ab cdé\n-1", max_size=40), min_size=1, max_size=25),
+       st.sampled_from([1.0, 0.95, 0.5]))
+@settings(max_examples=80, deadline=None)
+def test_word_tfidf_is_scikit_learns_tfidf_of_words_and_pairs_up_to_column_order(texts, max_df):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from whatworks.review.screening.features import word_tfidf
+
+    X, names = word_tfidf(texts, max_df=max_df)
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_df=max_df)
+    try:
+        Y = vec.fit_transform(texts)
+    except ValueError:  # scikit-learn refuses texts without a single (kept) token
+        assert X.shape[1] == 0
+        return
+    assert sorted(names) == sorted(vec.get_feature_names_out())
+    Y = Y[:, [vec.vocabulary_[n] for n in names]]
+    assert X.shape == Y.shape
+    assert abs(X - Y).max() < 1e-12 if X.nnz else Y.nnz == 0
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_the_svm_gives_linearsvcs_coefficients_to_the_last_bit(review, seed):
+    from sklearn.svm import LinearSVC
+
+    from whatworks.review.screening.models import LinearSVM, balanced_weights
+
+    X, y = review
+    X = X.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    idx = np.union1d(rng.choice(len(y), 80, replace=False), np.flatnonzero(y)[:4])
+    w = balanced_weights(y[idx])
+    ours = LinearSVM(C=0.11, tol=1e-3, seed=seed).fit(X[idx], y[idx], sample_weight=w)
+    theirs = LinearSVC(C=0.11, loss="squared_hinge", dual=True, tol=1e-3, random_state=seed).fit(
+        X[idx], y[idx], sample_weight=w)
+    assert np.array_equal(ours.coef_, theirs.coef_)
+    assert np.array_equal(ours.intercept_, theirs.intercept_)

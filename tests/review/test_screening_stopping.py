@@ -166,3 +166,35 @@ def test_bad_parameters_are_refused():
         RankedQuasiSampleRule(target=1.5)
     with pytest.raises(ParameterError, match="switch_at"):
         RandomSampleRule().check([1, 0], 10)
+
+
+def test_the_hypergeometric_median_bound_the_fast_first_stop_relies_on_holds():
+    # RankedQuasiSampleRule.first_stop skips pairs with k >= ceil(mean): P(X <= ceil(mean)) must be
+    # at least 1/2 (so never below 1 - confidence); checked exhaustively for urns up to 90.
+    from scipy.stats import hypergeom
+
+    worst = 1.0
+    for urn in range(1, 91):
+        K, n = np.meshgrid(np.arange(0, urn + 1), np.arange(1, urn + 1), indexing="ij")
+        K, n = K.ravel(), n.ravel()
+        p = hypergeom.cdf(np.ceil(n * K / urn), urn, K, n)
+        worst = min(worst, float(p.min()))
+    assert worst >= 0.5
+
+
+@given(st.integers(0, 10_000), st.sampled_from([0.8, 0.95]), st.sampled_from([0.9, 0.95, 0.99]))
+@settings(max_examples=40, deadline=None)
+def test_fast_first_stop_equals_the_p_value_of_every_window_at_every_step(seed, target, confidence):
+    rng = np.random.default_rng(seed)
+    n_records = int(rng.integers(40, 400))
+    m = int(rng.integers(2, n_records))
+    y = (rng.random(m) < np.linspace(rng.uniform(0.2, 0.9), 0.0, m)).astype(int)
+    n_prior = int(rng.integers(0, min(3, m)))
+    rule = RankedQuasiSampleRule(target, confidence)
+    expected = None
+    for step in range(n_prior + 1, m + 1):
+        p = rule.p_values(y[:step], n_records, n_prior=n_prior)
+        if len(p) and p.min() < 1 - confidence:
+            expected = step
+            break
+    assert rule.first_stop(y, n_records, n_prior=n_prior) == expected

@@ -12,9 +12,8 @@ import argparse
 import json
 import sys
 
-# The registries are plain dicts in modules that import only numpy at the top (cheap).
-from .screening.features import FEATURES
-from .screening.models import MODELS
+# The registries are plain dicts in a module that imports nothing (the parser stays cheap).
+from .screening.registry import FEATURES, MODELS
 
 
 def register_simulate(review_subparsers) -> argparse.ArgumentParser:
@@ -31,10 +30,11 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0,
                    help="base seed; run i uses the i-th seed derived from it (default 0)")
     p.add_argument("--model", choices=list(MODELS), default="svm",
-                   help="classifier (default svm): " + "; ".join(f"{k}: {v}" for k, v in MODELS.items()))
+                   help="classifier (default svm): "
+                        + "; ".join(f"{k}: {v}" for k, v in MODELS.items()).replace("%", "%%"))
     p.add_argument("--features", choices=list(FEATURES), default="tfidf",
                    help="feature extractor (default tfidf): "
-                        + "; ".join(f"{k}: {v}" for k, v in FEATURES.items()))
+                        + "; ".join(f"{k}: {v}" for k, v in FEATURES.items()).replace("%", "%%"))
     p.add_argument("--prior-relevant", type=int, default=1, metavar="N",
                    help="relevant records given before the model starts (default 1)")
     p.add_argument("--prior-irrelevant", type=int, default=1, metavar="N",

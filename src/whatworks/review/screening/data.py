@@ -1,7 +1,8 @@
 """Reading a labelled or unlabelled set of records for screening (title, abstract, label_included).
 
-A small loader on pandas: the import formats (RIS, BibTeX, ...) live in ``whatworks.review.io``;
-this reads the plain CSV that a simulation replays. Bad input raises
+A small loader on the standard library's ``csv`` module (pandas would add 0.4 s of import to every
+simulation process, a tenth of a whole one): the import formats (RIS, BibTeX, ...) live in
+``whatworks.review.io``; this reads the plain CSV that a simulation replays. Bad input raises
 :class:`~whatworks.errors.InputError` naming the file, the line and the column.
 """
 
@@ -53,67 +54,74 @@ class Records:
         return cls(titles, abstracts, lab, source)
 
 
-def _line_of_row(path: Path, row: int) -> int:
-    """The physical line (1-based) where data row ``row`` (0-based) starts; quoted fields may span lines."""
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
-        reader = csv.reader(fh)
-        line = 1
-        for i, _ in enumerate(reader):
-            if i == row + 1:  # row 0 is the header
-                return line
-            line = reader.line_num + 1
-    return line
-
-
 def load_records(path: str | Path, *, require_labels: bool = True) -> Records:
     """Read a CSV with columns ``title``, ``abstract`` and (if ``require_labels``) ``label_included``.
 
-    Column names are matched case-insensitively; missing titles or abstracts are read as empty text.
+    Column names are matched case-insensitively; missing titles or abstracts are read as empty text,
+    blank lines are skipped, and a row shorter than the header is padded with empty fields.
     Labels must be 0 or 1 on every row (a blank label is an error: a simulation needs every answer).
     """
-    import pandas as pd
+    import io
 
     path = Path(path)
     name = str(path)
     if not path.is_file():
         raise InputError("no such file; give the path of a CSV with columns title, abstract, "
                          "label_included", file=name)
+    raw = path.read_bytes()
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"line {_line_of_byte(path, exc.start)}: not UTF-8 text; save the file as "
-                         "UTF-8", file=name) from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"not a readable CSV ({str(exc).strip().splitlines()[0]})", file=name) from exc
-    columns = {c.strip().lower(): c for c in frame.columns}
-    needed = [*TEXT_COLUMNS, LABEL_COLUMN] if require_labels else list(TEXT_COLUMNS)
-    have_text = [c for c in TEXT_COLUMNS if c in columns]
-    if not have_text:
-        raise InputError(f"line 1: no column 'title' or 'abstract'; the columns are "
-                         f"{', '.join(frame.columns)}", file=name, column="title")
-    if require_labels and LABEL_COLUMN not in columns:
-        raise InputError(f"line 1: no column '{LABEL_COLUMN}' (1 = included, 0 = excluded); the "
-                         f"columns are {', '.join(frame.columns)}", file=name, column=LABEL_COLUMN)
-    del needed
-    n = len(frame)
-    titles = frame[columns["title"]].tolist() if "title" in columns else [""] * n
-    abstracts = frame[columns["abstract"]].tolist() if "abstract" in columns else [""] * n
-    labels = None
-    if LABEL_COLUMN in columns:
-        raw = frame[columns[LABEL_COLUMN]].str.strip()
-        mapped = raw.map({"1": 1, "0": 0, "1.0": 1, "0.0": 0})
-        bad = np.flatnonzero(mapped.isna().to_numpy())
-        if bad.size:
-            row = int(bad[0])
-            raise InputError(f"line {_line_of_row(path, row)}: label {raw.iloc[row]!r} is not 0 or 1 "
-                             f"({bad.size} such row{'s' if bad.size > 1 else ''}); give 1 for included, "
-                             "0 for excluded", file=name, column=columns[LABEL_COLUMN])
-        labels = mapped.to_numpy(dtype=np.int8)
-    if n == 0:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(f"line {line}: not UTF-8 text; save the file as UTF-8", file=name) from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next((row for row in reader if row), None)
+        if header is None:
+            raise InputError("not a readable CSV (the file is empty)", file=name)
+        header = [h.strip() for h in header]
+        columns = {c.lower(): i for i, c in reversed(list(enumerate(header)))}
+        have_text = [c for c in TEXT_COLUMNS if c in columns]
+        if not have_text:
+            raise InputError(f"line 1: no column 'title' or 'abstract'; the columns are "
+                             f"{', '.join(header)}", file=name, column="title")
+        if require_labels and LABEL_COLUMN not in columns:
+            raise InputError(f"line 1: no column '{LABEL_COLUMN}' (1 = included, 0 = excluded); the "
+                             f"columns are {', '.join(header)}", file=name, column=LABEL_COLUMN)
+        width = len(header)
+        it, ia, il = (columns.get(c) for c in (*TEXT_COLUMNS, LABEL_COLUMN))
+        titles: list[str] = []
+        abstracts: list[str] = []
+        labels: list[int] = []
+        bad: list[tuple[int, str]] = []
+        codes = {"1": 1, "0": 0, "1.0": 1, "0.0": 0}
+        line = reader.line_num + 1  # where the next row starts
+        for row in reader:
+            if not row:
+                line = reader.line_num + 1
+                continue
+            if len(row) > width:
+                raise InputError(f"line {line}: {len(row)} fields but the header has {width}; quote "
+                                 "fields that contain commas", file=name)
+            row += [""] * (width - len(row))
+            titles.append(row[it] if it is not None else "")
+            abstracts.append(row[ia] if ia is not None else "")
+            if il is not None:
+                value = row[il].strip()
+                code = codes.get(value)
+                if code is None:
+                    bad.append((line, value))
+                    code = 0
+                labels.append(code)
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=name) from exc
+    if bad:
+        first, value = bad[0]
+        raise InputError(f"line {first}: label {value!r} is not 0 or 1 ({len(bad)} such "
+                         f"row{'s' if len(bad) > 1 else ''}); give 1 for included, 0 for excluded",
+                         file=name, column=header[il])
+    if not titles:
         raise InputError("line 2: no records after the header", file=name)
-    return Records(tuple(titles), tuple(abstracts), labels, name)
-
-
-def _line_of_byte(path: Path, offset: int) -> int:
-    with path.open("rb") as fh:
-        return fh.read(offset).count(b"\n") + 1
+    return Records(tuple(titles), tuple(abstracts),
+                   np.asarray(labels, dtype=np.int8) if il is not None else None, name)

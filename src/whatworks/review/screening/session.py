@@ -19,7 +19,7 @@ import numpy as np
 
 from whatworks.errors import InputError, ParameterError
 
-from .models import MODELS, fit_scores, make_model
+from .models import DEFAULT_BALANCE, MODELS, fit_scores, make_model
 
 __all__ = ["ScreeningSession", "Step"]
 
@@ -41,14 +41,15 @@ class ScreeningSession:
     ----------
     X : sparse matrix, one row per record (see :func:`~whatworks.review.screening.features.extract`).
     model : a name in :data:`~whatworks.review.screening.models.MODELS`.
-    balance : extra weight on relevant records beyond equal class weights (1 = equal).
+    balance : total weight of the relevant records relative to the irrelevant ones (1 = equal;
+        default :data:`~whatworks.review.screening.models.DEFAULT_BALANCE`).
     refit : ``"auto"`` (see the module docstring) or a whole number: refit after that many labels.
     refit_share : with ``refit="auto"``, the share of the labelled set after which to refit.
     seed : seeds the random choice of records while there is no model yet (no relevant and
         irrelevant label yet), and ties.
     """
 
-    def __init__(self, X, *, model: str = "svm", balance: float = 1.0, refit: str | int = "auto",
+    def __init__(self, X, *, model: str = "svm", balance: float = DEFAULT_BALANCE, refit: str | int = "auto",
                  refit_share: float = 0.02, seed: int | None = None, C: float | None = None):
         if model not in MODELS:
             raise ParameterError("model", model, ", ".join(MODELS))

@@ -21,7 +21,7 @@ from whatworks.errors import InputError, ParameterError
 from . import metrics
 from .data import Records
 from .features import FEATURES, extract
-from .models import MODELS
+from .models import DEFAULT_BALANCE, MODELS
 from .session import ScreeningSession
 from .stopping import ConsecutiveIrrelevantRule, RankedQuasiSampleRule, first_stop
 
@@ -77,8 +77,8 @@ def simulate_one(task: dict[str, Any]) -> dict[str, Any]:
     X, y, seed = task["X"], np.asarray(task["labels"]), int(task["seed"])
     start, cpu = time.perf_counter(), time.process_time()
     priors = choose_priors(y, seed, task["prior_relevant"], task["prior_irrelevant"])
-    session = ScreeningSession(X, model=task["model"], seed=seed, balance=task.get("balance", 1.0),
-                               refit=task.get("refit", "auto"))
+    session = ScreeningSession(X, model=task["model"], seed=seed,
+                               balance=task.get("balance", DEFAULT_BALANCE), refit=task.get("refit", "auto"))
     for i in priors:
         session.label(i, int(y[i]), source="prior")
     total_relevant = int(y.sum())
@@ -146,7 +146,7 @@ class SimulationResult:
 
 def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = "svm",
              features: str = "tfidf", prior_relevant: int = 1, prior_irrelevant: int = 1,
-             balance: float = 1.0, refit: str | int = "auto", backend: str | None = None,
+             balance: float = DEFAULT_BALANCE, refit: str | int = "auto", backend: str | None = None,
              workers: int | None = None, scheduler: str | None = None,
              progress: bool | None = None) -> SimulationResult:
     """Replay a labelled review ``seeds`` times and summarise WSS@95, RRF@10 and ATD.

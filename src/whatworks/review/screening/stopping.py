@@ -288,27 +288,59 @@ class RankedQuasiSampleRule(Rule):
     def first_stop(self, labels, n_records: int, *, n_prior: int = 0, start: int = 1) -> int | None:
         """The first number of records screened at which the rule stops (None: not within labels).
 
-        The same answer as :func:`first_stop` with this rule, computed for every step at once.
+        The same answer as :func:`first_stop` with this rule, computed for every step at once. Every
+        (window start, step) pair is screened first with two bounds that cost no cumulative sum:
+        ``P(X <= k) >= P(X = k)`` (so a pair whose probability of exactly ``k`` is at least
+        ``1 - confidence`` cannot reject), and ``P(X <= k) >= 1/2`` once ``k`` reaches the
+        hypergeometric mean rounded up (the median is within one of the mean); the exact p-value
+        is computed only for the remaining pairs, in order of steps, until one rejects.
         """
+        from scipy.special import gammaln
+
         y = _sequence(labels, n_records)
         L = len(y)
+        alpha = 1 - self.confidence
         cum = np.concatenate([[0], np.cumsum(y)])
         starts = np.unique(np.concatenate([[n_prior], np.flatnonzero(y[n_prior:]) + n_prior + 1]))
         m = np.arange(max(start, n_prior + 1, 1), L + 1)
         if len(m) == 0:
             return None
-        best = np.ones(len(m))
-        for s in starts:
-            ok = m > s
-            if not ok.any():
-                continue
-            mm = m[ok]
-            n = mm - s
-            k = cum[mm] - cum[s]
-            p = _p_values(n_records - mm + n, n, k, cum[mm] - k, self.target)
-            best[ok] = np.minimum(best[ok], p)
-        hit = np.flatnonzero(best < 1 - self.confidence)
-        return int(m[hit[0]]) if len(hit) else None
+        ss, mm = np.meshgrid(starts, m, indexing="ij")
+        keep = mm > ss
+        ss, mm = ss[keep], mm[keep]
+        n = mm - ss
+        k = cum[mm] - cum[ss]
+        urn = n_records - mm + n
+        found = cum[mm]
+        r_al = found - k
+        k_tar = np.floor(found / self.target - r_al + 1e-9).astype(np.int64) + 1
+        possible = k_tar <= urn - (n - k)
+        cand = possible & (k < np.ceil(n * k_tar / urn))
+        # log P(X = k) = log C(K, k) + log C(urn - K, n - k) - log C(urn, n)
+        K, U, nn, kk = k_tar[cand], urn[cand], n[cand], k[cand]
+
+        def lchoose(a, b):
+            return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
+
+        log_pmf = lchoose(K, kk) + lchoose(U - K, nn - kk) - lchoose(U, nn)
+        small = log_pmf < math.log(alpha) + 1e-9
+        idx = np.flatnonzero(cand)[small]
+        # a pair the null hypothesis cannot hold for (p = 0) rejects at once
+        certain = mm[~possible]
+        first = int(certain.min()) if len(certain) else None
+        if len(idx):
+            idx = idx[np.argsort(mm[idx], kind="stable")]
+            if first is not None:
+                idx = idx[mm[idx] < first]
+            for lo in range(0, len(idx), 4096):
+                chunk = idx[lo:lo + 4096]
+                p = _p_values(urn[chunk], n[chunk], k[chunk], r_al[chunk], self.target)
+                hit = np.flatnonzero(p < alpha)
+                if len(hit):
+                    at = int(mm[chunk][hit].min())
+                    first = at if first is None else min(first, at)
+                    break
+        return first
 
     def check(self, labels, n_records: int, *, n_prior: int = 0, **context) -> Decision:
         p, window = self.min_p(labels, n_records, n_prior=n_prior)

@@ -1,0 +1,20 @@
+"""The names of the screening models and feature extractors: plain dicts, importing nothing.
+
+The command line builds its ``--model`` and ``--features`` choices from here, so the parser costs
+no import of numpy, scipy or scikit-learn; :mod:`.models` and :mod:`.features` re-export these same
+dicts (one registry each) and implement every name in them (tests check both ways).
+"""
+
+#: The classifiers: name -> description.
+MODELS = {
+    "svm": "linear support vector machine (squared hinge loss, LIBLINEAR), balanced class weights",
+    "logistic": "L2-penalised logistic regression (LIBLINEAR, dual), balanced class weights",
+    "nb": "multinomial naive Bayes on TF-IDF, balanced class weights",
+}
+
+#: The feature extractors: name -> what it builds.
+FEATURES = {
+    "tfidf": "TF-IDF of words and word pairs (sublinear term frequency; terms in over 95% of the "
+             "records dropped)",
+    "tfidf-char": "TF-IDF of words and word pairs, stacked with TF-IDF of character 3-5-grams",
+}
