@@ -256,28 +256,31 @@ def postgres_version(url: str) -> str:
 
 
 class Server:
-    """``whatworks serve`` in its own process group, stopped with SIGTERM (SIGKILL after 20 s)."""
+    """``whatworks serve`` in its own process group, stopped with SIGTERM (SIGKILL after 20 s).
 
-    def __init__(self, env, *, workers, threads, log_path):
-        self.port = _free_port()
+    ``bench_store_cluster.py`` runs two of these as two "hosts" (``name``, ``demo``)."""
+
+    def __init__(self, env, *, workers, threads, log_path, demo=False, name="the server"):
+        self.name, self.port = name, _free_port()
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "whatworks.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", str(workers), "--threads", str(threads), "--no-demo"],
-            env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        cmd = [sys.executable, "-m", "whatworks.cli", "serve", "--host", "127.0.0.1", "--port",
+               str(self.port), "--workers", str(workers), "--threads", str(threads)]
+        self.proc = subprocess.Popen(cmd + ([] if demo else ["--no-demo"]), env=env, cwd=ROOT,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
 
-    def wait_ready(self, timeout=180.0) -> None:
+    def wait_ready(self, timeout=300.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited early (see {self.log.name})")
+                raise RuntimeError(f"{self.name} exited early (see {self.log.name})")
             try:
                 with urllib.request.urlopen(  # noqa: S310 - loopback only
                         f"http://127.0.0.1:{self.port}/api/outcomes", timeout=5):
                     return
             except OSError:
                 time.sleep(0.5)
-        raise RuntimeError(f"the server did not answer within {timeout:.0f} s")
+        raise RuntimeError(f"{self.name} did not answer within {timeout:.0f} s")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -52,8 +52,6 @@ import platform
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,7 +65,7 @@ from bench_store import (
     QUICK,
     ROOT,
     Connection,
-    _free_port,
+    Server,
     _run,
     api_list_paths,
     index_paths,
@@ -90,42 +88,6 @@ TIMING = re.compile(r"app;dur=([\d.]+).*?cpu;[^,]*?dur=([\d.]+).*?db;desc=\"(\d+
 
 
 # ----------------------------------------------------------------------------- servers
-
-class Server:
-    """``whatworks serve`` as a host of its own (its own data directory), in its own process group."""
-
-    def __init__(self, name, env, *, workers, threads, demo, log_path):
-        self.name, self.port = name, _free_port()
-        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        cmd = [sys.executable, "-m", "whatworks.cli", "serve", "--host", "127.0.0.1", "--port",
-               str(self.port), "--workers", str(workers), "--threads", str(threads)]
-        self.proc = subprocess.Popen(cmd + ([] if demo else ["--no-demo"]), env=env, cwd=ROOT,
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def wait_ready(self, timeout=300.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server {self.name} exited early (see {self.log.name})")
-            try:
-                with urllib.request.urlopen(  # noqa: S310 - loopback only
-                        f"http://127.0.0.1:{self.port}/api/outcomes", timeout=5):
-                    return
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError(f"server {self.name} did not answer within {timeout:.0f} s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
-
 
 def flush_redis(url: str) -> str:
     import redis
@@ -465,10 +427,10 @@ def bench_store(store: str, args, sizes: dict, workdir: Path) -> dict:
             info["generated"] = out.strip().splitlines()[-1]
             print(f"[{store}] {info['generated']} in {time.perf_counter() - started:.0f} s",
                   flush=True)
-        servers.append(Server("A", envs[0], workers=args.workers, threads=args.threads,
+        servers.append(Server(envs[0], name="server A", workers=args.workers, threads=args.threads,
                               demo=store == "demo", log_path=workdir / f"{store}-a.log"))
         servers[0].wait_ready()  # A migrates and loads the demo; then B starts on the same database
-        servers.append(Server("B", envs[1], workers=args.workers, threads=args.threads,
+        servers.append(Server(envs[1], name="server B", workers=args.workers, threads=args.threads,
                               demo=False, log_path=workdir / f"{store}-b.log"))
         servers[1].wait_ready()
         info["load_seconds"] = round(time.perf_counter() - started, 1)
