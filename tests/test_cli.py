@@ -267,3 +267,9 @@ def test_permutations_are_seeded_recorded_and_quiet_when_piped(bcg_csv, capsys):
     assert "permutations" not in err  # no progress bar when stderr is not a terminal
     code, out, _ = run(args, capsys)
     assert json.loads(out)["permutation"]["p_value"] == first["p_value"]
+
+
+def test_python_dash_m_whatworks_runs_the_same_command():
+    done = subprocess.run([sys.executable, "-m", "whatworks", "--version"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == f"whatworks {__version__}"
