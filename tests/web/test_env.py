@@ -100,3 +100,18 @@ def test_whatworks_serve_and_manage_refuse_a_bad_environment_value_in_one_line(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"whatworks: error: bad setting: {name}={raw!r} is not allowed; "
                                "expected ")
+
+
+@pytest.mark.parametrize("command", [["manage", "migrate"], ["serve", "--port", "1", "--no-demo"],
+                                     ["user", "someone", "--role", "editor"]])
+def test_an_unreachable_database_is_one_line_naming_it_and_the_fix(tmp_path, command):
+    # port 9 on loopback: nothing listens there, so the connection is refused at once
+    done = _whatworks(command, tmp_path, DATABASE_URL="postgresql://postgres@127.0.0.1:9/nothing",
+                      WHATWORKS_PASSWORD="a long enough password 123")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("whatworks: error: cannot open the postgresql database "
+                               "127.0.0.1:9/nothing (DATABASE_URL): ")
+    assert lines[0].endswith("start the database server or fix DATABASE_URL")

@@ -25,6 +25,24 @@ def setup_django():
         raise SettingsError(f"bad setting: {exc}") from None
 
 
+def require_database() -> None:
+    """Connect once before a command uses the database, so an unreachable server is one clear line
+    (which database, why, the fix) instead of a traceback from deep inside a migration."""
+    from django.db import connection
+    from django.db.utils import OperationalError
+
+    try:
+        connection.ensure_connection()
+    except OperationalError as exc:
+        settings = connection.settings_dict
+        where = (f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 5432}/"
+                 f"{settings.get('NAME')}" if connection.vendor == "postgresql"
+                 else str(settings.get("NAME")))
+        reason = " ".join(str(exc).split())
+        raise SettingsError(f"cannot open the {connection.vendor} database {where} (DATABASE_URL): "
+                            f"{reason}; start the database server or fix DATABASE_URL") from None
+
+
 def register(sub) -> None:
     p = sub.add_parser("serve", help="run the Evidence Store web platform",
                        description="Migrate the database, load the demo content the first time, and "
@@ -65,6 +83,7 @@ def register(sub) -> None:
 def prepare_database(*, demo: bool = True) -> None:
     """Migrate; on an empty store load the outcomes framework and (unless told not to) the demo."""
     setup_django()
+    require_database()
     from django.core.management import call_command
 
     from .store.demo import load_demo, seed_framework
@@ -117,6 +136,7 @@ def cmd_serve(args) -> int:
 
 def cmd_user(args) -> int:
     setup_django()
+    require_database()
     from getpass import getpass
 
     from django.contrib.auth.models import Group, User
@@ -168,6 +188,8 @@ def cmd_user(args) -> int:
 
 def cmd_manage(args) -> int:
     setup_django()
+    if args.args and args.args[0] not in ("help", "--help", "-h", "--version", "version"):
+        require_database()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["whatworks manage", *args.args])
