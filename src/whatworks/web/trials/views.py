@@ -368,6 +368,20 @@ def _draw_seed() -> int:
     return secrets.randbelow(10**9)
 
 
+def _upload_step(request, t, kind, template, ctx, step):
+    """The first step both wizards share: take a file (then redirect to ``?upload=N``) or find the
+    one named. Returns ``(response, None)`` when the step answers, else ``(None, upload)``."""
+    if step == "upload":
+        upload, form = _take_upload(request, t, kind)
+        if upload is None:
+            return render(request, template, {**ctx, "upload_form": form}, status=400), None
+        return redirect(f"{request.path}?upload={upload.pk}"), None
+    upload_id = request.POST.get("upload") if step else request.GET.get("upload")
+    if not upload_id:
+        return render(request, template, {**ctx, "upload_form": UploadForm()}), None
+    return None, _upload_or_404(t, kind, upload_id)
+
+
 def _upload_or_404(t: Trial, kind: str, pk) -> TrialUpload:
     try:
         pk = int(pk)
@@ -403,15 +417,9 @@ def trial_randomise(request, slug):
         return redirect("trials:trial", slug=slug)
     ctx = {"trial": t, "enrol_form": EnrolmentStartForm(initial={"seed": _draw_seed()})}
     step = request.POST.get("step") if request.method == "POST" else None
-    if step == "upload":
-        upload, form = _take_upload(request, t, TrialUpload.UNITS)
-        if upload is None:
-            return render(request, "trials/randomise.html", {**ctx, "upload_form": form}, status=400)
-        return redirect(f"{request.path}?upload={upload.pk}")
-    upload_id = request.POST.get("upload") if step else request.GET.get("upload")
-    if not upload_id:
-        return render(request, "trials/randomise.html", {**ctx, "upload_form": UploadForm()})
-    upload = _upload_or_404(t, TrialUpload.UNITS, upload_id)
+    response, upload = _upload_step(request, t, TrialUpload.UNITS, "trials/randomise.html", ctx, step)
+    if response is not None:
+        return response
     cols = svc.columns(upload)
     if step not in ("preview", "confirm"):
         record_arms = [k for k, _ in core.to_record(t).arms] if t.record.get("arms") else None
@@ -591,15 +599,9 @@ def trial_analyse(request, slug):
     ctx = {"trial": t, "allocation": alloc, "max_rows": svc.max_analysis_rows(),
            "timeout": f"{svc.analysis_timeout():g}"}
     step = request.POST.get("step") if request.method == "POST" else None
-    if step == "upload":
-        upload, form = _take_upload(request, t, TrialUpload.OUTCOMES)
-        if upload is None:
-            return render(request, "trials/analyse.html", {**ctx, "upload_form": form}, status=400)
-        return redirect(f"{request.path}?upload={upload.pk}")
-    upload_id = request.POST.get("upload") if step else request.GET.get("upload")
-    if not upload_id:
-        return render(request, "trials/analyse.html", {**ctx, "upload_form": UploadForm()})
-    upload = _upload_or_404(t, TrialUpload.OUTCOMES, upload_id)
+    response, upload = _upload_step(request, t, TrialUpload.OUTCOMES, "trials/analyse.html", ctx, step)
+    if response is not None:
+        return response
     cols = svc.columns(upload)
     if step != "analyse":
         form = AnalyseForm(columns=cols, allocation=alloc, initial={
