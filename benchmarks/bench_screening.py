@@ -32,6 +32,7 @@ import numpy as np
 from whatworks.compute import task_seeds
 from whatworks.review.screening.data import load_records
 from whatworks.review.screening.features import extract
+from whatworks.review.screening.registry import DEFAULT_FEATURES, DEFAULT_MODEL
 from whatworks.review.screening.simulate import simulate_one
 
 HERE = Path(__file__).resolve().parent
@@ -181,8 +182,8 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--model", default="svm")
-    ap.add_argument("--features", default="tfidf")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--features", default=DEFAULT_FEATURES)
     ap.add_argument("--peer", nargs="*", default=[str(p) for p in PEER],
                     help="the peer's runs (JSON lines, optionally gzipped); default: benchmarks/results")
     ap.add_argument("--datasets", nargs="*", default=DATASETS)

@@ -136,8 +136,16 @@ def test_word_tfidf_is_scikit_learns_tfidf_of_words_and_pairs_up_to_column_order
     assert abs(X - Y).max() < 1e-12 if X.nnz else Y.nnz == 0
 
 
+def _svm_objective(X, y, w, C, coef, intercept):
+    """LinearSVC's primal objective (squared hinge, the intercept penalised as a weight)."""
+    margin = 1 - np.where(y == 1, 1.0, -1.0) * (X @ coef.ravel() + intercept[0])
+    return 0.5 * (coef @ coef.T).item() + 0.5 * intercept[0] ** 2 + C * np.sum(
+        w * np.maximum(margin, 0) ** 2)
+
+
 @pytest.mark.parametrize("seed", [0, 7])
-def test_the_svm_gives_linearsvcs_coefficients_to_the_last_bit(review, seed):
+def test_the_svm_solves_linearsvcs_problem(review, seed):
+    """LIBLINEAR through its own binding reaches scikit-learn's LinearSVC optimum (same problem)."""
     from sklearn.svm import LinearSVC
 
     from whatworks.review.screening.models import LinearSVM, balanced_weights
@@ -147,8 +155,140 @@ def test_the_svm_gives_linearsvcs_coefficients_to_the_last_bit(review, seed):
     rng = np.random.default_rng(seed)
     idx = np.union1d(rng.choice(len(y), 80, replace=False), np.flatnonzero(y)[:4])
     w = balanced_weights(y[idx])
+    tight = LinearSVC(C=0.11, loss="squared_hinge", dual=True, tol=1e-10, max_iter=100_000,
+                      random_state=seed).fit(X[idx], y[idx], sample_weight=w)
+    exact = LinearSVM(C=0.11, tol=1e-10, max_iter=100_000, seed=seed).fit(X[idx], y[idx], sample_weight=w)
+    assert np.allclose(exact.coef_, tight.coef_, atol=1e-7)
+    assert np.allclose(exact.intercept_, tight.intercept_, atol=1e-7)
+    # at the screening tolerance the objective is within 0.1% of the optimum, as LinearSVC's is
     ours = LinearSVM(C=0.11, tol=1e-3, seed=seed).fit(X[idx], y[idx], sample_weight=w)
     theirs = LinearSVC(C=0.11, loss="squared_hinge", dual=True, tol=1e-3, random_state=seed).fit(
         X[idx], y[idx], sample_weight=w)
+    best = _svm_objective(X[idx], y[idx], w, 0.11, tight.coef_, tight.intercept_)
+    for m in (ours, theirs):
+        assert _svm_objective(X[idx], y[idx], w, 0.11, m.coef_, m.intercept_) <= best * (1 + 1e-3)
+
+
+def test_the_svm_is_reproducible_and_fit_rows_is_fit_on_those_rows(review):
+    """LIBLINEAR shuffles with the C library's rand(): each fit seeds it, so what ran before in the
+    process does not matter; fitting on rows of the kept matrix equals fitting on the slice."""
+    from whatworks.review.screening.models import LinearSVM, balanced_weights
+
+    X, y = review
+    idx = np.union1d(np.arange(0, len(y), 3), np.flatnonzero(y)[:5])
+    w = balanced_weights(y[idx])
+    first = LinearSVM(seed=5).fit(X[idx], y[idx], sample_weight=w).coef_
+    LinearSVM(seed=99).fit(X[::2], y[::2])  # moves rand()'s state
+    again = LinearSVM(seed=5).fit(X[idx], y[idx], sample_weight=w).coef_
+    assert np.array_equal(first, again)
+    model = LinearSVM(seed=5)
+    model.fit_rows(X, idx[:40], y[idx[:40]], balanced_weights(y[idx[:40]]))  # converts those rows
+    rows = model.fit_rows(X, idx, y[idx], w).coef_  # converts the rest, reuses the first 40
+    assert np.array_equal(rows, first)
+
+
+def test_per_record_weights_within_a_class_are_honoured(review):
+    """LIBLINEAR's binding weighs classes only; weights that differ within a class still count
+    (scikit-learn's LinearSVC solves that problem) rather than being averaged away."""
+    from sklearn.svm import LinearSVC
+
+    from whatworks.review.screening.models import LinearSVM
+
+    X, y = review
+    w = np.linspace(0.5, 2.0, len(y))
+    ours = LinearSVM(seed=1).fit(X, y, sample_weight=w)
+    theirs = LinearSVC(C=0.11, loss="squared_hinge", dual=True, tol=1e-3, random_state=1).fit(
+        X, y, sample_weight=w)
     assert np.array_equal(ours.coef_, theirs.coef_)
-    assert np.array_equal(ours.intercept_, theirs.intercept_)
+
+
+def test_meaning_vectors_are_wordllamas_embeddings_and_zero_for_empty_texts():
+    from whatworks.review.screening.features import meaning_vectors
+    from whatworks.search import semantic
+
+    texts = ["Foster carers and teenagers", "", "Randomised trial of family group conferences in "
+             "child protection, with a long abstract " * 20, "!!!"]
+    ours = meaning_vectors(texts)
+    theirs = semantic._load().embed([texts[0], texts[2]], norm=True)
+    assert ours.shape == (4, 256)
+    assert np.allclose(ours[[0, 2]], theirs, atol=1e-5)
+    assert not ours[1].any() and np.isfinite(ours).all()
+
+
+def test_tfidf_meaning_rows_are_unit_length_and_end_with_the_meaning_block(review):
+    from whatworks.review.screening.features import MEANING_DIM, extract
+
+    frame = synthetic_frame(60, 6, seed=3)
+    rec = Records.from_lists(frame.title, frame.abstract, frame.label_included)
+    X = extract(rec.texts, "tfidf-meaning")
+    words = extract(rec.texts, "tfidf")
+    assert X.shape[1] == words.shape[1] + MEANING_DIM
+    assert np.allclose(np.sqrt(X.multiply(X).sum(axis=1)).A.ravel(), 1, atol=1e-5)
+
+
+def _draft_setup():
+    from whatworks.review.screening.features import extract
+
+    frame = synthetic_frame(200, 15, seed=1)
+    rec = Records.from_lists(frame.title, frame.abstract, frame.label_included)
+    return extract(rec.texts, "tfidf-meaning"), rec.labels
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(4, 60))
+def test_svm_select_shows_a_team_draft_of_its_two_rankers(seed, depth):
+    """Each round both rankers pick once (a seeded coin says who first), each its highest-ranked
+    record not yet picked; the order shown is the order picked."""
+    from whatworks.review.screening.models import SelectSVM, balanced_weights
+
+    X, y = _DRAFT
+    model = SelectSVM(seed=seed, depth=depth)
+    first = np.concatenate([np.flatnonzero(y == 1)[:3], np.flatnonzero(y == 0)[:20]])
+    out = model.rank_scores(X, first, y[first], balanced_weights(y[first]))
+    free = np.setdiff1d(np.arange(len(y)), first)
+    shown = free[np.argsort(-out[free], kind="stable")][:depth]
+    assert [model._team[int(r)] for r in shown].count(0) in (depth // 2, (depth + 1) // 2)
+    ranks = []
+    for k, matrix in enumerate((model._words_of(X), X)):
+        coef = np.asarray(model.rankers[k].coef_, dtype=np.float32).ravel()
+        s = matrix @ coef + float(model.rankers[k].intercept_[0])
+        ranks.append(list(free[np.argsort(-s[free], kind="stable")]))
+    taken: set = set()
+    for r in shown:
+        team = model._team[int(r)]
+        best = next(c for c in ranks[team] if c not in taken)
+        assert r == best  # the picker's best record not yet taken
+        taken.add(int(r))
+
+
+_DRAFT = _draft_setup()
+
+
+def test_svm_select_credits_pickers_and_follows_a_clear_winner_alone():
+    from whatworks.review.screening.models import SelectSVM, balanced_weights
+
+    X, y = _DRAFT
+    model = SelectSVM(seed=3, alpha=0.2)
+    rows = np.concatenate([np.flatnonzero(y == 1)[:2], np.flatnonzero(y == 0)[:20]])
+    model.rank_scores(X, rows, y[rows], balanced_weights(y[rows]))
+    # the reviewer finds relevant records only among the meaning ranker's picks
+    picks = [r for r, team in model._team.items() if team == 1 and y[r] == 1][:3]
+    others = [r for r, team in model._team.items() if y[r] == 0][:5]
+    rows = np.concatenate([rows, picks, others])
+    model.rank_scores(X, rows, y[rows], balanced_weights(y[rows]))
+    assert model.credits.tolist() == [0, len(picks)]
+    # 3-0 is p = 0.25 (two-sided): not yet; 4-0 (p = 0.125 < 0.2) decides
+    model.credits[:] = (0, 4)
+    fits = model.rankers[0].coef_.copy()
+    model.rank_scores(X, rows, y[rows], balanced_weights(y[rows]))
+    assert model.decided == 1 and model.history_[-1]["follows"] == "words+meaning"
+    assert model.rankers[0].coef_ is not None and np.array_equal(model.rankers[0].coef_, fits)
+
+
+def test_svm_select_needs_the_meaning_features(review):
+    from whatworks.review.screening.simulate import simulate
+
+    frame = synthetic_frame(60, 6, seed=3)
+    rec = Records.from_lists(frame.title, frame.abstract, frame.label_included)
+    with pytest.raises(ParameterError, match="tfidf-meaning"):
+        simulate(rec, seeds=1, model="svm-select", features="tfidf")

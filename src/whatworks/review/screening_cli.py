@@ -13,7 +13,7 @@ import json
 import sys
 
 # The registries are plain dicts in a module that imports nothing (the parser stays cheap).
-from .screening.registry import FEATURES, MODELS
+from .screening.registry import DEFAULT_FEATURES, DEFAULT_MODEL, FEATURES, MODELS
 
 
 def register_simulate(review_subparsers) -> argparse.ArgumentParser:
@@ -29,11 +29,12 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=5, metavar="N", help="number of runs (default 5)")
     p.add_argument("--seed", type=int, default=0,
                    help="base seed; run i uses the i-th seed derived from it (default 0)")
-    p.add_argument("--model", choices=list(MODELS), default="svm",
-                   help="classifier (default svm): "
+    p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
+                   help=f"classifier (default {DEFAULT_MODEL}): "
                         + "; ".join(f"{k}: {v}" for k, v in MODELS.items()).replace("%", "%%"))
-    p.add_argument("--features", choices=list(FEATURES), default="tfidf",
-                   help="feature extractor (default tfidf): "
+    p.add_argument("--features", choices=list(FEATURES), default=DEFAULT_FEATURES,
+                   help=f"feature extractor (default {DEFAULT_FEATURES}; svm, logistic and nb "
+                        "also take tfidf): "
                         + "; ".join(f"{k}: {v}" for k, v in FEATURES.items()).replace("%", "%%"))
     p.add_argument("--prior-relevant", type=int, default=1, metavar="N",
                    help="relevant records given before the model starts (default 1)")

@@ -28,7 +28,13 @@ from whatworks.errors import ParameterError
 
 from .registry import FEATURES
 
-__all__ = ["FEATURES", "extract", "word_tfidf"]
+__all__ = ["FEATURES", "MEANING_DIM", "MEANING_WEIGHT", "extract", "meaning_vectors", "word_tfidf"]
+
+#: Columns of the meaning block that ``tfidf-meaning`` appends (the last columns of the matrix).
+MEANING_DIM = 256
+#: Length of the meaning block relative to the words' block (unit length) before the rows are
+#: scaled back to unit length: 0.3 in the benchmark (benchmarks/RESULTS.md).
+MEANING_WEIGHT = 0.3
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 
@@ -91,6 +97,41 @@ def word_tfidf(texts, *, max_df: float = 1.0) -> tuple:
     return X, names
 
 
+def meaning_vectors(texts, batch: int = 256, dim: int | None = None) -> np.ndarray:
+    """Each text's meaning: the unit-length mean of its WordLlama token embeddings (0 if no tokens).
+
+    The same vectors as ``WordLlamaInference.embed(texts, norm=True)`` (tested), computed as one
+    sparse product of token counts with the embedding table instead of padded batches, which is
+    several times less CPU; empty texts get a zero vector instead of the division by zero.
+    """
+    from scipy import sparse
+
+    from whatworks.errors import WhatWorksError
+    from whatworks.search import semantic
+
+    model = semantic._load()
+    if model is None:
+        raise WhatWorksError(f"features 'tfidf-meaning' need the wordllama package's model: "
+                             f"{semantic.unavailable_reason()}; install whatworks' dependencies or "
+                             "choose --features tfidf")
+    # WordLlama's model is Matryoshka-trained: a prefix of the dimensions is itself an embedding
+    table = model.embedding[:, :MEANING_DIM if dim is None else dim]
+    rows, cols = [], []
+    for start in range(0, len(texts), batch):
+        for j, enc in enumerate(model.tokenize(list(texts[start:start + batch]))):
+            ids = np.asarray(enc.ids, dtype=np.int64)[np.asarray(enc.attention_mask, dtype=bool)]
+            rows.append(np.full(len(ids), start + j, dtype=np.int64))
+            cols.append(np.clip(ids, 0, table.shape[0] - 1))
+    rows_a = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    cols_a = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    counts = sparse.csr_matrix((np.ones(len(rows_a), dtype=np.float32), (rows_a, cols_a)),
+                               shape=(len(texts), table.shape[0]))
+    E = np.asarray(counts @ table, dtype=np.float64)
+    norms = np.linalg.norm(E, axis=1)
+    norms[norms == 0] = 1.0
+    return E / norms[:, None]
+
+
 def extract(texts, kind: str = "tfidf"):
     """A CSR matrix (one L2-normalised row per text) for the feature extractor ``kind``."""
     from scipy import sparse
@@ -109,6 +150,12 @@ def extract(texts, kind: str = "tfidf"):
                                dtype=np.float32)
         C = char.fit_transform(texts)
         X = sparse.hstack([X, C], format="csr") * (2 ** -0.5)  # rows stay unit length
+    if kind == "tfidf-meaning":
+        # the meaning block last (models.SelectSVM reads the words as the first columns); rows
+        # back to unit length, so a record without meaning (no tokens) keeps its words' weight
+        E = MEANING_WEIGHT * meaning_vectors(texts)
+        X = sparse.hstack([X, sparse.csr_matrix(E)], format="csr")
+        X = sparse.diags(1 / np.sqrt(1 + (E ** 2).sum(axis=1))) @ X
     X = sparse.csr_matrix(X, dtype=np.float32)
     X.sort_indices()  # row slices keep the order, so refits need not sort again (models.fit_scores)
     return X

@@ -26,17 +26,22 @@ for efficient and transparent systematic reviews. Nature Machine Intelligence 3:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from whatworks.errors import ParameterError
 
 from .registry import MODELS
 
-__all__ = ["DEFAULT_BALANCE", "MODELS", "balanced_weights", "fit_scores", "make_model"]
+__all__ = ["DEFAULT_BALANCE", "MODELS", "LinearSVM", "SelectSVM", "balanced_weights", "fit_scores",
+           "make_model"]
 
 
 def make_model(name: str, *, C: float | None = None):
-    """A fresh scikit-learn estimator for ``name`` (see :data:`MODELS`)."""
+    """A fresh estimator for ``name`` (see :data:`MODELS`)."""
+    if name == "svm-select":
+        return SelectSVM(C=0.11 if C is None else C)
     if name == "svm":
         return LinearSVM(C=0.11 if C is None else C, tol=1e-3)
     if name == "logistic":
@@ -49,46 +54,198 @@ def make_model(name: str, *, C: float | None = None):
 
 
 class LinearSVM:
-    """scikit-learn's ``LinearSVC(loss="squared_hinge", dual=True)``, fit without its per-fit checks.
+    """A linear SVM (L2-regularised squared hinge loss), solved by LIBLINEAR through its own binding.
 
-    The same problem and solver (LIBLINEAR's dual coordinate descent for the L2-regularised squared
-    hinge loss, the intercept as a feature of value 1) and the same coefficients to the last bit
-    as ``LinearSVC(random_state=seed)`` (tested), but called through scikit-learn's LIBLINEAR wrapper
-    directly: a screening replay refits hundreds of times on inputs this module already checked,
-    and the estimator's parameter validation, label encoding and copies cost more than a fifth of
-    each fit. Should that private wrapper change in a later scikit-learn, the public estimator is
-    used instead (same answer, slower). Unlike ``LinearSVC(random_state=None)``, which seeds
-    LIBLINEAR's shuffling from numpy's global state, the order is seeded (``seed``), so a replay
-    is reproducible to the bit.
+    The problem is scikit-learn's ``LinearSVC(loss="squared_hinge", dual=True)`` and ASReview's
+    default classifier: ``min_w 1/2 |w|^2 + C sum_i c_i max(0, 1 - y_i w.x_i)^2`` with the
+    intercept as a feature of value 1 (penalised too), solved by LIBLINEAR's dual coordinate
+    descent (Hsieh et al. 2008) to the same tolerance. It is called through LIBLINEAR's official
+    Python binding (``liblinear-official``, ctypes) rather than scikit-learn's copy of LIBLINEAR,
+    because importing scikit-learn costs more CPU than a whole replay of a small review (about
+    0.6 s of imports: scikit-learn imports scipy.stats and pandas), and because the binding lets
+    every record be converted to LIBLINEAR's input once: a refit only points at the labelled rows
+    (:meth:`fit_rows`) instead of copying them.
+
+    Balanced training weighs each class (``c_i`` the same within a class), which LIBLINEAR takes as
+    per-class weights on C; weights that differ within a class go to scikit-learn's ``LinearSVC``
+    (same problem, per-record weights). LIBLINEAR shuffles the coordinates with the C library's
+    ``rand()``; every fit first seeds it from ``seed`` and the number of training rows, so a fit
+    is reproducible whatever ran before it in the process. Tests check the solution against
+    LinearSVC's (same optimum within the tolerance) and the reproducibility.
+
+    References
+    ----------
+    Hsieh CJ, Chang KW, Lin CJ, Keerthi SS, Sundararajan S (2008). A dual coordinate descent method
+    for large-scale linear SVM. ICML 2008.
     """
 
     _SOLVER = 1  # LIBLINEAR's L2R_L2LOSS_SVC_DUAL
 
     def __init__(self, C: float = 0.11, tol: float = 1e-3, max_iter: int = 1000, seed: int = 0):
         self.C, self.tol, self.max_iter, self.seed = float(C), float(tol), int(max_iter), int(seed)
+        self._problem: tuple | None = None  # (X, its LIBLINEAR rows) for fit_rows
 
     def fit(self, X, y, sample_weight=None):
-        y = np.asarray(y, dtype=np.float64)
-        w = (np.ones(len(y)) if sample_weight is None
-             else np.ascontiguousarray(sample_weight, dtype=np.float64))
-        # LinearSVC(random_state=s) hands LIBLINEAR RandomState(s).randint(2**31 - 1)
-        seed = np.random.RandomState(self.seed).randint(np.iinfo("i").max)
-        try:
-            from scipy import sparse
-            from sklearn.svm import _liblinear
+        """Fit on the rows of ``X`` (labels 1 relevant, 0 irrelevant); sets ``coef_``, ``intercept_``."""
+        from scipy import sparse
 
-            _liblinear.set_verbosity_wrap(0)  # LIBLINEAR prints its progress otherwise
-            raw, _ = _liblinear.train_wrap(X, y, sparse.issparse(X), self._SOLVER, self.tol, 1.0, self.C,
-                                           np.ones(2), self.max_iter, seed, 0.1, w)
-            self.coef_, self.intercept_ = raw[:, :-1], raw[:, -1]
-        except (ImportError, AttributeError, TypeError, ValueError):
-            from sklearn.svm import LinearSVC
+        X = sparse.csr_matrix(X)
+        return self.fit_rows(X, np.arange(X.shape[0]), y, sample_weight, keep=False)
 
-            model = LinearSVC(C=self.C, loss="squared_hinge", dual=True, tol=self.tol,
-                              max_iter=self.max_iter, random_state=self.seed)
-            model.fit(X, y.astype(np.int64), sample_weight=w)
-            self.coef_, self.intercept_ = model.coef_, model.intercept_
+    def fit_rows(self, X, rows, y, sample_weight=None, *, keep: bool = True):
+        """Fit on rows ``rows`` of the CSR matrix ``X``, whose every row is converted once and kept
+        (``keep``) for the next call with the same ``X``."""
+        y = np.asarray(y)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        per_class = [w[y == c] for c in (1, 0)]
+        if any(len(v) == 0 for v in per_class) or any(np.ptp(v) > 1e-12 * v.max() for v in per_class):
+            return self._fit_per_record(X[rows], y, w)
+        from ._liblinear import Rows, train_l2_svm
+
+        if keep and self._problem is not None and self._problem[0] is X:
+            problem = self._problem[1]
+        else:
+            problem = Rows(X)
+            self._problem = (X, problem) if keep else None
+        seed = (self.seed * 1_000_003 + len(rows)) % 2**31
+        w_full = train_l2_svm(problem, np.asarray(rows), y == 1, C=self.C,
+                              class_weight=(per_class[0][0], per_class[1][0]), tol=self.tol,
+                              seed=seed)
+        self.coef_, self.intercept_ = w_full[None, :-1], w_full[-1:]
         return self
+
+    def _fit_per_record(self, X, y, w):
+        from sklearn.svm import LinearSVC
+
+        model = LinearSVC(C=self.C, loss="squared_hinge", dual=True, tol=self.tol,
+                          max_iter=self.max_iter, random_state=self.seed)
+        model.fit(X, y.astype(np.int64), sample_weight=w)
+        self.coef_, self.intercept_ = model.coef_, model.intercept_
+        return self
+
+
+class SelectSVM:
+    """Two rankers compared by team-draft interleaving; once one is shown to find more, only it.
+
+    One linear SVM reads the words (the TF-IDF block of ``tfidf-meaning`` features, rows back to
+    unit length: exactly the ``tfidf`` matrix); the other reads words and meaning (the whole matrix:
+    TF-IDF plus the WordLlama embedding block, :mod:`.features`). Meaning helps where reviews
+    describe the same thing in different words (in the benchmark, animal models of depression) and
+    hurts where relevance turns on particular words (nudging), so neither is better everywhere.
+
+    Until one is shown better, the records are shown in team-draft interleaved order (Radlinski,
+    Kurup & Joachims 2008): in each round a seeded coin says which ranker picks first, and each
+    picks its highest-ranked record not yet picked; a relevant record credits the ranker that
+    picked it. Both rankers pick equally often, so the credits compare them without the bias of
+    judging each on records the other chose. When the credits differ by more than chance (a
+    two-sided exact binomial test of equal shares at ``alpha``), the leader is followed alone from
+    then on and the other is no longer fitted. ``history_`` records the credits and the ranker
+    followed after each refit (for the methods section).
+
+    References
+    ----------
+    Radlinski F, Kurup M, Joachims T (2008). How does clickthrough data reflect retrieval quality?
+    CIKM 2008, 43-52 (team-draft interleaving).
+    Teijema JJ, Hofstee L, Brouwer M, et al. (2023). Active learning-based systematic reviewing
+    using switching classification models. Frontiers in Research Metrics and Analytics 8:1178181.
+    """
+
+    NAMES = ("words", "words+meaning")
+
+    def __init__(self, C: float = 0.11, seed: int = 0, meaning_dim: int | None = None,
+                 alpha: float = 0.2, depth: int = 200):
+        from .features import MEANING_DIM
+
+        self.C, self.seed, self.alpha, self.depth = float(C), int(seed), float(alpha), int(depth)
+        self.meaning_dim = MEANING_DIM if meaning_dim is None else int(meaning_dim)
+        self.rankers = (LinearSVM(C=C, seed=seed), LinearSVM(C=C, seed=seed))
+        self.credits = np.zeros(2, dtype=np.int64)
+        self.decided: int | None = None  # the ranker followed alone, once shown better
+        self.history_: list[dict] = []
+        self._words: tuple | None = None  # (X, its words' block at unit length)
+        self._team: dict[int, int] = {}  # record -> the ranker that picked it in the last draft
+        self._rng = np.random.default_rng(seed)
+        self._n_previous = 0
+
+    def _words_of(self, X):
+        if self._words is None or self._words[0] is not X:
+            from scipy import sparse
+
+            if X.shape[1] <= self.meaning_dim:
+                raise ParameterError("features", "not tfidf-meaning",
+                                     "tfidf-meaning (model svm-select needs its meaning block)")
+            W = X[:, :X.shape[1] - self.meaning_dim].tocsr()
+            norms = np.sqrt(np.asarray(W.multiply(W).sum(axis=1)).ravel())
+            norms[norms == 0] = 1.0
+            W = sparse.csr_matrix(sparse.diags(1 / norms) @ W, dtype=X.dtype)
+            W.sort_indices()
+            self._words = (X, W)
+        return self._words[1]
+
+    def _settle(self) -> None:
+        a, b = (int(c) for c in self.credits)
+        n = a + b
+        if n == 0 or self.decided is not None:
+            return
+        # two-sided exact binomial test of equal shares: 2 P(X >= max(a, b)), X ~ Bin(n, 1/2)
+        k = max(a, b)
+        tail = sum(math.comb(n, j) for j in range(k, n + 1)) / 2.0 ** n
+        if min(1.0, 2 * tail) < self.alpha:
+            self.decided = int(b > a)
+
+    def rank_scores(self, X, rows: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Refit on ``rows`` and return scores whose descending order is the order to show."""
+        rows, y = np.asarray(rows), np.asarray(y)
+        for r in rows[self._n_previous:][y[self._n_previous:] == 1]:  # relevant since the last refit
+            team = self._team.get(int(r))
+            if team is not None:
+                self.credits[team] += 1
+        self._n_previous = len(rows)
+        self._settle()
+        matrices = (self._words_of(X), X)
+        fitted = [self.decided] if self.decided is not None else [0, 1]
+        scores: list = [None, None]
+        for k in fitted:
+            self.rankers[k].fit_rows(matrices[k], rows, y, weights)
+            coef = np.asarray(self.rankers[k].coef_, dtype=np.float32).ravel()
+            scores[k] = matrices[k] @ coef + float(self.rankers[k].intercept_[0])
+        self._team = {}
+        if self.decided is not None:
+            out = scores[self.decided]
+        else:
+            out = self._interleave(scores, rows)
+        self.history_.append({"labels": len(rows), "credits": dict(zip(self.NAMES, self.credits.tolist(),
+                                                                     strict=True)),
+                              "follows": "interleaved" if self.decided is None else self.NAMES[self.decided]})
+        return out
+
+    def _interleave(self, scores, rows) -> np.ndarray:
+        """The first ``depth`` records of a team draft, scored above the rest (which follow the
+        words' ranking), recording which ranker picked each."""
+        labelled = np.zeros(len(scores[0]), dtype=bool)
+        labelled[rows] = True
+        free = np.flatnonzero(~labelled)
+        depth = min(self.depth, len(free))
+        tops = [free[np.argsort(-s[free], kind="stable")[:depth]] for s in scores]
+        picked: list[int] = []
+        taken: set[int] = set()
+        cursor = [0, 0]
+        while len(picked) < depth:
+            order = (0, 1) if self._rng.random() < 0.5 else (1, 0)
+            for k in order:
+                while cursor[k] < depth and int(tops[k][cursor[k]]) in taken:
+                    cursor[k] += 1
+                if cursor[k] < depth and len(picked) < depth:
+                    r = int(tops[k][cursor[k]])
+                    taken.add(r)
+                    picked.append(r)
+                    self._team[r] = k
+            if cursor[0] >= depth and cursor[1] >= depth:
+                break
+        base = scores[0]
+        out = base - base.max() - 1.0 if len(base) else base.copy()  # the rest: below every pick
+        out[np.asarray(picked, dtype=np.int64)] = np.arange(len(picked), 0, -1, dtype=out.dtype)
+        return out
 
 
 class WeightedMultinomialNB:
@@ -147,16 +304,22 @@ def fit_scores(model, X, train_idx: np.ndarray, y: np.ndarray, *,
     Higher is more likely relevant. Linear models score by ``X @ coef + intercept`` (one sparse
     product); naive Bayes by its log-odds.
     """
-    Xt = X[train_idx]
-    if Xt.dtype != np.float64:
-        # LIBLINEAR needs float64; converting here (the labelled rows only) with the rows' sorted
-        # column order declared spares scikit-learn's conversion, which re-sorts every row's indices
-        # on each refit (a third of the replay's time before)
-        sorted_rows = bool(getattr(X, "has_sorted_indices", False))
-        Xt = Xt.astype(np.float64)
-        if sorted_rows:
-            Xt.has_sorted_indices = True
-    model.fit(Xt, y, sample_weight=balanced_weights(y, balance))
+    weights = balanced_weights(y, balance)
+    if hasattr(model, "rank_scores"):  # a model that chooses between rankers (SelectSVM)
+        return model.rank_scores(X, np.asarray(train_idx), y, weights)
+    if hasattr(model, "fit_rows"):  # converts X once, then points at the labelled rows
+        model.fit_rows(X, np.asarray(train_idx), y, sample_weight=weights)
+    else:
+        Xt = X[train_idx]
+        if Xt.dtype != np.float64:
+            # LIBLINEAR needs float64; converting here (the labelled rows only) with the rows' sorted
+            # column order declared spares scikit-learn's conversion, which re-sorts every row's
+            # indices on each refit
+            sorted_rows = bool(getattr(X, "has_sorted_indices", False))
+            Xt = Xt.astype(np.float64)
+            if sorted_rows:
+                Xt.has_sorted_indices = True
+        model.fit(Xt, y, sample_weight=weights)
     if hasattr(model, "feature_log_prob_"):  # naive Bayes: log P(x|1) - log P(x|0)
         diff = (model.feature_log_prob_[1] - model.feature_log_prob_[0]).astype(np.float32)
         return X @ diff + float(model.class_log_prior_[1] - model.class_log_prior_[0])

@@ -10,11 +10,20 @@ MODELS = {
     "svm": "linear support vector machine (squared hinge loss, LIBLINEAR), balanced class weights",
     "logistic": "L2-penalised logistic regression (LIBLINEAR, dual), balanced class weights",
     "nb": "multinomial naive Bayes on TF-IDF, balanced class weights",
+    "svm-select": "two linear SVMs, one on the words and one on words plus meaning (needs features "
+                  "tfidf-meaning); shows the ranking of whichever has ordered the records screened "
+                  "since each refit better",
 }
+
+#: The model a simulation and the command line use unless told otherwise, and its features.
+DEFAULT_MODEL, DEFAULT_FEATURES = "svm", "tfidf"
 
 #: The feature extractors: name -> what it builds.
 FEATURES = {
     "tfidf": "TF-IDF of words and word pairs (sublinear term frequency; terms in over 95% of the "
              "records dropped)",
     "tfidf-char": "TF-IDF of words and word pairs, stacked with TF-IDF of character 3-5-grams",
+    "tfidf-meaning": "TF-IDF of words and word pairs, stacked with the text's meaning (WordLlama "
+                     "l2_supercat 256-dimensional embedding, shipped in the wordllama wheel) at "
+                     "weight 0.3",
 }

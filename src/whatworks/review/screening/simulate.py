@@ -22,6 +22,7 @@ from . import metrics
 from .data import Records
 from .features import FEATURES, extract
 from .models import DEFAULT_BALANCE, MODELS
+from .registry import DEFAULT_FEATURES, DEFAULT_MODEL
 from .session import ScreeningSession
 from .stopping import ConsecutiveIrrelevantRule, RankedQuasiSampleRule, first_stop
 
@@ -96,7 +97,9 @@ def simulate_one(task: dict[str, Any]) -> dict[str, Any]:
         "wss_95": 100 * metrics.wss(seq, 0.95, n_total=n_after_priors),
         "rrf_10": 100 * metrics.rrf(seq, 10, n_total=n_after_priors),
         "atd": 100 * metrics.atd(seq, n_total=n_after_priors),
-        "stopping": stopping, "n_refits": session.n_refits_, "refit_seconds": session.refit_seconds_,
+        "stopping": stopping, "n_refits": session.n_refits_,
+        "followed": (getattr(session.model, "history_", None) or [{}])[-1].get("follows"),
+        "refit_seconds": session.refit_seconds_,
         "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
     }
 
@@ -144,8 +147,8 @@ class SimulationResult:
         return ax
 
 
-def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = "svm",
-             features: str = "tfidf", prior_relevant: int = 1, prior_irrelevant: int = 1,
+def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DEFAULT_MODEL,
+             features: str = DEFAULT_FEATURES, prior_relevant: int = 1, prior_irrelevant: int = 1,
              balance: float = DEFAULT_BALANCE, refit: str | int = "auto", backend: str | None = None,
              workers: int | None = None, scheduler: str | None = None,
              progress: bool | None = None) -> SimulationResult:
@@ -164,6 +167,9 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = "s
         raise ParameterError("model", model, ", ".join(MODELS))
     if features not in FEATURES:
         raise ParameterError("features", features, ", ".join(FEATURES))
+    if model == "svm-select" and features != "tfidf-meaning":
+        raise ParameterError("features", features, "tfidf-meaning with model svm-select (it compares "
+                             "a ranker on the words with one on words plus meaning)")
     y = np.asarray(records.labels)
     if y.sum() < 2:
         raise InputError(f"{int(y.sum())} included record(s): a simulation needs at least 2 (one "
