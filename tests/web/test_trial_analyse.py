@@ -257,17 +257,29 @@ def test_the_analysis_child_leaves_the_requests_database_connection_working(tria
     assert TrialAnalysisRecord.objects.count() == 3 and Trial.objects.get().slug == "t2"
 
 
-def test_numeric_ids_match_the_allocation_whatever_their_spelling(trial, editor):
+def test_numeric_ids_are_stored_and_matched_exactly_as_written(trial, editor):
     c = _client(editor)
-    codes = {s: 100 + i for i, s in enumerate(sorted(DATA["school"].unique()))}
+    codes = {s: f"0{100 + i}" for i, s in enumerate(sorted(DATA["school"].unique()))}
     arm = _randomise_schools(c, list(codes.values()))
-    assert set(arm) == {f"{v}.0" for v in codes.values()}  # the core keeps a number column's text
+    assert set(arm) == set(codes.values())  # '0100' stays '0100' (never '100.0' or '100')
     data = DATA.assign(school=DATA["school"].map(codes))
     r = run(c, upload(c, data.to_csv(index=False)), treatment_from="allocation", match_by="school")
     html = r.content.decode()
     assert r.status_code == 302, html[html.find("error-summary"):][:1500]
     join = TrialAnalysisRecord.objects.get().join
     assert join["matched_rows"] == len(DATA) and join["n_unknown_rows"] == 0
+
+
+def test_an_outcome_file_whose_ids_are_spelt_otherwise_is_refused_clearly(trial, editor):
+    c = _client(editor)
+    codes = {s: 100 + i for i, s in enumerate(sorted(DATA["school"].unique()))}
+    _randomise_schools(c, list(codes.values()))
+    data = DATA.assign(school=DATA["school"].map(lambda s: f"{codes[s]}.0"))
+    r = run(c, upload(c, data.to_csv(index=False)), treatment_from="allocation", match_by="school")
+    html = r.content.decode()
+    assert r.status_code == 400 and not TrialAnalysisRecord.objects.exists()
+    assert "ids are matched exactly as written" in html
+    assert "&#x27;100.0&#x27;" in html and "&#x27;100&#x27;" in html
 
 
 names = st.text(alphabet="abcdefghij_", min_size=1, max_size=8)

@@ -218,10 +218,12 @@ def cmd_randomise(args) -> int:
 
     from .._io import read_table
     from .audit import write_log
-    from .randomise import balance_table, cluster_covariates, randomise
+    from .randomise import balance_table, cluster_covariates, id_columns, randomise
 
     _check_method(args.method)
-    frame = read_table(args.units)
+    frame = read_table(args.units, text=id_columns(unit=args.unit, cluster=args.cluster,
+                                                    block=args.block, strata=args.strata,
+                                                    factors=args.factors))
     sep = "\t" if Path(args.units).suffix.lower() in (".tsv", ".tab") else ","
     raw = pd.read_csv(args.units, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                       skipinitialspace=True)
