@@ -100,6 +100,38 @@ def test_a_gaussian_analysis_is_the_cores_stored_with_its_inputs_hash(trial, edi
     assert "attainment (primary)" in page
 
 
+def test_the_evaluator_chooses_the_confidence_level_stored_and_shown_with_the_result(trial, editor,
+                                                                                  client):
+    c = _client(editor)
+    up = upload(c)
+    assert c.get(f"{URL}?upload={up}").context["form"]["level"].initial == 95
+    r = run(c, up, level="90")
+    assert r.status_code == 302, r.content.decode()[:3000]
+    rec = TrialAnalysisRecord.objects.get()
+    expected = analyse(pd.read_csv(io.StringIO(CSV)), outcome="score", treatment="arm",
+                       cluster="school", family="gaussian", level=90)
+    assert rec.options["level"] == 90 and rec.results["level"] == 90
+    assert rec.results["ci_lower"] == pytest.approx(expected.ci_lower, rel=1e-9)
+    html = client.get(r["Location"]).content.decode()
+    assert "90% confidence interval (Wald)" in html and "95%" not in html
+    assert "with a Wald 90% interval" in html
+    page = client.get("/trials/t2/").content.decode()
+    assert "(90% CI " in page
+    report = client.get("/trials/t2/report.html")
+    assert report.status_code == 200 and "90% CI</th>" in report.content.decode()
+
+
+def test_a_confidence_level_left_blank_is_95_and_one_out_of_range_is_refused(trial, editor):
+    c = _client(editor)
+    up = upload(c)
+    for bad in ("100", "40", "ninety"):
+        r = run(c, up, level=bad)
+        assert r.status_code == 400 and not TrialAnalysisRecord.objects.exists()
+        assert "level" in r.context["form"].errors
+    assert run(c, up, level="").status_code == 302
+    assert TrialAnalysisRecord.objects.get().options["level"] == 95
+
+
 @pytest.mark.parametrize("family,outcome,extra,measure", [
     ("binomial", "left", {}, "odds ratio"),
     ("poisson", "enquiries", {"exposure": "months"}, "rate ratio"),

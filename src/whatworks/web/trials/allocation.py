@@ -409,7 +409,7 @@ def enrolment_balance(alloc: TrialAllocation) -> list[dict]:
 # ------------------------------------------------------------------------------------ analysis
 
 ANALYSIS_OPTIONS = ("outcome", "treatment", "cluster", "block", "covariates", "exposure", "family",
-                    "treated")
+                    "treated", "level")
 
 
 @dataclass
