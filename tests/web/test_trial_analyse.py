@@ -302,6 +302,15 @@ def test_numeric_ids_are_stored_and_matched_exactly_as_written(trial, editor):
     assert join["matched_rows"] == len(DATA) and join["n_unknown_rows"] == 0
 
 
+def test_cluster_ids_that_are_equal_as_numbers_stay_different_clusters(trial, editor):
+    c = _client(editor)
+    schools = sorted(DATA["school"].unique())
+    codes = {s: ("0" if i % 2 else "") + str(i // 2) for i, s in enumerate(schools)}  # 0, 00, 1, 01
+    r = run(c, upload(c, DATA.assign(school=DATA["school"].map(codes)).to_csv(index=False)))
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert TrialAnalysisRecord.objects.get().results["n_clusters"] == len(schools)
+
+
 def test_an_outcome_file_whose_ids_are_spelt_otherwise_is_refused_clearly(trial, editor):
     c = _client(editor)
     codes = {s: 100 + i for i, s in enumerate(sorted(DATA["school"].unique()))}

@@ -493,7 +493,9 @@ def analyse_upload(trial, upload: TrialUpload, options: dict, *, use_allocation:
     from whatworks.trials import analyse as core_analyse
 
     analyse = core_analyse.analyse  # looked up now (tests replace it to make it slow)
-    frame = read_upload(upload, text=[match_by] if use_allocation and match_by else [])
+    ids = [options.get("cluster"), options.get("block"), match_by if use_allocation else None]
+    frame = read_upload(upload, text=[c for c in ids if c])  # ids as written: '07' is not '7'
+
     if len(frame) > max_analysis_rows():
         raise InputError(f"has {len(frame):,} rows; the web analysis runs while you wait and is "
                          f"limited to {max_analysis_rows():,} rows "
