@@ -13,7 +13,7 @@ import csv
 import math
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,8 @@ _NA_SPELLINGS = sorted({v for m in MISSING for v in (m, m.upper(), m.title())} |
 NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
-def read_table(path: str | Path, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, columns: Mapping[str, str] | None = None, *,
+               text: Iterable[str] = ()) -> pd.DataFrame:
     """Read a CSV (or TSV by extension) with a header row; the BOM, if any, is dropped.
 
     Columns whose every non-missing cell is a finite number become floats (blank and the
@@ -40,6 +41,11 @@ def read_table(path: str | Path, columns: Mapping[str, str] | None = None) -> pd
     ``columns``, if given, maps the columns wanted to the option that named them (``"--yi"``):
     only those are read (a million rows of study labels cost more than the numbers), and one
     that is not in the file is refused naming the option and listing the file's columns.
+
+    ``text`` names identifier columns (unit, cluster, block ids) read exactly as written: never
+    as numbers (``101`` stays ``"101"``, never ``"101.0"``; ``007`` and ``1e3`` stay as they are)
+    and with no missing spellings (``NA`` is an id like any other); only a blank cell is missing
+    (``None``). Names not in the file are ignored (the caller names its own missing columns).
     """
     path = Path(path)
     if not path.exists():
@@ -89,10 +95,16 @@ def read_table(path: str | Path, columns: Mapping[str, str] | None = None) -> pd
         elif not pd.api.types.is_float_dtype(s.dtype):
             frame.isetitem(i, s.astype(float))
     if reread:
-        text = pd.read_csv(path, dtype=str, usecols=[positions[i] for i in reread],
-                           na_values=_NA_SPELLINGS, **options)
+        cells = pd.read_csv(path, dtype=str, usecols=[positions[i] for i in reread],
+                            na_values=_NA_SPELLINGS, **options)
         for j, i in enumerate(reread):
-            frame.isetitem(i, _convert_column(text.iloc[:, j]))
+            frame.isetitem(i, _convert_column(cells.iloc[:, j]))
+    ids = {text} if isinstance(text, str) else set(text)
+    as_written = [i for i, c in enumerate(frame.columns) if c in ids]
+    if as_written:
+        raw = pd.read_csv(path, dtype=str, usecols=[positions[i] for i in as_written], **options)
+        for j, i in enumerate(as_written):
+            frame.isetitem(i, raw.iloc[:, j].map(lambda v: v if v.strip() else None))
     return frame
 
 

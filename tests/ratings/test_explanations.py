@@ -26,7 +26,7 @@ IFPS_12_MONTHS = SynthesisNumbers.from_natural_scale(
 def test_the_intensive_family_preservation_explanation_reads_as_published():
     r = rate(RatingInputs("entry-to-care", IFPS_STUDIES, IFPS_12_MONTHS, review_amstar2="moderate"))
     assert r.effectiveness_explanation == (
-        "tends positive: pooled relative risk 0.60 (95% CI 0.48 to 0.76) across 12 studies and "
+        "Tends positive: pooled relative risk 0.60 (95% CI 0.48 to 0.76) across 12 studies and "
         "3,400 children; substantial heterogeneity (I² = 71%). The confidence interval excludes no "
         "effect in the better direction (a decrease in entry to care is better), but the 95% "
         "prediction interval (0.31 to 1.17) includes no effect.")
@@ -44,14 +44,14 @@ def test_each_published_follow_up_shows_on_the_natural_scale(months, rr, lo, hi)
     syn = SynthesisNumbers.from_natural_scale("RR", 5, rr, lo, hi)
     r = rate(RatingInputs("entry-to-care", IFPS_STUDIES[:5], syn))
     assert r.effectiveness_explanation.startswith(
-        f"tends positive: pooled relative risk {rr:.2f} (95% CI {lo:.2f} to {hi:.2f}) across 5 "
+        f"Tends positive: pooled relative risk {rr:.2f} (95% CI {lo:.2f} to {hi:.2f}) across 5 "
         "studies and 1,600 children.")
 
 
 def test_a_negative_standardised_mean_difference_uses_minus_signs():
     r = rate(meta_inputs(smd(-0.25, -0.40, -0.10, pi=(-0.62, 0.12), i2=55.4, k=4), n=1250))
     assert r.effectiveness_explanation == (
-        "tends negative: pooled standardised mean difference \u22120.25 (95% CI \u22120.40 to "
+        "Tends negative: pooled standardised mean difference \u22120.25 (95% CI \u22120.40 to "
         "\u22120.10) across 4 studies and 5,000 families; substantial heterogeneity (I² = 55%). The "
         "confidence interval excludes no effect in the worse direction (an increase in family "
         "functioning is better), but the 95% prediction interval (\u22120.62 to 0.12) includes no "
@@ -61,7 +61,7 @@ def test_a_negative_standardised_mean_difference_uses_minus_signs():
 def test_evidence_of_no_effect_says_which_effects_it_rules_out():
     r = rate(meta_inputs(smd(0.02, -0.05, 0.09, pi=(-0.06, 0.10), i2=0.0)))
     assert r.explanation == (
-        "evidence of no effect: pooled standardised mean difference 0.02 (95% CI \u22120.05 to "
+        "Evidence of no effect: pooled standardised mean difference 0.02 (95% CI \u22120.05 to "
         "0.09) across 5 studies and 1,500 families; low heterogeneity (I² = 0%). The confidence "
         "interval includes no effect and rules out effects larger than the smallest important "
         "effect (standardised mean difference \u22120.10 to 0.10); strength of evidence is high. "
@@ -75,7 +75,7 @@ def test_a_vote_count_explains_the_counts_of_studies_and_participants():
              study("C", n=1500, direction="decrease", design="cluster-rct", rob="moderate")]
     r = rate(RatingInputs("section-47-enquiries", facts))
     assert r.explanation == (
-        "tends positive: no meta-analysis was possible; of 3 studies with 3,500 children, 2 (2,700 "
+        "Tends positive: no meta-analysis was possible; of 3 studies with 3,500 children, 2 (2,700 "
         "children) found a statistically significant decrease in section 47 enquiries (better), 0 "
         "(0) a statistically significant increase (worse) and 1 (800) neither. A majority of both "
         "the studies and the children are in studies showing a benefit. Strength of evidence high: "
@@ -86,9 +86,9 @@ def test_a_vote_count_explains_the_counts_of_studies_and_participants():
 def test_no_evidence_is_explained_distinctly():
     r = rate(RatingInputs("kinship-placement", [study(design="pre-post")]))
     assert r.explanation == (
-        "no evidence: no study of an eligible design (randomised controlled trial, cluster "
+        "No evidence: no study of an eligible design (randomised controlled trial, cluster "
         "randomised trial or quasi-experimental design with a comparison group) has measured "
-        "kinship placement yet. 1 study of another design was not rated. Strength of evidence no "
+        "kinship placement yet. Not rated: 1 study of another design. Strength of evidence no "
         "or very low: there is no rigorous study to rate.")
 
 
@@ -97,7 +97,7 @@ def test_a_single_large_null_trial_is_evidence_of_no_effect():
                    ci_upper=0.07)]
     r = rate(RatingInputs("care-proceedings", facts, measure="RR"))
     assert r.effectiveness_explanation == (
-        "evidence of no effect: no meta-analysis was possible; a single study with 4,000 children "
+        "Evidence of no effect: no meta-analysis was possible; a single study with 4,000 children "
         "found no effect larger than the smallest important effect. Its confidence interval rules "
         "out effects larger than the smallest important effect (relative risk 0.91 to 1.10), and "
         "strength of evidence is moderate to high.")

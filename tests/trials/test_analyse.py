@@ -176,3 +176,16 @@ def test_a_numeric_arm_column_takes_treated_as_written():
     zero = analyse(d, outcome="y", treatment="treat", treated="0", cluster="school",
                    family="gaussian", unconditional=False)
     assert zero.estimate == pytest.approx(-one.estimate, rel=1e-6)
+
+
+def test_cluster_ids_are_read_as_written_so_07_and_7_stay_two_clusters(tmp_path, capsys):
+    data = frame("continuous")
+    schools = sorted(data["school"].unique())
+    # pairs of ids equal as numbers, different as written: '0' and '00', '1' and '01', ...
+    codes = {c: ("0" if i % 2 else "") + str(i // 2) for i, c in enumerate(schools)}
+    path = tmp_path / "data.csv"
+    data.assign(school=data["school"].map(codes)).to_csv(path, index=False)
+    code = main(["trial", "analyse", str(path), "--outcome", "y", "--treatment", "treat",
+                 "--cluster", "school", "--family", "gaussian", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["n_clusters"] == len(schools)

@@ -222,3 +222,24 @@ def test_updating_a_curated_study_takes_its_only_finding_on_the_outcome(data):
     own = existing_study(pub, [StoredStudy("trial-swis-trial", "", None, "x")])
     stale = StoredFinding("entry-to-care", 24, "OR", 0.1, 0.01, pub.findings[0].notes)
     assert match_findings(pub, own, [CURATED.findings[0], stale]) == ({}, [1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(level=st.floats(50, 99.9), est=st.floats(0.3, 3), se=st.floats(0.01, 1))
+def test_a_ratio_at_any_confidence_level_publishes_the_variance_of_its_se(level, est, se):
+    from statistics import NormalDist
+
+    data = json.loads(DEMO.read_text(encoding="utf-8"))
+    z = NormalDist().inv_cdf(1 - (1 - level / 100) / 2)
+    lo, hi = math.exp(math.log(est) - z * se), math.exp(math.log(est) + z * se)
+    data["results"] = [{"outcome": "section 47 enquiries", "family": "poisson", "level": level,
+                        "ratio": {"estimate": est, "ci_lower": lo, "ci_upper": hi}}]
+    (f,) = publication(record_from_dict(data)).findings
+    assert f.vi == pytest.approx(se ** 2, rel=1e-6)
+    assert f"({level:g}% CI " in f.notes
+
+
+def test_a_result_with_a_bad_confidence_level_is_refused_naming_it(data):
+    data["results"][0]["level"] = 195
+    with pytest.raises(InputError, match=r"results\[0\]\.level"):
+        record_from_dict(data)

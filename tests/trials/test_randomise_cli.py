@@ -98,3 +98,73 @@ def test_an_existing_log_is_not_overwritten(units_csv, tmp_path, capsys):
 def test_verify_of_a_missing_file_exits_2(tmp_path, capsys):
     code, _, err = run(["trial", "verify", tmp_path / "nope.jsonl"], capsys)
     assert code == 2 and "no such file" in err
+
+
+def _ids_strategy():
+    from hypothesis import strategies as st
+
+    numeric_looking = st.one_of(
+        st.integers(-10**6, 10**9).map(str), st.from_regex(r"\A0[0-9]{1,5}\Z"),
+        st.sampled_from(["1e3", "1E3", "-0", "+5", "0.10", "3.0", "NaN", "NA", "None", ".", "inf"]))
+    # whitespace-free text in any script (no separators or control characters)
+    words = st.text(st.characters(blacklist_categories=("Z", "C")), min_size=1, max_size=8)
+    return st.lists(st.one_of(numeric_looking, words), min_size=2, max_size=12, unique=True)
+
+
+def _write_units(path, ids):
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "x"])
+        w.writerows([u, i] for i, u in enumerate(ids))
+
+
+def _run_quiet(argv):
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue()
+
+
+def test_ids_survive_randomise_allocation_csv_log_and_verify_exactly_as_written():
+    import csv
+    import tempfile
+    from pathlib import Path
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None)
+    @given(ids=_ids_strategy(), method=st.sampled_from(["complete", "simple", "cluster"]),
+           seed=st.integers(0, 2**31))
+    def check(ids, method, seed):
+        with tempfile.TemporaryDirectory() as tmp:
+            units, out, log = Path(tmp) / "units.csv", Path(tmp) / "a.csv", Path(tmp) / "log.jsonl"
+            _write_units(units, ids)
+            option = "--cluster" if method == "cluster" else "--unit"
+            code, text = _run_quiet(["trial", "randomise", units, "--method", method, option, "id",
+                                     "--seed", seed, "--out", out, "--log", log, "--format", "json"])
+            assert code == 0, text
+            with open(out, encoding="utf-8", newline="") as fh:
+                assert [row["id"] for row in csv.DictReader(fh)] == ids
+            entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+            key = "cluster" if method == "cluster" else "unit"
+            assert [e[key] for e in entries if e["type"] == "allocation"] == ids
+            code, text = _run_quiet(["trial", "verify", log, "--head", json.loads(text)["head"]])
+            assert code == 0 and "intact" in text
+
+    check()
+
+
+def test_a_decimal_id_column_from_a_python_caller_is_refused_not_rewritten():
+    from whatworks.errors import InputError
+    from whatworks.trials.randomise import randomise
+
+    with pytest.raises(InputError, match="read the id column as text"):
+        randomise(pd.DataFrame({"id": [101.0, 102.0]}), method="complete", seed=1, unit="id")
+    alloc = randomise(pd.DataFrame({"id": [101, 7]}), method="complete", seed=1, unit="id")
+    assert sorted(alloc.table["unit"]) == ["101", "7"]

@@ -89,3 +89,15 @@ def test_a_record_from_a_dict_reads_no_files_and_shows_the_recorded_hash():
     h = rec.analysis_plan_hash()
     assert h["computed"] is None and h["sha256"] == data["analysis_plan"]["sha256"]
     assert "(file not available here)" in report_html(rec)
+
+
+def test_the_results_table_names_the_confidence_level_of_each_result():
+    data = json.loads(DEMO.read_text())
+    html = report_html(record_from_dict(data))
+    assert "95% CI</th>" in html and "Effects with 95% confidence" in html
+    data["results"][0]["level"] = 90
+    html = report_html(record_from_dict(data))
+    assert "90% CI</th>" in html and "95% CI</th>" not in html and "Effects with 90% confidence" in html
+    data["results"].append({**data["results"][0], "outcome": "other", "level": 99})
+    html = report_html(record_from_dict(data))
+    assert "(90%)</td>" in html and "(99%)</td>" in html and "their confidence intervals" in html

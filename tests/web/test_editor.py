@@ -229,3 +229,34 @@ def test_a_cohort_study_is_listed_but_does_not_break_the_rating(editor_client):
     rating = Rating.objects.get(intervention__slug="family-group-conferences",
                                 outcome__slug="entry-to-care")
     assert "cohort" not in rating.effectiveness_label.lower()
+
+
+def test_the_intervention_page_lists_each_finding_in_words_as_the_finding_forms_preview(
+        editor_client):
+    from whatworks.effects.entry import effect_from_reported, preview
+    from whatworks.web.store.models import Finding
+
+    html = editor_client.get("/editor/interventions/family-group-conferences/").content.decode()
+    findings = Finding.objects.filter(intervention__slug="family-group-conferences")
+    assert findings.exists()
+    for f in findings:
+        entered = effect_from_reported(f.measure, f.reported)
+        words = preview(entered, outcome="entry to care", direction="decrease")
+        assert words.in_words.startswith("Risk ratio ") and "% CI " in words.in_words
+        assert words.in_words in html
+        assert words.sentence.replace("'", "&#x27;") in html
+        assert f"{f.yi:.4f}" not in html and f"{f.vi:.5f}" not in html  # no analysis-scale numbers
+    assert "<th scope=\"col\">Measure</th>" not in html
+
+
+def test_a_finding_in_words_names_the_measure_and_reads_ratios_on_their_natural_scale():
+    import math
+
+    from whatworks.effects.entry import Entered, measure_name, preview
+
+    se = (math.log(0.81) - math.log(0.31)) / (2 * 1.959963984540054)
+    p = preview(Entered("RR", "ci", math.log(0.5), se ** 2))
+    assert p.in_words == "Risk ratio 0.50 (95% CI 0.31 to 0.81)" and p.summary.startswith("RR 0.50")
+    assert measure_name("PETO") == "Odds ratio by Peto's method"  # shown exponentiated, so not "log"
+    assert measure_name("ROM") == "Ratio of means" and measure_name("PHI") == "Phi coefficient"
+    assert measure_name("IRLN") == "Log incidence rate"  # shown on its log scale: says so

@@ -2,7 +2,9 @@
 from the store's CSV export, and under scheme 1.0 the ratings of before issue 8 come back.
 
 ``data/store_ratings_scheme_1_0.json`` holds every demo rating as the store computed it before
-the pipeline moved into the core (the code at commit 8ab580b, scheme 1.0, web-layer choices).
+the pipeline moved into the core (the code at commit 8ab580b, scheme 1.0, web-layer choices), with
+its explanations edited only as the core now writes them: the first letter a capital, and "N
+studies of other designs were not rated." written "Not rated: N studies of other designs."
 """
 
 import json

@@ -100,6 +100,38 @@ def test_a_gaussian_analysis_is_the_cores_stored_with_its_inputs_hash(trial, edi
     assert "attainment (primary)" in page
 
 
+def test_the_evaluator_chooses_the_confidence_level_stored_and_shown_with_the_result(trial, editor,
+                                                                                  client):
+    c = _client(editor)
+    up = upload(c)
+    assert c.get(f"{URL}?upload={up}").context["form"]["level"].initial == 95
+    r = run(c, up, level="90")
+    assert r.status_code == 302, r.content.decode()[:3000]
+    rec = TrialAnalysisRecord.objects.get()
+    expected = analyse(pd.read_csv(io.StringIO(CSV)), outcome="score", treatment="arm",
+                       cluster="school", family="gaussian", level=90)
+    assert rec.options["level"] == 90 and rec.results["level"] == 90
+    assert rec.results["ci_lower"] == pytest.approx(expected.ci_lower, rel=1e-9)
+    html = client.get(r["Location"]).content.decode()
+    assert "90% confidence interval (Wald)" in html and "95%" not in html
+    assert "with a Wald 90% interval" in html
+    page = client.get("/trials/t2/").content.decode()
+    assert "(90% CI " in page
+    report = client.get("/trials/t2/report.html")
+    assert report.status_code == 200 and "90% CI</th>" in report.content.decode()
+
+
+def test_a_confidence_level_left_blank_is_95_and_one_out_of_range_is_refused(trial, editor):
+    c = _client(editor)
+    up = upload(c)
+    for bad in ("100", "40", "ninety"):
+        r = run(c, up, level=bad)
+        assert r.status_code == 400 and not TrialAnalysisRecord.objects.exists()
+        assert "level" in r.context["form"].errors
+    assert run(c, up, level="").status_code == 302
+    assert TrialAnalysisRecord.objects.get().options["level"] == 95
+
+
 @pytest.mark.parametrize("family,outcome,extra,measure", [
     ("binomial", "left", {}, "odds ratio"),
     ("poisson", "enquiries", {"exposure": "months"}, "rate ratio"),
@@ -257,17 +289,38 @@ def test_the_analysis_child_leaves_the_requests_database_connection_working(tria
     assert TrialAnalysisRecord.objects.count() == 3 and Trial.objects.get().slug == "t2"
 
 
-def test_numeric_ids_match_the_allocation_whatever_their_spelling(trial, editor):
+def test_numeric_ids_are_stored_and_matched_exactly_as_written(trial, editor):
     c = _client(editor)
-    codes = {s: 100 + i for i, s in enumerate(sorted(DATA["school"].unique()))}
+    codes = {s: f"0{100 + i}" for i, s in enumerate(sorted(DATA["school"].unique()))}
     arm = _randomise_schools(c, list(codes.values()))
-    assert set(arm) == {f"{v}.0" for v in codes.values()}  # the core keeps a number column's text
+    assert set(arm) == set(codes.values())  # '0100' stays '0100' (never '100.0' or '100')
     data = DATA.assign(school=DATA["school"].map(codes))
     r = run(c, upload(c, data.to_csv(index=False)), treatment_from="allocation", match_by="school")
     html = r.content.decode()
     assert r.status_code == 302, html[html.find("error-summary"):][:1500]
     join = TrialAnalysisRecord.objects.get().join
     assert join["matched_rows"] == len(DATA) and join["n_unknown_rows"] == 0
+
+
+def test_cluster_ids_that_are_equal_as_numbers_stay_different_clusters(trial, editor):
+    c = _client(editor)
+    schools = sorted(DATA["school"].unique())
+    codes = {s: ("0" if i % 2 else "") + str(i // 2) for i, s in enumerate(schools)}  # 0, 00, 1, 01
+    r = run(c, upload(c, DATA.assign(school=DATA["school"].map(codes)).to_csv(index=False)))
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert TrialAnalysisRecord.objects.get().results["n_clusters"] == len(schools)
+
+
+def test_an_outcome_file_whose_ids_are_spelt_otherwise_is_refused_clearly(trial, editor):
+    c = _client(editor)
+    codes = {s: 100 + i for i, s in enumerate(sorted(DATA["school"].unique()))}
+    _randomise_schools(c, list(codes.values()))
+    data = DATA.assign(school=DATA["school"].map(lambda s: f"{codes[s]}.0"))
+    r = run(c, upload(c, data.to_csv(index=False)), treatment_from="allocation", match_by="school")
+    html = r.content.decode()
+    assert r.status_code == 400 and not TrialAnalysisRecord.objects.exists()
+    assert "ids are matched exactly as written" in html
+    assert "&#x27;100.0&#x27;" in html and "&#x27;100&#x27;" in html
 
 
 names = st.text(alphabet="abcdefghij_", min_size=1, max_size=8)

@@ -31,6 +31,7 @@ Epidemiology*, 35(5), 1292-1300.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ from statistics import NormalDist
 from whatworks.errors import InputError, WhatWorksError
 
 __all__ = ["CLUSTER_FIELDS", "ENTRY_MEASURES", "FIELDS", "REPORTED_AS", "EffectMeasure", "Entered",
-           "Field", "Preview", "ReportedAs", "effect_from_reported", "measure_label", "parse_sizes",
+           "Field", "Preview", "ReportedAs", "effect_from_reported", "measure_label", "measure_name",
+           "parse_sizes",
            "preview", "reported_as_of"]
 
 
@@ -193,6 +195,23 @@ CLUSTER_FIELDS: dict[str, Field] = {f.name: f for f in [
           "the SD of the cluster sizes divided by their mean; 0 or empty for equal clusters",
           required=False),
 ]}
+
+
+def measure_name(code: str) -> str:
+    """A measure's name as a reader sees it before a number: "Risk ratio"; escalc's description
+    for the others; the code itself when nothing describes it."""
+    if code in ENTRY_MEASURES:
+        name = ENTRY_MEASURES[code].name
+    else:
+        from whatworks.effects.escalc import MEASURES
+
+        name = code
+        if code in MEASURES:  # the description's first clause, without its asides
+            plain = re.sub(r"\s*\([^)]*\)", "", MEASURES[code].description)
+            name = plain.split(";")[0].split(":")[0].strip()
+            if code in _OTHER_RATIOS and name.startswith("log "):
+                name = name[4:]  # preview shows these on the natural scale
+    return f"{name[:1].upper()}{name[1:]}"
 
 
 def measure_label(code: str) -> str:
@@ -486,7 +505,8 @@ def _adjust(entered: Entered, stats: dict, reported: Mapping) -> Entered:
 
 @dataclass(frozen=True)
 class Preview:
-    """An entered effect in words: ``summary`` ("RR 0.50 (95% CI 0.31 to 0.81)"), ``sentence``
+    """An entered effect in words: ``summary`` ("RR 0.50 (95% CI 0.31 to 0.81)"), ``in_words``
+    (the same with the measure's name: "Risk ratio 0.50 (95% CI 0.31 to 0.81)"), ``sentence``
     (its direction, read with the outcome's direction when known) and ``adjustment`` (what the
     cluster adjustment did, or "")."""
 
@@ -497,6 +517,7 @@ class Preview:
     ci_lower: float
     ci_upper: float
     direction_word: str
+    in_words: str = ""
 
     def to_dict(self) -> dict:
         return {"summary": self.summary, "sentence": self.sentence,
@@ -541,8 +562,8 @@ def preview(entered: Entered, *, outcome: str | None = None, direction: str | No
     shown = [math.exp(x) if ratio else x for x in (entered.yi, lo, hi)]
     spec = ENTRY_MEASURES.get(entered.measure)
     abbreviation = spec.abbreviation if spec else entered.measure
-    summary = (f"{abbreviation} {_format(shown[0])} ({level:g}% CI {_format(shown[1])} to "
-               f"{_format(shown[2])})")
+    numbers = f"{_format(shown[0])} ({level:g}% CI {_format(shown[1])} to {_format(shown[2])})"
+    summary = f"{abbreviation} {numbers}"
     counts = _counts(entered.measure)
     if entered.yi > 0:
         word = "more" if counts else "higher"
@@ -573,4 +594,5 @@ def preview(entered: Entered, *, outcome: str | None = None, direction: str | No
                       f"{100 * (growth - 1):.0f}% (from {math.sqrt(entered.unadjusted_vi):.3g} to "
                       f"{entered.se:.3g}).")
     return Preview(summary=summary, sentence=sentence, adjustment=adjustment,
-                   estimate=shown[0], ci_lower=shown[1], ci_upper=shown[2], direction_word=word)
+                   estimate=shown[0], ci_lower=shown[1], ci_upper=shown[2], direction_word=word,
+                   in_words=f"{measure_name(entered.measure)} {numbers}")

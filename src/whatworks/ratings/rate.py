@@ -206,7 +206,7 @@ def rate(inputs: RatingInputs, scheme: Scheme | str | None = None) -> Rating:
             path = "vote-count"
     eff_level = scheme.effectiveness_level(code)
     str_level = scheme.strength_level(strength)
-    eff_text = f"{eff_level.label.lower()}: {eff_text}"
+    eff_text = f"{eff_level.label}: {eff_text}"
     return Rating(
         outcome=inputs.outcome.slug, effectiveness=eff_level.value, effectiveness_code=eff_level.code,
         effectiveness_label=eff_level.label, strength=strength, strength_code=str_level.code,
@@ -422,7 +422,7 @@ def _no_evidence_text(ctx: _Context) -> str:
     listed = ", ".join(designs[:-1]) + (" or " if len(designs) > 1 else "") + designs[-1]
     text = f"no study of an eligible design ({listed}) has measured {ctx.inputs.outcome.phrase} yet."
     if ctx.excluded:
-        text += f" {_other_designs(ctx.excluded)} {_were(ctx.excluded)} not rated."
+        text += f" Not rated: {_other_designs(ctx.excluded)}."
     return text
 
 

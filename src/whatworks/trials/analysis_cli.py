@@ -205,6 +205,12 @@ def add_did(sub) -> argparse.ArgumentParser:
 SUBCOMMANDS.extend([add_randomise, add_verify, add_analyse, add_cace, add_impute, add_did])
 
 
+def _group_columns(*columns: str | None) -> list[str]:
+    """Cluster, block or unit id columns: read as text, exactly as written, so that ids such as
+    '07' and '7' stay two clusters (never both 7.0)."""
+    return [c for c in columns if c]
+
+
 def _check_method(method: str) -> None:
     if method not in METHOD_NAMES:
         raise ParameterError("--method", method, f"one of {', '.join(METHOD_NAMES)}")
@@ -218,10 +224,12 @@ def cmd_randomise(args) -> int:
 
     from .._io import read_table
     from .audit import write_log
-    from .randomise import balance_table, cluster_covariates, randomise
+    from .randomise import balance_table, cluster_covariates, id_columns, randomise
 
     _check_method(args.method)
-    frame = read_table(args.units)
+    frame = read_table(args.units, text=id_columns(unit=args.unit, cluster=args.cluster,
+                                                    block=args.block, strata=args.strata,
+                                                    factors=args.factors))
     sep = "\t" if Path(args.units).suffix.lower() in (".tsv", ".tab") else ","
     raw = pd.read_csv(args.units, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                       skipinitialspace=True)
@@ -293,7 +301,7 @@ def cmd_analyse(args) -> int:
 
     if args.family not in FAMILIES:
         raise ParameterError("--family", args.family, f"one of {', '.join(FAMILIES)}")
-    frame = read_table(args.data)
+    frame = read_table(args.data, text=_group_columns(args.cluster, args.block))
     res = analyse(frame, outcome=args.outcome, treatment=args.treatment, cluster=args.cluster,
                   block=args.block, covariates=args.covariates, exposure=args.exposure,
                   family=args.family, treated=args.treated, level=args.level, file=args.data)
@@ -308,7 +316,7 @@ def cmd_cace(args) -> int:
     from .._io import read_table
     from .cace import cace
 
-    frame = read_table(args.data)
+    frame = read_table(args.data, text=_group_columns(args.cluster, args.block))
     res = cace(frame, outcome=args.outcome, assigned=args.assigned, received=args.received,
                cluster=args.cluster, block=args.block, covariates=args.covariates,
                treated=args.treated, level=args.level, file=args.data)
@@ -323,7 +331,7 @@ def cmd_impute(args) -> int:
 
     if args.delta_arm not in DELTA_ARMS:
         raise ParameterError("--delta-arm", args.delta_arm, f"one of {', '.join(DELTA_ARMS)}")
-    frame = read_table(args.data)
+    frame = read_table(args.data, text=_group_columns(args.cluster, args.block))
     results = [multiple_imputation(frame, outcome=args.outcome, treatment=args.treatment,
                                    cluster=args.cluster, block=args.block,
                                    covariates=args.covariates, treated=args.treated, m=args.m,
@@ -345,7 +353,7 @@ def cmd_did(args) -> int:
 
     if args.control not in CONTROLS:
         raise ParameterError("--control", args.control, f"one of {', '.join(CONTROLS)}")
-    frame = read_table(args.data)
+    frame = read_table(args.data, text=_group_columns(args.unit))
     res = staggered_did(frame, outcome=args.outcome, unit=args.unit, time=args.time,
                         group=args.group, control=args.control, level=args.level, file=args.data)
     if args.plot:

@@ -19,7 +19,8 @@ absent, which the rating treats as high), ``evidence_store.year``, ``evidence_st
 ``evidence_store.timepoint_months``; unrecorded otherwise).
 
 Effect sizes are the generic inverse-variance measure (``escalc("GEN", ...)``): a ratio's log and
-its variance from the 95% CI on the log scale, ``vi = ((log(u) - log(l)) / (2 z_{.975}))^2``; Hedges'
+its variance from the CI on the log scale, ``vi = ((log(u) - log(l)) / (2 z))^2`` with ``z`` the
+normal quantile of the result's ``level`` (95%, ``z_{.975}``, when the result does not say); Hedges'
 g with the variance from its CI on the identity scale (Higgins et al. 2023, Cochrane Handbook
 section 6.3.1). The study's key is ``trial-<trial id>``, so publishing again updates it.
 
@@ -62,7 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError, WhatWorksError
-from .record import TrialRecord
+from .record import TrialRecord, result_level
 
 __all__ = ["DuplicateStudyError", "Existing", "FindingInput", "Publication", "StoredFinding",
            "StoredStudy", "StudyInput", "existing_study", "match_findings", "publication", "published_note",
@@ -401,6 +402,8 @@ def _effect(r: Mapping[str, Any], i: int, src) -> tuple[str, float, float, str]:
     from ..effects import escalc
 
     family = r.get("family")
+    level = result_level(r, source=src, where=f"results[{i}].level")
+    ci = f"{level:g}% CI"
     if family in RATIO_MEASURES:
         ratio = r.get("ratio")
         where = f"results[{i}].ratio"
@@ -412,7 +415,7 @@ def _effect(r: Mapping[str, Any], i: int, src) -> tuple[str, float, float, str]:
             raise InputError("a ratio and its confidence limits must be greater than 0", file=src,
                              column=where)
         scale, label = "log", ("odds ratio" if family == "binomial" else "rate ratio")
-        how = (f"{label} {args['estimate']:g} (95% CI {args['ci_lower']:g} to {args['ci_upper']:g}); "
+        how = (f"{label} {args['estimate']:g} ({ci} {args['ci_lower']:g} to {args['ci_upper']:g}); "
                "yi = log ratio, vi from the CI on the log scale")
         measure = RATIO_MEASURES[family]
     elif family == "gaussian":
@@ -425,7 +428,7 @@ def _effect(r: Mapping[str, Any], i: int, src) -> tuple[str, float, float, str]:
                 "ci_lower": _number(es.get("ci_lower"), src, f"{where}.ci_lower"),
                 "ci_upper": _number(es.get("ci_upper"), src, f"{where}.ci_upper")}
         scale, measure = "identity", "SMD"
-        how = (f"Hedges' g {args['estimate']:g} (95% CI {args['ci_lower']:g} to {args['ci_upper']:g}); "
+        how = (f"Hedges' g {args['estimate']:g} ({ci} {args['ci_lower']:g} to {args['ci_upper']:g}); "
                "vi from the CI")
     else:
         raise InputError(f"family {family!r} is not one of gaussian, binomial, poisson, negbin; "
@@ -435,7 +438,7 @@ def _effect(r: Mapping[str, Any], i: int, src) -> tuple[str, float, float, str]:
                          f"({args['ci_lower']:g} to {args['ci_upper']:g})", file=src, column=where)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = escalc("GEN", **{k: [v] for k, v in args.items()}, scale=scale)
+        out = escalc("GEN", **{k: [v] for k, v in args.items()}, scale=scale, level=level)
     yi, vi = float(out["yi"].iloc[0]), float(out["vi"].iloc[0])
     if not (math.isfinite(yi) and math.isfinite(vi) and vi > 0):
         raise InputError("no finite effect size with a positive variance from this result", file=src,

@@ -179,8 +179,8 @@ def randomise(units: pd.DataFrame, *, method: str, seed: int, unit: str | None =
                              file=file, column=col)
     if len(units) == 0:
         raise InputError("has no units to randomise", file=file)
-    ids = (units[unit].astype(str) if unit else pd.Series(range(1, len(units) + 1))
-           .astype(str)).to_numpy()
+    ids = (_ids(units[unit], file=file, column=unit) if unit
+           else pd.Series(range(1, len(units) + 1)).astype(str)).to_numpy()
     dup = pd.Series(ids).duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -190,7 +190,8 @@ def randomise(units: pd.DataFrame, *, method: str, seed: int, unit: str | None =
     table = pd.DataFrame({"unit": ids})
     for name, col in (("block", block), ("cluster", cluster)):
         if col:
-            table[name] = _labels(units[col], file=file, column=col)
+            table[name] = (_ids if name == "cluster" else _labels)(units[col], file=file,
+                                                                   column=col)
     if strata:
         table["stratum"] = _stratum_labels(units, strata, file)
     options: dict = {"unit": unit, "block": block, "cluster": cluster, "strata": strata or None}
@@ -238,6 +239,32 @@ def randomise(units: pd.DataFrame, *, method: str, seed: int, unit: str | None =
     return Allocation(method=method, seed=seed, algorithm=ALGORITHM, arms=arms, ratio=ratio,
                       options={k: v for k, v in options.items() if v is not None}, table=table,
                       constrained=constrained)
+
+
+def id_columns(*, unit: str | None = None, cluster: str | None = None, block: str | None = None,
+               strata=None, factors=None, **_ignored) -> list[str]:
+    """The columns of a units file that hold ids and labels (unit, cluster, block, strata,
+    minimisation factors): a reader reads them as text, exactly as written (``101`` stays
+    ``101``, ``007`` stays ``007``), e.g. ``whatworks._io.read_table(path, text=...)``."""
+    strata = [strata] if isinstance(strata, str) else list(strata or [])
+    factors = [factors] if isinstance(factors, str) else list(factors or [])
+    return [c for c in (unit, cluster, block, *strata, *factors) if c]
+
+
+def _ids(s: pd.Series, *, file, column) -> pd.Series:
+    """Unit or cluster ids as text, exactly as given: text stays as it is, whole-number columns
+    are written as whole numbers; a column of decimals is refused, because the reader already lost
+    how the ids were written (``101`` read as ``101.0``, ``007`` as ``7.0``)."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        raise InputError("holds ids read as decimal numbers (e.g. '101' as 101.0, '007' as 7.0), "
+                         "which changes them; read the id column as text, exactly as written "
+                         "(pandas: dtype=str; whatworks._io.read_table(path, text=[...]))",
+                         file=file, column=column)
+    if s.isna().any():
+        i = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise InputError("is empty; every unit needs an id here", file=file, row=i + 1,
+                         column=column)
+    return s.astype(str).reset_index(drop=True)
 
 
 def _labels(s: pd.Series, *, file, column) -> pd.Series:
@@ -336,7 +363,7 @@ def cluster_covariates(units: pd.DataFrame, cluster: str, covariates: list[str],
                        file: str | None = None) -> pd.DataFrame:
     """Cluster-level covariates: the cluster's mean of each numeric column (a text column becomes
     its levels' proportions), rows in the clusters' order of first appearance."""
-    cl = _labels(units[cluster], file=file, column=cluster)
+    cl = _ids(units[cluster], file=file, column=cluster)
     cols = {}
     for c in covariates:
         s = units[c].reset_index(drop=True)

@@ -32,7 +32,8 @@ is missing shows as an unanswered CONSORT item rather than an error::
     }
 
 ``results`` entries take the JSON that ``whatworks trial analyse --format json`` prints (estimate,
-se, ci_lower, ci_upper, p_value, icc, effect_size, ratio) plus ``outcome`` and ``primary``; ``flow``
+se, ci_lower, ci_upper, p_value, icc, effect_size, ratio, level: the intervals' confidence level in
+percent, 95 when absent) plus ``outcome`` and ``primary``; ``flow``
 arms can be filled from an allocation table with :func:`whatworks.trials.consort.allocated_counts`.
 """
 
@@ -152,11 +153,24 @@ def record_from_dict(data: Mapping[str, Any], source: str | None = None, *,
     for i, r in enumerate(data.get("results") or []):
         if not isinstance(r, Mapping) or not r.get("outcome"):
             raise InputError("each result needs an 'outcome'", file=source, column=f"results[{i}]")
+        result_level(r, source=source, where=f"results[{i}].level")
     return TrialRecord(id=str(data["id"]), title=str(data["title"]), cluster=cluster,
                        cluster_unit=str(units.get("cluster") or "cluster"),
                        individual_unit=str(units.get("individual") or "participant"),
                        arms=tuple(arms), data=data, source=source,
                        files_dir=Path(files_dir) if files_dir is not None else None)
+
+
+def result_level(result: Mapping, *, source=None, where: str = "level") -> float:
+    """The confidence level (%) of a result's intervals: its ``level`` (as ``whatworks trial
+    analyse --level`` records it), 95 when the result does not say."""
+    level = result.get("level", 95.0)
+    if level is None:
+        return 95.0
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 100:
+        raise InputError(f"the confidence level must be a number between 0 and 100 (percent), not "
+                         f"{level!r}", file=source, column=where)
+    return float(level)
 
 
 def load_record(path: str | Path) -> TrialRecord:

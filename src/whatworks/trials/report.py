@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import WhatWorksError
 from .consort import checklist, flow_from_record, flow_svg
-from .record import TrialRecord
+from .record import TrialRecord, result_level
 
 __all__ = ["report_html", "report_pdf", "balance_figure", "results_figure"]
 
@@ -103,8 +103,8 @@ def _effect_rows(record: TrialRecord) -> list[tuple[str, float, float, float, st
 
 
 def results_figure(record: TrialRecord):
-    """Each outcome's effect with its 95% CI (ratios on a log axis with the line of no effect at 1,
-    Hedges' g and raw estimates at 0); one panel per kind; ``None`` without results."""
+    """Each outcome's effect with its CI at the result's level (ratios on a log axis with the line
+    of no effect at 1, Hedges' g and raw estimates at 0); one panel per kind; ``None`` without results."""
     rows = _effect_rows(record)
     if not rows:
         return None
@@ -273,23 +273,27 @@ def _results_section(record: TrialRecord) -> str:
     res = [r for r in record.get("results") or [] if isinstance(r, Mapping)]
     if not res:
         return "<h2>Results</h2><p>The record has no results yet.</p>"
+    levels = [f"{result_level(r):g}" for r in res]
+    one = levels[0] if len(set(levels)) == 1 else None  # one level: in the headers, else per cell
+    ci = f"{one}% CI" if one else "CI"
     body = []
-    for r in res:
+    for r, lev in zip(res, levels, strict=True):
         es, ratio = r.get("effect_size") or {}, r.get("ratio") or {}
+        at = "" if one else f" ({lev}%)"
         body.append(
             [
                 escape(str(r["outcome"])) + (" (primary)" if r.get("primary") else ""),
                 escape(str(r.get("family", ""))),
                 _num_td(r.get("estimate"), 4),
-                f'<td class="num">{_f(r.get("ci_lower"), 4)} to {_f(r.get("ci_upper"), 4)}</td>',
+                f'<td class="num">{_f(r.get("ci_lower"), 4)} to {_f(r.get("ci_upper"), 4)}{at}</td>',
                 _num_td(r.get("p_value"), 4),
                 _num_td(r.get("icc"), 3),
                 f'<td class="num">{_f(es.get("g"))} ({_f(es.get("ci_lower"))} to '
-                f'{_f(es.get("ci_upper"))})</td>'
+                f'{_f(es.get("ci_upper"))}){at}</td>'
                 if es
                 else "<td>–</td>",
                 f'<td class="num">{_f(ratio.get("estimate"))} ({_f(ratio.get("ci_lower"))} to '
-                f"{_f(ratio.get('ci_upper'))})</td>"
+                f"{_f(ratio.get('ci_upper'))}){at}</td>"
                 if ratio
                 else "<td>–</td>",
             ]
@@ -297,7 +301,7 @@ def _results_section(record: TrialRecord) -> str:
     out = [
         "<h2>Results</h2>",
         _table(
-            ["outcome", "model", "estimate", "95% CI", "p", "ICC", "Hedges' g (95% CI)", "ratio (95% CI)"],
+            ["outcome", "model", "estimate", ci, "p", "ICC", f"Hedges' g ({ci})", f"ratio ({ci})"],
             body,
         ),
     ]
@@ -307,7 +311,9 @@ def _results_section(record: TrialRecord) -> str:
     fig = results_figure(record)
     if fig is not None:
         out.append(
-            "<figure>" + _svg(fig) + "<figcaption>Effects with 95% confidence intervals.</figcaption>"
+            "<figure>" + _svg(fig) + "<figcaption>Effects with "
+            + (f"{one}% confidence intervals." if one else "their confidence intervals (the levels "
+               "are in the table).") + "</figcaption>"
             "</figure>"
         )
     return "\n".join(out)

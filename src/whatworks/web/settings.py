@@ -210,6 +210,9 @@ WHATWORKS_IMPORT_STALE_SECONDS = env_int("WHATWORKS_IMPORT_STALE_SECONDS", 600)
 # up to this many rows and seconds (then stopped, with a message pointing to the CLI).
 WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS = env_int("WHATWORKS_TRIAL_ANALYSIS_MAX_ROWS", 10_000)
 WHATWORKS_TRIAL_ANALYSIS_TIMEOUT = env_int("WHATWORKS_TRIAL_ANALYSIS_TIMEOUT", 20)
+# Editors' one-time form tokens are accepted for this long after the form was opened; the records
+# of used tokens older than that are pruned (store/once.py).
+WHATWORKS_FORM_TOKEN_MAX_AGE_HOURS = env_int("WHATWORKS_FORM_TOKEN_MAX_AGE_HOURS", 168, minimum=1)
 
 LOGGING = {
     "version": 1,

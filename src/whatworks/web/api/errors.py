@@ -13,7 +13,8 @@ from whatworks.errors import WhatWorksError
 
 #: The one code vocabulary: an error's code follows from its HTTP status.
 CODES = {400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
-         405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
+         405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+         412: "precondition_failed", 413: "too_large",
          415: "unsupported_media_type", 429: "throttled", 500: "server_error"}
 
 
@@ -48,6 +49,8 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    if getattr(exc, "current", None):  # a failed If-Match: the tag the item has now
+        response["ETag"] = exc.current
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()) or "invalid input"
@@ -89,6 +92,8 @@ ERROR_DESCRIPTIONS = {
     "404": "no such resource (drafts are invisible to readers), or no such page of a list",
     "406": "the Accept header asks for something other than JSON",
     "409": "a conflict: nothing to publish, or the draft changed since it was read",
+    "412": "If-Match was given and the item changed since that ETag was read: nothing was saved "
+           "(the ETag header gives the current one)",
     "413": "the upload is larger than the import limit (WHATWORKS_IMPORT_MAX_BYTES)",
     "415": "the body is not JSON (or multipart/form-data for imports)",
     "429": "too many requests; retry after the Retry-After header's seconds",
@@ -115,6 +120,10 @@ def document_errors(result, generator, request, public):
                 codes.append("413")
             if method in ("post", "patch", "delete") and not path.startswith("/api/imports"):
                 codes.append("409")
+            if method in ("patch", "delete") and any(
+                    p.get("in") == "header" and p.get("name") == "If-Match"
+                    for p in op.get("parameters", [])):
+                codes.append("412")
             for code in codes:
                 op["responses"].setdefault(code, {
                     "description": ERROR_DESCRIPTIONS[code],

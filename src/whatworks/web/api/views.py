@@ -21,6 +21,7 @@ from ..store import changes, drafts, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.page_cache import CachedForReadersMixin
 from ..store.queries import Filters, search_interventions, visible_interventions, with_ratings
+from . import concurrency
 from . import serializers as s
 from .permissions import AdminOnly, EditorOnly
 
@@ -44,7 +45,47 @@ RATING_KEYS = ("outcome", "outcome_name", "effectiveness", "effectiveness_label"
                "effectiveness_state", "strength", "strength_label", "statement", "explanation")
 
 
-class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
+IF_MATCH = OpenApiParameter(concurrency.HEADER, str, OpenApiParameter.HEADER, required=False,
+                            description=concurrency.IF_MATCH_DESCRIPTION)
+ETAG = OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=True,
+                        description=concurrency.ETAG_DESCRIPTION)
+
+
+class ETagMixin:
+    """Editors' reads and every write's answer carry the item's ETag; writes honour If-Match
+    (``concurrency``). A viewset names its kind of item and, in its ``perform_*``, records what
+    it wrote in ``self.written`` (intervention id, ref)."""
+
+    etag_kind = "fields"
+    written: tuple[int, int | None] | None = None
+
+    def etag_target(self, instance) -> tuple[Intervention, int | None]:
+        raise NotImplementedError
+
+    def _tag(self, response, target):
+        """``target``: (the intervention, or its id to read it again after a write; the ref)."""
+        if target is not None and response.status_code < 300:
+            intervention = target[0] if isinstance(target[0], Intervention) else \
+                Intervention.objects.filter(pk=target[0]).first()
+            concurrency.tag_item(response, intervention, self.etag_kind, target[1],
+                                 self.request.user)
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        return self._tag(Response(self.get_serializer(instance).data), self.etag_target(instance))
+
+    def create(self, request, *args, **kwargs):
+        return self._tag(super().create(request, *args, **kwargs), self.written)
+
+    def update(self, request, *args, **kwargs):
+        return self._tag(super().update(request, *args, **kwargs), self.written)
+
+
+@extend_schema_view(retrieve=extend_schema(parameters=[ETAG]),
+                    partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
+                    create=extend_schema(parameters=[ETAG]))
+class InterventionViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSet):
     """Interventions with their per-outcome ratings."""
 
     lookup_field = "slug"
@@ -98,22 +139,34 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
             response["X-Search-Suggestions"] = json.dumps(found.suggestions, ensure_ascii=True)
         return response
 
+    def etag_target(self, instance):
+        return instance, None
+
     def perform_create(self, serializer):
         serializer.instance = changes.save_intervention(Intervention(**serializer.validated_data),
                                                         user=self.request.user)
+        self.written = (serializer.instance.pk, None)
 
     def perform_update(self, serializer):
         intervention = serializer.instance
+        self.written = (intervention.pk, None)
         if drafts.uses_draft(intervention):  # published: the change waits for an administrator
-            draft, _ = drafts.put_fields(intervention, dict(serializer.validated_data),
-                                         user=self.request.user)
+            draft, _ = concurrency.draft_write(
+                self.request, intervention, "fields", None,
+                lambda base: drafts.put_fields(intervention, dict(serializer.validated_data),
+                                               user=self.request.user, base=base))
             serializer.instance = drafts.intervention_object(intervention, draft.snapshot)
             # (the draft was rebased on the live state by this change: its snapshot is current)
             serializer.instance._draft = True
             return
-        for key, value in serializer.validated_data.items():
-            setattr(intervention, key, value)
-        changes.save_intervention(intervention, user=self.request.user)
+        live = Intervention.objects.get(pk=intervention.pk)
+
+        def write():
+            for key, value in serializer.validated_data.items():
+                setattr(intervention, key, value)
+            changes.save_intervention(intervention, user=self.request.user)
+
+        concurrency.direct_write(self.request, live, "fields", None, write)
 
     def perform_destroy(self, instance):
         changes.delete_intervention(instance, user=self.request.user)
@@ -153,9 +206,17 @@ def filter_by_links(qs, params, *names: str):
 
 
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention")))
-class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                   viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(retrieve=extend_schema(parameters=[ETAG]),
+                    partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
+                    create=extend_schema(parameters=[ETAG]))
+class StudyViewSet(ETagMixin, CachedForReadersMixin, mixins.CreateModelMixin,
+                   mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Studies of published interventions."""
+
+    etag_kind = "study"
+
+    def etag_target(self, instance):
+        return instance.intervention, instance.pk
 
     lookup_field = "key"
     serializer_class = s.StudySerializer
@@ -183,28 +244,47 @@ class StudyViewSet(CachedForReadersMixin, mixins.CreateModelMixin, mixins.Update
             _, item = drafts.put_study(study.intervention, study, user=self.request.user)
             serializer.instance = drafts.study_object(study.intervention, item)
             serializer.instance._draft = True
+            self.written = (study.intervention.pk, item["ref"])
             return
         serializer.instance = changes.save_study(study, user=self.request.user,
                                                  reason="study added through the API")
+        self.written = (study.intervention_id, study.pk)
 
     def perform_update(self, serializer):
         study = serializer.instance
         before = study.intervention
+        ref = study.pk
         for key, value in serializer.validated_data.items():
             setattr(study, key, value)
         if drafts.uses_draft(before) or drafts.uses_draft(study.intervention):
             if study.intervention_id != before.pk:
                 raise ValidationError({"intervention": [_NO_MOVE]})
-            _, item = drafts.put_study(before, study, user=self.request.user, ref=study.pk)
+            _, item = concurrency.draft_write(
+                self.request, before, "study", ref,
+                lambda base: drafts.put_study(before, study, user=self.request.user, ref=ref,
+                                              base=base))
             serializer.instance = drafts.study_object(before, item)
             serializer.instance._draft = True
+            self.written = (before.pk, ref)
             return
-        changes.save_study(study, user=self.request.user, reason="study changed through the API")
+        concurrency.direct_write(
+            self.request, before, "study", ref,
+            lambda: changes.save_study(study, user=self.request.user,
+                                       reason="study changed through the API"))
+        self.written = (study.intervention_id, ref)
 
 
-@extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome", "study")))
-class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
+@extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome", "study")),
+                    retrieve=extend_schema(parameters=[ETAG]),
+                    partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
+                    create=extend_schema(parameters=[ETAG]))
+class FindingViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSet):
     """Findings; writing one refits the synthesis and recomputes the rating."""
+
+    etag_kind = "finding"
+
+    def etag_target(self, instance):
+        return instance.intervention, instance.pk
 
     serializer_class = s.FindingSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -245,9 +325,11 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
         changes.save_finding(finding, reason="finding added through the API",
                               user=self.request.user)
         serializer.instance = finding
+        self.written = (finding.intervention_id, finding.pk)
 
     def perform_update(self, serializer):
         finding = serializer.instance
+        before = finding.intervention
         for key, value in serializer.validated_data.items():
             setattr(finding, key, value)
         if getattr(finding, "_in_draft", False) or drafts.uses_draft(finding.study.intervention):
@@ -255,29 +337,45 @@ class FindingViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
                 raise ValidationError({"study": [_NO_MOVE]})
             self._to_draft(serializer, finding, finding.pk)
             return
-        changes.save_finding(finding, reason="finding changed through the API",
-                              user=self.request.user)
+        concurrency.direct_write(
+            self.request, before, "finding", finding.pk,
+            lambda: changes.save_finding(finding, reason="finding changed through the API",
+                                         user=self.request.user))
+        self.written = (finding.intervention_id, finding.pk)
 
     def _to_draft(self, serializer, finding, ref):
         study = finding.study
         intervention = study.intervention
-        draft, item = drafts.put_finding(intervention, finding, user=self.request.user, ref=ref,
-                                         study_ref=study.pk or getattr(study, "_ref", None))
+
+        def put(base):
+            return drafts.put_finding(intervention, finding, user=self.request.user, ref=ref,
+                                      study_ref=study.pk or getattr(study, "_ref", None),
+                                      base=base)
+
+        draft, item = (put(None) if ref is None else
+                       concurrency.draft_write(self.request, intervention, "finding", ref, put))
         serializer.instance = drafts.finding_object(intervention, draft.snapshot, item)
         serializer.instance._draft = True
+        self.written = (intervention.pk, item["ref"])
 
-    @extend_schema(responses={204: None, 200: s.DraftRemovalSerializer})
+    @extend_schema(responses={204: None, 200: s.DraftRemovalSerializer}, parameters=[IF_MATCH])
     def destroy(self, request, *args, **kwargs):
         """Remove a finding; from a published intervention the removal waits in its draft
         (200 with ``"draft": true``) until an administrator publishes."""
         finding = self.get_object()
+        intervention = finding.intervention
         if getattr(finding, "_in_draft", False):
-            drafts.remove_finding(finding.intervention, finding.pk, user=request.user)
+            concurrency.draft_write(
+                request, intervention, "finding", finding.pk,
+                lambda base: drafts.remove_finding(intervention, finding.pk, user=request.user,
+                                                   base=base))
             return Response({"draft": True, "id": finding.pk, "message": (
                 "removed in the draft: readers see the finding until an administrator publishes "
-                f"(POST /api/interventions/{finding.intervention.slug}/publish)")})
-        changes.delete_finding(finding, reason="finding removed through the API",
-                               user=request.user)
+                f"(POST /api/interventions/{intervention.slug}/publish)")})
+        concurrency.direct_write(
+            request, intervention, "finding", finding.pk,
+            lambda: changes.delete_finding(finding, reason="finding removed through the API",
+                                           user=request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -102,12 +102,17 @@ def study_item(study: Study, ref: int) -> dict:
     return {"ref": ref, **{name: _json(getattr(study, name)) for name in STUDY_FIELDS}}
 
 
+def live_fields(intervention: Intervention) -> dict:
+    """The intervention's fields as a snapshot holds them (from the object given)."""
+    return {name: _field_value(intervention, name) for name in FIELDS}
+
+
 def live_snapshot(intervention: Intervention) -> dict:
     """The intervention as the live tables hold it, in the draft's shape."""
     studies = list(Study.objects.filter(intervention=intervention).order_by("key"))
     findings = Finding.objects.filter(intervention=intervention).select_related("outcome") \
         .order_by("id")
-    return {"fields": {name: _field_value(intervention, name) for name in FIELDS},
+    return {"fields": live_fields(intervention),
             "studies": [study_item(s, s.pk) for s in studies],
             "findings": [{"ref": f.pk, "study": f.study_id, "outcome": f.outcome.slug,
                           "timepoint_months": f.timepoint_months, "measure": f.measure,
@@ -237,7 +242,7 @@ def change(intervention: Intervention, edit, *, user, base: dict | None = None) 
         draft.base = live
         snapshot = draft.snapshot
         for (kind, ref), seen in (base or {}).items():
-            now = snapshot["fields"] if kind == "fields" else find(snapshot[kind + "s"], ref)
+            now = snapshot["fields"] if kind == "fields" else find(snapshot[PLURAL[kind]], ref)
             if now is None:
                 raise DraftConflict(f"this {kind} was removed from the draft by someone else "
                                     "since you opened the form; nothing was saved")

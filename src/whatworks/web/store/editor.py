@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from whatworks.errors import WhatWorksError
 
 from ..accounts.roles import is_admin, is_editor
-from . import changes, drafts, imports, once
+from . import changes, drafts, imports, once, services
 from .forms import FindingForm, FindingsUploadForm, InterventionForm, StoreUploadForm, StudyForm
 from .models import Draft, Finding, ImportJob, Intervention, Outcome, SlugRedirect, Study
 
@@ -126,9 +126,12 @@ def intervention_page(request, slug):
     intervention = get_object_or_404(Intervention, slug=slug)
     snapshot, draft = drafts.current(intervention)
     studies = {s["ref"]: s for s in snapshot["studies"]}
-    names = dict(Outcome.objects.values_list("slug", "name"))
-    findings = [{**f, "study_item": studies.get(f["study"]), "outcome_name": names.get(
-        f["outcome"], f["outcome"])} for f in snapshot["findings"]]
+    outcomes = Outcome.objects.select_related("domain").in_bulk(field_name="slug")
+    findings = [{**f, "study_item": studies.get(f["study"]),
+                 "outcome_name": outcomes[f["outcome"]].name if f["outcome"] in outcomes
+                 else f["outcome"],
+                 "words": services.finding_in_words(f, outcomes.get(f["outcome"]))}
+                for f in snapshot["findings"]]
     return render(request, "editor/intervention.html", {
         "intervention": intervention, "draft": draft, "in_draft": drafts.uses_draft(intervention),
         "fields": snapshot["fields"], "findings": findings, "studies": snapshot["studies"],

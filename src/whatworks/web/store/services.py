@@ -60,6 +60,19 @@ def preview_effect(entered, outcome: Outcome | None):
     return preview(entered, outcome=core.phrase, direction=core.direction, unit=core.unit)
 
 
+def finding_in_words(item: dict, outcome: Outcome | None):
+    """A stored or drafted finding (``measure``, ``yi``, ``vi``) as the finding form's preview and
+    the public pages say it: the core's :func:`~whatworks.effects.entry.preview` ("Risk ratio
+    0.50 (95% CI 0.31 to 0.81)" and its direction for ``outcome``); None when it has no effect
+    size yet."""
+    from whatworks.effects.entry import Entered
+
+    yi, vi = item.get("yi"), item.get("vi")
+    if yi is None or vi is None or not vi > 0:
+        return None
+    return preview_effect(Entered(measure=item["measure"], reported_as="", yi=yi, vi=vi), outcome)
+
+
 def save_finding(finding: Finding, *, reason: str, user=None) -> Finding:
     """Compute the finding's effect size, save it and refresh its synthesis and rating
     (serialised, moves included: see ``changes.save_finding``)."""

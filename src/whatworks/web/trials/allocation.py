@@ -82,16 +82,17 @@ def _safe_name(filename: str) -> str:
     return name if name.lower().endswith((".csv", ".tsv", ".tab")) else name + ".csv"
 
 
-def read_upload(upload: TrialUpload) -> pd.DataFrame:
-    """The upload read by the core's CSV reader (numbers as numbers, blanks as missing); errors
-    name the uploaded file, not the temporary copy."""
+def read_upload(upload: TrialUpload, *, text=()) -> pd.DataFrame:
+    """The upload read by the core's CSV reader (numbers as numbers, blanks as missing; the
+    ``text`` columns, ids, exactly as written); errors name the uploaded file, not the temporary
+    copy."""
     from whatworks._io import read_table
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / _safe_name(upload.filename)
         path.write_bytes(bytes(upload.content))
         try:
-            return read_table(path)
+            return read_table(path, text=text)
         except InputError as exc:
             raise InputError(str(exc).replace(str(path), upload.filename)) from None
 
@@ -133,9 +134,9 @@ class Preview:
 def preview(upload: TrialUpload, *, method: str, seed: int, options: dict,
             balance_columns: list[str]) -> Preview:
     """Randomise the uploaded units with the core (nothing saved)."""
-    from whatworks.trials.randomise import balance_table, cluster_covariates, randomise
+    from whatworks.trials import randomise as core
 
-    frame = read_upload(upload)
+    frame = read_upload(upload, text=core.id_columns(**options))
     if "arm" in frame.columns:
         raise InputError("already has a column 'arm'; rename it (the allocation adds 'arm')",
                          file=upload.filename, column="arm")
@@ -144,10 +145,10 @@ def preview(upload: TrialUpload, *, method: str, seed: int, options: dict,
             raise InputError(f"no such column; the columns are {', '.join(frame.columns)}",
                              file=upload.filename, column=col)
     opts = {k: v for k, v in options.items() if k in RANDOMISE_OPTIONS and v not in (None, [], "")}
-    alloc = randomise(frame, method=method, seed=seed, file=upload.filename, **opts)
-    cov = (cluster_covariates(frame, opts["cluster"], list(opts["covariates"]), file=upload.filename)
-           if method == "constrained" else None)
-    bal = (balance_table(frame, alloc.table["arm"], balance_columns, arms=alloc.arms)
+    alloc = core.randomise(frame, method=method, seed=seed, file=upload.filename, **opts)
+    cov = (core.cluster_covariates(frame, opts["cluster"], list(opts["covariates"]),
+                                   file=upload.filename) if method == "constrained" else None)
+    bal = (core.balance_table(frame, alloc.table["arm"], balance_columns, arms=alloc.arms)
            if balance_columns else None)
     return Preview(allocation=alloc, balance=bal, covariates=cov, balance_columns=balance_columns)
 
@@ -408,7 +409,7 @@ def enrolment_balance(alloc: TrialAllocation) -> list[dict]:
 # ------------------------------------------------------------------------------------ analysis
 
 ANALYSIS_OPTIONS = ("outcome", "treatment", "cluster", "block", "covariates", "exposure", "family",
-                    "treated")
+                    "treated", "level")
 
 
 @dataclass
@@ -424,13 +425,6 @@ def _arm_label(v) -> str:
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
-def _id(v) -> str:
-    """An id as text, whole numbers without '.0' (the core keeps a numeric unit column's ids as
-    '101.0'; an outcome file may say 101 or 101.0)."""
-    text = _arm_label(v)
-    return text[:-2] if re.fullmatch(r"-?\d+\.0", text) else text
-
-
 def join_allocation(frame: pd.DataFrame, alloc: TrialAllocation, *, by: str, key: str,
                     filename: str) -> tuple[pd.DataFrame, dict]:
     """Add the stored allocation's arm (column ``allocated_arm``) to the outcome rows, matching the
@@ -444,11 +438,10 @@ def join_allocation(frame: pd.DataFrame, alloc: TrialAllocation, *, by: str, key
     if key not in rows.columns:
         raise InputError(f"the stored allocation has no {key} ids (it was not a cluster "
                          "randomisation); match by unit", column=key)
-    keys = rows[key].map(_id)
+    keys = rows[key].astype(str)
     arm_of = dict(zip(keys, rows["arm"], strict=True)) if key == "unit" else \
         rows.groupby(keys)["arm"].first().to_dict()
-    ids = frame[by].map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v))
-                        else _id(v))
+    ids = frame[by]  # read as text, exactly as written (read_upload(text=[by]))
     arm = ids.map(arm_of)
     unknown = ids[arm.isna()].dropna().unique().tolist()
     missing = sorted(set(arm_of) - set(ids.dropna()))
@@ -458,10 +451,16 @@ def join_allocation(frame: pd.DataFrame, alloc: TrialAllocation, *, by: str, key
             "unknown_ids": [str(u) for u in unknown[:20]], "n_unknown_rows": int(arm.isna().sum()),
             "n_allocated_without_rows": len(missing), "allocated_without_rows": missing[:20]}
     if out.empty:
-        raise InputError(f"no row's {by} matches an allocated {key} id (e.g. the file has "
-                         f"{', '.join(map(str, ids.dropna().unique()[:3]))}; the allocation has "
-                         f"{', '.join(list(arm_of)[:3])})", file=filename, column=by)
+        raise InputError(f"no row's {by} matches an allocated {key} id; ids are matched exactly "
+                         f"as written (the file has {_quoted(ids.dropna().unique()[:3])}; the "
+                         f"allocation has {_quoted(list(arm_of)[:3])}): check that this is the "
+                         f"column of {key} ids and that it spells them as the units file did",
+                         file=filename, column=by)
     return out, info
+
+
+def _quoted(values) -> str:
+    return ", ".join(f"'{v}'" for v in values) or "none"
 
 
 def model_in_words(options: dict, result) -> str:
@@ -494,7 +493,9 @@ def analyse_upload(trial, upload: TrialUpload, options: dict, *, use_allocation:
     from whatworks.trials import analyse as core_analyse
 
     analyse = core_analyse.analyse  # looked up now (tests replace it to make it slow)
-    frame = read_upload(upload)
+    ids = [options.get("cluster"), options.get("block"), match_by if use_allocation else None]
+    frame = read_upload(upload, text=[c for c in ids if c])  # ids as written: '07' is not '7'
+
     if len(frame) > max_analysis_rows():
         raise InputError(f"has {len(frame):,} rows; the web analysis runs while you wait and is "
                          f"limited to {max_analysis_rows():,} rows "

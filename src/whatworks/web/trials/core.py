@@ -133,7 +133,7 @@ def overlaid(t: Trial, *, verify: bool = False) -> dict:
             results.append({
                 "outcome": name, "primary": a.primary, "family": r.get("family"),
                 **{k: r.get(k) for k in ("estimate", "se", "ci_lower", "ci_upper", "p_value", "icc",
-                                         "effect_size", "ratio", "n", "n_clusters")},
+                                         "effect_size", "ratio", "n", "n_clusters", "level")},
                 "note": f"{a.model_text} Input SHA-256 {a.inputs_sha256}."})
         data["results"] = results
     return data

@@ -466,6 +466,11 @@ class AnalyseForm(forms.Form):
                                         ("binomial", "binomial: 0/1 outcome"),
                                         ("poisson", "Poisson: counts"),
                                         ("negbin", "negative binomial: overdispersed counts")])
+    level = forms.FloatField(label="Confidence level (%)", initial=95, min_value=50, max_value=99.9,
+                             required=False,
+                             widget=forms.NumberInput(attrs={"step": "0.1", "list": "levels"}),
+                             help_text="of the Wald intervals, as whatworks trial analyse --level "
+                                       "(usually 90, 95 or 99; between 50 and 99.9)")
     outcome_name = forms.CharField(label="Name of the result", required=False, max_length=200,
                                    help_text="the outcome as the report and the Evidence Store "
                                              "mapping name it (default: the column)")
@@ -499,4 +504,5 @@ class AnalyseForm(forms.Form):
         d = self.cleaned_data
         out = {k: d.get(k) for k in ("outcome", "treatment", "cluster", "block", "covariates",
                                      "exposure", "family", "treated")}
+        out["level"] = d.get("level") if d.get("level") is not None else 95.0
         return {k: v for k, v in out.items() if v not in (None, "", [])}

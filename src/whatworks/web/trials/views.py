@@ -640,4 +640,5 @@ def trial_analysis(request, slug, pk):
     r["p_text"] = fmt_p(r.get("p_value"))
     r["coefficients"] = [{**c, "p_text": fmt_p(c.get("p_value"))} for c in r.get("coefficients") or []]
     return render(request, "trials/analysis.html", {
-        "trial": t, "a": rec, "r": r, "options_json": json.dumps(rec.options, sort_keys=True)})
+        "trial": t, "a": rec, "r": r, "level": f"{r.get('level', 95.0):g}",
+        "options_json": json.dumps(rec.options, sort_keys=True)})
