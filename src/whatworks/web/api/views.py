@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from ..store import changes, drafts, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
-from ..store.page_cache import CachedForReadersMixin
+from ..store.page_cache import CachedForReadersMixin, intervention_tag
 from ..store.queries import Filters, search_interventions, visible_interventions, with_ratings
 from . import serializers as s
 from .permissions import AdminOnly, EditorOnly
@@ -49,6 +49,11 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
 
     lookup_field = "slug"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    @classmethod
+    def page_dependencies(cls, action, slug: str = "", **kwargs):
+        """An intervention's entry shows that intervention only; the list, any of them."""
+        return (intervention_tag(slug),) if action == "retrieve" else super().page_dependencies(action)
 
     def get_queryset(self):
         qs = visible_interventions(self.request.user)
@@ -125,6 +130,10 @@ class OutcomeViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
     serializer_class = s.OutcomeSerializer
     queryset = Outcome.objects.select_related("domain")
+
+    @classmethod
+    def page_dependencies(cls, action, **kwargs):
+        return ()  # no intervention: renewed only with every page (a change to the framework)
 
 
 #: The list filters by the objects a list's items link to: name -> (lookup, what it names).
