@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from ..store import changes, drafts, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
-from ..store.page_cache import CachedForReadersMixin, intervention_tag
+from ..store.page_cache import CachedForReadersMixin, intervention_tag, listing, shows
 from ..store.queries import Filters, search_interventions, visible_interventions, with_ratings
 from . import serializers as s
 from .permissions import AdminOnly, EditorOnly
@@ -51,9 +51,9 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     @classmethod
-    def page_dependencies(cls, action, slug: str = "", **kwargs):
-        """An intervention's entry shows that intervention only; the list, any of them."""
-        return (intervention_tag(slug),) if action == "retrieve" else super().page_dependencies(action)
+    def page_dependencies(cls, action, request, slug: str = "", **kwargs):
+        """An intervention's entry shows that intervention only; the list, see ``listing``."""
+        return (intervention_tag(slug),) if action == "retrieve" else listing(request)
 
     def get_queryset(self):
         qs = visible_interventions(self.request.user)
@@ -83,6 +83,7 @@ class InterventionViewSet(CachedForReadersMixin, viewsets.ModelViewSet):
         (tests/web/test_queries.py checks it), at a fraction of the cost (no model instances, no
         serializer fields), which is what a reader waits for after the page cache is emptied."""
         page = self.paginate_queryset(self.get_queryset().values(*LIST_FIELDS))
+        shows(request, [row["slug"] for row in page])  # for the page cache (``listing``)
         ratings: dict[int, list] = {row["id"]: [] for row in page}
         for r in Rating.objects.filter(intervention_id__in=list(ratings)).values_list(
                 "intervention_id", "outcome__slug", "outcome__name", "effectiveness",
@@ -132,7 +133,7 @@ class OutcomeViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Outcome.objects.select_related("domain")
 
     @classmethod
-    def page_dependencies(cls, action, **kwargs):
+    def page_dependencies(cls, action, request, **kwargs):
         return ()  # no intervention: renewed only with every page (a change to the framework)
 
 

@@ -48,7 +48,7 @@ from django.http import HttpResponse
 log = logging.getLogger(__name__)
 
 #: The tags (see the module's docstring).
-ALL, LISTS, NAMES = "all", "lists", "names"
+ALL, LISTS, ORDER, NAMES, ANY = "all", "lists", "order", "names", "any"
 
 #: The key of the ``all`` generation in a shared cache; other tags' keys add ``:<tag>``.
 GENERATION_KEY = "pages:generation"
@@ -126,20 +126,29 @@ class PageCache:
     def _tags(tags: Iterable[str]) -> list[str]:
         return [ALL, *sorted(set(tags) - {ALL})]
 
+    def read(self, tags: Iterable[str]) -> dict[str, str]:
+        """The current generations of ``tags`` (one cache read, or one small file each)."""
+        tags = sorted(set(tags))
+        if not self.shared:
+            return {t: self._read_file(self.tag_path(t)) for t in tags}
+        keys = {self._tag_key(t): t for t in tags}
+        found = self.cache.get_many(list(keys))
+        missing = [k for k in keys if k not in found]
+        if missing:  # never set, or evicted: start one (first writer wins)
+            for key in missing:
+                self.cache.add(key, uuid.uuid4().hex, timeout=None)
+            found.update(self.cache.get_many(missing))
+        if any(not found.get(k) for k in keys):  # evicted at once: not a generation to trust
+            raise RuntimeError("the shared cache keeps no page cache generation")
+        return {t: str(found[k]) for k, t in keys.items()}
+
     def generation(self, tags: Iterable[str] = ()) -> str:
-        """The generation of a page depending on ``tags`` (and on ``all``): the current
-        generations of those tags, read on every request (one cache read or one small file each)."""
-        tags = self._tags(tags)
-        if self.shared:
-            keys = [self._tag_key(t) for t in tags]
-            found = self.cache.get_many(keys)
-            missing = [k for k in keys if k not in found]
-            if missing:  # never set, or evicted: start one (first writer wins)
-                for key in missing:
-                    self.cache.add(key, uuid.uuid4().hex, timeout=None)
-                found.update(self.cache.get_many(missing))
-            return " ".join(str(found.get(k) or "") for k in keys)
-        return " ".join(self._read_file(self.tag_path(t)) for t in tags)
+        """The generation of a page depending on ``tags`` (and on ``all``), read on every request."""
+        return self.joined(self.read(self._tags(tags)))
+
+    @staticmethod
+    def joined(generations: dict[str, str]) -> str:
+        return " ".join(f"{t}={g}" for t, g in sorted(generations.items()) if t != ANY)
 
     @staticmethod
     def _read_file(path: Path) -> str:
@@ -154,12 +163,14 @@ class PageCache:
 
     def bump(self, tags: Iterable[str] | None = None) -> None:
         """Renew the generations of ``tags`` (default: ``all``, i.e. every page): every process on
-        every host renders the pages depending on them afresh."""
+        every host renders the pages depending on them afresh. ``any`` is renewed with them (in
+        the same write to a shared cache; first, in files)."""
         tags = sorted({ALL} if tags is None else set(tags))
         if not tags:
             return
+        tags = [ANY, *(t for t in tags if t != ANY)]
         if self.shared:
-            try:
+            try:  # one MSET: every tag at once
                 self.cache.set_many({self._tag_key(t): uuid.uuid4().hex for t in tags}, timeout=None)
             except Exception as exc:  # noqa: BLE001 - the cache server is down: pages expire instead
                 log.error("could not renew the page cache generations in the shared cache: %s", exc)
@@ -192,6 +203,10 @@ class PageCache:
                 self._remember(hashed, entry)
         if entry is None or entry[0] < self.clock() or entry[1] != key:
             return None
+        if len(entry) > 4 and entry[4]:  # the rows it shows: their generations unchanged?
+            shown, generations = entry[4]
+            if self.joined(self.read(shown)) != generations:
+                return None
         return entry[2], entry[3]
 
     def _recall(self, hashed: str):
@@ -216,10 +231,13 @@ class PageCache:
                 self._local_size -= len(dropped[2]) + len(dropped[1])
 
     def put(self, key: str, generation: str, content: bytes, content_type: str,
-            seconds: float) -> None:
+            seconds: float, shown: tuple[tuple[str, ...], str] | None = None) -> None:
+        """Keep a page; ``shown``: the tags of the rows it shows and their generations (read
+        after rendering; see ``cached_for_readers``), checked on every read."""
         if len(key) + len(content) > self.max_page_bytes:
             return
-        hashed, entry = self._key(key, generation), (self.clock() + seconds, key, content, content_type)
+        hashed = self._key(key, generation)
+        entry = (self.clock() + seconds, key, content, content_type, shown)
         self.cache.set(hashed, entry, timeout=max(1, int(seconds) + 1))
         if self.shared:
             self._remember(hashed, entry)
@@ -271,16 +289,18 @@ def _batch(using: str) -> _Batch:
     return batch
 
 
-def _renew(using: str, tags: Iterable[str] = (), interventions: Iterable[int | None] = ()) -> None:
-    """Renew ``tags`` and the tags of the interventions with these primary keys (``i:<slug>`` and
-    ``lists``) when the current transaction on ``using`` commits (at once outside one)."""
+def _renew(using: str, tags: Iterable[str] = (), interventions: Iterable[int | None] = (), *,
+           order: bool = True) -> None:
+    """Renew ``tags`` and the tags of the interventions with these primary keys (``i:<slug>``,
+    ``lists``, and ``order`` unless ``order`` is false) when the current transaction on ``using``
+    commits (at once outside one)."""
     from .models import Intervention
 
     batch = _batch(using)
     tags = set(tags)
     pks = {pk for pk in interventions if pk is not None}
     if pks:
-        tags.add(LISTS)
+        tags.update([LISTS, ORDER] if order else [LISTS])
         unknown = pks - set(batch.slugs)
         if unknown:  # read now, inside the transaction: the slug the change was made under
             batch.slugs.update(dict.fromkeys(unknown))
@@ -296,20 +316,26 @@ def renew_everything(using: str = "default") -> None:
     _renew(using, [ALL])
 
 
-def _intervention_fields(instance) -> tuple:
-    return (instance.slug, instance.name, instance.status)
+#: What the compare page's choice shows of every intervention (``names``), and what the lists'
+#: membership and order depend on besides (``order``; text fields are searched only by ``q``,
+#: ``population`` and ``setting``, whose lists depend on ``lists``).
+NAME_FIELDS = ("slug", "name", "status")
+ORDER_FIELDS = (*NAME_FIELDS, "cost_band", "uk_evidence")
+
+#: Parts of an intervention that no list filters or sorts on (their pages depend on the slug).
+UNLISTED_PARTS = ("RatingChange", "Revision", "SlugRedirect")
 
 
 def _before_save(sender, instance, raw=False, using=None, **kwargs):
-    """Before an update: what the row was (an intervention's slug, name and status; the
-    intervention a study or finding belonged to), so the pages of the old state are renewed too."""
+    """Before an update: what the row was (an intervention's listed fields; the intervention a
+    study or finding belonged to), so the pages of the old state are renewed too."""
     if instance.pk is None:
         return
     from .models import Finding, Intervention, Study
 
     manager = sender._base_manager.using(using).filter(pk=instance.pk)
     if sender is Intervention:
-        instance._page_cache_before = manager.values_list("slug", "name", "status").first()
+        instance._page_cache_before = manager.values_list(*ORDER_FIELDS).first()
     elif sender in (Study, Finding):
         instance._page_cache_before = manager.values_list("intervention_id", flat=True).first()
 
@@ -328,15 +354,20 @@ def _changed(sender, instance, using, *, deleted: bool) -> None:
     before = instance.__dict__.pop("_page_cache_before", None)
     if sender is Intervention:
         tags = {LISTS, intervention_tag(instance.slug)}
+        now = tuple(getattr(instance, f) for f in ORDER_FIELDS)
         if before is not None:
             tags.add(intervention_tag(before[0]))
-        if deleted or before is None or tuple(before) != _intervention_fields(instance):
+        if deleted or before is None or tuple(before) != now:
+            tags.add(ORDER)
+        if deleted or before is None or tuple(before)[:3] != now[:3]:
             tags.add(NAMES)
         _renew(using, tags)
     elif sender is SlugRedirect:
-        _renew(using, [intervention_tag(instance.old_slug)], [instance.intervention_id])
+        _renew(using, [intervention_tag(instance.old_slug)], [instance.intervention_id],
+               order=False)
     elif _part_of_intervention(sender):
-        _renew(using, (), [instance.intervention_id, before])
+        _renew(using, (), [instance.intervention_id, before],
+               order=sender.__name__ not in UNLISTED_PARTS)
     else:  # outcomes, domains, reviews, anything new: shown on many pages
         _renew(using, [ALL])
 
@@ -377,6 +408,10 @@ KEPT_HEADERS = ("X-Total-Count", "Link", "Allow", "Vary", "X-Search-Complete", "
 
 Dependencies = Callable[..., Iterable[str]]
 
+#: A list page depends on the rows it shows (``shows``) only up to this many rows; a longer one
+#: (an API list with ``page_size`` above it) depends on ``lists``.
+MAX_SHOWN = 100
+
 
 def lists(request, **kwargs) -> tuple[str, ...]:
     """The default: a page that may show any intervention."""
@@ -393,8 +428,34 @@ def one_intervention(request, slug: str = "", **kwargs) -> tuple[str, ...]:
     return (intervention_tag(slug),)
 
 
+def listing(request, **kwargs) -> tuple[str, ...]:
+    """A list of interventions (the index, the API's list). Filtered and sorted on what only
+    ``order`` changes (ratings, cost, UK evidence, design, name, status), it depends on ``order``
+    and on the rows it shows, which the view names with ``shows``; with a search (``q``), a text
+    filter (population and setting match the descriptions), the ``updated`` sort or a long page,
+    on ``lists``."""
+    from .queries import Filters
+
+    params = request.GET
+    filters = Filters.from_query(params)
+    size = params.get("page_size", "")
+    if (filters.q or filters.population or filters.setting or filters.sort_problem
+            or filters.sort not in ("name", "-name", "cost", "rating")
+            or (size and not (size.isdigit() and int(size) <= MAX_SHOWN))):
+        return (LISTS,)
+    return (ORDER,)
+
+
+def shows(request, slugs: Iterable[str]) -> None:
+    """Called by a view whose page depends on ``order`` (see ``listing``): the slugs of the
+    interventions the page shows. Their ``i:<slug>`` generations are kept with the page and
+    checked on every read, so the page is renewed when one of them changes, and not when an
+    intervention it does not show changes in a way that cannot move it onto the page."""
+    getattr(request, "_request", request).page_cache_shows = tuple(slugs)  # (DRF's: Django's)
+
+
 def tags_of(view, request, kwargs) -> list[str]:
-    """The tags of the page ``view`` (a cached view) answers ``request`` with."""
+    """The tags of the page ``view`` (a cached view) answers ``request`` with (besides ``all``)."""
     tags = list(getattr(view, "page_dependencies", lists)(request, **kwargs))
     return tags if len(tags) <= MAX_TAGS else [LISTS]
 
@@ -404,7 +465,11 @@ def cached_for_readers(view=None, *, depends: Dependencies = lists):
 
     ``depends(request, **url_kwargs)`` names the tags the page depends on besides ``all``
     (default ``lists``); it must name, from the URL alone, everything the view shows that can
-    change: a page rendered for tags it did not name would stay stale."""
+    change: a page rendered for tags it did not name would stay stale. Their generations are read
+    before the page is rendered and are part of its key. A page depending on ``order`` must also
+    name the rows it shows (``shows``): their generations are read after rendering, and the page is
+    kept only if no change was committed meanwhile (``any`` unchanged: every renewal renews it,
+    after its commit), so they cannot be newer than what was rendered."""
     if view is None:
         return lambda v: cached_for_readers(v, depends=depends)
 
@@ -415,7 +480,9 @@ def cached_for_readers(view=None, *, depends: Dependencies = lists):
             return view(request, *args, **kwargs)
         key = request.get_full_path()
         try:
-            generation = PAGES.generation(tags_of(wrapper, request, kwargs))  # before rendering
+            tags = tags_of(wrapper, request, kwargs)
+            before = PAGES.read([ALL, ANY, *tags])  # before rendering
+            generation = PAGES.joined(before)
             hit = PAGES.get(key, generation)
         except Exception as exc:  # noqa: BLE001 - the cache server is down: render every page
             log.error("page cache unavailable: %s", exc)
@@ -438,7 +505,10 @@ def cached_for_readers(view=None, *, depends: Dependencies = lists):
                 and not _in_transaction()):
             kept = "".join(f"\n{h}: {response[h]}" for h in KEPT_HEADERS if h in response)
             try:
-                PAGES.put(key, generation, response.content, response["Content-Type"] + kept, seconds)
+                shown = _shown(request, tags, before)
+                if shown is not False:
+                    PAGES.put(key, generation, response.content, response["Content-Type"] + kept,
+                              seconds, shown=shown)
             except Exception as exc:  # noqa: BLE001 - the cache server is down: not kept
                 log.error("page cache unavailable: %s", exc)
         return response
@@ -447,12 +517,28 @@ def cached_for_readers(view=None, *, depends: Dependencies = lists):
     return wrapper
 
 
+def _shown(request, tags: list[str], before: dict[str, str]):
+    """For a page depending on ``order``: its rows' tags and generations, or False when it must not
+    be kept (a change was committed while it was rendered, or the view named no rows)."""
+    if ORDER not in tags:
+        return None
+    slugs = getattr(request, "page_cache_shows", None)
+    if slugs is None:
+        log.error("%s depends on the rows it shows but named none: not kept", request.path)
+        return False
+    shown = tuple(sorted({intervention_tag(s) for s in slugs}))
+    after = PAGES.read([ANY, *shown])
+    if after[ANY] != before[ANY]:
+        return False
+    return shown, PAGES.joined(after)
+
+
 class CachedForReadersMixin:
     """For DRF viewsets: their GET answers to anonymous readers come from the page cache too,
-    depending on ``page_dependencies(action, **url_kwargs)`` (default ``lists``)."""
+    depending on ``page_dependencies(action, request, **url_kwargs)`` (default ``lists``)."""
 
     @classmethod
-    def page_dependencies(cls, action: str | None, **kwargs) -> tuple[str, ...]:
+    def page_dependencies(cls, action: str | None, request, **kwargs) -> tuple[str, ...]:
         return (LISTS,)
 
     @classmethod
@@ -460,5 +546,5 @@ class CachedForReadersMixin:
         action = (actions or {}).get("get")
 
         def depends(request, **kwargs):
-            return cls.page_dependencies(action, **kwargs)
+            return cls.page_dependencies(action, request, **kwargs)
         return cached_for_readers(super().as_view(actions, **initkwargs), depends=depends)  # GETs only

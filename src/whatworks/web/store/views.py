@@ -44,11 +44,12 @@ def home(request):
 
 
 @require_GET
-@cached_for_readers
+@cached_for_readers(depends=page_cache.listing)
 def intervention_index(request):
     filters = Filters.from_query(request.GET)
     qs, found = search_interventions(visible_interventions(request.user), filters)
     page = Paginator(with_rating_badges(qs), 25).get_page(request.GET.get("page"))
+    page_cache.shows(request, [i.slug for i in page])
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "store/index.html", {
