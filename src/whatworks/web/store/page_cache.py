@@ -14,14 +14,20 @@ generations of its tags, read before the page is rendered):
 - ``i:<slug>``: the intervention page and API entry at that slug. Renewed by a change to the
   intervention with that slug (before or after the change: a rename renews both) or to its
   studies, findings, syntheses, ratings, rating history, revisions or old slugs.
-- ``lists``: pages that list or aggregate across interventions (home, the index and its search,
-  the API's lists and their entries other than interventions). Renewed by any change to any
+- ``lists``: pages that list or aggregate across interventions (home, searches, lists filtered on
+  text or sorted by date, the API's other lists and their entries). Renewed by any change to any
   intervention or its parts.
+- ``order``: lists whose membership and order depend only on ratings, studies' designs, cost, UK
+  evidence, name, slug and status (the index and the API's list without a search, text filter or
+  date sort). Renewed by changes to those, or to ratings, syntheses, findings and studies. Such a
+  page also depends on the ``i:<slug>`` of each row it shows (``shows``; checked when it is read),
+  so an edit to a summary renews only the lists that show that intervention.
 - ``names``: the compare page's choice of every intervention. Renewed when an intervention is
   added or deleted or its name, slug or status changes.
+- ``any``: renewed with every renewal; no page's key holds it (see ``cached_for_readers``).
 
-So an edit to one intervention renders afresh its own pages and the lists, never the other
-interventions' pages.
+So an edit to one intervention renders afresh its own pages and the lists that show it or search
+text, never the other interventions' pages.
 """
 
 from __future__ import annotations
@@ -527,8 +533,10 @@ def _shown(request, tags: list[str], before: dict[str, str]):
         log.error("%s depends on the rows it shows but named none: not kept", request.path)
         return False
     shown = tuple(sorted({intervention_tag(s) for s in slugs}))
-    after = PAGES.read([ANY, *shown])
-    if after[ANY] != before[ANY]:
+    after = PAGES.read(shown)
+    # ``any`` read last: a renewal writes it first (files) or with the rest (one MSET), so if it
+    # is unchanged, no renewal had started when the rows' generations were read
+    if PAGES.read([ANY])[ANY] != before[ANY]:
         return False
     return shown, PAGES.joined(after)
 
