@@ -26,7 +26,8 @@ For each store (the demo content, and a generated store of 1,000 interventions, 
    page, filtered or search list, compare, API list); ``--uncached`` of them (default 10%) made
    unique with an unseen query string so that no cache can answer; and meanwhile an editor changes
    an intervention through the API every ``--edit-every`` seconds (alternately on A and B), which
-   empties the page cache for both processes, and reads the page back from the other process.
+   renews, for both processes, the cached pages showing it (its own, the lists that show it or
+   search text), and reads the page back from the other process.
    Reported: p50/p95/p99 per scenario, requests within 1 s after an edit, throughput, errors,
    the page cache's answers (hit/miss from ``Server-Timing``) and the load average.
 

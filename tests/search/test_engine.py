@@ -158,3 +158,35 @@ def test_parsing_never_fails_and_only_plain_words_reach_a_backend(raw):
 def test_degenerate_queries(query):
     result = INDEX.search(query)
     assert isinstance(result.hits, list)
+
+
+_EDITS = st.lists(st.tuples(st.integers(0, len(DOCS) - 1),
+                            st.sampled_from(["text", "name", "remove", "outcomes"])), max_size=6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(edits=_EDITS, added=st.booleans())
+def test_an_index_reusing_an_earlier_one_is_the_index_built_afresh(edits, added):
+    """After edits to some documents (text, names, outcomes; removals; a new one), the index built
+    from the earlier one's work answers every practitioner query as one built from nothing."""
+    earlier = SearchIndex(DOCS)
+    earlier.search("support for foster carers")  # makes its meaning vectors, to be reused
+    docs = {d.key: d for d in DOCS}
+    for i, what in edits:
+        d = DOCS[i]
+        if what == "remove":
+            docs.pop(d.key, None)
+        elif d.key in docs:
+            docs[d.key] = Document(
+                key=d.key, name=d.name + " renamed" if what == "name" else d.name, aliases=d.aliases,
+                text=d.text + " mentoring for care leavers" if what == "text" else d.text,
+                outcomes=d.outcomes[:1] if what == "outcomes" else d.outcomes, tags=d.tags)
+    if added:
+        docs["new"] = Document(key="new", name="Teen mentoring", text="Mentors for adolescents.")
+    reused, fresh = SearchIndex(docs.values(), reuse=earlier), SearchIndex(docs.values())
+    assert reused.known_words == fresh.known_words and reused._names == fresh._names
+    assert reused._field_stems == fresh._field_stems
+    for case in CASES[:12] + [{"query": "support for foster carers"}]:
+        a, b = reused.search(case["query"]), fresh.search(case["query"])
+        assert [(h.key, h.score) for h in a.hits] == [(h.key, h.score) for h in b.hits]
+        assert a.suggestions == b.suggestions

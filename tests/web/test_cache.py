@@ -1,15 +1,17 @@
 """The page cache of the public pages: readers who are not signed in get pages from the cache; a
 committed change to the store's content shows on the next page they load, whichever process (or,
 with Redis, whichever host) made it; signed-in users never get or leave cached pages; nothing else
-is kept. Every test runs on both backends: this process's memory and Redis (WHATWORKS_CACHE_URL)."""
+is kept. Every test runs on both backends: this process's memory and Redis (WHATWORKS_CACHE_URL).
+What each change renews, page by page: test_cache_scope.py."""
 
 import time
 import uuid
 
 import pytest
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.urls import resolve
 
 from whatworks.web.store import page_cache as views
 from whatworks.web.store import services
@@ -48,12 +50,20 @@ def pages(request, monkeypatch):
         views.PAGES.clear()
         yield views.PAGES
         views.PAGES.clear()
-        if views.PAGES.shared:  # this run's keys: the generation never expires, pages within 61 s
-            views.PAGES.cache.delete(views.GENERATION_KEY)
+        if views.PAGES.shared:  # this run's keys: generations never expire, pages within 61 s
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(f"{caches['default']['KEY_PREFIX']}:*"):
+                client.delete(key)
 
 
 def cached(pages, url):
-    return pages.get(url, pages.generation()) is not None
+    """Whether the page at ``url`` is in the cache under the current generations of its tags."""
+    request = RequestFactory().get(url)
+    match = resolve(request.path_info)
+    generation = pages.generation(views.tags_of(match.func, request, match.kwargs))
+    return pages.get(request.get_full_path(), generation) is not None
 
 
 def queries_for(client, url):
@@ -99,14 +109,15 @@ def test_a_saved_finding_shows_on_the_next_page_a_reader_loads(client,
 
 def test_the_generation_is_renewed_only_once_the_change_commits(pages,
                                                                 django_capture_on_commit_callbacks):
-    before = pages.generation()
+    tags = [views.intervention_tag("schwartz-rounds")]
+    before, lists = pages.generation(tags), pages.generation([views.LISTS])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         Intervention.objects.filter(slug="schwartz-rounds").get().save()
-    assert pages.generation() == before  # still uncommitted: readers keep the old pages
-    assert pages.bump in callbacks
+    assert pages.generation(tags) == before  # still uncommitted: readers keep the old pages
+    assert len(callbacks) == 1
     for callback in callbacks:
         callback()
-    assert pages.generation() != before
+    assert pages.generation(tags) != before and pages.generation([views.LISTS]) != lists
 
 
 def test_a_change_committed_by_another_process_is_seen_at_once(client, pages):

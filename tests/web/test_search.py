@@ -150,7 +150,7 @@ def test_threads_searching_while_the_index_is_stale_build_it_once(monkeypatch):
     def slow_rows():
         built.append(threading.get_ident())
         time.sleep(0.2)
-        return [], "fingerprint"
+        return []
 
     monkeypatch.setattr(search, "_change_stamp", lambda: ("stamp-after-an-edit",))
     monkeypatch.setattr(search, "_rows", slow_rows)
@@ -161,4 +161,49 @@ def test_threads_searching_while_the_index_is_stale_build_it_once(monkeypatch):
         t.start()
     for t in threads:
         t.join()
-    assert len(built) == 1 and len(got) == 6 and len({id(g[0]) for g in got}) == 1
+    assert len(built) == 1 and len(got) == 6 and len({id(g) for g in got}) == 1
+
+
+def _results(keys, queries):
+    from whatworks.web.store import search
+
+    return {q: [(h.key, round(h.score, 6)) for h in search.search(keys, q).hits] for q in queries}
+
+
+def test_after_an_edit_only_the_changed_row_is_written_and_the_tables_match_a_fresh_build(
+        monkeypatch):
+    """The per-connection tables (SQLite FTS5 here, PostgreSQL's tsvector on the PostgreSQL run)
+    and the in-process index follow an edit by writing that intervention's row only, and then
+    answer as tables built from nothing."""
+    from django.db import connection
+
+    from whatworks.search import engine
+    from whatworks.web.store import search
+
+    keys = list(Intervention.objects.values_list("pk", flat=True))
+    queries = ["family", "schools", "care proceedings", "staff", "mentoring adolescents",
+               "family network plan"]
+    _results(keys, queries)  # the tables exist and hold the current content
+    fgc = Intervention.objects.get(slug="family-group-conferences")
+    fgc.summary = "Mentoring adolescents and their family network."
+    fgc.save()
+    written, stemmed = [], []
+    stem = engine.stem
+    monkeypatch.setattr(engine, "stem", lambda w: stemmed.append(w) or stem(w))
+    indexed = search.current_index()  # renewed: only the edited document is stemmed again
+    monkeypatch.setattr(engine, "stem", stem)
+    document = indexed.index.documents[fgc.pk]
+    assert stemmed == [w for t in document.fields().values() for w in engine.words(t)]
+    changed_rows = search._changed_rows
+    monkeypatch.setattr(search, "_changed_rows",
+                        lambda *a: written.append(changed_rows(*a)) or written[-1])
+    after = _results(keys, queries)
+    stale, docs = written[0]
+    assert stale == [fgc.pk] and docs == [document]
+    assert all(r is None for r in written[1:])  # the later searches: up to date
+    assert after["mentoring adolescents"][0][0] == fgc.pk
+    with connection.cursor() as cur:  # a connection with no tables yet: built from nothing
+        for table in ("store_search", "store_search_rows", "store_search_state"):
+            cur.execute(f"DROP TABLE {'temp.' if connection.vendor == 'sqlite' else ''}{table}")
+    monkeypatch.setattr(search, "_CACHE", {})
+    assert _results(keys, queries) == after

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -156,19 +157,33 @@ Backend = Callable[[tuple[str, ...]], dict]
 class SearchIndex:
     """Documents to search, with the local matcher used when no database backend is given."""
 
-    def __init__(self, documents: Iterable[Document]):
+    def __init__(self, documents: Iterable[Document], *, reuse: SearchIndex | None = None):
+        """``reuse``: an earlier index whose work (stems, words, meaning vectors) is taken over for
+        every document it holds unchanged (same key, equal document), so an index after a change
+        to a few documents stems and embeds only those."""
         self.documents = {d.key: d for d in documents}
-        self.known_words: set[str] = set()
+        earlier = reuse.documents if reuse is not None else {}
         self._field_stems: dict = {}
+        self._words: dict = {}       # key -> the words of the document (for typo correction)
         for d in self.documents.values():
+            if earlier.get(d.key) == d:
+                self._field_stems[d.key] = reuse._field_stems[d.key]
+                self._words[d.key] = reuse._words[d.key]
+                continue
             fields = d.fields()
             self._field_stems[d.key] = {f: [stem(w) for w in words(t)] for f, t in fields.items()}
-            for text in fields.values():
-                self.known_words.update(words(text))
+            self._words[d.key] = frozenset(w for text in fields.values() for w in words(text))
+        self.known_words: set[str] = set().union(*self._words.values())
         for phrase in (*ABBREVIATIONS, *SYNONYMS):
             self.known_words.update(phrase.split())
         self._vectors = None
         self._vector_keys: list = []
+        # the earlier index's meaning vectors of the unchanged documents, if it had made them
+        self._kept_vectors: dict = {}
+        vectors, keys = (reuse._vectors, reuse._vector_keys) if reuse is not None else (None, [])
+        if vectors is not None and len(keys) == len(vectors):
+            self._kept_vectors = {k: row for k, row in zip(keys, vectors, strict=True)
+                                  if earlier.get(k) == self.documents.get(k)}
         self._names = {}
         for d in self.documents.values():
             for name in (d.name, *d.aliases):
@@ -256,11 +271,27 @@ class SearchIndex:
         if len(parsed.text.split()) < 2 or not semantic.available():
             return {}       # one word (often an abbreviation) has no reliable meaning vector
         if self._vectors is None:       # all documents' vectors, once per index
-            self._vector_keys = list(self.documents)
-            self._vectors = semantic.matrix([d.meaning_text() for d in self.documents.values()])
+            self._vector_keys = list(self.documents)  # (the keys first: another thread may read)
+            self._vectors = self._meaning_matrix()
         query = " ".join([parsed.text, *(a for c in parsed.concepts for a in c.alternatives[1:])])
         sims = semantic.similarities(query, self._vectors) or []
         return {k: s for k, s in zip(self._vector_keys, sims, strict=False) if k in allowed}
+
+    def _meaning_matrix(self):
+        """Every document's meaning vector, in ``self.documents`` order (embedding only those the
+        earlier index did not have)."""
+        kept = self._kept_vectors
+        todo = [k for k in self.documents if k not in kept]
+        made = semantic.matrix([self.documents[k].meaning_text() for k in todo]) if todo else None
+        if todo and made is None:
+            return None
+        rows = dict(kept)
+        if todo:
+            rows.update(zip(todo, made, strict=True))
+        self._kept_vectors = {}
+        if not rows:
+            return semantic.matrix([])
+        return np.vstack([rows[k] for k in self.documents])
 
     def suggest(self, text: str, allowed: Iterable | None = None, limit: int = 3) -> list[str]:
         """The intervention names nearest to ``text`` (for "did you mean"), best first."""

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from ..store import changes, drafts, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
-from ..store.page_cache import CachedForReadersMixin
+from ..store.page_cache import CachedForReadersMixin, intervention_tag, listing, shows
 from ..store.queries import Filters, search_interventions, visible_interventions, with_ratings
 from . import concurrency
 from . import serializers as s
@@ -91,6 +91,11 @@ class InterventionViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSe
     lookup_field = "slug"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
+    @classmethod
+    def page_dependencies(cls, action, request, slug: str = "", **kwargs):
+        """An intervention's entry shows that intervention only; the list, see ``listing``."""
+        return (intervention_tag(slug),) if action == "retrieve" else listing(request)
+
     def get_queryset(self):
         qs = visible_interventions(self.request.user)
         if self.action == "list":
@@ -119,6 +124,7 @@ class InterventionViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSe
         (tests/web/test_queries.py checks it), at a fraction of the cost (no model instances, no
         serializer fields), which is what a reader waits for after the page cache is emptied."""
         page = self.paginate_queryset(self.get_queryset().values(*LIST_FIELDS))
+        shows(request, [row["slug"] for row in page])  # for the page cache (``listing``)
         ratings: dict[int, list] = {row["id"]: [] for row in page}
         for r in Rating.objects.filter(intervention_id__in=list(ratings)).values_list(
                 "intervention_id", "outcome__slug", "outcome__name", "effectiveness",
@@ -178,6 +184,10 @@ class OutcomeViewSet(CachedForReadersMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
     serializer_class = s.OutcomeSerializer
     queryset = Outcome.objects.select_related("domain")
+
+    @classmethod
+    def page_dependencies(cls, action, request, **kwargs):
+        return ()  # no intervention: renewed only with every page (a change to the framework)
 
 
 #: The list filters by the objects a list's items link to: name -> (lookup, what it names).

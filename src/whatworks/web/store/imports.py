@@ -37,6 +37,7 @@ from .models import (
     Study,
     validate_timepoint,
 )
+from .page_cache import renew_everything
 
 log = logging.getLogger(__name__)
 
@@ -603,6 +604,7 @@ def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict |
         pairs = {(f.intervention_id, f.outcome_id) for f in findings}
         changes.lock_pairs(pairs)
         Finding.objects.bulk_create(findings, batch_size=500)
+        renew_everything()  # bulk writes send no signals: every page, once this commits
         changes.refresh_pairs(pairs, reason=f"findings imported from {filename}", user=user)
         if counts is not None and held:
             counts["findings_in_drafts"] = len(rows) - len(findings)
@@ -676,6 +678,7 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
                                               "measure", "reported", "yi", "vi", "illustrative",
                                               "notes"], batch_size=500)
         counts["findings"] = len(plan.findings)
+        renew_everything()  # bulk writes send no signals: every page, once this commits
         changes.refresh_pairs(touched, reason="store imported", user=user)
         for slug, old, new_status, row in plan.status_changes:
             why = changes.empty_because(Intervention.objects.get(slug=slug)) \

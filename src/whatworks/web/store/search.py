@@ -1,17 +1,24 @@
 """The store's search on the database: index rows from the models, SQLite FTS5 or PostgreSQL
 full-text search per concept, and the core's rank fusion (``whatworks.search``).
 
-Both backends keep a per-connection temporary table rebuilt when the indexed content changes (its
-SHA-256 fingerprint is kept beside it), so no migration or trigger has to follow every write path
-(ratings change outcome names) and several processes never contend for one table:
+Both backends keep a per-connection temporary table of the index (no migration or trigger has to
+follow every write path: ratings change outcome names; several processes never contend for one
+table), brought up to date incrementally: each row carries its document's SHA-256 digest, and after
+a change only the rows whose digest differs are deleted and written again. The in-process index
+(``current_index``) is likewise renewed from the earlier one: only changed documents are stemmed
+and embedded (``SearchIndex(..., reuse=...)``).
 
 * SQLite: an FTS5 table (``porter unicode61 remove_diacritics 2``), ranked by ``bm25`` with column
   weights name 5, outcomes 3, tags 2, text 1;
 * PostgreSQL: a weighted ``tsvector`` column (``english``; A name and aliases, B outcomes, C tags,
   D text) matched with ``phraseto_tsquery`` alternatives joined by ``||``, ranked by ``ts_rank``.
   (Computing the vector in each query, with ``django.contrib.postgres.search``, took 170 ms per
-  concept at 1,000 interventions.) It needs session-level connections: not a transaction-pooling
-  proxy such as PgBouncer in transaction mode.
+  concept at 1,000 interventions.)
+
+A search checks and updates the table and queries it in one transaction, so behind a
+transaction-pooling proxy (PgBouncer in transaction mode), where consecutive transactions may use
+different server sessions, each session's table is checked (and brought up to date) by the
+transaction that uses it.
 
 Only normalised words (letters, digits, spaces) ever reach either backend, as parameters.
 """
@@ -22,7 +29,7 @@ import hashlib
 import json
 import threading
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 
 from whatworks.search import Document, SearchIndex
@@ -32,10 +39,19 @@ from .models import Intervention, Outcome, Rating
 
 _LOCK = threading.Lock()
 _BUILD = threading.Lock()  # one build at a time (see current_index)
-_CACHE: dict = {}          # change stamp -> (SearchIndex, content fingerprint); one entry
+_CACHE: dict = {}          # change stamp -> Indexed; one entry
 
 
-def _rows() -> tuple[list[Document], str]:
+class Indexed:
+    """An index of the store's content with each document's digest and their fingerprint."""
+
+    def __init__(self, index: SearchIndex, digests: dict[int, str]):
+        self.index = index
+        self.digests = digests
+        self.fingerprint = hashlib.sha256(json.dumps(sorted(digests.items())).encode()).hexdigest()
+
+
+def _rows() -> list[Document]:
     outcomes: dict[int, list[str]] = {}
     for pk, name in (Rating.objects.order_by("intervention_id", "outcome__name")
                      .values_list("intervention_id", "outcome__name")):
@@ -49,8 +65,12 @@ def _rows() -> tuple[list[Document], str]:
             text=" ".join(x for x in (summary, what, who) if x),
             outcomes=tuple(outcomes.get(pk, ())),
             tags=tuple(str(t) for t in [*(population or []), *(setting or [])])))
-    blob = json.dumps([[d.key, d.name, d.aliases, d.text, d.outcomes, d.tags] for d in docs])
-    return docs, hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return docs
+
+
+def _digest(d: Document) -> str:
+    return hashlib.sha256(json.dumps([d.key, d.name, d.aliases, d.text, d.outcomes, d.tags])
+                          .encode("utf-8")).hexdigest()
 
 
 def _change_stamp() -> tuple:
@@ -64,12 +84,13 @@ def _change_stamp() -> tuple:
     return (tuple(sorted(interventions.items())), tuple(sorted(ratings.items())), outcomes)
 
 
-def current_index() -> tuple[SearchIndex, str]:
-    """The index of the current content and its SHA-256 fingerprint (rebuilt only on change).
+def current_index() -> Indexed:
+    """The index of the current content (renewed only on change, from the previous one: only
+    changed documents are stemmed and embedded again).
 
     One thread builds it; the others searching meanwhile wait for that build instead of each
-    building the same index (about 0.2 s of CPU at 1,000 interventions: after an edit, every
-    thread of a server searching at once made that once per thread)."""
+    building the same index (after an edit, every thread of a server searching at once made it
+    once per thread)."""
     stamp = _change_stamp()
     with _LOCK:
         cached = _CACHE.get(stamp)
@@ -77,31 +98,60 @@ def current_index() -> tuple[SearchIndex, str]:
         with _BUILD:
             with _LOCK:
                 cached = _CACHE.get(stamp)
+                earlier = next(iter(_CACHE.values()), None)
             if cached is None:
-                docs, fingerprint = _rows()
-                cached = (SearchIndex(docs), fingerprint)
+                docs = _rows()
+                old = earlier.index.documents if earlier is not None else {}
+                digests = {d.key: earlier.digests[d.key] if old.get(d.key) == d else _digest(d)
+                           for d in docs}
+                cached = Indexed(SearchIndex(docs, reuse=earlier.index if earlier else None),
+                                 digests)
                 with _LOCK:
                     _CACHE.clear()
                     _CACHE[stamp] = cached
     return cached
 
 
-def _sqlite_backend(index: SearchIndex, fingerprint: str):
+def _changed_rows(cur, indexed: Indexed, table: str) -> tuple[list[int], list[Document]] | None:
+    """The rows of this connection's tables to delete and the documents to write so they hold
+    ``indexed`` (None: they already do)."""
+    cur.execute(f"SELECT fingerprint FROM {table}_state")
+    row = cur.fetchone()
+    if row is not None and row[0] == indexed.fingerprint:
+        return None
+    cur.execute(f"SELECT id, digest FROM {table}_rows")
+    held = dict(cur.fetchall())
+    wanted = indexed.digests
+    stale = [pk for pk, digest in held.items() if wanted.get(pk) != digest]
+    docs = indexed.index.documents
+    return stale, [docs[pk] for pk, digest in wanted.items() if held.get(pk) != digest]
+
+
+def _fields(d: Document) -> tuple[str, str, str, str]:
+    return " ; ".join([d.name, *d.aliases]), " ; ".join(d.outcomes), " ; ".join(d.tags), d.text
+
+
+def _sqlite_backend(indexed: Indexed):
     with connection.cursor() as cur:
         cur.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.store_search USING fts5("
                     "name, outcomes, tags, body, tokenize='porter unicode61 remove_diacritics 2')")
+        cur.execute("CREATE TABLE IF NOT EXISTS temp.store_search_rows "
+                    "(id INTEGER PRIMARY KEY, digest TEXT NOT NULL)")
         cur.execute("CREATE TABLE IF NOT EXISTS temp.store_search_state (fingerprint TEXT)")
-        cur.execute("SELECT fingerprint FROM temp.store_search_state")
-        row = cur.fetchone()
-        if row is None or row[0] != fingerprint:
-            cur.execute("DELETE FROM temp.store_search")
+        change = _changed_rows(cur, indexed, "temp.store_search")
+        if change is not None:
+            stale, docs = change
+            gone = [(pk,) for pk in stale]
+            cur.executemany("DELETE FROM temp.store_search WHERE rowid = %s", gone)
+            cur.executemany("DELETE FROM temp.store_search_rows WHERE id = %s", gone)
             cur.executemany(
                 "INSERT INTO temp.store_search (rowid, name, outcomes, tags, body) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [(d.key, " ; ".join([d.name, *d.aliases]), " ; ".join(d.outcomes), " ; ".join(d.tags),
-                  d.text) for d in index.documents.values()])
+                "VALUES (%s, %s, %s, %s, %s)", [(d.key, *_fields(d)) for d in docs])
+            cur.executemany("INSERT INTO temp.store_search_rows (id, digest) VALUES (%s, %s)",
+                            [(d.key, indexed.digests[d.key]) for d in docs])
             cur.execute("DELETE FROM temp.store_search_state")
-            cur.execute("INSERT INTO temp.store_search_state (fingerprint) VALUES (%s)", [fingerprint])
+            cur.execute("INSERT INTO temp.store_search_state (fingerprint) VALUES (%s)",
+                        [indexed.fingerprint])
 
     def run(alternatives: tuple[str, ...]) -> dict:
         # each alternative is normalised words only, so quoting makes it a plain FTS5 phrase
@@ -115,16 +165,19 @@ def _sqlite_backend(index: SearchIndex, fingerprint: str):
     return run
 
 
-def _postgres_backend(index: SearchIndex, fingerprint: str):
+def _postgres_backend(indexed: Indexed):
     with connection.cursor() as cur:
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS store_search "
                     "(id integer PRIMARY KEY, document tsvector NOT NULL)")
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS store_search_rows "
+                    "(id integer PRIMARY KEY, digest text NOT NULL)")
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS store_search_state (fingerprint text)")
-        cur.execute("SELECT fingerprint FROM store_search_state")
-        row = cur.fetchone()
-        if row is None or row[0] != fingerprint:
-            docs = list(index.documents.values())
-            cur.execute("DELETE FROM store_search")
+        change = _changed_rows(cur, indexed, "store_search")
+        if change is not None:
+            stale, docs = change
+            cur.execute("DELETE FROM store_search WHERE id = ANY(%s)", [stale])
+            cur.execute("DELETE FROM store_search_rows WHERE id = ANY(%s)", [stale])
+            fields = [_fields(d) for d in docs]
             cur.execute(
                 "INSERT INTO store_search (id, document) SELECT d.id, "
                 "setweight(to_tsvector('english', d.name), 'A') || "
@@ -133,11 +186,13 @@ def _postgres_backend(index: SearchIndex, fingerprint: str):
                 "setweight(to_tsvector('english', d.body), 'D') "
                 "FROM unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[]) "
                 "AS d(id, name, outcomes, tags, body)",
-                [[d.key for d in docs], [" ; ".join([d.name, *d.aliases]) for d in docs],
-                 [" ; ".join(d.outcomes) for d in docs], [" ; ".join(d.tags) for d in docs],
-                 [d.text for d in docs]])
+                [[d.key for d in docs], *([f[i] for f in fields] for i in range(4))])
+            cur.execute("INSERT INTO store_search_rows (id, digest) SELECT * FROM "
+                        "unnest(%s::integer[], %s::text[])",
+                        [[d.key for d in docs], [indexed.digests[d.key] for d in docs]])
             cur.execute("DELETE FROM store_search_state")
-            cur.execute("INSERT INTO store_search_state (fingerprint) VALUES (%s)", [fingerprint])
+            cur.execute("INSERT INTO store_search_state (fingerprint) VALUES (%s)",
+                        [indexed.fingerprint])
 
     def run(alternatives: tuple[str, ...]) -> dict:
         phrases = [a for a in alternatives if a.strip()]
@@ -152,13 +207,15 @@ def _postgres_backend(index: SearchIndex, fingerprint: str):
 
 
 def search(keys, text: str) -> SearchResult:
-    """Search ``text`` among the interventions with primary keys ``keys``; hits in relevance order."""
-    index, fingerprint = current_index()
+    """Search ``text`` among the interventions with primary keys ``keys``; hits in relevance order.
+    The table's update and the queries are one transaction (see the module's docstring)."""
+    indexed = current_index()
     keys = list(keys)
-    if connection.vendor == "postgresql":
-        backend = _postgres_backend(index, fingerprint)
-    elif connection.vendor == "sqlite":
-        backend = _sqlite_backend(index, fingerprint)
-    else:  # pragma: no cover - the settings allow only these two
-        backend = None
-    return index.search(text, backend=backend, keys=keys)
+    with transaction.atomic(using=connection.alias):
+        if connection.vendor == "postgresql":
+            backend = _postgres_backend(indexed)
+        elif connection.vendor == "sqlite":
+            backend = _sqlite_backend(indexed)
+        else:  # pragma: no cover - the settings allow only these two
+            backend = None
+        return indexed.index.search(text, backend=backend, keys=keys)

@@ -1,7 +1,8 @@
 """Public pages of the Evidence Store: short views that query and render (no statistics here).
 
-Pages for readers who are not signed in are kept in a page cache (``PageCache``) that any change
-to the store's content empties.
+Pages for readers who are not signed in are kept in a page cache (``PageCache``), each filed under
+what it shows (``page_cache``'s tags): a change to one intervention empties its own pages and the
+lists, not the other interventions' pages.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from . import services
+from . import page_cache, services
 from .models import Rating, RatingChange, Synthesis
 from .page_cache import cached_for_readers
 from .queries import (
@@ -43,11 +44,12 @@ def home(request):
 
 
 @require_GET
-@cached_for_readers
+@cached_for_readers(depends=page_cache.listing)
 def intervention_index(request):
     filters = Filters.from_query(request.GET)
     qs, found = search_interventions(visible_interventions(request.user), filters)
     page = Paginator(with_rating_badges(qs), 25).get_page(request.GET.get("page"))
+    page_cache.shows(request, [i.slug for i in page])
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "store/index.html", {
@@ -60,7 +62,7 @@ def intervention_index(request):
 
 
 @require_GET
-@cached_for_readers
+@cached_for_readers(depends=page_cache.one_intervention)
 def intervention_detail(request, slug):
     intervention, new_slug = get_intervention(request.user, slug)
     if new_slug:
@@ -104,15 +106,24 @@ def forest_svg(request, slug, outcome):
 
 
 @require_GET
-@cached_for_readers
+@cached_for_readers(depends=page_cache.shared_only)
 def outcomes(request):
     return render(request, "store/outcomes.html", {"domains": framework()})
 
 
+def _compared(request) -> list[str]:
+    return [s for s in request.GET.getlist("i") if s][:3]
+
+
+def _compare_depends(request, **kwargs) -> list[str]:
+    """The compared interventions' pages, and the choice of every intervention's name."""
+    return [page_cache.NAMES, *map(page_cache.intervention_tag, _compared(request))]
+
+
 @require_GET
-@cached_for_readers
+@cached_for_readers(depends=_compare_depends)
 def compare(request):
-    slugs = [s for s in request.GET.getlist("i") if s][:3]
+    slugs = _compared(request)
     chosen = list(with_ratings(visible_interventions(request.user).filter(slug__in=slugs)))
     chosen.sort(key=lambda i: slugs.index(i.slug))
     outcome_set = {}
@@ -143,7 +154,7 @@ def _options(choices, selected: str) -> str:
 
 
 @require_GET
-@cached_for_readers
+@cached_for_readers(depends=page_cache.shared_only)
 def methods(request):
     from whatworks.ratings.crosswalk import CAVEAT
     from whatworks.ratings.schemes import get_scheme, list_schemes

@@ -119,7 +119,7 @@ def generate_store(*, interventions: int, studies: int, findings: int, seed: int
                 log(f"ratings: {n:,} of {len(pairs):,}, {time.perf_counter() - started:.1f} s")
     with connection.cursor() as cursor:  # planner statistics for the new rows, as autovacuum would
         cursor.execute("ANALYZE")
-    PAGES.bump()  # rows written in bulk send no signals: tell running servers the store changed
+    PAGES.bump()  # rows written in bulk send no signals: every page of every running server
     log(f"done: {time.perf_counter() - started:.1f} s")
     return {"interventions": len(people), "studies": len(study_rows),
             "findings": len(finding_rows), "syntheses and ratings": len(pairs)}
