@@ -55,6 +55,28 @@ def _load():
         return _MODEL
 
 
+@lru_cache(maxsize=1)
+def token_model():
+    """``(embedding table, tokenizer without padding)`` of the same model, read from the wheel's
+    files without importing the ``wordllama`` package (its import costs about 0.3 s of CPU, which
+    a whole screening replay notices); raises ImportError or OSError when they cannot be read."""
+    import importlib.util
+
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or spec.origin is None:
+        raise ImportError("the wordllama package is not installed")
+    root = Path(spec.origin).parent
+    with safe_open(str(root / "weights" / "l2_supercat_256.safetensors"), framework="np", device="cpu") as fh:
+        embedding = fh.get_tensor("embedding.weight")
+    tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return embedding, tokenizer
+
+
 def available() -> bool:
     """Whether the bundled model could be loaded (it is a declared dependency, so normally yes)."""
     return _load() is not None

@@ -109,17 +109,19 @@ def meaning_vectors(texts, batch: int = 256, dim: int | None = None) -> np.ndarr
     from whatworks.errors import WhatWorksError
     from whatworks.search import semantic
 
-    model = semantic._load()
-    if model is None:
-        raise WhatWorksError(f"features 'tfidf-meaning' need the wordllama package's model: "
-                             f"{semantic.unavailable_reason()}; install whatworks' dependencies or "
-                             "choose --features tfidf")
+    try:
+        table, tokenizer = semantic.token_model()
+    except (ImportError, OSError) as exc:
+        raise WhatWorksError(f"features 'tfidf-meaning' need the wordllama package's model ({exc}); "
+                             "install whatworks' dependencies or choose --features tfidf") from exc
     # WordLlama's model is Matryoshka-trained: a prefix of the dimensions is itself an embedding
-    table = model.embedding[:, :MEANING_DIM if dim is None else dim]
+    table = table[:, :MEANING_DIM if dim is None else dim]
+    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # no offsets: faster
     rows, cols = [], []
     for start in range(0, len(texts), batch):
-        for j, enc in enumerate(model.tokenize(list(texts[start:start + batch]))):
-            ids = np.asarray(enc.ids, dtype=np.int64)[np.asarray(enc.attention_mask, dtype=bool)]
+        encoded = encode(list(texts[start:start + batch]), add_special_tokens=False)
+        for j, enc in enumerate(encoded):
+            ids = np.asarray(enc.ids, dtype=np.int64)
             rows.append(np.full(len(ids), start + j, dtype=np.int64))
             cols.append(np.clip(ids, 0, table.shape[0] - 1))
     rows_a = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
