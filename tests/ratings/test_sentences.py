@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tests.ratings.builders import rate
 from tests.ratings.test_pipeline_invariants import bodies
 from tests.ratings.test_rating_properties import rating_inputs
+from whatworks.ratings import _text as T
 from whatworks.ratings import rate_evidence
 
 #: Abbreviations a sentence may contain without ending there.
@@ -66,3 +67,10 @@ def test_every_pipeline_explanation_and_statement_sentence_is_a_sentence(rows, d
     result = rate_evidence(rows, direction=direction, scheme=scheme)
     check(result.rating.explanation, "explanation")
     check(result.statement, "statement")
+
+
+@given(st.integers(0, 10**7), st.sampled_from(sorted(T.SINGULAR)))
+def test_a_count_of_people_agrees_with_its_noun(n, unit):
+    """"1 child", never "1 children"; other counts keep the plural, with thousands separators."""
+    text = T.people(n, unit)
+    assert text == (f"1 {T.SINGULAR[unit]}" if n == 1 else f"{n:,} {unit}")

@@ -30,6 +30,17 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+#: The singular of each outcome framework's unit (``Outcome.unit``) for counts of one.
+SINGULAR = {"children": "child", "families": "family", "social workers": "social worker",
+            "young people": "young person", "parents": "parent", "carers": "carer",
+            "participants": "participant", "people": "person"}
+
+
+def people(n: int, unit: str) -> str:
+    """A count of participants in the outcome's unit: "3,400 children", "1 child"."""
+    return f"1 {SINGULAR.get(unit, unit)}" if n == 1 else f"{count(n)} {unit}"
+
+
 def studies(k: int) -> str:
     return f"{k} study" if k == 1 else f"{k} studies"
 

@@ -231,7 +231,7 @@ def _effectiveness_meta(ctx: _Context, strength: int) -> tuple[str, str]:
     head = (f"pooled {measure} {T.number(s.estimate, ratio=ratio)} ({lvl} CI "
             f"{T.interval(s.ci_lower, s.ci_upper, ratio=ratio)}) across {T.studies(s.k)}")
     if ctx.total_n:
-        head += f" and {T.count(ctx.total_n)} {ctx.unit}{ctx.unknown_text()}"
+        head += f" and {T.people(ctx.total_n, ctx.unit)}{ctx.unknown_text()}"
     if s.i2 is not None:
         head += f"; {p.i2_word(s.i2)} heterogeneity (I\u00b2 = {s.i2:.0f}%)"
     pi_text = f"the {lvl} prediction interval ({T.interval(*pi, ratio=ratio)})" if pi else ""
@@ -354,9 +354,9 @@ def _effectiveness_vote(ctx: _Context, strength: int) -> tuple[str, str]:
     o = ctx.inputs.outcome
     worse_way = "decrease" if o.direction == "increase" else "increase"
     sig = "statistically significant " if p.vote_basis == "significance" else ""
-    head = (f"no meta-analysis was possible; of {T.studies(k)} with {T.count(total)} {unit}"
+    head = (f"no meta-analysis was possible; of {T.studies(k)} with {T.people(total, unit)}"
             f"{ctx.unknown_text()}, "
-            f"{count['better']} ({T.count(n_of['better'])} {unit}) found a {sig}{o.direction} in "
+            f"{count['better']} ({T.people(n_of['better'], unit)}) found a {sig}{o.direction} in "
             f"{o.phrase} (better), {count['worse']} ({T.count(n_of['worse'])}) a {sig}{worse_way} "
             f"(worse) and {count['neither']} ({T.count(n_of['neither'])}) neither")
     if k == 1:
@@ -377,7 +377,7 @@ def _effectiveness_vote(ctx: _Context, strength: int) -> tuple[str, str]:
     n_p = sum(_n(s) for s, x in zip(studies, precise, strict=True) if x)
     kind = _null_kind(ctx, strength, majority(k_p, n_p))
     none = f"No direction has a majority of both the studies and the {unit}"
-    held = (f"a majority of both ({T.studies(k_p)}, {T.count(n_p)} {unit}) are in studies whose "
+    held = (f"a majority of both ({T.studies(k_p)}, {T.people(n_p, unit)}) are in studies whose "
             f"confidence interval rules out {_beyond(ctx)}") if kind in ("no-effect", "weak") else ""
     why = {
         "no-sie": lambda: f"{none}; {_no_sie(ctx)}, so no study can rule out an effect that matters.",
@@ -397,7 +397,7 @@ def _single_study(ctx: _Context, strength: int, found: str, sig: str) -> tuple[s
               "worse": f"a {sig}{worse_way} in {o.phrase} (worse)",
               "neither": "no effect larger than the smallest important effect" if precise
               else f"no {sig}effect"}[found]
-    size = (f"with {T.count(study.n)} {ctx.unit}" if study.n is not None else
+    size = (f"with {T.people(study.n, ctx.unit)}" if study.n is not None else
             "of unreported size")
     head = f"no meta-analysis was possible; a single study {size} found {result}"
     if found != "neither":
@@ -463,9 +463,9 @@ def _strength(ctx: _Context) -> tuple[int, list[str], str]:
     if all(s.n is None for s in studies):
         of_whom = f"of the {T.studies(len(studies))}, none of which reported its size,"
     elif any(s.n is None for s in studies):
-        of_whom = f"of the {T.count(total)} {unit} in the studies that reported their size"
+        of_whom = f"of the {T.people(total, unit)} in the studies that reported their size"
     else:
-        of_whom = f"of the {T.count(total)} {unit}"
+        of_whom = f"of the {T.people(total, unit)}"
     steps = [f"starts at {label(start).label.lower()} ({T.percent(share)} {of_whom} were in "
              f"{' or '.join(names)})"]
     downs = []
@@ -540,11 +540,11 @@ def _imprecision(ctx: _Context) -> list[tuple[int, str]]:
         reasons.append("no study reported its size")
     elif n < p.imprecision_n_very_serious:
         down = 2
-        reasons.append(f"{T.count(n)} {unit} in all{ctx.unknown_text()}, fewer than "
+        reasons.append(f"{T.people(n, unit)} in all{ctx.unknown_text()}, fewer than "
                        f"{T.count(p.imprecision_n_very_serious)}")
     elif n < p.imprecision_n_serious:
         down = 1
-        reasons.append(f"{T.count(n)} {unit} in all{ctx.unknown_text()}, fewer than "
+        reasons.append(f"{T.people(n, unit)} in all{ctx.unknown_text()}, fewer than "
                        f"{T.count(p.imprecision_n_serious)}")
     if ctx.meta and ctx.sie is not None and ctx.s.ci_lower < -ctx.sie and ctx.s.ci_upper > ctx.sie:
         down = max(down, 1)

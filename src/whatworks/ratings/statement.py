@@ -34,8 +34,7 @@ from .rate import Rating
 EEF_MONTHS = ((0.02, 1), (0.10, 2), (0.19, 3), (0.27, 4), (0.36, 5), (0.45, 6), (0.53, 7),
               (0.62, 8), (0.70, 9), (0.79, 10), (0.88, 11), (0.96, 12))
 
-_SINGULAR = {"children": "child", "families": "family", "social workers": "social worker",
-             "young people": "young person", "parents": "parent", "carers": "carer"}
+_SINGULAR = T.SINGULAR
 
 
 def months_progress(smd: float) -> int:
