@@ -110,8 +110,9 @@ def _table(result) -> str:
         st = r["stopping"]["callaghan_ranked"]
         stop = ("never" if st["stopped_at"] is None
                 else f"{st['stopped_at']} ({100 * st['recall']:.1f}, {100 * st['work_saved']:.1f})")
+        followed = f"; ranker followed at the end: {r['followed']}" if r.get("followed") else ""
         lines.append(f"{'seed ' + str(r['seed']):>22} {r['wss_95']:9.1f} {r['rrf_10']:9.1f} {r['atd']:7.1f} "
-                     f"{r['seconds']:8.2f}  {stop}")
+                     f"{r['seconds']:8.2f}  {stop}{followed}")
     lines.append(f"{'median':>22} {result.wss_95:9.1f} {result.rrf_10:9.1f} {result.atd:7.1f}")
     lines.append("")
     lines.append(f"stopping rule: {result.per_seed[0]['stopping']['callaghan_ranked']['rule']}")
