@@ -54,7 +54,7 @@ SMALL_STORE = {
                  "measure": "IRR", "reported": {"yi": 0.05354, "vi": 0.002396}}],
         },
         {
-            "slug": "schwartz-rounds", "name": "Schwartz Rounds",
+            "slug": "schwartz-rounds", "name": "Schwartz Rounds", "evidence_gap": True,
             "summary": "Reflective forums for staff.", "population": ["social workers"],
             "setting": ["local authority"], "where_studied": ["England"], "uk_evidence": True,
             "cost": {"unit_cost_gbp": None}, "studies": [], "findings": [],

@@ -298,7 +298,7 @@ def test_a_refused_form_keeps_its_token_usable(client, editor):
 # -- nothing empty is published ----------------------------------------------------------------
 
 def test_publishing_an_empty_intervention_is_refused_by_form_and_api(client, admin):
-    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
+    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft", evidence_gap=False)
     client.force_login(admin)
     html = client.get("/editor/interventions/schwartz-rounds/changes/").content.decode()
     assert "no finding with a computable effect size" in html

@@ -66,7 +66,7 @@ def test_the_forest_plot_is_an_svg_with_the_studies(client):
 
 def test_an_intervention_without_evidence_says_so(client):
     html = client.get("/interventions/schwartz-rounds/").content.decode()
-    assert "no rigorous evidence" in html
+    assert "Evidence gap:</strong> no study with a comparison group has measured outcomes" in html
 
 
 def test_drafts_are_invisible_to_readers(client):

@@ -94,7 +94,7 @@ def test_an_admin_publishes_by_import_and_the_audit_log_keeps_it(client, admin):
 
 
 def test_an_admin_cannot_publish_an_empty_intervention_by_import(client, admin):
-    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft")
+    Intervention.objects.filter(slug="schwartz-rounds").update(status="draft", evidence_gap=False)
     client.force_login(admin)
     r = client.post("/editor/import/", {"kind": "store", "store-file": _store_file("published")})
     html = r.content.decode()

@@ -185,7 +185,7 @@ class InterventionDetailSerializer(InterventionListSerializer):
             "what_it_is", "how_it_works", "who_it_is_for", "population", "setting",
             "where_studied", "who_delivers", "training_and_supervision", "fidelity",
             "what_supports_it", "unit_cost_gbp", "cost_notes", "caveats", "last_reviewed",
-            "review", "studies", "syntheses"]
+            "review", "evidence_gap", "studies", "syntheses"]
 
     def get_review(self, obj) -> dict | None:
         if obj.review is None:
@@ -204,7 +204,8 @@ class InterventionWriteSerializer(StrictModelSerializer):
     class Meta:
         model = Intervention
         fields = ["slug", "name", "aliases", "summary", "what_it_is", "how_it_works",
-                  "who_it_is_for", "population", "setting", "where_studied", "uk_evidence", "who_delivers",
+                  "who_it_is_for", "population", "setting", "where_studied", "uk_evidence", "evidence_gap",
+                  "who_delivers",
                   "training_and_supervision", "fidelity", "what_supports_it", "unit_cost_gbp",
                   "cost_notes", "caveats", "last_reviewed", "draft"]
 

@@ -255,14 +255,15 @@ class NothingToShow(WhatWorksError):
 
 
 def empty_because(intervention: Intervention) -> str | None:
-    """Why the live intervention may not be published (no summary; no finding with a computable
-    effect size), or None."""
-    if not (intervention.summary or "").strip():
-        return "it has no summary: write one first"
-    if not Finding.objects.filter(intervention_id=intervention.pk, yi__isnull=False,
-                                  vi__isnull=False).exists():
-        return "it has no finding with a computable effect size: add one first"
-    return None
+    """Why the live intervention may not be published, or None: the core's
+    ``publication_refusal`` (a summary; a finding with a computable effect size unless it is
+    marked as an evidence gap, and none if it is)."""
+    from whatworks.ratings.publication import publication_refusal
+
+    return publication_refusal(
+        summary=intervention.summary, evidence_gap=intervention.evidence_gap,
+        has_effect_finding=Finding.objects.filter(intervention_id=intervention.pk,
+                                                  yi__isnull=False, vi__isnull=False).exists())
 
 
 def refuse_if_empty(intervention: Intervention) -> None:

@@ -8,10 +8,15 @@ from importlib import resources
 from django.db import transaction
 from django.utils import timezone
 
+from whatworks.errors import WhatWorksError
 from whatworks.ratings.framework import export_framework
 
-from . import services
+from . import changes, services
 from .models import Domain, Finding, Intervention, Outcome, Review, Study
+
+
+class DemoContentError(WhatWorksError):
+    """Demo content that the store's publication rule refuses."""
 
 
 def seed_framework() -> int:
@@ -60,6 +65,7 @@ def load_demo(content: dict | None = None, *, plot: bool = False) -> int:
                 "population": item.get("population", []), "setting": item.get("setting", []),
                 "where_studied": item.get("where_studied", []),
                 "uk_evidence": bool(item.get("uk_evidence")),
+                "evidence_gap": bool(item.get("evidence_gap")),
                 "who_delivers": impl.get("who_delivers", ""),
                 "training_and_supervision": impl.get("training_and_supervision", ""),
                 "fidelity": impl.get("fidelity", ""), "what_supports_it": impl.get("what_supports_it", ""),
@@ -86,6 +92,10 @@ def load_demo(content: dict | None = None, *, plot: bool = False) -> int:
                 finding.yi, finding.vi = services.compute_effect(finding.measure, finding.reported)
                 finding.save()
                 pairs.add(finding.outcome_id)
+            why = changes.empty_because(intervention)
+            if why:  # published through the same rule as every other route
+                raise DemoContentError(f"demo content: '{item['slug']}' cannot be published: "
+                                       f"{why}")
             for outcome_id in sorted(pairs):
                 services.refresh(intervention, Outcome.objects.get(pk=outcome_id),
                                  reason="demo content loaded", when=now, plot=plot)

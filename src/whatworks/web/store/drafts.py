@@ -40,6 +40,7 @@ from django.db import connection
 from django.utils import timezone
 
 from whatworks.errors import WhatWorksError
+from whatworks.ratings.publication import publication_refusal
 
 from . import changes, services
 from .models import (
@@ -56,7 +57,7 @@ from .models import (
 
 #: The intervention's fields a draft carries (``review`` as the review's key).
 FIELDS = ("name", "slug", "aliases", "summary", "what_it_is", "how_it_works", "who_it_is_for",
-          "population", "setting", "where_studied", "uk_evidence", "who_delivers",
+          "population", "setting", "where_studied", "uk_evidence", "evidence_gap", "who_delivers",
           "training_and_supervision", "fidelity", "what_supports_it", "unit_cost_gbp",
           "cost_notes", "caveats", "review", "last_reviewed")
 STUDY_FIELDS = ("key", "citation", "year", "design", "country", "sample_size",
@@ -495,11 +496,11 @@ def diff(intervention: Intervention, snapshot: dict, live: dict | None = None) -
 
 def shows_something(snapshot: dict) -> str | None:
     """Why an intervention in this state may not be published, or None if it may."""
-    if not (snapshot["fields"].get("summary") or "").strip():
-        return "it has no summary: write one first"
-    if not any(f.get("yi") is not None and f.get("vi") is not None for f in snapshot["findings"]):
-        return "it has no finding with a computable effect size: add one first"
-    return None
+    return publication_refusal(
+        summary=snapshot["fields"].get("summary"),
+        has_effect_finding=any(f.get("yi") is not None and f.get("vi") is not None
+                               for f in snapshot["findings"]),
+        evidence_gap=bool(snapshot["fields"].get("evidence_gap")))
 
 
 def check_publishable(intervention: Intervention, snapshot: dict | None = None) -> None:

@@ -61,6 +61,7 @@ class InterventionForm(AccessibleErrors, forms.ModelForm):
         model = Intervention
         fields = ["name", "slug", "aliases", "summary", "what_it_is", "how_it_works",
                   "who_it_is_for", "population", "setting", "where_studied", "uk_evidence",
+                  "evidence_gap",
                   "who_delivers", "training_and_supervision", "fidelity", "what_supports_it",
                   "unit_cost_gbp", "cost_notes", "caveats", "review", "last_reviewed"]
         widgets = {f: forms.Textarea(attrs={"rows": 3}) for f in (

@@ -142,6 +142,11 @@ class Intervention(models.Model):
     setting = models.JSONField(default=list, blank=True, validators=[validate_tags])
     where_studied = models.JSONField(default=list, blank=True, validators=[validate_tags])
     uk_evidence = models.BooleanField(default=False)
+    evidence_gap = models.BooleanField(
+        default=False, verbose_name="evidence gap",
+        help_text="published to say there is no study with outcomes yet: tick only when no "
+                  "finding has an effect size (publishing refuses a marked intervention that has "
+                  "one)")
     who_delivers = models.TextField(blank=True)
     training_and_supervision = models.TextField(blank=True)
     fidelity = models.TextField(blank=True)

@@ -30,7 +30,7 @@ TABLES = {
     "reviews": (Review, ["key", "citation", "year", "amstar2", "url"]),
     "interventions": (Intervention, [
         "slug", "name", "aliases", "status", "summary", "what_it_is", "how_it_works", "who_it_is_for",
-        "population", "setting", "where_studied", "uk_evidence", "who_delivers",
+        "population", "setting", "where_studied", "uk_evidence", "evidence_gap", "who_delivers",
         "training_and_supervision", "fidelity", "what_supports_it", "unit_cost_gbp", "cost_notes",
         "caveats", "review", "last_reviewed"]),
     "studies": (Study, ["key", "citation", "year", "design", "country", "sample_size",
