@@ -94,7 +94,9 @@ def test_it_holds_at_least_32_interventions_with_unique_slugs(interventions):
 
 def test_every_intervention_has_the_required_fields(interventions):
     for i in interventions:
-        assert set(i) == set(INTERVENTION_FIELDS), i["slug"]
+        # evidence_gap is optional (absent = False), as in the store's import format
+        assert set(i) - {"evidence_gap"} == set(INTERVENTION_FIELDS), i["slug"]
+        assert isinstance(i.get("evidence_gap", False), bool), i["slug"]
         for name, kind in INTERVENTION_FIELDS.items():
             assert isinstance(i[name], kind), (i["slug"], name)
         assert all(isinstance(a, str) and a.strip() for a in i["aliases"]), i["slug"]
