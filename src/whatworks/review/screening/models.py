@@ -38,10 +38,10 @@ __all__ = ["DEFAULT_BALANCE", "MODELS", "LinearSVM", "SelectSVM", "balanced_weig
            "make_model"]
 
 
-def make_model(name: str, *, C: float | None = None):
-    """A fresh estimator for ``name`` (see :data:`MODELS`)."""
+def make_model(name: str, *, C: float | None = None, seed: int | None = None):
+    """A fresh estimator for ``name`` (see :data:`MODELS`); ``seed`` seeds svm-select's draft coin."""
     if name == "svm-select":
-        return SelectSVM(C=0.11 if C is None else C)
+        return SelectSVM(C=0.11 if C is None else C, seed=0 if seed is None else seed)
     if name == "svm":
         return LinearSVM(C=0.11 if C is None else C, tol=1e-3)
     if name == "logistic":
@@ -158,7 +158,7 @@ class SelectSVM:
 
         self.C, self.seed, self.alpha, self.depth = float(C), int(seed), float(alpha), int(depth)
         self.meaning_dim = MEANING_DIM if meaning_dim is None else int(meaning_dim)
-        self.rankers = (LinearSVM(C=C, seed=seed), LinearSVM(C=C, seed=seed))
+        self.rankers = (LinearSVM(C=C), LinearSVM(C=C))  # as the plain svm model fits them
         self.credits = np.zeros(2, dtype=np.int64)
         self.decided: int | None = None  # the ranker followed alone, once shown better
         self.history_: list[dict] = []

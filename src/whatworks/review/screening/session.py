@@ -46,7 +46,7 @@ class ScreeningSession:
     refit : ``"auto"`` (see the module docstring) or a whole number: refit after that many labels.
     refit_share : with ``refit="auto"``, the share of the labelled set after which to refit.
     seed : seeds the random choice of records while there is no model yet (no relevant and
-        irrelevant label yet), and ties.
+        irrelevant label yet), ties, and svm-select's interleaving.
     """
 
     def __init__(self, X, *, model: str = "svm", balance: float = DEFAULT_BALANCE, refit: str | int = "auto",
@@ -60,7 +60,7 @@ class ScreeningSession:
         self.X = X
         self.model_name, self.balance, self.refit, self.refit_share, self.seed = (
             model, float(balance), refit, float(refit_share), seed)
-        self.model = make_model(model, C=C)
+        self.model = make_model(model, C=C, seed=seed)
         n = X.shape[0]
         self.labels_ = np.full(n, -1, dtype=np.int8)
         self.history_: list[Step] = []
