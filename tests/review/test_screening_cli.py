@@ -39,7 +39,8 @@ def test_results_are_the_same_on_every_backend(data, capsys):
     assert strip == [{k: v for k, v in r.items() if "seconds" not in k} for r in pool["per_seed"]]
 
 
-@pytest.mark.parametrize("model", [("svm", "tfidf"), ("svm-select", "tfidf-meaning")])
+@pytest.mark.parametrize("model", [("svm", "tfidf"), ("svm-select", "tfidf-meaning"),
+                                   ("svm-widen", "tfidf-meaning")])
 def test_the_svm_and_svm_select_give_the_same_runs_on_every_backend(data, capsys, model):
     """LIBLINEAR's shuffle (libc rand, seeded per fit) and the team draft's coin are seeded, so a
     worker process that ran other fits first gives the same orders."""
@@ -53,6 +54,8 @@ def test_the_svm_and_svm_select_give_the_same_runs_on_every_backend(data, capsys
         assert all(r["followed"] in ("interleaved", "words", "words+meaning") for r in serial["per_seed"])
         assert main(["review", "simulate", str(data), *args, "--backend", "serial"]) == 0
         assert "ranker followed at the end" in capsys.readouterr().out
+    if name == "svm-widen":
+        assert all(r["followed"] in ("words", "widened") for r in serial["per_seed"])
 
 
 def test_priors_and_models_are_options(data, capsys):

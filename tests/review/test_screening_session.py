@@ -226,10 +226,15 @@ def test_tfidf_meaning_rows_are_unit_length_and_end_with_the_meaning_block(revie
     assert np.allclose(np.sqrt(X.multiply(X).sum(axis=1)).A.ravel(), 1, atol=1e-5)
 
 
+_DRAFT_FRAME = None
+
+
 def _draft_setup():
+    global _DRAFT_FRAME
     from whatworks.review.screening.features import extract
 
     frame = synthetic_frame(200, 15, seed=1)
+    _DRAFT_FRAME = (frame.title, frame.abstract, frame.label_included)
     rec = Records.from_lists(frame.title, frame.abstract, frame.label_included)
     return extract(rec.texts, "tfidf-meaning"), rec.labels
 
@@ -249,7 +254,7 @@ def test_svm_select_shows_a_team_draft_of_its_two_rankers(seed, depth):
     shown = free[np.argsort(-out[free], kind="stable")][:depth]
     assert [model._team[int(r)] for r in shown].count(0) in (depth // 2, (depth + 1) // 2)
     ranks = []
-    for k, matrix in enumerate((model._words_of(X), X)):
+    for k, matrix in enumerate((model._blocks.words(X), X)):
         coef = np.asarray(model.rankers[k].coef_, dtype=np.float32).ravel()
         s = matrix @ coef + float(model.rankers[k].intercept_[0])
         ranks.append(list(free[np.argsort(-s[free], kind="stable")]))
@@ -292,3 +297,72 @@ def test_svm_select_needs_the_meaning_features(review):
     rec = Records.from_lists(frame.title, frame.abstract, frame.label_included)
     with pytest.raises(ParameterError, match="tfidf-meaning"):
         simulate(rec, seeds=1, model="svm-select", features="tfidf")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=400).map(lambda v: np.array(v, dtype=np.int64)),
+       st.floats(1.0, 4.0), st.integers(1, 40))
+def test_svm_widen_calls_a_dry_spell_what_its_definition_says(y, factor, min_dry):
+    """Irrelevant labels since the last relevant one >= max(min_dry, factor x labels / found)."""
+    from whatworks.review.screening.models import WidenSVM
+
+    model = WidenSVM(dry_factor=factor, min_dry=min_dry)
+    trailing = len(y) if not y.any() else len(y) - 1 - int(np.flatnonzero(y)[-1])
+    mean_gap = len(y) / max(1, int(y.sum()))
+    assert model.dry_spell(y) == (trailing >= max(min_dry, factor * mean_gap))
+
+
+def test_svm_widen_is_the_plain_svm_until_the_words_run_dry():
+    from whatworks.review.screening.models import LinearSVM, WidenSVM, balanced_weights
+
+    X, y = _DRAFT
+    words = extract(Records.from_lists(*_DRAFT_FRAME).texts, "tfidf")
+    rows = np.concatenate([np.flatnonzero(y == 1)[:3], np.flatnonzero(y == 0)[:10]])  # not dry
+    model = WidenSVM(seed=2)
+    out = model.rank_scores(X, rows, y[rows], balanced_weights(y[rows]))
+    plain = LinearSVM().fit_rows(words, rows, y[rows], balanced_weights(y[rows]))
+    expected = words @ np.asarray(plain.coef_, dtype=np.float32).ravel() + float(plain.intercept_[0])
+    assert model.history_[-1]["follows"] == "words"
+    assert np.allclose(out, expected, atol=1e-5)
+    assert not hasattr(model.rankers[1], "coef_")  # the meaning ranker is not even fitted
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_svm_widen_lets_the_meaning_ranker_propose_a_share_in_a_dry_spell(seed):
+    from whatworks.review.screening.models import WidenSVM, balanced_weights
+
+    X, y = _DRAFT
+    # four relevant records, then 60 irrelevant in a row: a dry spell (60 >= max(20, 2 x 64 / 4))
+    rows = np.concatenate([np.flatnonzero(y == 1)[:4], np.flatnonzero(y == 0)[:60]])
+    model = WidenSVM(seed=seed, depth=100)
+    out = model.rank_scores(X, rows, y[rows], balanced_weights(y[rows]))
+    assert model.history_[-1]["follows"] == "widened"
+    free = np.setdiff1d(np.arange(len(y)), rows)
+    shown = free[np.argsort(-out[free], kind="stable")][:100]
+    ranks = []
+    for k, matrix in enumerate((model._blocks.words(X), X)):
+        coef = np.asarray(model.rankers[k].coef_, dtype=np.float32).ravel()
+        s = matrix @ coef + float(model.rankers[k].intercept_[0])
+        ranks.append(list(free[np.argsort(-s[free], kind="stable")]))
+    taken: set = set()
+    for r in shown:  # each record is its proposer's best one not yet taken
+        best = next(c for c in ranks[int(int(r) in model._proposed)] if c not in taken)
+        assert r == best
+        taken.add(int(r))
+    # about 15% from the meaning ranker (Binomial(100, 0.15): 4..31 holds with probability > 0.9999)
+    assert 4 <= len(model._proposed) <= 31
+    # a relevant record it proposed is counted at the next refit
+    found = [r for r in model._proposed if y[r] == 1][:1]
+    rows2 = np.concatenate([rows, np.array(found + [r for r in shown if y[r] == 0][:3], dtype=np.int64)])
+    model.rank_scores(X, rows2, y[rows2], balanced_weights(y[rows2]))
+    assert model.found_by_meaning_ == len(found)
+
+
+def test_svm_widen_needs_the_meaning_features(review):
+    from whatworks.review.screening.simulate import simulate
+
+    frame = synthetic_frame(60, 6, seed=3)
+    rec = Records.from_lists(frame.title, frame.abstract, frame.label_included)
+    with pytest.raises(ParameterError, match="tfidf-meaning with model svm-widen"):
+        simulate(rec, seeds=1, model="svm-widen", features="tfidf")

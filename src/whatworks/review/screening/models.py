@@ -34,12 +34,14 @@ from whatworks.errors import ParameterError
 
 from .registry import MODELS
 
-__all__ = ["DEFAULT_BALANCE", "MODELS", "LinearSVM", "SelectSVM", "balanced_weights", "fit_scores",
-           "make_model"]
+__all__ = ["DEFAULT_BALANCE", "MODELS", "LinearSVM", "SelectSVM", "WidenSVM", "balanced_weights",
+           "fit_scores", "make_model"]
 
 
 def make_model(name: str, *, C: float | None = None, seed: int | None = None):
     """A fresh estimator for ``name`` (see :data:`MODELS`); ``seed`` seeds svm-select's draft coin."""
+    if name == "svm-widen":
+        return WidenSVM(C=0.11 if C is None else C, seed=0 if seed is None else seed)
     if name == "svm-select":
         return SelectSVM(C=0.11 if C is None else C, seed=0 if seed is None else seed)
     if name == "svm":
@@ -124,6 +126,32 @@ class LinearSVM:
         return self
 
 
+class _WordsBlock:
+    """The words' block of a ``tfidf-meaning`` matrix, rows back to unit length (exactly the
+    ``tfidf`` matrix), computed once per matrix."""
+
+    def __init__(self, meaning_dim: int | None = None):
+        from .features import MEANING_DIM
+
+        self.meaning_dim = MEANING_DIM if meaning_dim is None else int(meaning_dim)
+        self._cached: tuple | None = None  # (X, its words' block)
+
+    def words(self, X):
+        if self._cached is None or self._cached[0] is not X:
+            from scipy import sparse
+
+            if X.shape[1] <= self.meaning_dim:
+                raise ParameterError("features", "not tfidf-meaning",
+                                     "tfidf-meaning (this model needs its meaning block)")
+            W = X[:, :X.shape[1] - self.meaning_dim].tocsr()
+            norms = np.sqrt(np.asarray(W.multiply(W).sum(axis=1)).ravel())
+            norms[norms == 0] = 1.0
+            W = sparse.csr_matrix(sparse.diags(1 / norms) @ W, dtype=X.dtype)
+            W.sort_indices()
+            self._cached = (X, W)
+        return self._cached[1]
+
+
 class SelectSVM:
     """Two rankers compared by team-draft interleaving; once one is shown to find more, only it.
 
@@ -154,33 +182,15 @@ class SelectSVM:
 
     def __init__(self, C: float = 0.11, seed: int = 0, meaning_dim: int | None = None,
                  alpha: float = 0.2, depth: int = 200):
-        from .features import MEANING_DIM
-
         self.C, self.seed, self.alpha, self.depth = float(C), int(seed), float(alpha), int(depth)
-        self.meaning_dim = MEANING_DIM if meaning_dim is None else int(meaning_dim)
         self.rankers = (LinearSVM(C=C), LinearSVM(C=C))  # as the plain svm model fits them
+        self._blocks = _WordsBlock(meaning_dim)
         self.credits = np.zeros(2, dtype=np.int64)
         self.decided: int | None = None  # the ranker followed alone, once shown better
         self.history_: list[dict] = []
-        self._words: tuple | None = None  # (X, its words' block at unit length)
         self._team: dict[int, int] = {}  # record -> the ranker that picked it in the last draft
         self._rng = np.random.default_rng(seed)
         self._n_previous = 0
-
-    def _words_of(self, X):
-        if self._words is None or self._words[0] is not X:
-            from scipy import sparse
-
-            if X.shape[1] <= self.meaning_dim:
-                raise ParameterError("features", "not tfidf-meaning",
-                                     "tfidf-meaning (model svm-select needs its meaning block)")
-            W = X[:, :X.shape[1] - self.meaning_dim].tocsr()
-            norms = np.sqrt(np.asarray(W.multiply(W).sum(axis=1)).ravel())
-            norms[norms == 0] = 1.0
-            W = sparse.csr_matrix(sparse.diags(1 / norms) @ W, dtype=X.dtype)
-            W.sort_indices()
-            self._words = (X, W)
-        return self._words[1]
 
     def _settle(self) -> None:
         a, b = (int(c) for c in self.credits)
@@ -202,7 +212,7 @@ class SelectSVM:
                 self.credits[team] += 1
         self._n_previous = len(rows)
         self._settle()
-        matrices = (self._words_of(X), X)
+        matrices = (self._blocks.words(X), X)
         fitted = [self.decided] if self.decided is not None else [0, 1]
         scores: list = [None, None]
         for k in fitted:
@@ -244,6 +254,99 @@ class SelectSVM:
                 break
         base = scores[0]
         out = base - base.max() - 1.0 if len(base) else base.copy()  # the rest: below every pick
+        out[np.asarray(picked, dtype=np.int64)] = np.arange(len(picked), 0, -1, dtype=out.dtype)
+        return out
+
+
+class WidenSVM:
+    """The words' SVM; when it runs dry, an SVM on words and meaning proposes a share of the records.
+
+    Screening follows the linear SVM on the words (the plain ``svm`` model, on the TF-IDF block of
+    ``tfidf-meaning`` features at unit length) while it keeps finding relevant records. A *dry
+    spell* is a run of irrelevant labels since the last relevant one at least ``dry_factor`` times
+    the mean gap between relevant records so far (labels / relevant found) and at least
+    ``min_dry`` long. During a dry spell the second SVM (words plus meaning: the whole matrix) is
+    fitted too, and each record shown comes from its ranking with probability ``share`` (a seeded
+    coin per record) and from the words' otherwise, each ranker giving its best record not yet
+    picked. When the words stop finding relevant records, the records the meaning ranker rates
+    highest are mostly ones described in other words (in the benchmark, animal models of
+    depression: WSS@95 about 12 points above ASReview's); while the words find relevant records,
+    nothing changes. Outside dry spells, the ranking is the plain ``svm``'s.
+
+    ``history_`` records after each refit whether the search was widened, and
+    ``found_by_meaning_`` counts the relevant records the meaning ranker proposed (for the methods
+    section). The rule and its three numbers were chosen on the benchmark's six reviews
+    (``docs/methods/screening.md`` lists the variants and their results).
+    """
+
+    NAMES = ("words", "widened")
+
+    def __init__(self, C: float = 0.11, seed: int = 0, share: float = 0.15, dry_factor: float = 2.0,
+                 min_dry: int = 20, depth: int = 200, meaning_dim: int | None = None):
+        if not 0 < share < 1:
+            raise ParameterError("share", share, "a share strictly between 0 and 1 (e.g. 0.15)")
+        self.C, self.seed, self.share = float(C), int(seed), float(share)
+        self.dry_factor, self.min_dry, self.depth = float(dry_factor), int(min_dry), int(depth)
+        # the meaning ranker only proposes a share of the records: LIBLINEAR's default tolerance
+        # (0.1) ranks as well as 1e-3 there at a fraction of the CPU (benchmark, 2026-12-01)
+        self.rankers = (LinearSVM(C=C), LinearSVM(C=C, tol=0.1))
+        self._blocks = _WordsBlock(meaning_dim)
+        self.history_: list[dict] = []
+        self.found_by_meaning_ = 0
+        self._proposed: set[int] = set()  # records the meaning ranker picked in the last refit
+        self._rng = np.random.default_rng(seed)
+        self._n_previous = 0
+
+    def _score(self, k: int, M, rows, y, weights) -> np.ndarray:
+        self.rankers[k].fit_rows(M, rows, y, weights)
+        coef = np.asarray(self.rankers[k].coef_, dtype=np.float32).ravel()
+        return M @ coef + float(self.rankers[k].intercept_[0])
+
+    def dry_spell(self, y: np.ndarray) -> bool:
+        """Whether the labels so far (in the order given) end in a dry spell."""
+        found = np.flatnonzero(y == 1)
+        dry = len(y) - 1 - (int(found[-1]) if len(found) else -1)
+        return dry >= max(self.min_dry, self.dry_factor * len(y) / max(1, len(found)))
+
+    def rank_scores(self, X, rows: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Refit on ``rows`` (in labelling order) and return scores whose descending order is the
+        order to show."""
+        rows, y = np.asarray(rows), np.asarray(y)
+        new = rows[self._n_previous:][y[self._n_previous:] == 1]
+        self.found_by_meaning_ += sum(int(r) in self._proposed for r in new)
+        self._n_previous = len(rows)
+        self._proposed = set()
+        words = self._score(0, self._blocks.words(X), rows, y, weights)
+        widen = self.dry_spell(y)
+        out = self._mix(words, self._score(1, X, rows, y, weights), rows) if widen else words
+        self.history_.append({"labels": len(rows), "follows": self.NAMES[int(widen)],
+                              "found_by_meaning": self.found_by_meaning_})
+        return out
+
+    def _mix(self, words: np.ndarray, meaning: np.ndarray, rows) -> np.ndarray:
+        """The first ``depth`` records, each from the meaning ranker with probability ``share``,
+        scored above the rest (which follow the words' ranking)."""
+        free = np.ones(len(words), dtype=bool)
+        free[rows] = False
+        free = np.flatnonzero(free)
+        depth = min(self.depth, len(free))
+        tops = [free[np.argsort(-s[free], kind="stable")[:depth]] for s in (words, meaning)]
+        coins = self._rng.random(depth) < self.share
+        picked: list[int] = []
+        taken: set[int] = set()
+        cursor = [0, 0]
+        for meaning_turn in coins:
+            for k in ((1, 0) if meaning_turn else (0, 1)):  # the other ranker if one runs out
+                while cursor[k] < depth and int(tops[k][cursor[k]]) in taken:
+                    cursor[k] += 1
+                if cursor[k] < depth:
+                    r = int(tops[k][cursor[k]])
+                    taken.add(r)
+                    picked.append(r)
+                    if k == 1:
+                        self._proposed.add(r)
+                    break
+        out = words - words.max() - 1.0  # the rest: below every pick
         out[np.asarray(picked, dtype=np.int64)] = np.arange(len(picked), 0, -1, dtype=out.dtype)
         return out
 

@@ -13,7 +13,13 @@ MODELS = {
     "svm-select": "two linear SVMs, one on the words and one on words plus meaning (needs features "
                   "tfidf-meaning); shows the ranking of whichever has ordered the records screened "
                   "since each refit better",
+    "svm-widen": "the linear SVM on the words; when it runs dry (a long run of irrelevant records), "
+                 "an SVM on words plus meaning proposes 15% of the records shown (needs features "
+                 "tfidf-meaning)",
 }
+
+#: The models that read the meaning block of ``tfidf-meaning`` features.
+NEEDS_MEANING = ("svm-select", "svm-widen")
 
 #: The model a simulation and the command line use unless told otherwise, and its features.
 DEFAULT_MODEL, DEFAULT_FEATURES = "svm", "tfidf"

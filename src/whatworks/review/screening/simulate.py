@@ -22,7 +22,7 @@ from . import metrics
 from .data import Records
 from .features import FEATURES, extract
 from .models import DEFAULT_BALANCE, MODELS
-from .registry import DEFAULT_FEATURES, DEFAULT_MODEL
+from .registry import DEFAULT_FEATURES, DEFAULT_MODEL, NEEDS_MEANING
 from .session import ScreeningSession
 from .stopping import ConsecutiveIrrelevantRule, RankedQuasiSampleRule, first_stop
 
@@ -167,9 +167,9 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
         raise ParameterError("model", model, ", ".join(MODELS))
     if features not in FEATURES:
         raise ParameterError("features", features, ", ".join(FEATURES))
-    if model == "svm-select" and features != "tfidf-meaning":
-        raise ParameterError("features", features, "tfidf-meaning with model svm-select (it compares "
-                             "a ranker on the words with one on words plus meaning)")
+    if model in NEEDS_MEANING and features != "tfidf-meaning":
+        raise ParameterError("features", features, f"tfidf-meaning with model {model} (it uses a "
+                             "ranker on the words and one on words plus meaning)")
     y = np.asarray(records.labels)
     if y.sum() < 2:
         raise InputError(f"{int(y.sum())} included record(s): a simulation needs at least 2 (one "
