@@ -127,7 +127,8 @@ class DraftFlag(serializers.BooleanField):
 
     def __init__(self, **kwargs):
         super().__init__(read_only=True, help_text=(
-            "true when this change was saved to the intervention's draft: readers see it only "
+            "true when this is the intervention's draft's version (a change saved to the draft, "
+            "or an editor's read of a study or finding only the draft has): readers see it only "
             "after an administrator publishes (POST /api/interventions/{slug}/publish)"), **kwargs)
 
     def get_attribute(self, instance):
