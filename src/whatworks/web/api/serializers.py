@@ -115,7 +115,7 @@ class InterventionListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Intervention
         fields = ["slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence",
-                  "ratings", "url"]
+                  "evidence_gap", "ratings", "url"]
 
     def get_url(self, obj) -> str:
         return obj.get_absolute_url()
@@ -186,7 +186,7 @@ class InterventionDetailSerializer(InterventionListSerializer):
             "what_it_is", "how_it_works", "who_it_is_for", "population", "setting",
             "where_studied", "who_delivers", "training_and_supervision", "fidelity",
             "what_supports_it", "unit_cost_gbp", "cost_notes", "caveats", "last_reviewed",
-            "review", "evidence_gap", "studies", "syntheses"]
+            "review", "studies", "syntheses"]
 
     def get_review(self, obj) -> dict | None:
         if obj.review is None:

@@ -41,7 +41,8 @@ INTERVENTION_FILTERS = [
                  "by outcome=, then strongest evidence; needs outcome). An unusable sort is a 400.")]]
 
 
-LIST_FIELDS = ("id", "slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence")
+LIST_FIELDS = ("id", "slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence",
+               "evidence_gap")
 RATING_KEYS = ("outcome", "outcome_name", "effectiveness", "effectiveness_label",
                "effectiveness_state", "strength", "strength_label", "statement", "explanation")
 
@@ -143,7 +144,8 @@ class InterventionViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSe
         data = [{"slug": row["slug"], "name": row["name"], "aliases": row["aliases"],
                  "status": row["status"],
                  "summary": row["summary"], "cost_band": row["cost_band"],
-                 "uk_evidence": row["uk_evidence"], "ratings": ratings[row["id"]],
+                 "uk_evidence": row["uk_evidence"], "evidence_gap": row["evidence_gap"],
+                 "ratings": ratings[row["id"]],
                  "url": reverse("store:intervention", args=[row["slug"]])} for row in page]
         response = self.get_paginated_response(data)
         found = self.search_result
