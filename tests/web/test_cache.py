@@ -50,7 +50,7 @@ def pages(request, monkeypatch):
         views.PAGES.clear()
         yield views.PAGES
         views.PAGES.clear()
-        if views.PAGES.shared:  # this run's keys: generations never expire, pages within 61 s
+        if views.PAGES.shared:  # this run's keys: generations expire in 30 days, pages within 61 s
             import redis
 
             client = redis.Redis.from_url(REDIS_URL)

@@ -182,8 +182,11 @@ def delete_study(admin):
 
 
 def move_study(admin):
+    rounds = Intervention.objects.get(slug=SR)
+    rounds.evidence_gap = False  # a published evidence gap takes no finding with an effect
+    changes.save_intervention(rounds, user=admin)
     study = Study.objects.get(key="fgc-study-b")
-    study.intervention = Intervention.objects.get(slug=SR)
+    study.intervention = rounds
     changes.save_study(study, user=admin)
 
 

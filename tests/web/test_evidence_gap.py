@@ -6,6 +6,7 @@ that has a finding with an effect, and the marker flows through the editor, API,
 and imports and the demo content."""
 
 import json
+from html import unescape
 
 import pytest
 from hypothesis import given
@@ -16,7 +17,7 @@ from whatworks.errors import InputError
 from whatworks.ratings.publication import GAP_WITH_EFFECT, NO_EFFECT, NO_SUMMARY
 from whatworks.web.store import changes, drafts
 from whatworks.web.store.demo import DemoContentError, demo_content, load_demo
-from whatworks.web.store.models import Intervention
+from whatworks.web.store.models import Intervention, Outcome, Study
 from whatworks.web.store.once import issue
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,134 @@ def test_shows_something_returns_none_exactly_when_the_definition_holds(summary,
         assert why == GAP_WITH_EFFECT
     elif not gap and not effects:
         assert why == NO_EFFECT
+
+
+# -- readers see the label in lists; the API list says it ------------------------------------------
+
+GAP_LABEL = ("<strong>Evidence gap:</strong> no study with a comparison group has measured "
+             "outcomes of this yet.")
+
+
+def _result(html: str, name: str) -> str:
+    """The list item of the intervention named ``name`` in a list page."""
+    start = html.index(f">{name}</a>")
+    return html[start:html.index("</li>", start)]
+
+
+def test_the_api_list_says_which_interventions_are_evidence_gaps(client):
+    for query in ({}, {"q": "reflective forums"}, {"uk": "1", "sort": "-name"}):
+        rows = client.get("/api/interventions", query).json()
+        rows = rows["results"] if isinstance(rows, dict) else rows
+        assert rows, query
+        by_slug = {r["slug"]: r for r in rows}
+        assert by_slug[SR]["evidence_gap"] is True, query
+        assert all(r["evidence_gap"] is (r["slug"] == SR) for r in rows), query
+        assert {"slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence",
+                "ratings", "url"} <= set(by_slug[SR])  # the keys it had, kept
+    detail = client.get(f"/api/interventions/{SR}").json()
+    assert detail["evidence_gap"] is True and list(detail).count("evidence_gap") == 1
+
+
+def test_lists_and_search_results_label_an_evidence_gap_as_its_page_does(client):
+    page = client.get(f"/interventions/{SR}/").content.decode()
+    assert GAP_LABEL in page  # the intervention page's wording, used by the lists
+    for url in ("/interventions/", "/interventions/?q=schwartz", "/interventions/?q=staff",
+                "/interventions/?uk=1", "/"):
+        html = client.get(url).content.decode()
+        assert GAP_LABEL in _result(html, "Schwartz Rounds"), url
+        if "Family group conferences</a>" in html:
+            assert "Evidence gap" not in _result(html, "Family group conferences"), url
+
+
+def test_the_label_goes_when_the_marker_is_unticked_and_the_finding_published(
+        client, editor, admin, django_capture_on_commit_callbacks):
+    _gap_study()
+    Intervention.objects.filter(slug=SR).update(evidence_gap=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        drafts.put_finding(Intervention.objects.get(slug=SR), _finding(), user=editor,
+                           study_ref=Study.objects.get(key="sr-2024").pk)
+        drafts.publish(Intervention.objects.get(slug=SR), user=admin)
+    assert "Evidence gap" not in _result(client.get("/interventions/").content.decode(),
+                                         "Schwartz Rounds")
+
+
+# -- a finding added to an evidence gap: the core's rule, a warning or a refusal -----------------------
+
+def _gap_study():
+    return changes.save_study(Study(
+        key="sr-2024", citation="Maben et al. 2024. Schwartz Rounds evaluation.", year=2024,
+        design="rct", country="England", sample_size=300, risk_of_bias="low", source="manual",
+        intervention=Intervention.objects.get(slug=SR)), user=None, reason="a study for the test")
+
+
+def _finding():
+    from whatworks.web.store.models import Finding
+
+    return Finding(study=Study.objects.get(key="sr-2024"), intervention=Intervention.objects.get(
+        slug=SR), outcome=Outcome.objects.get(slug="entry-to-care"), measure="RR",
+        timepoint_months=12, reported={"ai": 30, "n1i": 150, "ci": 40, "n2i": 150})
+
+
+FIELD_AND_FIX = ("the field 'evidence gap' is ticked", "untick 'evidence gap'",
+                 "remove the finding (do not add it)")
+
+
+def test_adding_a_finding_to_an_evidence_gap_warns_the_editor_at_once(client, editor, admin):
+    _gap_study()
+    client.force_login(editor)
+    form = unescape(client.get(f"/editor/interventions/{SR}/findings/new/").content.decode())
+    assert all(part in form for part in FIELD_AND_FIX), form[:3000]
+    r = client.post(f"/editor/interventions/{SR}/findings/new/", {
+        "study": "sr-2024", "outcome": "entry-to-care", "measure": "RR", "timepoint_months": "12",
+        "ai": "30", "n1i": "150", "ci": "40", "n2i": "150", "form_token": issue()}, follow=True)
+    html = unescape(r.content.decode())
+    assert r.status_code == 200 and 'class="message warning"' in html, html[-3000:]
+    assert all(part in html for part in FIELD_AND_FIX)
+    assert "cannot be published until one of the two is done" in html
+    assert "Evidence gap contradicted" in html  # the intervention's editor page, while it lasts
+    # nothing public changed; publishing refuses, naming the fix
+    assert Intervention.objects.get(slug=SR).evidence_gap
+    with pytest.raises(drafts.NothingToPublish, match="untick 'evidence gap' first"):
+        drafts.publish(Intervention.objects.get(slug=SR), user=admin)
+    # the editor unticks the marker: the warning goes and the intervention publishes
+    assert _edit(client, SR, evidence_gap=None).status_code == 302
+    page = client.get(f"/editor/interventions/{SR}/").content.decode()
+    assert "Evidence gap contradicted" not in page and "Schwartz Rounds" in page
+    drafts.publish(Intervention.objects.get(slug=SR), user=admin)
+    assert not Intervention.objects.get(slug=SR).evidence_gap
+
+
+def test_an_unpublished_evidence_gap_keeps_the_finding_with_a_warning(client, editor):
+    _gap_study()
+    Intervention.objects.filter(slug=SR).update(status=Intervention.DRAFT)
+    client.force_login(editor)
+    r = client.post(f"/editor/interventions/{SR}/findings/new/", {
+        "study": "sr-2024", "outcome": "entry-to-care", "measure": "RR", "timepoint_months": "12",
+        "ai": "30",
+        "n1i": "150", "ci": "40", "n2i": "150", "form_token": issue()}, follow=True)
+    html = unescape(r.content.decode())
+    assert "Finding saved" in html and 'class="message warning"' in html, html[-3000:]
+    assert all(part in html for part in FIELD_AND_FIX)
+    assert Intervention.objects.get(slug=SR).findings.count() == 1
+
+
+def test_a_finding_written_live_to_a_published_evidence_gap_is_refused(admin):
+    """Editors' changes to a published intervention go to its draft; a trial's results published
+    to the store (and the system's own writes) are written live, and are refused there."""
+    _gap_study()
+    with pytest.raises(changes.GapContradicted, match="Schwartz Rounds: .*'evidence gap'.*"
+                                                      "nothing was saved"):
+        changes.save_finding(_finding(), reason="a trial's result", user=admin)
+    assert not Intervention.objects.get(slug=SR).findings.exists()
+    Intervention.objects.filter(slug=SR).update(evidence_gap=False)  # the fix the message names
+    changes.save_finding(_finding(), reason="a trial's result", user=admin)
+    assert Intervention.objects.get(slug=SR).findings.count() == 1
+
+
+def test_a_study_with_effects_moved_live_to_a_published_evidence_gap_is_refused(admin):
+    study = Study.objects.get(key="fgc-study-b")
+    study.intervention = Intervention.objects.get(slug=SR)
+    with pytest.raises(changes.GapContradicted, match="untick 'evidence gap'"):
+        changes.save_study(study, user=admin, reason="moved")
+    assert Study.objects.get(key="fgc-study-b").intervention.slug == FGC
+    assert not Intervention.objects.get(slug=SR).findings.exists()

@@ -135,17 +135,32 @@ def test_the_rating_history_shows_the_change_with_the_trial_as_its_reason(demo, 
     """Published under an intervention with no evidence on the outcome, then moved: each side's
     rating history records the trial, and the study is never duplicated."""
     c = _login(admin)
-    c.post(URL, {"intervention": "schwartz-rounds"})
-    rounds = Intervention.objects.get(slug="schwartz-rounds")
+    c.post(URL, {"intervention": "family-group-conferences"})
+    rounds = Intervention.objects.get(slug="family-group-conferences")
     line = RatingChange.objects.get(intervention=rounds, outcome__slug="section-47-enquiries")
     assert line.old_effectiveness == "" and line.new_effectiveness == "No clear effect or mixed"
     assert line.reason.startswith("trial swis-trial published (record SHA-256 ")
-    html = c.get("/interventions/schwartz-rounds/").content.decode()
+    html = c.get("/interventions/family-group-conferences/").content.decode()
     assert "trial swis-trial published" in html and 'href="/trials/swis-trial/"' in html
     c.post(URL, {"intervention": "social-workers-in-schools"})  # moved to the right intervention
     assert Study.objects.get(key="trial-swis-trial").intervention.slug == "social-workers-in-schools"
     assert not Rating.objects.filter(intervention=rounds, outcome__slug="section-47-enquiries").exists()
     assert RatingChange.objects.filter(intervention=rounds, new_effectiveness="no evidence").exists()
+
+
+def test_publishing_to_an_evidence_gap_is_refused_naming_the_field_and_the_fix(demo, admin):
+    """Schwartz Rounds is published as an evidence gap: a trial's findings written to it would be
+    live at once, under "no study with outcomes yet". Refused, nothing written."""
+    from html import unescape
+
+    c = _login(admin)
+    r = c.post(URL, {"intervention": "schwartz-rounds"}, follow=True)
+    html = unescape(r.content.decode())
+    assert "Not published: Schwartz Rounds: it is marked as an evidence gap" in html, html[-2000:]
+    assert "untick 'evidence gap'" in html and "nothing was saved" in html
+    rounds = Intervention.objects.get(slug="schwartz-rounds")
+    assert rounds.evidence_gap and not rounds.findings.exists()
+    assert not Study.objects.filter(key="trial-swis-trial").exists()  # the whole publication
 
 
 def test_without_a_declared_intervention_the_projects_is_used(demo, admin):

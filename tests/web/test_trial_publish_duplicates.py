@@ -97,10 +97,10 @@ def test_publishing_under_its_own_key_twice_changes_nothing_the_second_time(tria
 
     trial.record["evidence_store"]["not_same_as"] = ["swis-2023"]  # the publisher says: another study
     trial.save()
-    first = publish(trial, user=admin, intervention="schwartz-rounds")
+    first = publish(trial, user=admin, intervention="family-group-conferences")
     assert first.created and first.study.key == "trial-swis-trial"
     after_first = _snapshot()
-    again = publish(trial, user=admin, intervention="schwartz-rounds")
+    again = publish(trial, user=admin, intervention="family-group-conferences")
     assert again.existing.rule == "own key" and not again.changed
     assert _snapshot() == after_first
 

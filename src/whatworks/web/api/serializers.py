@@ -115,7 +115,7 @@ class InterventionListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Intervention
         fields = ["slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence",
-                  "ratings", "url"]
+                  "evidence_gap", "ratings", "url"]
 
     def get_url(self, obj) -> str:
         return obj.get_absolute_url()
@@ -127,7 +127,8 @@ class DraftFlag(serializers.BooleanField):
 
     def __init__(self, **kwargs):
         super().__init__(read_only=True, help_text=(
-            "true when this change was saved to the intervention's draft: readers see it only "
+            "true when this is the intervention's draft's version (a change saved to the draft, "
+            "or an editor's read of a study or finding only the draft has): readers see it only "
             "after an administrator publishes (POST /api/interventions/{slug}/publish)"), **kwargs)
 
     def get_attribute(self, instance):
@@ -185,7 +186,7 @@ class InterventionDetailSerializer(InterventionListSerializer):
             "what_it_is", "how_it_works", "who_it_is_for", "population", "setting",
             "where_studied", "who_delivers", "training_and_supervision", "fidelity",
             "what_supports_it", "unit_cost_gbp", "cost_notes", "caveats", "last_reviewed",
-            "review", "evidence_gap", "studies", "syntheses"]
+            "review", "studies", "syntheses"]
 
     def get_review(self, obj) -> dict | None:
         if obj.review is None:

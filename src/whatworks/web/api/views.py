@@ -17,6 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.response import Response
 
+from ..accounts.roles import is_editor
 from ..store import changes, drafts, services
 from ..store.models import Finding, Intervention, Outcome, Rating, Study, Synthesis
 from ..store.page_cache import CachedForReadersMixin, intervention_tag, listing, shows
@@ -40,7 +41,8 @@ INTERVENTION_FILTERS = [
                  "by outcome=, then strongest evidence; needs outcome). An unusable sort is a 400.")]]
 
 
-LIST_FIELDS = ("id", "slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence")
+LIST_FIELDS = ("id", "slug", "name", "aliases", "status", "summary", "cost_band", "uk_evidence",
+               "evidence_gap")
 RATING_KEYS = ("outcome", "outcome_name", "effectiveness", "effectiveness_label",
                "effectiveness_state", "strength", "strength_label", "statement", "explanation")
 
@@ -49,6 +51,14 @@ IF_MATCH = OpenApiParameter(concurrency.HEADER, str, OpenApiParameter.HEADER, re
                             description=concurrency.IF_MATCH_DESCRIPTION)
 ETAG = OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=True,
                         description=concurrency.ETAG_DESCRIPTION)
+
+
+DRAFT_READS = (
+    "Reads show the published state (what readers see), except an item that only a pending draft "
+    "has (a study or finding added to a published intervention and not yet published; a finding "
+    "of that kind has a negative id): editors (Authorization: Token <key>) get it as the draft "
+    'has it, with "draft": true and its ETag; anyone else gets 404, as for any unpublished '
+    "content. The whole draft: GET /api/interventions/{slug}/draft.")
 
 
 class ETagMixin:
@@ -134,7 +144,8 @@ class InterventionViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSe
         data = [{"slug": row["slug"], "name": row["name"], "aliases": row["aliases"],
                  "status": row["status"],
                  "summary": row["summary"], "cost_band": row["cost_band"],
-                 "uk_evidence": row["uk_evidence"], "ratings": ratings[row["id"]],
+                 "uk_evidence": row["uk_evidence"], "evidence_gap": row["evidence_gap"],
+                 "ratings": ratings[row["id"]],
                  "url": reverse("store:intervention", args=[row["slug"]])} for row in page]
         response = self.get_paginated_response(data)
         found = self.search_result
@@ -216,7 +227,7 @@ def filter_by_links(qs, params, *names: str):
 
 
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention")))
-@extend_schema_view(retrieve=extend_schema(parameters=[ETAG]),
+@extend_schema_view(retrieve=extend_schema(parameters=[ETAG], description=DRAFT_READS),
                     partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
                     create=extend_schema(parameters=[ETAG]))
 class StudyViewSet(ETagMixin, CachedForReadersMixin, mixins.CreateModelMixin,
@@ -226,7 +237,7 @@ class StudyViewSet(ETagMixin, CachedForReadersMixin, mixins.CreateModelMixin,
     etag_kind = "study"
 
     def etag_target(self, instance):
-        return instance.intervention, instance.pk
+        return instance.intervention, instance.pk or getattr(instance, "_ref", None)
 
     lookup_field = "key"
     serializer_class = s.StudySerializer
@@ -238,7 +249,16 @@ class StudyViewSet(ETagMixin, CachedForReadersMixin, mixins.CreateModelMixin,
         return filter_by_links(qs, self.request.query_params, "intervention")
 
     def get_object(self):
-        """For a write to a published intervention's study: the study as its draft has it."""
+        """For a write to a published intervention's study: the study as its draft has it. For an
+        editor's read of a study only a pending draft has: that study (``"draft": true``)."""
+        if self.action == "retrieve" and is_editor(self.request.user):
+            key = self.kwargs.get(self.lookup_field, "")
+            if not self.get_queryset().filter(key=key).exists():
+                found = drafts.new_study(key)
+                if found is not None:
+                    study = drafts.study_object(*found)
+                    study._draft = True
+                    return study
         study = super().get_object()
         if self.action in ("update", "partial_update") and drafts.uses_draft(study.intervention):
             snapshot, _ = drafts.current(study.intervention)
@@ -284,8 +304,23 @@ class StudyViewSet(ETagMixin, CachedForReadersMixin, mixins.CreateModelMixin,
         self.written = (study.intervention_id, ref)
 
 
+def draft_only_finding(request, ref: str) -> Finding | None:
+    """The finding a pending draft adds, by its (negative) id, for an editor; None for any other
+    id or reader (who then get the live table's answer: 404 for a negative id)."""
+    if not (ref.startswith("-") and ref[1:].isdigit() and is_editor(request.user)):
+        return None
+    intervention = Intervention.objects.filter(pk=drafts.owner(int(ref))).first()
+    snapshot, pending = drafts.current(intervention) if intervention else (None, None)
+    item = drafts.find(snapshot["findings"], int(ref)) if pending is not None else None
+    if item is None:
+        raise NotFound("no such finding: none with this id is live or in a pending draft")
+    finding = drafts.finding_object(intervention, snapshot, item)
+    finding._draft = finding._in_draft = True
+    return finding
+
+
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome", "study")),
-                    retrieve=extend_schema(parameters=[ETAG]),
+                    retrieve=extend_schema(parameters=[ETAG], description=DRAFT_READS),
                     partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
                     create=extend_schema(parameters=[ETAG]))
 class FindingViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSet):
@@ -307,7 +342,11 @@ class FindingViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSet):
 
     def get_object(self):
         """For a write to a published intervention's finding: the finding as its draft has it
-        (a finding the draft adds has a negative id)."""
+        (a finding the draft adds has a negative id). For an editor's read of a negative id: the
+        finding the draft adds (``"draft": true``); readers get 404 (a draft is never public)."""
+        if self.action == "retrieve":
+            return draft_only_finding(self.request, self.kwargs.get("pk", "")) or \
+                super().get_object()
         if self.action not in ("update", "partial_update", "destroy"):
             return super().get_object()
         ref = self.kwargs.get("pk", "")

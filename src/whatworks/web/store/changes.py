@@ -141,6 +141,8 @@ def save_finding(finding: Finding, *, reason: str, user=None) -> Finding:
             .get(pk=finding.study_id) if connection.vendor == "postgresql" else \
             Study.objects.only("id", "intervention_id").get(pk=finding.study_id)
         finding.intervention_id = study.intervention_id
+        refuse_gap_contradiction(study.intervention_id, has_effect_finding=finding.yi is not None
+                                 and finding.vi is not None)
         pairs = {(finding.intervention_id, finding.outcome_id)}
         if finding.pk:
             pairs |= _finding_pairs(pk=finding.pk)
@@ -153,6 +155,26 @@ def save_finding(finding: Finding, *, reason: str, user=None) -> Finding:
         return finding
 
     return retrying(work)
+
+
+class GapContradicted(WhatWorksError):
+    """A finding with an effect size written live to a published intervention marked as an
+    evidence gap (``whatworks.ratings.publication.gap_conflict``)."""
+
+
+def refuse_gap_contradiction(intervention_id: int, *, has_effect_finding: bool) -> None:
+    """Refuse a finding with an effect size (written, or moved with its study) on a published
+    intervention marked as an evidence gap (readers would see "no evidence yet" over a rating);
+    editors' changes to a published intervention go to its draft, so this is met by writes made
+    live: a trial's results published to the store, the system's own."""
+    from whatworks.ratings.publication import gap_conflict
+
+    name, status, gap = Intervention.objects.values_list("name", "status", "evidence_gap") \
+        .get(pk=intervention_id)
+    conflict = gap_conflict(evidence_gap=gap, public=status == Intervention.PUBLISHED,
+                            has_effect_finding=has_effect_finding)
+    if conflict is not None and conflict.refused:
+        raise GapContradicted(f"{name}: {conflict.message}")
 
 
 def delete_finding(finding: Finding, *, reason: str, user=None) -> None:
@@ -193,6 +215,9 @@ def save_study(study: Study, *, user=None, reason: str = "study changed") -> Stu
             if moved and set(Finding.objects.filter(study_id=study.pk).values_list(
                     "outcome_id", flat=True)) - outcomes:
                 raise _Relock
+        if moved:
+            refuse_gap_contradiction(study.intervention_id, has_effect_finding=Finding.objects.filter(
+                study_id=study.pk, yi__isnull=False, vi__isnull=False).exists())
         study.save()
         if moved:
             Finding.objects.filter(study_id=study.pk).update(intervention_id=study.intervention_id)

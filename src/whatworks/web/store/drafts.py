@@ -40,7 +40,7 @@ from django.db import connection
 from django.utils import timezone
 
 from whatworks.errors import WhatWorksError
-from whatworks.ratings.publication import publication_refusal
+from whatworks.ratings.publication import gap_conflict, publication_refusal
 
 from . import changes, services
 from .models import (
@@ -498,9 +498,23 @@ def shows_something(snapshot: dict) -> str | None:
     """Why an intervention in this state may not be published, or None if it may."""
     return publication_refusal(
         summary=snapshot["fields"].get("summary"),
-        has_effect_finding=any(f.get("yi") is not None and f.get("vi") is not None
-                               for f in snapshot["findings"]),
+        has_effect_finding=has_effect_finding(snapshot),
         evidence_gap=bool(snapshot["fields"].get("evidence_gap")))
+
+
+def has_effect_finding(snapshot: dict) -> bool:
+    return any(f.get("yi") is not None and f.get("vi") is not None for f in snapshot["findings"])
+
+
+def gap_warning(snapshot: dict, *, adding: bool = False) -> str | None:
+    """The core's warning (``gap_conflict``) when this state's findings contradict its
+    evidence-gap marker, or, with ``adding``, would once a finding with an effect is added; None
+    otherwise. (Editors' changes go to a draft or to an unpublished intervention: a warning, and
+    publication refuses until the marker is unticked or the finding removed.)"""
+    conflict = gap_conflict(evidence_gap=bool(snapshot["fields"].get("evidence_gap")),
+                            has_effect_finding=adding or has_effect_finding(snapshot),
+                            public=False)
+    return None if conflict is None else conflict.message
 
 
 def check_publishable(intervention: Intervention, snapshot: dict | None = None) -> None:

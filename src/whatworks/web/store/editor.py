@@ -73,6 +73,14 @@ def _guard(request, base: str | None = None) -> dict:
             "base": request.POST.get("base", base) if request.method == "POST" else base}
 
 
+def _gap_warning(request, intervention) -> None:
+    """The core's warning when the intervention as editors now see it (its draft, if any) has a
+    finding with an effect size while marked as an evidence gap."""
+    why = drafts.gap_warning(drafts.current(intervention)[0])
+    if why:
+        messages.warning(request, f"{intervention.name}: {why}.")
+
+
 def _draft_notice(request, intervention) -> None:
     messages.success(request, "Saved to the draft: readers see the published version until an "
                               "administrator publishes the changes.")
@@ -135,6 +143,7 @@ def intervention_page(request, slug):
     return render(request, "editor/intervention.html", {
         "intervention": intervention, "draft": draft, "in_draft": drafts.uses_draft(intervention),
         "fields": snapshot["fields"], "findings": findings, "studies": snapshot["studies"],
+        "gap_warning": drafts.gap_warning(snapshot),
         "revisions": drafts.history(intervention)[:1], "form_token": once.issue()})
 
 
@@ -286,13 +295,16 @@ def finding_edit(request, slug, finding_id=None):
             messages.success(request, f"Finding saved: {form.preview.summary} (effect size "
                                       f"{saved.yi:.3f}, variance {saved.vi:.4f}); synthesis and "
                                       "rating updated.")
+            _gap_warning(request, intervention)
             return reverse("editor:intervention", args=[slug])
         try:
             return _saved_once(request, write, request.path)
         except WhatWorksError as exc:
             form.add_error(None, str(exc))
-    return render(request, "editor/finding_form.html", {"form": form, "intervention": intervention,
-                                                        "finding": finding, **_guard(request)})
+    return render(request, "editor/finding_form.html", {
+        "form": form, "intervention": intervention, "finding": finding,
+        "gap_notice": drafts.gap_warning(drafts.current(intervention)[0], adding=True),
+        **_guard(request)})
 
 
 def _finding_edit_draft(request, intervention, ref):
@@ -316,6 +328,7 @@ def _finding_edit_draft(request, intervention, ref):
                                study_ref=refs[edited.study.key],
                                base=request.POST.get("base") or None)
             _draft_notice(request, intervention)
+            _gap_warning(request, intervention)
             return reverse("editor:intervention", args=[intervention.slug])
         try:
             return _saved_once(request, write, request.path)
@@ -323,6 +336,7 @@ def _finding_edit_draft(request, intervention, ref):
             form.add_error(None, str(exc))
     return render(request, "editor/finding_form.html", {
         "form": form, "intervention": intervention, "finding": finding, "in_draft": True,
+        "gap_notice": drafts.gap_warning(snapshot, adding=True),
         **_guard(request, drafts.item_hash(item) if item else None)})
 
 

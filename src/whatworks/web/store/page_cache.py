@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
 import time
@@ -65,6 +66,21 @@ UNSEEN = ("Draft", "FormSubmission", "ImportJob")
 
 #: Above this many tags a page depends on ``lists`` instead (e.g. a compare URL with many ``i``).
 MAX_TAGS = 6
+
+#: How long a tag's generation is kept in a shared cache after it was last renewed or read (at
+#: least; see ``generation_seconds``): one key per tag, and a tag per intervention slug ever
+#: edited, so without an expiry Redis would keep every slug's key for ever. A generation that
+#: expired is started afresh (a new random value) the next time it is read: the pages filed
+#: under the old one are never read again (cache misses), never served stale.
+GENERATION_SECONDS = 30 * 24 * 3600
+
+
+def generation_seconds() -> int:
+    """The expiry of a generation in a shared cache: ``GENERATION_SECONDS``, or a hundred times
+    the pages' own expiry (``WHATWORKS_PAGE_CACHE_SECONDS``) if that is longer, so a generation
+    always outlives the pages filed under it by far."""
+    page_seconds = getattr(settings, "WHATWORKS_PAGE_CACHE_SECONDS", 60) or 0
+    return max(GENERATION_SECONDS, 100 * int(page_seconds))
 
 
 def intervention_tag(slug: str) -> str:
@@ -102,6 +118,13 @@ class PageCache:
         self._local: OrderedDict[str, tuple] = OrderedDict()
         self._local_size = 0
         self._local_lock = threading.Lock()
+        # With a shared cache: when this process last refreshed each generation key's expiry
+        # (``time.monotonic``): a key read on every request is touched at most once per
+        # ``generation_seconds() / REFRESH_FRACTION``, not on every read.
+        self.refreshed: dict[str, float] = {}
+
+    #: A generation key read is given its full expiry again once this fraction of it has passed.
+    REFRESH_FRACTION = 8
 
     @property
     def cache(self):
@@ -140,13 +163,31 @@ class PageCache:
         keys = {self._tag_key(t): t for t in tags}
         found = self.cache.get_many(list(keys))
         missing = [k for k in keys if k not in found]
-        if missing:  # never set, or evicted: start one (first writer wins)
-            for key in missing:
-                self.cache.add(key, uuid.uuid4().hex, timeout=None)
+        seconds = generation_seconds()
+        if missing:  # never set, expired or evicted: start one (first writer wins)
+            now = time.monotonic()
+            for key in missing:  # (whoever added it gave it the full expiry)
+                self.cache.add(key, uuid.uuid4().hex, timeout=seconds)
+                self.refreshed[key] = now
             found.update(self.cache.get_many(missing))
         if any(not found.get(k) for k in keys):  # evicted at once: not a generation to trust
             raise RuntimeError("the shared cache keeps no page cache generation")
+        self._refresh([k for k in keys if k not in missing], seconds)
         return {t: str(found[k]) for k, t in keys.items()}
+
+    def _refresh(self, keys: list[str], seconds: int) -> None:
+        """Give the generation keys just read their full expiry again (at most once per
+        ``seconds / REFRESH_FRACTION`` per key in this process), so a tag read within its
+        expiry keeps its generation and its pages. A key that expired in between is not
+        brought back (``touch`` only sets the expiry of a key that is there)."""
+        now = time.monotonic()
+        due = [k for k in keys if now - self.refreshed.get(k, -math.inf) > seconds / self.REFRESH_FRACTION]
+        for key in due:
+            self.cache.touch(key, seconds)
+            self.refreshed[key] = now
+        if len(self.refreshed) > 100_000:  # every slug's tag, read once: forget the old ones
+            self.refreshed = {k: t for k, t in self.refreshed.items()
+                              if now - t <= seconds / self.REFRESH_FRACTION}
 
     def generation(self, tags: Iterable[str] = ()) -> str:
         """The generation of a page depending on ``tags`` (and on ``all``), read on every request."""
@@ -177,7 +218,11 @@ class PageCache:
         tags = [ANY, *(t for t in tags if t != ANY)]
         if self.shared:
             try:  # one MSET: every tag at once
-                self.cache.set_many({self._tag_key(t): uuid.uuid4().hex for t in tags}, timeout=None)
+                seconds = generation_seconds()
+                self.cache.set_many({self._tag_key(t): uuid.uuid4().hex for t in tags},
+                                    timeout=seconds)
+                now = time.monotonic()
+                self.refreshed.update({self._tag_key(t): now for t in tags})
             except Exception as exc:  # noqa: BLE001 - the cache server is down: pages expire instead
                 log.error("could not renew the page cache generations in the shared cache: %s", exc)
             return

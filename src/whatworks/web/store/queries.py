@@ -219,7 +219,7 @@ def with_ratings(qs: QuerySet[Intervention]) -> QuerySet[Intervention]:
 
 # What a result in the index shows: the intervention's name, summary and cost, and per rating the
 # outcome and the two badges (not the explanation, inputs or cross-walk, which are large).
-LISTED_FIELDS = ("slug", "name", "status", "summary", "cost_band", "updated")
+LISTED_FIELDS = ("slug", "name", "status", "summary", "cost_band", "updated", "evidence_gap")
 BADGE_FIELDS = ("intervention", "outcome", "outcome__slug", "outcome__name", "effectiveness",
                 "effectiveness_label", "effectiveness_state", "strength", "strength_label", "statement",
                 "outcome__direction")
