@@ -56,6 +56,9 @@ def test_the_svm_and_svm_select_give_the_same_runs_on_every_backend(data, capsys
         assert "ranker followed at the end" in capsys.readouterr().out
     if name == "svm-widen":
         assert all(r["followed"] in ("words", "widened") for r in serial["per_seed"])
+        assert all(r["found_by_meaning"] >= 0 for r in serial["per_seed"])
+        assert main(["review", "simulate", str(data), *args, "--backend", "serial"]) == 0
+        assert "proposed by the meaning ranker" in capsys.readouterr().out
 
 
 def test_priors_and_models_are_options(data, capsys):

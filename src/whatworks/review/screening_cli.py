@@ -13,7 +13,7 @@ import json
 import sys
 
 # The registries are plain dicts in a module that imports nothing (the parser stays cheap).
-from .screening.registry import DEFAULT_FEATURES, DEFAULT_MODEL, FEATURES, MODELS
+from .screening.registry import DEFAULT_MODEL, FEATURES, MODELS
 
 
 def register_simulate(review_subparsers) -> argparse.ArgumentParser:
@@ -32,9 +32,9 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
                    help=f"classifier (default {DEFAULT_MODEL}): "
                         + "; ".join(f"{k}: {v}" for k, v in MODELS.items()).replace("%", "%%"))
-    p.add_argument("--features", choices=list(FEATURES), default=DEFAULT_FEATURES,
-                   help=f"feature extractor (default {DEFAULT_FEATURES}; svm, logistic and nb "
-                        "also take tfidf): "
+    p.add_argument("--features", choices=list(FEATURES), default=None,
+                   help="feature extractor (default: the model's own, tfidf-meaning for svm-widen and "
+                        "svm-select, tfidf for the others): "
                         + "; ".join(f"{k}: {v}" for k, v in FEATURES.items()).replace("%", "%%"))
     p.add_argument("--prior-relevant", type=int, default=1, metavar="N",
                    help="relevant records given before the model starts (default 1)")
@@ -110,7 +110,12 @@ def _table(result) -> str:
         st = r["stopping"]["callaghan_ranked"]
         stop = ("never" if st["stopped_at"] is None
                 else f"{st['stopped_at']} ({100 * st['recall']:.1f}, {100 * st['work_saved']:.1f})")
-        followed = f"; ranker followed at the end: {r['followed']}" if r.get("followed") else ""
+        if r.get("found_by_meaning") is not None:  # svm-widen
+            followed = f"; relevant records proposed by the meaning ranker: {r['found_by_meaning']}"
+        elif r.get("followed"):
+            followed = f"; ranker followed at the end: {r['followed']}"
+        else:
+            followed = ""
         lines.append(f"{'seed ' + str(r['seed']):>22} {r['wss_95']:9.1f} {r['rrf_10']:9.1f} {r['atd']:7.1f} "
                      f"{r['seconds']:8.2f}  {stop}{followed}")
     lines.append(f"{'median':>22} {result.wss_95:9.1f} {result.rrf_10:9.1f} {result.atd:7.1f}")

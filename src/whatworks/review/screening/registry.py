@@ -21,8 +21,17 @@ MODELS = {
 #: The models that read the meaning block of ``tfidf-meaning`` features.
 NEEDS_MEANING = ("svm-select", "svm-widen")
 
+
+def default_features(model: str) -> str:
+    """The features a model gets unless told otherwise: ``tfidf-meaning`` for the models that read
+    meaning, ``tfidf`` for the others (the meaning block inside one SVM is a different model, so
+    it is never given to them unasked)."""
+    return "tfidf-meaning" if model in NEEDS_MEANING else "tfidf"
+
+
 #: The model a simulation and the command line use unless told otherwise, and its features.
-DEFAULT_MODEL, DEFAULT_FEATURES = "svm", "tfidf"
+DEFAULT_MODEL = "svm-widen"
+DEFAULT_FEATURES = default_features(DEFAULT_MODEL)
 
 #: The feature extractors: name -> what it builds.
 FEATURES = {

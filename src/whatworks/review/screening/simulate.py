@@ -22,7 +22,7 @@ from . import metrics
 from .data import Records
 from .features import FEATURES, extract
 from .models import DEFAULT_BALANCE, MODELS
-from .registry import DEFAULT_FEATURES, DEFAULT_MODEL, NEEDS_MEANING
+from .registry import DEFAULT_MODEL, NEEDS_MEANING, default_features
 from .session import ScreeningSession
 from .stopping import ConsecutiveIrrelevantRule, RankedQuasiSampleRule, first_stop
 
@@ -99,6 +99,7 @@ def simulate_one(task: dict[str, Any]) -> dict[str, Any]:
         "atd": 100 * metrics.atd(seq, n_total=n_after_priors),
         "stopping": stopping, "n_refits": session.n_refits_,
         "followed": (getattr(session.model, "history_", None) or [{}])[-1].get("follows"),
+        "found_by_meaning": getattr(session.model, "found_by_meaning_", None),
         "refit_seconds": session.refit_seconds_,
         "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
     }
@@ -148,7 +149,7 @@ class SimulationResult:
 
 
 def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DEFAULT_MODEL,
-             features: str = DEFAULT_FEATURES, prior_relevant: int = 1, prior_irrelevant: int = 1,
+             features: str | None = None, prior_relevant: int = 1, prior_irrelevant: int = 1,
              balance: float = DEFAULT_BALANCE, refit: str | int = "auto", backend: str | None = None,
              workers: int | None = None, scheduler: str | None = None,
              progress: bool | None = None) -> SimulationResult:
@@ -165,6 +166,8 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
         raise ParameterError("seeds", seeds, "a whole number of runs, 1 or more")
     if model not in MODELS:
         raise ParameterError("model", model, ", ".join(MODELS))
+    if features is None:
+        features = default_features(model)
     if features not in FEATURES:
         raise ParameterError("features", features, ", ".join(FEATURES))
     if model in NEEDS_MEANING and features != "tfidf-meaning":
