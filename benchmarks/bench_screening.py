@@ -124,7 +124,7 @@ def table(runs: list[dict], peers: dict, seeds: list[int]) -> str:
         lines.append("| " + " | ".join(row) + " |")
     if diffs:
         lines.append(f"\nWSS@95 difference (ours - ASReview) over {len(diffs)} datasets: mean "
-                     f"{np.mean(diffs):+.2f}, smallest {min(diffs):+.1f} points; CPU ratio "
+                     f"{np.mean(diffs):+.2f}, smallest {min(diffs):+.2f} points; CPU ratio "
                      f"{min(ratios):.1f}x to {max(ratios):.1f}x.")
     return "\n".join(lines)
 

@@ -366,3 +366,11 @@ def test_svm_widen_needs_the_meaning_features(review):
     rec = Records.from_lists(frame.title, frame.abstract, frame.label_included)
     with pytest.raises(ParameterError, match="tfidf-meaning with model svm-widen"):
         simulate(rec, seeds=1, model="svm-widen", features="tfidf")
+
+
+@pytest.mark.parametrize("model", ["svm-widen", "svm-select"])
+def test_the_meaning_models_refuse_a_matrix_without_the_meaning_block(model):
+    frame = synthetic_frame(80, 8, seed=4)
+    words = extract(Records.from_lists(frame.title, frame.abstract, frame.label_included).texts, "tfidf")
+    with pytest.raises(ParameterError, match="tfidf-meaning"):
+        ScreeningSession(words, model=model, seed=1)

@@ -140,7 +140,12 @@ class _WordsBlock:
         if self._cached is None or self._cached[0] is not X:
             from scipy import sparse
 
-            if X.shape[1] <= self.meaning_dim:
+            X = X if sparse.isspmatrix_csr(X) else sparse.csr_matrix(X)
+            # the meaning block is dense (every text with a token has all its columns); the last
+            # columns of a TF-IDF matrix are rare word pairs
+            first = X.shape[1] - self.meaning_dim
+            texts = int((np.diff(X.indptr) > 0).sum())
+            if first <= 0 or int((X.indices >= first).sum()) < 0.5 * self.meaning_dim * texts:
                 raise ParameterError("features", "not tfidf-meaning",
                                      "tfidf-meaning (this model needs its meaning block)")
             W = X[:, :X.shape[1] - self.meaning_dim].tocsr()
@@ -191,6 +196,10 @@ class SelectSVM:
         self._team: dict[int, int] = {}  # record -> the ranker that picked it in the last draft
         self._rng = np.random.default_rng(seed)
         self._n_previous = 0
+
+    def prepare(self, X) -> None:
+        """Derive the words' block once, when the session starts (not in the first refresh)."""
+        self._blocks.words(X)
 
     def _settle(self) -> None:
         a, b = (int(c) for c in self.credits)
@@ -296,6 +305,10 @@ class WidenSVM:
         self._proposed: set[int] = set()  # records the meaning ranker picked in the last refit
         self._rng = np.random.default_rng(seed)
         self._n_previous = 0
+
+    def prepare(self, X) -> None:
+        """Derive the words' block once, when the session starts (not in the first refresh)."""
+        self._blocks.words(X)
 
     def _score(self, k: int, M, rows, y, weights) -> np.ndarray:
         self.rankers[k].fit_rows(M, rows, y, weights)

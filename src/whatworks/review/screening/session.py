@@ -61,6 +61,8 @@ class ScreeningSession:
         self.model_name, self.balance, self.refit, self.refit_share, self.seed = (
             model, float(balance), refit, float(refit_share), seed)
         self.model = make_model(model, C=C, seed=seed)
+        if hasattr(self.model, "prepare"):  # work a model does once per matrix, before any refresh
+            self.model.prepare(X)
         n = X.shape[0]
         self.labels_ = np.full(n, -1, dtype=np.int8)
         self.history_: list[Step] = []
