@@ -229,6 +229,16 @@ def test_tfidf_meaning_rows_are_unit_length_and_end_with_the_meaning_block(revie
 _DRAFT_FRAME = None
 
 
+def _rankings(model, X, free):
+    """Each of a two-ranker model's rankings of the records ``free`` (words, then words+meaning)."""
+    ranks = []
+    for k, matrix in enumerate((model._blocks.words(X), X)):
+        coef = np.asarray(model.rankers[k].coef_, dtype=np.float32).ravel()
+        s = matrix @ coef + float(model.rankers[k].intercept_[0])
+        ranks.append(list(free[np.argsort(-s[free], kind="stable")]))
+    return ranks
+
+
 def _draft_setup():
     global _DRAFT_FRAME
     from whatworks.review.screening.features import extract
@@ -253,11 +263,7 @@ def test_svm_select_shows_a_team_draft_of_its_two_rankers(seed, depth):
     free = np.setdiff1d(np.arange(len(y)), first)
     shown = free[np.argsort(-out[free], kind="stable")][:depth]
     assert [model._team[int(r)] for r in shown].count(0) in (depth // 2, (depth + 1) // 2)
-    ranks = []
-    for k, matrix in enumerate((model._blocks.words(X), X)):
-        coef = np.asarray(model.rankers[k].coef_, dtype=np.float32).ravel()
-        s = matrix @ coef + float(model.rankers[k].intercept_[0])
-        ranks.append(list(free[np.argsort(-s[free], kind="stable")]))
+    ranks = _rankings(model, X, free)
     taken: set = set()
     for r in shown:
         team = model._team[int(r)]
@@ -340,11 +346,7 @@ def test_svm_widen_lets_the_meaning_ranker_propose_a_share_in_a_dry_spell(seed):
     assert model.history_[-1]["follows"] == "widened"
     free = np.setdiff1d(np.arange(len(y)), rows)
     shown = free[np.argsort(-out[free], kind="stable")][:100]
-    ranks = []
-    for k, matrix in enumerate((model._blocks.words(X), X)):
-        coef = np.asarray(model.rankers[k].coef_, dtype=np.float32).ravel()
-        s = matrix @ coef + float(model.rankers[k].intercept_[0])
-        ranks.append(list(free[np.argsort(-s[free], kind="stable")]))
+    ranks = _rankings(model, X, free)
     taken: set = set()
     for r in shown:  # each record is its proposer's best one not yet taken
         best = next(c for c in ranks[int(int(r) in model._proposed)] if c not in taken)

@@ -5,21 +5,14 @@ since; without If-Match a write behaves as before (the last write wins)."""
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from tests.web.api_client import api_call as _api
 from whatworks.web.store import drafts
 from whatworks.web.store.models import Finding, Intervention, Study
 
 pytestmark = pytest.mark.django_db
 
 FGC = "family-group-conferences"
-
-
-def _api(client, user, method, path, payload=None, **headers):
-    token, _ = Token.objects.get_or_create(user=user)
-    return getattr(client, method)(path, data=json.dumps(payload) if payload is not None else None,
-                                   content_type="application/json",
-                                   HTTP_AUTHORIZATION=f"Token {token.key}", headers=headers)
 
 
 def _finding():

@@ -3,26 +3,15 @@ intervention, not yet published): editors get it as the draft has it (``"draft":
 ETag), as they can already change and remove it; readers, signed-in non-editors included, get 404
 (unpublished content is never public). Reads of live items show the published state to everyone."""
 
-import json
-
 import pytest
-from rest_framework.authtoken.models import Token
 
+from tests.web.api_client import api_call as _api
 from whatworks.web.store import drafts
 from whatworks.web.store.models import Finding, Intervention, Study
 
 pytestmark = pytest.mark.django_db
 
 FGC = "family-group-conferences"
-
-
-def _api(client, user, method, path, payload=None, **headers):
-    token, _ = Token.objects.get_or_create(user=user)
-    return getattr(client, method)(path, data=json.dumps(payload) if payload is not None else None,
-                                   content_type="application/json",
-                                   HTTP_AUTHORIZATION=f"Token {token.key}",
-                                   **{f"HTTP_{k.upper().replace('-', '_')}": v
-                                      for k, v in headers.items()})
 
 
 def _draft_finding(client, editor, study="fgc-study-b"):
