@@ -222,6 +222,19 @@ def test_lists_and_search_results_label_an_evidence_gap_as_its_page_does(client)
             assert "Evidence gap" not in _result(html, "Family group conferences"), url
 
 
+def test_the_compare_page_says_which_compared_intervention_is_an_evidence_gap(client):
+    html = client.get("/compare/", {"i": [FGC, SR]}).content.decode()
+    assert html.count(GAP_LABEL) == 1, html[-3000:]
+    row = html[html.index('<th scope="row">Evidence</th>'):]
+    row = row[:row.index("</tr>")]
+    cells = row.split("<td>")[1:]  # in the order compared: FGC, then SR
+    assert GAP_LABEL not in cells[0] and "Not marked as an evidence gap" in cells[0]
+    assert GAP_LABEL in cells[1]
+    # comparing interventions none of which is a gap adds no such row
+    other = client.get("/compare/", {"i": [FGC]}).content.decode()
+    assert "Evidence gap" not in other and '<th scope="row">Evidence</th>' not in other
+
+
 def test_the_label_goes_when_the_marker_is_unticked_and_the_finding_published(
         client, editor, admin, django_capture_on_commit_callbacks):
     _gap_study()
