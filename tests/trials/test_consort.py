@@ -199,3 +199,19 @@ def test_three_arms_get_three_columns():
                                                                    "Allocated to Arm C"]
     assert "n = 33 participants" in texts  # randomised
     assert texts.count("Analysed") == 3
+
+
+def test_the_flow_diagram_is_painted_without_inline_styles():
+    """No <style> element or style attribute (a page's Content-Security-Policy without inline
+    styles would refuse them, leaving black boxes): boxes, stage labels and lines carry their
+    paint as presentation attributes, and text takes the root's fill."""
+    root = ET.fromstring(flow_svg(flow_from_record(load_record(DEMO))))
+    ns = "{http://www.w3.org/2000/svg}"
+    assert not list(root.iter(f"{ns}style"))
+    assert all("style" not in e.attrib for e in root.iter())
+    assert root.get("fill") == "#111"
+    rects = list(root.iter(f"{ns}rect"))
+    assert rects and all(r.get("fill") for r in rects)
+    assert all(r.get("stroke") == "#333" for r in rects if r.get("class") == "box")
+    lines = list(root.iter(f"{ns}line"))
+    assert lines and all(li.get("stroke") == "#333" for li in lines)

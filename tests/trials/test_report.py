@@ -22,7 +22,9 @@ def test_the_report_has_every_section_and_the_plan_hash():
     for heading in ("Design", "Randomisation", "Analysis plan", "Participant flow", "Baseline balance",
                     "Results", "CONSORT 2025 checklist with the cluster extension"):
         assert f"<h2>{heading}</h2>" in html
-    assert html.count("<svg") == 3  # flow diagram, balance plot, results plot
+    assert html.count("<svg") == 1  # the flow diagram, drawn without inline styles
+    assert html.count('<img src="data:image/svg+xml;base64,') == 2  # balance and results plots
+    assert 'alt="Baseline balance plot"' in html and 'alt="Results plot"' in html
     assert "1.055 (0.955 to 1.166)" in html  # the trial's rate ratio
     assert "Illustrative content." in html
     assert "<code>20201</code>" in html and "block-cluster" in html
@@ -42,7 +44,7 @@ def test_a_bare_record_says_what_is_missing_instead_of_failing():
                  "The record names no analysis plan.", "The record has no flow counts.",
                  "The record has no balance table.", "The record has no results yet."):
         assert text in html
-    assert "<svg" not in html
+    assert "<svg" not in html and "<img" not in html
 
 
 def test_the_plots_show_ratios_on_a_log_axis_and_g_around_zero():
@@ -101,3 +103,17 @@ def test_the_results_table_names_the_confidence_level_of_each_result():
     data["results"].append({**data["results"][0], "outcome": "other", "level": 99})
     html = report_html(record_from_dict(data))
     assert "(90%)</td>" in html and "(99%)</td>" in html and "their confidence intervals" in html
+
+
+def test_the_page_has_no_inline_style_but_its_own_css_when_a_stylesheet_is_linked():
+    """The web serves the report under a Content-Security-Policy without inline styles: linked,
+    the page has no <style> element and no style attribute (the plots are images, whose styles
+    are their own; the flow diagram is painted with presentation attributes)."""
+    import re
+
+    from whatworks.trials.report import CSS
+
+    html = report_html(load_record(DEMO), stylesheet="/trials/report.css")
+    assert '<link rel="stylesheet" href="/trials/report.css">' in html
+    assert "<style" not in html and not re.search(r"\sstyle=", html)
+    assert f"<style>{CSS}</style>" in report_html(load_record(DEMO))  # standalone: self-contained

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from whatworks.errors import InputError
-from whatworks.ratings.publication import GAP_WITH_EFFECT, NO_EFFECT, NO_SUMMARY
+from whatworks.ratings.publication import GAP_WITH_EFFECT, NO_EFFECT, NO_SUMMARY, gap_conflict
 from whatworks.web.store import changes, drafts
 from whatworks.web.store.demo import DemoContentError, demo_content, load_demo
 from whatworks.web.store.models import Intervention, Outcome, Study
@@ -222,6 +222,19 @@ def test_lists_and_search_results_label_an_evidence_gap_as_its_page_does(client)
             assert "Evidence gap" not in _result(html, "Family group conferences"), url
 
 
+def test_the_compare_page_says_which_compared_intervention_is_an_evidence_gap(client):
+    html = client.get("/compare/", {"i": [FGC, SR]}).content.decode()
+    assert html.count(GAP_LABEL) == 1, html[-3000:]
+    row = html[html.index('<th scope="row">Evidence</th>'):]
+    row = row[:row.index("</tr>")]
+    cells = row.split("<td>")[1:]  # in the order compared: FGC, then SR
+    assert GAP_LABEL not in cells[0] and "Not marked as an evidence gap" in cells[0]
+    assert GAP_LABEL in cells[1]
+    # comparing interventions none of which is a gap adds no such row
+    other = client.get("/compare/", {"i": [FGC]}).content.decode()
+    assert "Evidence gap" not in other and '<th scope="row">Evidence</th>' not in other
+
+
 def test_the_label_goes_when_the_marker_is_unticked_and_the_finding_published(
         client, editor, admin, django_capture_on_commit_callbacks):
     _gap_study()
@@ -314,3 +327,80 @@ def test_a_study_with_effects_moved_live_to_a_published_evidence_gap_is_refused(
         changes.save_study(study, user=admin, reason="moved")
     assert Study.objects.get(key="fgc-study-b").intervention.slug == FGC
     assert not Intervention.objects.get(slug=SR).findings.exists()
+
+
+# -- the API's writes carry the same warning ------------------------------------------------------
+
+CORE_WARNING = gap_conflict(evidence_gap=True, has_effect_finding=True, public=False).message
+FINDING = {"study": "sr-2024", "outcome": "entry-to-care", "measure": "RR", "timepoint_months": 12,
+           "reported": {"ai": 30, "n1i": 150, "ci": 40, "n2i": 150}}
+FINDING_KEYS = {"id", "study", "intervention", "outcome", "timepoint_months", "measure", "reported",
+                "yi", "vi", "illustrative", "notes", "draft"}
+GAP_WARNING = [{"code": "gap_conflict", "field": "evidence_gap", "intervention": SR,
+                "message": CORE_WARNING}]
+
+
+def test_an_api_finding_written_to_an_evidence_gaps_draft_is_kept_with_the_forms_warning(
+        client, editor):
+    _gap_study()
+    r = _api(client, editor, "post", "/api/findings", FINDING)
+    body = r.json()
+    assert r.status_code == 201 and body["draft"] is True, body
+    assert body["warnings"] == GAP_WARNING
+    assert FINDING_KEYS <= set(body) and r.has_header("ETag")  # the keys it had, kept
+    assert drafts.has_effect_finding(drafts.current(Intervention.objects.get(slug=SR))[0])
+    r = _api(client, editor, "patch", f"/api/findings/{body['id']}", {"timepoint_months": 24})
+    assert r.status_code == 200 and r.json()["warnings"] == GAP_WARNING, r.content
+    # the marker unticked in the draft: the contradiction is gone, so is the warning
+    r = _api(client, editor, "patch", f"/api/interventions/{SR}", {"evidence_gap": False})
+    assert r.status_code == 200 and r.json()["warnings"] == [], r.content
+    r = _api(client, editor, "patch", f"/api/findings/{body['id']}", {"timepoint_months": 12})
+    assert r.status_code == 200 and r.json()["warnings"] == [], r.content
+    # ticked again with the finding there: the intervention's write warns, as its editor page does
+    r = _api(client, editor, "patch", f"/api/interventions/{SR}", {"evidence_gap": True})
+    assert r.status_code == 200 and r.json()["warnings"] == GAP_WARNING, r.content
+
+
+def test_an_api_write_to_an_unpublished_evidence_gap_warns_and_others_do_not(client, editor):
+    _gap_study()
+    Intervention.objects.filter(slug=SR).update(status=Intervention.DRAFT)
+    r = _api(client, editor, "post", "/api/findings", FINDING)
+    assert r.status_code == 201 and r.json()["draft"] is False, r.content
+    assert r.json()["warnings"] == GAP_WARNING
+    assert Intervention.objects.get(slug=SR).findings.count() == 1
+    # a study with effects moved in: the same warning on the study's write
+    Intervention.objects.filter(slug=FGC).update(status=Intervention.DRAFT)
+    key = Study.objects.filter(intervention__slug=FGC, findings__isnull=False).first().key
+    r = _api(client, editor, "patch", f"/api/studies/{key}", {"intervention": SR})
+    assert r.status_code == 200 and r.json()["warnings"] == GAP_WARNING, r.content
+    # writes with nothing to warn of say so with an empty list
+    r = _api(client, editor, "post", "/api/findings", {**FINDING, "study": key})
+    assert r.status_code == 201 and r.json()["warnings"] == GAP_WARNING  # still SR's
+    other = Study.objects.filter(intervention__slug=FGC).first().key
+    r = _api(client, editor, "post", "/api/findings", {**FINDING, "study": other})
+    assert r.status_code == 201 and r.json()["warnings"] == [], r.content
+    r = _api(client, editor, "post", "/api/interventions", {
+        "slug": "new-gap", "name": "New gap", "summary": "Nothing studied yet.",
+        "evidence_gap": True})
+    assert r.status_code == 201 and r.json()["warnings"] == [], r.content
+    # reads are as they were: no warnings key
+    assert "warnings" not in _api(client, editor, "get", f"/api/interventions/{SR}").json()
+
+
+def test_the_openapi_document_describes_the_warnings_of_every_write(client):
+    schema = client.get("/api/openapi.json").json()
+    for path, method, component in [
+            ("/api/findings", "post", "FindingWritten"), ("/api/findings/{id}", "patch", "FindingWritten"),
+            ("/api/studies", "post", "StudyWritten"), ("/api/studies/{key}", "patch", "StudyWritten"),
+            ("/api/interventions", "post", "InterventionWritten"),
+            ("/api/interventions/{slug}", "patch", "InterventionWritten")]:
+        op = next(v[method] for p, v in schema["paths"].items() if p.rstrip("/") == path)
+        answer = op["responses"]["201" if method == "post" else "200"]
+        assert answer["content"]["application/json"]["schema"]["$ref"].endswith(component), path
+        assert "gap_conflict" in op["description"] and "ETag" in answer.get("headers", {}), path
+    for component in ("FindingWritten", "StudyWritten", "InterventionWritten"):
+        fields = schema["components"]["schemas"][component]
+        assert "warnings" in fields["required"] and "gap_conflict" in \
+            fields["properties"]["warnings"]["description"]
+    warning = schema["components"]["schemas"]["WriteWarning"]
+    assert set(warning["properties"]) == {"code", "field", "intervention", "message"}

@@ -798,9 +798,17 @@ def count_text(c: Count, flow: Flow) -> str:
     return "; ".join(parts)
 
 
+#: How boxes and lines are painted: presentation attributes, not a ``<style>`` element, so the
+#: diagram looks the same standalone and inside a page whose Content-Security-Policy allows no
+#: inline styles (the web's trial page; text takes the root's ``fill``).
+BOX_PAINT = 'fill="#fff" stroke="#333" stroke-width="1"'
+LINE_PAINT = 'stroke="#333" stroke-width="1.2"'
+
+
 def _box(x, y, w, lines, *, cls="box") -> tuple[str, float]:
     h = 14 + 16 * len(lines)
-    out = [f'<rect class="{cls}" x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{h:.0f}" rx="3"/>']
+    out = [f'<rect class="{cls}" x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{h:.0f}" rx="3"'
+           f' {BOX_PAINT}/>']
     for i, (text, weight) in enumerate(lines):
         fw = ' font-weight="bold"' if weight else ""
         out.append(f'<text x="{x + 8:.0f}" y="{y + 20 + 16 * i:.0f}"{fw}>{escape(text)}</text>')
@@ -808,7 +816,8 @@ def _box(x, y, w, lines, *, cls="box") -> tuple[str, float]:
 
 
 def _arrow(x1, y1, x2, y2) -> str:
-    return f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" marker-end="url(#arrow)"/>'
+    return (f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" {LINE_PAINT} '
+            'marker-end="url(#arrow)"/>')
 
 
 def _lines(head: str, c: Count, flow: Flow, *, bold: bool = True) -> list[tuple[str, bool]]:
@@ -857,9 +866,9 @@ def flow_svg(flow: Flow, *, title: str = "CONSORT flow diagram") -> str:
     xs = [left + i * (col_w + gap) for i in range(k)]
     parts.append(
         f'<line x1="{xs[0] + col_w / 2:.0f}" y1="{y + 15:.0f}" x2="{xs[-1] + col_w / 2:.0f}" '
-        f'y2="{y + 15:.0f}"/>'
+        f'y2="{y + 15:.0f}" {LINE_PAINT}/>'
     )
-    parts.append(f'<line x1="{mid:.0f}" y1="{y:.0f}" x2="{mid:.0f}" y2="{y + 15:.0f}"/>')
+    parts.append(f'<line x1="{mid:.0f}" y1="{y:.0f}" x2="{mid:.0f}" y2="{y + 15:.0f}" {LINE_PAINT}/>')
     y += 15
     for x in xs:
         parts.append(_arrow(x + col_w / 2, y, x + col_w / 2, y + 20))
@@ -877,7 +886,7 @@ def flow_svg(flow: Flow, *, title: str = "CONSORT flow diagram") -> str:
     for name in STAGE_NAMES:
         sy = stage_y[name]
         parts.append(
-            f'<rect class="stage" x="8" y="{sy:.0f}" width="92" height="24" rx="3"/>'
+            f'<rect class="stage" x="8" y="{sy:.0f}" width="92" height="24" rx="3" fill="#dce6f0"/>'
             f'<text class="stage" x="54" y="{sy + 16:.0f}" text-anchor="middle">{name}</text>'
         )
     height = y + 5
@@ -888,12 +897,10 @@ def flow_svg(flow: Flow, *, title: str = "CONSORT flow diagram") -> str:
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-labelledby="consort-title consort-desc" '
-        f'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">'
+        f'font-family="DejaVu Sans, Arial, sans-serif" font-size="12" fill="#111">'
         f'<title id="consort-title">{escape(title)}</title><desc id="consort-desc">{escape(desc)}</desc>'
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#333"/></marker></defs>'
-        "<style>rect.box{fill:#fff;stroke:#333;stroke-width:1} rect.stage{fill:#dce6f0;stroke:none} "
-        "line{stroke:#333;stroke-width:1.2} text{fill:#111}</style>"
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="#fff"/>'
     )
     return head + "\n" + "\n".join(parts) + "\n</svg>\n"

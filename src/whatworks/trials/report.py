@@ -39,7 +39,7 @@ text-align:left;vertical-align:top}th{background:#eef2f6}td.num{text-align:right
 .note{background:#fff6d6;border-left:4px solid #c9a400;padding:.5rem .75rem}
 code{font-size:.9em;word-break:break-all}
 figure{margin:1rem 0}figcaption{font-size:.9rem;color:#333}.no{color:#8a1c1c}.yes{color:#1d5e20}
-svg{max-width:100%;height:auto}
+svg,figure img{max-width:100%;height:auto}
 @page{size:A4;margin:15mm}figure,tr{break-inside:avoid}
 """
 
@@ -54,14 +54,21 @@ def _f(x: Any, digits: int = 3) -> str:
     return f"{x:,.{digits}f}" if isinstance(x, float) else f"{x:,}"
 
 
-def _svg(fig) -> str:
+def _svg(fig, alt: str) -> str:
+    """The figure as an SVG image in the page (``<img>`` with a data URL): matplotlib's SVG paints
+    with ``style`` attributes and a ``<style>`` element, which a page whose Content-Security-Policy
+    allows no inline styles (the web's report page) would refuse inline; inside an image they
+    are the image's own."""
+    import base64
+
     import matplotlib
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "whatworks-report"}):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None}, facecolor="white")
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    data = base64.b64encode(text[text.index("<svg") :].encode("utf-8")).decode("ascii")
+    return f'<img src="data:image/svg+xml;base64,{data}" alt="{escape(alt)}">'
 
 
 def balance_figure(record: TrialRecord):
@@ -263,7 +270,8 @@ def _balance_section(record: TrialRecord) -> str:
     fig = balance_figure(record)
     if fig is not None:
         out.append(
-            "<figure>" + _svg(fig) + "<figcaption>Standardised differences at baseline; dashed lines "
+            "<figure>" + _svg(fig, "Baseline balance plot") + "<figcaption>Standardised "
+            "differences at baseline; dashed lines "
             "at ±0.1, dotted at ±0.25.</figcaption></figure>"
         )
     return "\n".join(out)
@@ -311,7 +319,7 @@ def _results_section(record: TrialRecord) -> str:
     fig = results_figure(record)
     if fig is not None:
         out.append(
-            "<figure>" + _svg(fig) + "<figcaption>Effects with "
+            "<figure>" + _svg(fig, "Results plot") + "<figcaption>Effects with "
             + (f"{one}% confidence intervals." if one else "their confidence intervals (the levels "
                "are in the table).") + "</figcaption>"
             "</figure>"
@@ -340,9 +348,11 @@ def _checklist_section(record: TrialRecord) -> str:
 
 
 def report_html(record: TrialRecord, *, generated: _dt.date | None = None,
-                plan_content: bytes | None = None) -> str:
+                plan_content: bytes | None = None, stylesheet: str | None = None) -> str:
     """The trial report as one self-contained HTML page (``plan_content``: the analysis plan's bytes
-    when they are not in a file beside the record)."""
+    when they are not in a file beside the record). ``stylesheet``: the URL of ``CSS`` served
+    apart, linked instead of written into the page (for a site whose Content-Security-Policy
+    allows no inline styles)."""
     from .. import __version__
 
     generated = generated or _dt.date.today()
@@ -372,7 +382,10 @@ def report_html(record: TrialRecord, *, generated: _dt.date | None = None,
     ]
     return (
         '<!doctype html>\n<html lang="en-GB"><head><meta charset="utf-8">'
-        f"<title>{escape(record.title)}: trial report</title><style>{CSS}</style></head><body><main>"
+        f"<title>{escape(record.title)}: trial report</title>"
+        + (f'<link rel="stylesheet" href="{escape(stylesheet)}">' if stylesheet
+           else f"<style>{CSS}</style>")
+        + "</head><body><main>"
         f"<h1>{escape(record.title)}</h1><p>Trial <code>{escape(record.id)}</code>"
         f"{' · cluster randomised' if record.cluster else ''} · report generated {generated.isoformat()} "
         f"by whatworks {escape(__version__)}</p>{reg_line}{note}"

@@ -306,3 +306,34 @@ class PendingDraftSerializer(serializers.Serializer):
                                            "publishing (old/new effectiveness and strength "
                                            "labels and statement)")
     snapshot = serializers.DictField(help_text="the draft: fields, studies and findings")
+
+
+WARNINGS_HELP = (
+    "What the write left to be done, from the same rules as the editor's forms (always present on "
+    "a write's answer; empty when nothing is wrong). Code gap_conflict: the intervention is marked "
+    "as an evidence gap (field evidence_gap) and, with this write, has a finding with an effect "
+    "size; the write is kept (in a draft or an unpublished intervention) and the intervention "
+    "cannot be published until evidence_gap is set to false or the finding removed. Codes may be "
+    "added; a client should show the message of any code it does not know.")
+
+
+class WriteWarningSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="what kind of warning, e.g. gap_conflict")
+    field = serializers.CharField(help_text="the field the warning is about, e.g. evidence_gap")
+    intervention = serializers.CharField(help_text="the slug of the intervention it is about")
+    message = serializers.CharField(help_text="the warning in words, naming the field and the fix")
+
+
+def _written(serializer_class, name: str):
+    """``serializer_class`` as a write's answer: its fields and ``warnings`` (for the OpenAPI
+    document; the views add the list to the answer, ``api.views.ETagMixin``)."""
+    meta = type("Meta", (serializer_class.Meta,),
+                {"fields": [*serializer_class.Meta.fields, "warnings"]})
+    return type(name, (serializer_class,), {
+        "warnings": WriteWarningSerializer(many=True, read_only=True, help_text=WARNINGS_HELP),
+        "Meta": meta, "__doc__": serializer_class.__doc__})
+
+
+InterventionWrittenSerializer = _written(InterventionWriteSerializer, "InterventionWrittenSerializer")
+StudyWrittenSerializer = _written(StudySerializer, "StudyWrittenSerializer")
+FindingWrittenSerializer = _written(FindingSerializer, "FindingWrittenSerializer")

@@ -86,15 +86,49 @@ class ETagMixin:
         return self._tag(Response(self.get_serializer(instance).data), self.etag_target(instance))
 
     def create(self, request, *args, **kwargs):
-        return self._tag(super().create(request, *args, **kwargs), self.written)
+        return self._tag(self._warn(super().create(request, *args, **kwargs)), self.written)
 
     def update(self, request, *args, **kwargs):
-        return self._tag(super().update(request, *args, **kwargs), self.written)
+        return self._tag(self._warn(super().update(request, *args, **kwargs)), self.written)
+
+    def _warn(self, response):
+        """A write's answer gets ``warnings``: what the editor's forms would warn of after it."""
+        if response.status_code < 300 and self.written is not None:
+            response.data["warnings"] = write_warnings(self.written[0])
+        return response
 
 
-@extend_schema_view(retrieve=extend_schema(parameters=[ETAG]),
-                    partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
-                    create=extend_schema(parameters=[ETAG]))
+def write_warnings(intervention_id: int) -> list[dict]:
+    """The warnings of the core's rules on the intervention as editors now see it (its draft, if
+    any), as the editor's forms give them (``store.editor._gap_warning``): a finding with an
+    effect size while it is marked as an evidence gap (``gap_conflict``)."""
+    intervention = Intervention.objects.filter(pk=intervention_id).first()
+    why = drafts.gap_warning(drafts.current(intervention)[0]) if intervention else None
+    return [] if why is None else [{"code": "gap_conflict", "field": "evidence_gap",
+                                    "intervention": intervention.slug, "message": why}]
+
+
+WRITE_WARNINGS = (" The answer has warnings: a list of what the write left to be done, by the "
+                  "rules the editor's forms warn with (empty when nothing is wrong); e.g. "
+                  "gap_conflict when an intervention marked as an evidence gap (evidence_gap) "
+                  "has a finding with an effect size: the write is kept, in a draft or an "
+                  "unpublished intervention, and publishing is refused until evidence_gap is "
+                  "false or the finding removed.")
+
+
+def written(serializer, status_code: int, description: str, parameters: list):
+    """A write's OpenAPI entry: its answer is ``serializer`` (the item and ``warnings``)."""
+    return extend_schema(responses={status_code: serializer}, parameters=parameters,
+                         description=description + WRITE_WARNINGS)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[ETAG]),
+    create=written(s.InterventionWrittenSerializer, 201, "Add an intervention (unpublished).",
+                   [ETAG]),
+    partial_update=written(s.InterventionWrittenSerializer, 200, (
+        "Change an intervention; a published one's change goes to its draft (\"draft\": true)."),
+        [IF_MATCH, ETAG]))
 class InterventionViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSet):
     """Interventions with their per-outcome ratings."""
 
@@ -227,9 +261,14 @@ def filter_by_links(qs, params, *names: str):
 
 
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention")))
-@extend_schema_view(retrieve=extend_schema(parameters=[ETAG], description=DRAFT_READS),
-                    partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
-                    create=extend_schema(parameters=[ETAG]))
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[ETAG], description=DRAFT_READS),
+    create=written(s.StudyWrittenSerializer, 201, (
+        "Add a study; to a published intervention it goes to the draft (\"draft\": true)."),
+        [ETAG]),
+    partial_update=written(s.StudyWrittenSerializer, 200, (
+        "Change a study; a published intervention's study changes in its draft."),
+        [IF_MATCH, ETAG]))
 class StudyViewSet(ETagMixin, CachedForReadersMixin, mixins.CreateModelMixin,
                    mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Studies of published interventions."""
@@ -321,8 +360,13 @@ def draft_only_finding(request, ref: str) -> Finding | None:
 
 @extend_schema_view(list=extend_schema(parameters=link_parameters("intervention", "outcome", "study")),
                     retrieve=extend_schema(parameters=[ETAG], description=DRAFT_READS),
-                    partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
-                    create=extend_schema(parameters=[ETAG]))
+                    create=written(s.FindingWrittenSerializer, 201, (
+                        "Add a finding (its effect size is computed from reported); to a "
+                        "published intervention it goes to the draft (\"draft\": true, a "
+                        "negative id)."), [ETAG]),
+                    partial_update=written(s.FindingWrittenSerializer, 200, (
+                        "Change a finding; a published intervention's finding changes in its "
+                        "draft."), [IF_MATCH, ETAG]))
 class FindingViewSet(ETagMixin, CachedForReadersMixin, viewsets.ModelViewSet):
     """Findings; writing one refits the synthesis and recomputes the rating."""
 

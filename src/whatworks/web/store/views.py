@@ -134,7 +134,7 @@ def compare(request):
                   for i in chosen]) for o in outcome_set.values()]
     choices = _compare_choices(request.user)
     return render(request, "store/compare.html", {
-        "chosen": chosen, "table": table,
+        "chosen": chosen, "table": table, "any_gap": any(i.evidence_gap for i in chosen),
         "slots": [(n + 1, _options(choices, slugs[n] if n < len(slugs) else ""))
                   for n in range(3)],
     })

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.registry, name="registry"),
     path("new/", views.trial_new, name="trial_new"),
     path("power/", views.power, name="power"),
+    path("report.css", views.report_css, name="report_css"),
     path("power/curve.svg", views.power_curve_svg, name="power_curve"),
     path("programme/", views.programme, name="programme"),
     path("programme/new/", views.project_new, name="project_new"),

@@ -163,10 +163,22 @@ def trial_report(request, slug):
 
     t = get_object_or_404(Trial, slug=slug)
     try:
-        html = report_html(core.to_record(t, verify=True), plan_content=core.plan_bytes(t))
+        html = report_html(core.to_record(t, verify=True), plan_content=core.plan_bytes(t),
+                           stylesheet=reverse("trials:report_css"))
     except WhatWorksError as e:
         return HttpResponse(f"The report cannot be made: {e}", status=409, content_type="text/plain")
     return HttpResponse(html)
+
+
+@require_GET
+def report_css(request):
+    """The report's stylesheet (``trials.report.CSS``), linked from the report page: the site's
+    Content-Security-Policy refuses styles written into a page."""
+    from whatworks.trials.report import CSS
+
+    response = HttpResponse(CSS, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @require_GET
