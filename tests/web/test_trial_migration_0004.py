@@ -6,7 +6,6 @@ and the append-only log are left as they are. Rows are made with the models as t
 afterwards an outcome file that writes the cluster ids as the units file did joins to the stored
 allocation."""
 
-import hashlib
 import importlib
 
 import pandas as pd
@@ -14,6 +13,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
+from tests.web.trial_allocations import old_allocation
 from whatworks.web.trials.allocation import join_allocation
 from whatworks.web.trials.models import AllocationLogEntry, TrialAllocation
 
@@ -33,20 +33,8 @@ def old_apps():
 
 def _allocation(apps, slug, rows, *, csv=None, filename="units.csv", mode="batch",
                 options=None):
-    Trial = apps.get_model("trials", "Trial")
-    TrialUpload = apps.get_model("trials", "TrialUpload")
-    Allocation = apps.get_model("trials", "TrialAllocation")
-    trial = Trial.objects.create(slug=slug, title=slug.title(), record={})
-    upload = None
-    if csv is not None:
-        raw = csv.encode()
-        upload = TrialUpload.objects.create(trial=trial, kind="units", filename=filename,
-                                            content=raw, sha256=hashlib.sha256(raw).hexdigest())
-    arms = ["control", "intervention"]
-    return Allocation.objects.create(
-        trial=trial, mode=mode, upload=upload, method="cluster", seed=7, algorithm="x", arms=arms,
-        ratio=[1, 1], options=options or {"unit": "pupil", "cluster": "school", "block": "area"},
-        rows=rows).pk
+    return old_allocation(apps, slug, rows, csv=csv, filename=filename, mode=mode, method="cluster",
+                          options=options or {"unit": "pupil", "cluster": "school", "block": "area"})
 
 
 def _rows(units, clusters, blocks=None, arms=None):

@@ -5,7 +5,6 @@ models as they were at 0002 (the migration loader's historical state) and the mi
 function is run on them; afterwards an outcome file that writes the ids as the units file did
 joins to the stored allocation."""
 
-import hashlib
 import importlib
 
 import pandas as pd
@@ -13,6 +12,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
+from tests.web.trial_allocations import old_allocation
 from whatworks.web.trials.allocation import join_allocation
 from whatworks.web.trials.models import TrialAllocation
 
@@ -30,20 +30,10 @@ def old_apps():
 
 
 def _allocation(apps, slug, units, *, csv=None, filename="units.csv", mode="batch", column="unit"):
-    Trial = apps.get_model("trials", "Trial")
-    TrialUpload = apps.get_model("trials", "TrialUpload")
-    Allocation = apps.get_model("trials", "TrialAllocation")
-    trial = Trial.objects.create(slug=slug, title=slug.title(), record={})
-    upload = None
-    if csv is not None:
-        raw = csv.encode()
-        upload = TrialUpload.objects.create(trial=trial, kind="units", filename=filename,
-                                            content=raw, sha256=hashlib.sha256(raw).hexdigest())
     arms = ["control", "intervention"]
     rows = [{"unit": u, "arm": arms[i % 2]} for i, u in enumerate(units)]
-    return Allocation.objects.create(
-        trial=trial, mode=mode, upload=upload, method="simple", seed=7, algorithm="x", arms=arms,
-        ratio=[1, 1], options={"unit": column}, rows=rows).pk
+    return old_allocation(apps, slug, rows, csv=csv, filename=filename, mode=mode, method="simple",
+                          options={"unit": column})
 
 
 def _units(pk):
