@@ -36,8 +36,10 @@ def _violations(context, paths) -> dict[str, list[str]]:
     pg.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     for path in paths:
         console.clear()
-        pg.goto(path)
+        response = pg.goto(path)
         pg.wait_for_load_state("networkidle")
+        # the page itself was read (not a sign-in page it redirected to)
+        assert response is not None and response.ok and response.url.endswith(path), (path, pg.url)
         found = pg.evaluate("() => window.__violations") + [
             m for m in console if "Content Security Policy" in m or "Content-Security-Policy" in m]
         if found:
@@ -56,6 +58,7 @@ def test_the_main_pages_load_without_a_csp_violation(browser, live_server, store
     pg.get_by_label("Username").fill("edna")
     pg.get_by_label("Password").fill("correct horse battery")
     pg.get_by_role("button", name="Sign in").click()
+    pg.wait_for_url(lambda url: "/accounts/sign-in/" not in url)
     pg.close()
     assert _violations(context, EDITORS_PAGES) == {}
     context.close()
