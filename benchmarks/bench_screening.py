@@ -97,7 +97,9 @@ def table(runs: list[dict], peers: dict, seeds: list[int]) -> str:
     med = np.median
     lines = ["| dataset | WSS@95 ours | WSS@95 ASReview | RRF@10 ours | RRF@10 ASReview | ATD ours | "
              "ATD ASReview | CPU s ours | CPU s ASReview | CPU ratio | wall s ours | wall s ASReview | "
-             "wall ratio | peer runs |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "wall ratio | peer runs | paired WSS@95: ours higher / level / lower | "
+             "median paired difference |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     diffs, ratios = [], []
     for name in DATASETS:
         mine = [r for r in runs if r["dataset"] == name]
@@ -121,6 +123,13 @@ def table(runs: list[dict], peers: dict, seeds: list[int]) -> str:
             else:
                 row += ["-", "-"]
         row += [str(len(theirs))]
+        # the same seed and priors for both tools: each run's difference, not only the medians'
+        by_seed = {r["seed"]: r["wss_95"] for r in mine}
+        paired = [by_seed[s] - peers[(name, s)]["wss_95"] for s in seeds
+                  if s in by_seed and (name, s) in peers]
+        tol = 1e-9
+        row += [f"{sum(d > tol for d in paired)} / {sum(abs(d) <= tol for d in paired)} / "
+                f"{sum(d < -tol for d in paired)}", f"{med(paired):+.2f}" if paired else "-"]
         lines.append("| " + " | ".join(row) + " |")
     if diffs:
         lines.append(f"\nWSS@95 difference (ours - ASReview) over {len(diffs)} datasets: mean "
