@@ -40,7 +40,11 @@ class ScreeningSession:
     Parameters
     ----------
     X : sparse matrix, one row per record (see :func:`~whatworks.review.screening.features.extract`).
-    model : a name in :data:`~whatworks.review.screening.models.MODELS`.
+    model : a name in :data:`~whatworks.review.screening.models.MODELS`. The session's own default
+        is ``"svm"``, which works on any features; the product's default
+        (:data:`~whatworks.review.screening.registry.DEFAULT_MODEL`, ``svm-widen``) needs the
+        ``tfidf-meaning`` features (:func:`~whatworks.review.screening.registry.default_features`),
+        so callers that extract features for it pass it by name, as the CLI and the simulation do.
     balance : total weight of the relevant records relative to the irrelevant ones (1 = equal;
         default :data:`~whatworks.review.screening.models.DEFAULT_BALANCE`).
     refit : ``"auto"`` (see the module docstring) or a whole number: refit after that many labels.
