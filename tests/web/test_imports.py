@@ -280,3 +280,167 @@ def test_an_editors_store_import_may_not_change_a_published_intervention(editor_
          "intervention": "family-group-conferences"}]}))
     assert "store.json:studies, row 1, column 'intervention'" in html
     assert "which is published" in html and "nothing was imported" in html
+
+
+# -- an import's warnings: what the editor's forms and the API's writes warn of ----------------------
+
+SR = "schwartz-rounds"  # an evidence gap with no study in the test store (conftest)
+SR_ROW = "sr-2024,entry-to-care,RR,6,30,150,40,150\n"
+
+
+def _gap_warning():
+    from whatworks.ratings.publication import gap_conflict
+
+    message = gap_conflict(evidence_gap=True, has_effect_finding=True, public=False).message
+    return [{"code": "gap_conflict", "field": "evidence_gap", "intervention": SR,
+             "message": message}], f"Schwartz Rounds: {message}."
+
+
+@pytest.fixture
+def sr_study():
+    """A study of Schwartz Rounds, still marked as an evidence gap (no finding yet)."""
+    from whatworks.web.store import changes
+    from whatworks.web.store.models import Study
+
+    return changes.save_study(Study(
+        key="sr-2024", citation="Maben et al. 2024. Schwartz Rounds evaluation.", year=2024,
+        design="rct", country="England", sample_size=300, risk_of_bias="low", source="manual",
+        intervention=Intervention.objects.get(slug=SR)), user=None, reason="a study for the test")
+
+
+def _warnings_shown(r) -> list[str]:
+    """The warning messages on a page (Django messages, level warning)."""
+    import html as h
+    import re
+
+    return [h.unescape(m) for m in re.findall(r'<p class="message warning">(.*?)</p>',
+                                              r.content.decode(), re.S)]
+
+
+@pytest.mark.parametrize("status", ["draft", "published"])
+def test_a_findings_import_into_an_evidence_gap_warns_on_the_editor_page(editor_client, sr_study,
+                                                                         status):
+    from whatworks.web.store import drafts
+
+    Intervention.objects.filter(slug=SR).update(status=status)
+    r = editor_client.post("/editor/import/", {"kind": "findings", "findings-file":
+                           SimpleUploadedFile("sr.csv", (HEADER + SR_ROW).encode())}, follow=True)
+    assert r.status_code == 200 and "Imported 1 findings" in r.content.decode()
+    assert _warnings_shown(r) == [_gap_warning()[1]]
+    sr = Intervention.objects.get(slug=SR)
+    assert drafts.has_effect_finding(drafts.current(sr)[0])  # kept: live, or in the draft
+    assert sr.findings.count() == (1 if status == "draft" else 0)
+
+
+@pytest.mark.parametrize("status", ["draft", "published"])
+def test_a_findings_import_into_an_evidence_gap_warns_in_the_api_answer(client, editor, sr_study,
+                                                                        status):
+    Intervention.objects.filter(slug=SR).update(status=status)
+    r = _api_import(client, editor, "findings", "sr.csv", (HEADER + SR_ROW).encode())
+    body = r.json()
+    assert r.status_code == 201 and body["warnings"] == _gap_warning()[0], body
+    assert body["state"] == "done" and body["counts"]["findings"] == 1  # the keys it had, kept
+    assert {"id", "kind", "filename", "user", "state", "done", "total", "percent", "message",
+            "counts", "created", "finished"} <= set(body)
+    assert ImportJob.objects.get(pk=body["id"]).warnings == body["warnings"]
+
+
+def test_an_import_that_touches_no_contradicted_evidence_gap_warns_of_nothing(client, editor,
+                                                                              editor_client, sr_study):
+    # an evidence gap the import touched with nothing contradicting it: no warning
+    r = _api_import(client, editor, "store", "s.json", json.dumps({
+        "format": "whatworks-store", "studies": [
+            {"key": "sr-2025", "citation": "Another study.", "design": "rct",
+             "intervention": SR}]}).encode())
+    assert r.status_code == 201 and r.json()["warnings"] == [], r.content
+    # Schwartz Rounds is contradicted now, but these imports do not touch it
+    assert _api_import(client, editor, "findings", "sr.csv", (HEADER + SR_ROW).encode()).json()[
+        "warnings"] == _gap_warning()[0]
+    r = _api_import(client, editor, "findings", "fgc.csv", (HEADER + GOOD_ROW).encode())
+    assert r.status_code == 201 and r.json()["warnings"] == [], r.content
+    r = _api_import(client, editor, "store", "s.json", json.dumps({
+        "format": "whatworks-store", "interventions": [
+            {"slug": "family-group-conferences", "summary": "Changed."}]}).encode())
+    assert r.status_code == 201 and r.json()["warnings"] == [], r.content
+    r = _post(editor_client, "findings", "fgc.csv", HEADER + GOOD_ROW)
+    assert r.status_code == 302 and _warnings_shown(editor_client.get(r["Location"])) == []
+
+
+def test_a_store_import_warns_of_every_evidence_gap_it_contradicted(client, editor, sr_study):
+    from whatworks.web.store.models import Study
+
+    fgc = "family-group-conferences"
+    gap, _ = _gap_warning()
+    # findings of a study of a gap, in the file
+    r = _api_import(client, editor, "store", "f.json", json.dumps({
+        "format": "whatworks-store", "findings": [
+            {"study": "sr-2024", "outcome": "entry-to-care", "measure": "RR",
+             "reported": {"ai": 30, "n1i": 150, "ci": 40, "n2i": 150}}]}).encode())
+    assert r.status_code == 201 and r.json()["warnings"] == gap, r.content
+    Finding.objects.filter(intervention__slug=SR).delete()
+    # a study with findings moved into a gap
+    r = _api_import(client, editor, "store", "m.json", json.dumps({
+        "format": "whatworks-store", "studies": [
+            {"key": "fgc-study-b", "intervention": SR}]}).encode())
+    assert r.status_code == 201 and r.json()["warnings"] == gap, r.content
+    assert Study.objects.get(key="fgc-study-b").intervention.slug == SR
+    # an intervention with findings marked as a gap by the file: named by its slug, in slug order
+    r = _api_import(client, editor, "store", "g.json", json.dumps({
+        "format": "whatworks-store", "interventions": [
+            {"slug": SR, "summary": "Reflective forums."},
+            {"slug": fgc, "evidence_gap": True}]}).encode())
+    assert r.status_code == 201, r.content
+    assert [(w["intervention"], w["code"]) for w in r.json()["warnings"]] == [
+        (fgc, "gap_conflict"), (SR, "gap_conflict")]
+
+
+def test_an_import_warns_by_the_marker_as_editors_now_see_it_in_the_draft(client, editor, sr_study):
+    from whatworks.web.store import drafts
+
+    fgc = "family-group-conferences"
+    Intervention.objects.filter(slug__in=[fgc, SR]).update(status="published")
+    # marked as a gap in its draft only: the import's findings go to that draft, which warns
+    drafts.put_fields(Intervention.objects.get(slug=fgc), {"evidence_gap": True}, user=editor)
+    r = _api_import(client, editor, "findings", "fgc.csv", (HEADER + GOOD_ROW).encode())
+    assert [w["intervention"] for w in r.json()["warnings"]] == [fgc], r.content
+    # unmarked in its draft: no warning, though readers still see it marked as a gap
+    drafts.put_fields(Intervention.objects.get(slug=SR), {"evidence_gap": False}, user=editor)
+    r = _api_import(client, editor, "findings", "sr.csv", (HEADER + SR_ROW).encode())
+    assert r.status_code == 201 and r.json()["warnings"] == [], r.content
+    assert Intervention.objects.get(slug=SR).evidence_gap
+
+
+def test_a_background_import_keeps_its_warnings_for_the_job_page_and_the_api(
+        client, editor, editor_client, sr_study, settings):
+    from rest_framework.authtoken.models import Token
+
+    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 1
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
+    gap, shown = _gap_warning()
+    r = _post(editor_client, "findings", "sr.csv", HEADER + SR_ROW * 2)
+    job = ImportJob.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/editor/import/{job.pk}/"
+    assert job.state == "done" and job.counts == {"findings": 2} and job.warnings == gap
+    page = editor_client.get(r["Location"])
+    assert "Done: imported 2 findings" in page.content.decode()
+    assert _warnings_shown(page) == [shown]
+    r = _api_import(client, editor, "findings", "sr.csv", (HEADER + SR_ROW * 2).encode())
+    assert r.status_code == 202 and r.json()["warnings"] == gap, r.content  # done inline
+    read = client.get(f"/api/imports/{r.json()['id']}",
+                      HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=editor).key}").json()
+    assert read["state"] == "done" and read["warnings"] == gap
+    # a queued or failed job has none
+    failed = _post(editor_client, "findings", "bad.csv", HEADER + SR_ROW + "x,entry-to-care,RR\n")
+    job = ImportJob.objects.get(pk=failed["Location"].strip("/").split("/")[-1])
+    assert job.state == "failed" and job.warnings == []
+
+
+def test_the_openapi_document_describes_an_imports_warnings(client):
+    schema = client.get("/api/openapi.json").json()
+    for method, path in (("post", "/api/imports"), ("get", "/api/imports/{job_id}")):
+        op = next(v[method] for p, v in schema["paths"].items()
+                  if p.rstrip("/") == path and method in v)
+        assert "gap_conflict" in op["description"], path
+    job = schema["components"]["schemas"]["ImportJob"]
+    assert "gap_conflict" in job["properties"]["warnings"]["description"]
+    assert job["properties"]["warnings"]["items"]["$ref"].endswith("WriteWarning")

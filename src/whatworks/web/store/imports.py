@@ -586,10 +586,12 @@ def _text_stats(row: dict, filename: str, n: int) -> dict:
 
 # -- writing (one short transaction) -----------------------------------------------------------
 
-def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict | None = None) -> int:
+def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict | None = None,
+                   intervention_ids: set | None = None) -> int:
     """Add the rows' findings: to the live tables for unpublished interventions, and to the draft
     of a published one (``drafts.py``: readers see them when an administrator publishes). The
-    number sent to drafts goes in ``counts["findings_in_drafts"]``."""
+    number sent to drafts goes in ``counts["findings_in_drafts"]``, the ids of the interventions
+    written to in ``intervention_ids`` (for ``run``'s warnings)."""
     from . import drafts
 
     def work():
@@ -608,6 +610,8 @@ def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict |
         changes.refresh_pairs(pairs, reason=f"findings imported from {filename}", user=user)
         if counts is not None and held:
             counts["findings_in_drafts"] = len(rows) - len(findings)
+        if intervention_ids is not None:
+            intervention_ids.update(interventions.values())
         return len(rows)
 
     def _to_draft(intervention, findings):
@@ -626,7 +630,11 @@ def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict |
     return changes.retrying(work)
 
 
-def write_store(plan: StorePlan, *, user=None) -> dict:
+def write_store(plan: StorePlan, *, user=None, intervention_ids: set | None = None) -> dict:
+    """Write a validated store import (upserting by natural key) and refresh every rating it
+    changed; returns the rows written per table. ``intervention_ids`` gets the ids of the
+    interventions it wrote: those in the file, those its studies belong to (before and after)
+    and those its findings belong to (before and after), for ``run``'s warnings."""
     from .transfer import TABLES
 
     changes.require_editor(user)
@@ -688,6 +696,11 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
                            plan.filename, "interventions", row, "status")
             record("publish" if new_status == Intervention.PUBLISHED else "unpublish", user=user,
                    target=slug, detail=f"{old} -> {new_status} (store import of {plan.filename})")
+        if intervention_ids is not None:
+            intervention_ids.update({i for i, _ in touched}, before.values(), Study.objects.filter(
+                key__in=keys).values_list("intervention_id", flat=True), Intervention.objects.filter(
+                slug__in=[r["slug"] for r in plan.tables.get("interventions", [])]).values_list(
+                "pk", flat=True))
         return counts
 
     return changes.retrying(work)
@@ -695,17 +708,45 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
 
 # -- running an import: now (small) or as a background job (large) ------------------------------
 
-def run(kind: str, raw: bytes, filename: str, *, user=None, progress=None) -> dict:
-    """Validate then write an upload; returns what was imported (``{"findings": n}`` or the
-    store's counts). Raises InputError naming file, table, row and column."""
+@dataclass(frozen=True)
+class Imported:
+    """What an import wrote and what it left to be done.
+
+    ``counts``: rows written per table (``{"findings": n}``, with ``findings_in_drafts`` when
+    some went to drafts, or the store's tables), numbers that are summed for a job's progress.
+    ``warnings``: on every intervention the import touched, as editors now see it (its draft, if
+    any), the warnings the API's writes answer with (``drafts.gap_warnings``: an evidence gap
+    with a finding with an effect size, which publishing will refuse)."""
+
+    counts: dict
+    warnings: list[dict] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    def describe(self) -> str:
+        return _describe(self.counts)
+
+
+def run(kind: str, raw: bytes, filename: str, *, user=None, progress=None) -> Imported:
+    """Validate then write an upload; returns what was imported and the warnings on the
+    interventions it touched (``Imported``), read after the write. Raises
+    InputError naming file, table, row and column."""
+    from . import drafts
+
+    touched: set[int] = set()
     if kind == "findings":
         rows = validate_findings_csv(raw, filename=filename, progress=progress)
         extra: dict = {}
-        n = write_findings(rows, filename=filename, user=user, counts=extra)
-        return {"findings": n, **extra}
-    data = parse_store(raw, filename)
-    plan = validate_store(data, filename=filename, user=user, progress=progress)
-    return write_store(plan, user=user)
+        n = write_findings(rows, filename=filename, user=user, counts=extra,
+                           intervention_ids=touched)
+        counts = {"findings": n, **extra}
+    else:
+        data = parse_store(raw, filename)
+        plan = validate_store(data, filename=filename, user=user, progress=progress)
+        counts = write_store(plan, user=user, intervention_ids=touched)
+    return Imported(counts, drafts.gap_warnings(touched))
 
 
 def estimate_rows(kind: str, raw: bytes) -> int:
@@ -744,7 +785,7 @@ def execute(job_id: int, raw: bytes, user) -> None:
                                                    heartbeat=timezone.now())
 
     try:
-        counts = run(job.kind, raw, job.filename, user=user, progress=progress)
+        result = run(job.kind, raw, job.filename, user=user, progress=progress)
     except WhatWorksError as exc:
         ImportJob.objects.filter(pk=job_id).update(state=ImportJob.FAILED, finished=timezone.now(),
                                                    message=f"{exc}; nothing was imported")
@@ -754,10 +795,10 @@ def execute(job_id: int, raw: bytes, user) -> None:
             state=ImportJob.FAILED, finished=timezone.now(),
             message=f"the import failed ({type(exc).__name__}); nothing was imported")
     else:
-        n = sum(counts.values())
-        ImportJob.objects.filter(pk=job_id).update(state=ImportJob.DONE, finished=timezone.now(),
-                                                   counts=counts, done=n, total=n,
-                                                   message=f"imported {_describe(counts)}")
+        ImportJob.objects.filter(pk=job_id).update(
+            state=ImportJob.DONE, finished=timezone.now(), counts=result.counts,
+            warnings=result.warnings, done=result.rows, total=result.rows,
+            message=f"imported {result.describe()}")
 
 
 def mark_if_stale(job: ImportJob) -> bool:
