@@ -444,3 +444,154 @@ def test_the_openapi_document_describes_an_imports_warnings(client):
     job = schema["components"]["schemas"]["ImportJob"]
     assert "gap_conflict" in job["properties"]["warnings"]["description"]
     assert job["properties"]["warnings"]["items"]["$ref"].endswith("WriteWarning")
+
+
+# -- a store import may not write a contradicted evidence gap where readers see it at once -----------
+
+def _store_state() -> dict:
+    """Everything a store import writes (and the ratings it refreshes), to compare before and after."""
+    from whatworks.web.store.models import Rating, Study, Synthesis
+
+    return {model.__name__: sorted(map(repr, model.objects.values())) for model in (
+        Intervention, Study, Finding, Synthesis, Rating)}
+
+
+SR_FINDING = {"study": "sr-2024", "outcome": "entry-to-care", "measure": "RR",
+              "reported": {"ai": 30, "n1i": 150, "ci": 40, "n2i": 150}}
+FGC_TEXT = {"slug": "family-group-conferences", "summary": "Changed by the refused import."}
+
+
+@pytest.mark.parametrize("data, where", [
+    # marked as a gap by the file while it has findings with an effect size
+    ({"interventions": [FGC_TEXT, {"slug": "social-workers-in-schools", "evidence_gap": True}]},
+     "interventions, row 2, column 'evidence_gap'"),
+    # a finding with an effect size into a published gap (its study, in the file or stored)
+    ({"interventions": [FGC_TEXT], "findings": [
+        {**SR_FINDING, "study": "fgc-trial-2023"}, SR_FINDING]},
+     "findings, row 2, column 'study'"),
+    ({"studies": [{"key": "sr-2025", "citation": "Another.", "design": "rct",
+                   "intervention": "schwartz-rounds"}],
+      "findings": [{**SR_FINDING, "study": "sr-2025"}]}, "findings, row 1, column 'study'"),
+    # a study with findings with an effect size moved into a published gap
+    ({"studies": [{"key": "sr-2024", "citation": "Maben et al. 2024."},
+                  {"key": "fgc-study-b", "intervention": "schwartz-rounds"}]},
+     "studies, row 2, column 'intervention'"),
+])
+def test_an_admins_store_import_may_not_contradict_a_published_evidence_gap(
+        admin_client_, sr_study, data, where):
+    Intervention.objects.update(status="published")
+    before = _store_state()
+    html = _error(_store(admin_client_, {"format": "whatworks-store", **data}, "g.json"))
+    assert f"g.json:{where}:" in html, html
+    assert "is published" in html and "evidence_gap" in html
+    assert "Untick the marker (evidence_gap: false" in html and "remove its findings with an" in html
+    assert _store_state() == before  # all or nothing: not even the other rows of the file
+
+
+@pytest.mark.parametrize("tables, where", [
+    ({"interventions.csv": "slug,summary,evidence_gap\nschwartz-rounds,Forums.,false\n"
+                           "social-workers-in-schools,Social workers in schools.,true\n"},
+     "interventions, row 2, column 'evidence_gap'"),
+    ({"findings.csv": 'study,outcome,measure,reported\n'
+                      'sr-2024,entry-to-care,RR,"{""ai"": 30, ""n1i"": 150, ""ci"": 40, ""n2i"": 150}"\n'},
+     "findings, row 1, column 'study'"),
+])
+def test_a_csv_zip_may_not_contradict_a_published_evidence_gap_either(admin_client_, sr_study,
+                                                                      tables, where):
+    Intervention.objects.update(status="published")
+    before = _store_state()
+    html = _error(_store(admin_client_, _zip(tables), "g.zip"))
+    assert f"g.zip:{where}:" in html, html
+    assert _store_state() == before
+
+
+@pytest.mark.parametrize("status", ["draft", "published"])
+def test_a_published_gap_is_written_when_the_file_leaves_it_uncontradicted(client, admin, sr_study,
+                                                                         status):
+    # as it stands after the write: unmarked by the same file, or not published (then a warning)
+    Intervention.objects.update(status=status)
+    r = _api_import(client, admin, "store", "s.json", json.dumps({
+        "format": "whatworks-store", "interventions": [{"slug": SR, "evidence_gap": status == "draft"}],
+        "findings": [SR_FINDING]}).encode())
+    assert r.status_code == 201, r.content
+    assert r.json()["warnings"] == (_gap_warning()[0] if status == "draft" else [])
+    sr = Intervention.objects.get(slug=SR)
+    assert sr.findings.count() == 1 and sr.evidence_gap is (status == "draft")
+
+
+def test_an_unpublished_intervention_marked_as_a_gap_by_the_file_is_kept_with_a_warning(client, admin):
+    r = _api_import(client, admin, "store", "g.json", json.dumps({
+        "format": "whatworks-store", "interventions": [
+            {"slug": "social-workers-in-schools", "evidence_gap": True}]}).encode())
+    assert r.status_code == 201, r.content
+    assert [w["intervention"] for w in r.json()["warnings"]] == ["social-workers-in-schools"]
+    assert Intervention.objects.get(slug="social-workers-in-schools").evidence_gap
+
+
+def test_the_api_answers_a_refused_contradiction_with_file_table_row_and_column(client, admin):
+    Intervention.objects.update(status="published")
+    r = _api_import(client, admin, "store", "g.json", json.dumps({
+        "format": "whatworks-store", "interventions": [
+            {"slug": "family-group-conferences", "evidence_gap": True}]}).encode())
+    assert r.status_code == 400, r.content
+    assert (
+        "g.json:interventions, row 1, column 'evidence_gap': marks 'family-group-conferences' as an "
+        "evidence gap") in r.json()["error"]["message"]
+    assert not Intervention.objects.get(slug="family-group-conferences").evidence_gap
+    assert not ImportJob.objects.exists()
+
+
+def test_the_exported_store_imports_back_with_every_intervention_published(client, admin):
+    from whatworks.web.store.transfer import export_store, import_store
+
+    Intervention.objects.update(status="published")
+    def state():
+        return (sorted(Intervention.objects.values_list("slug", "status", "evidence_gap")),
+                sorted(Finding.objects.values_list("pk", "intervention__slug", "yi", "vi")))
+
+    data, before = export_store(), state()
+    assert any(gap for _, _, gap in before[0])  # a published evidence gap, written again
+    import_store(data, user=admin)
+    assert state() == before
+
+
+@pytest.mark.parametrize("kind, name, content", [
+    ("findings", "sr.csv", HEADER + SR_ROW * 2),
+    ("store", "s.json", json.dumps({"format": "whatworks-store", "findings": [SR_FINDING] * 2})),
+])
+def test_warnings_are_read_in_the_imports_transaction(editor_client, sr_study, settings,
+                                                      monkeypatch, kind, name, content):
+    # a failure to read them rolls the import back, so a job that says so imported nothing
+    from whatworks.web.store import drafts
+
+    def broken(ids):
+        raise RuntimeError("the warnings could not be read")
+
+    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 1
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
+    monkeypatch.setattr(drafts, "gap_warnings", broken)
+    n = Finding.objects.count()
+    _post(editor_client, kind, name, content)
+    job = ImportJob.objects.get()
+    assert job.state == "failed" and "nothing was imported" in job.message
+    assert Finding.objects.count() == n
+
+
+def test_the_demo_store_exported_imports_back_whole(admin):
+    # the demo has published evidence gaps and published ratings, none contradicting the other
+    from whatworks.web.store.demo import load_demo
+    from whatworks.web.store.transfer import export_csv_zip, export_store, import_store, read_csv_zip
+
+    load_demo()
+
+    def state():
+        return (sorted(Intervention.objects.values_list("slug", "status", "evidence_gap")),
+                sorted(Finding.objects.values_list("pk", "intervention__slug", "yi", "vi")))
+
+    before = state()
+    assert {"peer-mentoring-care-leavers", "independent-visitors"} <= {
+        slug for slug, status, gap in before[0] if gap and status == "published"}
+    data, zipped = export_store(), export_csv_zip()
+    for load in (lambda: data, lambda: read_csv_zip(zipped)):
+        import_store(load(), user=admin)
+        assert state() == before

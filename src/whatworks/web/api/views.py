@@ -591,7 +591,10 @@ IMPORT_WARNINGS = (" A done import's answer (201, or /api/imports/{id} once a 20
                    "intervention marked as an evidence gap (evidence_gap) now has a finding with "
                    "an effect size (in its draft or as an unpublished intervention): the import "
                    "is kept and publishing is refused until evidence_gap is false or the finding "
-                   "removed.")
+                   "removed. A store import that would leave a published intervention in that "
+                   "state (it writes the live tables, which readers see at once) is refused "
+                   "whole: 400 naming file, table, row and column (the row that marked it, "
+                   "moved a study into it or gave it the finding) and the fix.")
 
 
 @extend_schema(request={"multipart/form-data": s.ImportRequestSerializer},
