@@ -249,3 +249,16 @@ def test_the_audit_log_and_an_import_job_have_no_serious_accessibility_violation
                                                done=10, total=10)
     page.wait_for_function("() => document.getElementById('import-status').textContent"
                            ".startsWith('Done: imported 10 findings')", timeout=15000)
+    # a job done with warnings: the page reloads to list them, each naming its intervention
+    job = ImportJob.objects.create(kind="findings", filename="g.csv", user=admin, state="running",
+                                   done=1, total=2)
+    page.goto(f"/editor/import/{job.pk}/")
+    ImportJob.objects.filter(pk=job.pk).update(state="done", message="imported 2 findings",
+                                               done=2, total=2, warnings=[{
+                                                   "code": "gap_conflict", "field": "evidence_gap",
+                                                   "intervention": "schwartz-rounds",
+                                                   "message": "the field is ticked"}])
+    page.wait_for_selector("#import-warnings", timeout=15000)
+    assert page.locator("#import-warnings").inner_text() == "Schwartz Rounds: the field is ticked."
+    assert "Done: imported 2 findings" in page.locator("#import-status").inner_text()
+    assert serious_violations(page) == []

@@ -272,16 +272,6 @@ class ImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField()
 
 
-class ImportJobSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    percent = serializers.IntegerField(read_only=True)
-
-    class Meta:
-        model = ImportJob
-        fields = ["id", "kind", "filename", "user", "state", "done", "total", "percent", "message",
-                  "counts", "created", "finished"]
-
-
 class DraftRemovalSerializer(serializers.Serializer):
     draft = serializers.BooleanField(help_text="always true: the removal waits in the draft")
     id = serializers.IntegerField(help_text="the finding's id")
@@ -322,6 +312,27 @@ class WriteWarningSerializer(serializers.Serializer):
     field = serializers.CharField(help_text="the field the warning is about, e.g. evidence_gap")
     intervention = serializers.CharField(help_text="the slug of the intervention it is about")
     message = serializers.CharField(help_text="the warning in words, naming the field and the fix")
+
+
+IMPORT_WARNINGS_HELP = (
+    "When the import is done: on every intervention it touched (a findings CSV: its studies' "
+    "interventions; a store export: the interventions in the file and those whose studies or "
+    "findings it wrote), as editors now see it (its draft, if any), the warnings a write's answer "
+    "gives (see warnings on POST /api/findings); empty when nothing is wrong, and while the "
+    "import is queued, running or failed. Code gap_conflict: the intervention is marked as an "
+    "evidence gap (evidence_gap) and has a finding with an effect size; the import is kept and "
+    "publishing is refused until evidence_gap is set to false or the finding removed.")
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+    warnings = WriteWarningSerializer(many=True, read_only=True, help_text=IMPORT_WARNINGS_HELP)
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "kind", "filename", "user", "state", "done", "total", "percent", "message",
+                  "counts", "created", "finished", "warnings"]
 
 
 def _written(serializer_class, name: str):

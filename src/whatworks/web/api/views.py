@@ -101,11 +101,9 @@ class ETagMixin:
 def write_warnings(intervention_id: int) -> list[dict]:
     """The warnings of the core's rules on the intervention as editors now see it (its draft, if
     any), as the editor's forms give them (``store.editor._gap_warning``): a finding with an
-    effect size while it is marked as an evidence gap (``gap_conflict``)."""
-    intervention = Intervention.objects.filter(pk=intervention_id).first()
-    why = drafts.gap_warning(drafts.current(intervention)[0]) if intervention else None
-    return [] if why is None else [{"code": "gap_conflict", "field": "evidence_gap",
-                                    "intervention": intervention.slug, "message": why}]
+    effect size while it is marked as an evidence gap (``gap_conflict``; ``drafts.gap_warnings``,
+    which imports answer with too)."""
+    return drafts.gap_warnings([intervention_id])
 
 
 WRITE_WARNINGS = (" The answer has warnings: a list of what the write left to be done, by the "
@@ -587,15 +585,31 @@ def draft(request, slug):
                      "snapshot": snapshot})
 
 
+IMPORT_WARNINGS = (" A done import's answer (201, or /api/imports/{id} once a 202's job is done) "
+                   "has warnings: on every intervention the import touched, what the editor's "
+                   "forms would warn of (empty when nothing is wrong); e.g. gap_conflict when an "
+                   "intervention marked as an evidence gap (evidence_gap) now has a finding with "
+                   "an effect size (in its draft or as an unpublished intervention): the import "
+                   "is kept and publishing is refused until evidence_gap is false or the finding "
+                   "removed. A store import that would leave a published intervention in that "
+                   "state (it writes the live tables, which readers see at once) is refused "
+                   "whole: 400 naming file, table, row and column (the row that marked it, "
+                   "moved a study into it or gave it the finding) and the fix.")
+
+
 @extend_schema(request={"multipart/form-data": s.ImportRequestSerializer},
-               responses={201: s.ImportJobSerializer, 202: s.ImportJobSerializer})
+               responses={201: s.ImportJobSerializer, 202: s.ImportJobSerializer},
+               description=(
+                   "Import a findings CSV or a store export. The whole file is checked before "
+                   "anything is written (400 naming file, table, row and column); a small import "
+                   "is done at once (201), a large one runs as a background job (202): follow it "
+                   "at /api/imports/{id}." + IMPORT_WARNINGS))
 @api_view(["POST"])
 @permission_classes([EditorOnly])
 @parser_classes([MultiPartParser])
 def import_create(request):
-    """Import a findings CSV or a store export. The whole file is checked before anything is
-    written (400 naming file, table, row and column); a small import is done at once (201), a large
-    one runs as a background job (202): follow it at ``/api/imports/{id}``."""
+    """An upload imported at once (201) or queued as a background job (202); the answer is the
+    ``ImportJob`` with the ``warnings`` of ``imports.run`` (the description above is for clients)."""
     from django.conf import settings
 
     from ..store import imports
@@ -612,19 +626,21 @@ def import_create(request):
         job = imports.start(kind, raw, upload.name, user=request.user)
         job.refresh_from_db()
         return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
-    counts = imports.run(kind, raw, upload.name, user=request.user)  # InputError: 400
+    result = imports.run(kind, raw, upload.name, user=request.user)  # InputError: 400
     job = ImportJob.objects.create(kind=kind, filename=upload.name[:200], user=request.user,
-                                   state=ImportJob.DONE, counts=counts, done=sum(counts.values()),
-                                   total=sum(counts.values()), finished=timezone.now(),
-                                   message=f"imported {imports._describe(counts)}")
+                                   state=ImportJob.DONE, counts=result.counts, done=result.rows,
+                                   total=result.rows, finished=timezone.now(),
+                                   warnings=result.warnings,
+                                   message=f"imported {result.describe()}")
     return Response(s.ImportJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(responses={200: s.ImportJobSerializer})
+@extend_schema(responses={200: s.ImportJobSerializer},
+               description="An import's state and progress." + IMPORT_WARNINGS)
 @api_view(["GET"])
 @permission_classes([EditorOnly])
 def import_detail(request, job_id: int):
-    """An import's state and progress."""
+    """An import's state and progress (and, once done, its ``warnings``)."""
     from ..store import imports
     from ..store.models import ImportJob
 

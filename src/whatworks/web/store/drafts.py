@@ -36,7 +36,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from whatworks.errors import WhatWorksError
@@ -515,6 +515,24 @@ def gap_warning(snapshot: dict, *, adding: bool = False) -> str | None:
                             has_effect_finding=adding or has_effect_finding(snapshot),
                             public=False)
     return None if conflict is None else conflict.message
+
+
+def gap_warnings(intervention_ids) -> list[dict]:
+    """The warnings of ``gap_warning`` on these interventions as editors now see them (each one's
+    draft, if any), in the shape the API's writes and imports answer with: ``code``
+    (``gap_conflict``), ``field`` (``evidence_gap``), ``intervention`` (its slug) and ``message``;
+    in slug order, empty when none is an evidence gap with a finding with an effect size. Only an
+    intervention marked as a gap or with a pending draft (which may mark it) can warn, so an
+    import that touched thousands of others reads none of their findings."""
+    ids = {i for i in intervention_ids if i is not None}
+    out = []
+    for intervention in Intervention.objects.filter(pk__in=ids).filter(
+            models.Q(evidence_gap=True) | models.Q(pending_draft__isnull=False)).order_by("slug"):
+        why = gap_warning(current(intervention)[0])
+        if why is not None:
+            out.append({"code": "gap_conflict", "field": "evidence_gap",
+                        "intervention": intervention.slug, "message": why})
+    return out
 
 
 def check_publishable(intervention: Intervention, snapshot: dict | None = None) -> None:

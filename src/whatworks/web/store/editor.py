@@ -393,8 +393,10 @@ def import_data(request):
                     if imports.estimate_rows(kind, raw) > settings.WHATWORKS_IMPORT_BACKGROUND_ROWS:
                         job = imports.start(kind, raw, upload.name, user=request.user)
                         return redirect("editor:import_job", job_id=job.pk)
-                    counts = imports.run(kind, raw, upload.name, user=request.user)
-                    messages.success(request, f"Imported {imports._describe(counts)}.")
+                    result = imports.run(kind, raw, upload.name, user=request.user)
+                    messages.success(request, f"Imported {result.describe()}.")
+                    for line in _named(result.warnings):
+                        messages.warning(request, line)
                     return redirect("editor:dashboard")
                 except WhatWorksError as exc:
                     errors.append(f"{exc}; nothing was imported")
@@ -407,8 +409,18 @@ def import_data(request):
                   status=400 if errors else 200)
 
 
+def _named(warnings: list[dict]) -> list[str]:
+    """An import's warnings (``imports.Imported.warnings``) as the editor's forms give them
+    (``_gap_warning``): each message after the name of the intervention it is about."""
+    names = dict(Intervention.objects.filter(slug__in=[w["intervention"] for w in warnings])
+                 .values_list("slug", "name"))
+    return [f"{names.get(w['intervention'], w['intervention'])}: {w['message']}."
+            for w in warnings]
+
+
 @editor_required
 def import_job(request, job_id):
     job = get_object_or_404(ImportJob, pk=job_id)
     stale = imports.mark_if_stale(job)
-    return render(request, "editor/import_job.html", {"job": job, "stale": stale})
+    return render(request, "editor/import_job.html", {
+        "job": job, "stale": stale, "warnings": _named(job.warnings or [])})

@@ -586,10 +586,13 @@ def _text_stats(row: dict, filename: str, n: int) -> dict:
 
 # -- writing (one short transaction) -----------------------------------------------------------
 
-def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict | None = None) -> int:
+def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict | None = None,
+                   warnings: list | None = None) -> int:
     """Add the rows' findings: to the live tables for unpublished interventions, and to the draft
     of a published one (``drafts.py``: readers see them when an administrator publishes). The
-    number sent to drafts goes in ``counts["findings_in_drafts"]``."""
+    number sent to drafts goes in ``counts["findings_in_drafts"]``; ``warnings`` gets the
+    warnings on the interventions written to (``drafts.gap_warnings``), read inside the write's
+    transaction, so they are there whenever the import is (``run``)."""
     from . import drafts
 
     def work():
@@ -608,6 +611,8 @@ def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict |
         changes.refresh_pairs(pairs, reason=f"findings imported from {filename}", user=user)
         if counts is not None and held:
             counts["findings_in_drafts"] = len(rows) - len(findings)
+        if warnings is not None:
+            warnings[:] = drafts.gap_warnings(interventions.values())  # [:]: a retry starts again
         return len(rows)
 
     def _to_draft(intervention, findings):
@@ -626,7 +631,15 @@ def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict |
     return changes.retrying(work)
 
 
-def write_store(plan: StorePlan, *, user=None) -> dict:
+def write_store(plan: StorePlan, *, user=None, warnings: list | None = None) -> dict:
+    """Write a validated store import (upserting by natural key) and refresh every rating it
+    changed; returns the rows written per table. It writes the live tables, so a published
+    intervention it would leave marked as an evidence gap with a finding with an effect size is
+    refused and nothing is written (``_refuse_live_gap_contradictions``). ``warnings`` gets the
+    warnings (``drafts.gap_warnings``) on the interventions it wrote: those in the file, those its
+    studies belong to (before and after) and those its findings belong to (before and after),
+    read inside the write's transaction, so they are there whenever the import is (``run``)."""
+    from . import drafts
     from .transfer import TABLES
 
     changes.require_editor(user)
@@ -646,8 +659,10 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
                 model.objects.update_or_create(**{KEYS[table]: row[KEYS[table]]}, defaults=values)
             counts[table] = len(plan.tables.get(table, []))
         touched = set()
-        for study in Study.objects.filter(key__in=before):  # studies the file moved
+        moved_into = {}  # study key -> its intervention now, for the studies the file moved
+        for study in Study.objects.filter(key__in=before):
             if study.intervention_id != before[study.key]:
+                moved_into[study.key] = study.intervention_id
                 moved = Finding.objects.filter(study=study)
                 touched |= set(moved.values_list("intervention_id", "outcome_id"))
                 moved.update(intervention_id=study.intervention_id)
@@ -659,7 +674,7 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
         outcomes = dict(Outcome.objects.filter(slug__in={f["outcome"] for f in plan.findings})
                         .values_list("slug", "pk"))
         existing = Finding.objects.in_bulk([f["id"] for f in plan.findings if f["id"]])
-        new, updated = [], []
+        new, updated, written = [], [], []
         for f in plan.findings:
             finding = existing.get(f["id"]) or Finding()
             if finding.pk:
@@ -672,6 +687,7 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
                 setattr(finding, name, f[name])
             touched.add((finding.intervention_id, finding.outcome_id))
             (updated if finding.pk else new).append(finding)
+            written.append(finding)
         changes.lock_pairs(touched)
         Finding.objects.bulk_create(new, batch_size=500)
         Finding.objects.bulk_update(updated, ["study", "intervention", "outcome", "timepoint_months",
@@ -688,24 +704,120 @@ def write_store(plan: StorePlan, *, user=None) -> dict:
                            plan.filename, "interventions", row, "status")
             record("publish" if new_status == Intervention.PUBLISHED else "unpublish", user=user,
                    target=slug, detail=f"{old} -> {new_status} (store import of {plan.filename})")
+        _refuse_live_gap_contradictions(plan, moved_into, written)
+        if warnings is not None:  # [:]: a retried transaction starts again
+            warnings[:] = drafts.gap_warnings({i for i, _ in touched} | set(before.values()) | set(
+                Study.objects.filter(key__in=keys).values_list("intervention_id", flat=True)) | set(
+                Intervention.objects.filter(slug__in=[r["slug"] for r in plan.tables.get(
+                    "interventions", [])]).values_list("pk", flat=True)))
         return counts
 
     return changes.retrying(work)
 
 
+def _refuse_live_gap_contradictions(plan: StorePlan, moved_into: dict[str, int],
+                                    written: list[Finding]) -> None:
+    """Refuse a store import (inside its transaction: nothing is written) that leaves a published
+    intervention, as it stands after the write, marked as an evidence gap with a finding with an
+    effect size in its live tables, where readers see it at once ("no evidence yet" over a
+    rating). The core decides (``gap_conflict``, ``public`` for a published intervention); an
+    unpublished one is kept, with ``run``'s warning. A contradiction the import had a part in is
+    refused: a row of the file marking the intervention (``evidence_gap``), a study the file moved
+    into it with findings with an effect size, or a finding with an effect size the file wrote to
+    it (``written``, in the file's order); the first such row is named, with the fix."""
+    from whatworks.ratings.publication import gap_conflict
+
+    rows = plan.tables.get("interventions", [])
+    marked = dict(Intervention.objects.filter(slug__in=[r["slug"] for r in rows if r.get(
+        "evidence_gap")]).values_list("slug", "pk"))
+    with_effect = [(i, f) for i, f in enumerate(written, start=1)
+                   if f.yi is not None and f.vi is not None]
+    # only an intervention marked as a gap can be contradicted: read no other's findings
+    gaps = {i.pk: i for i in Intervention.objects.filter(
+        pk__in={*marked.values(), *moved_into.values(), *(f.intervention_id for _, f in with_effect)},
+        evidence_gap=True)}
+    if not gaps:
+        return
+    moved_with_effect = set(Finding.objects.filter(
+        study__key__in=[k for k, i in moved_into.items() if i in gaps], yi__isnull=False,
+        vi__isnull=False).values_list("study__key", flat=True))
+    blame: dict[int, tuple] = {}  # the first row of the file that had a part: table, row, column
+    for i, row in enumerate(rows, start=1):
+        if marked.get(row["slug"]) in gaps:
+            blame.setdefault(marked[row["slug"]], ("interventions", i, "evidence_gap", None))
+    for i, row in enumerate(plan.tables.get("studies", []), start=1):
+        if row["key"] in moved_with_effect:
+            blame.setdefault(moved_into[row["key"]], ("studies", i, "intervention", row["key"]))
+    for i, finding in with_effect:
+        if finding.intervention_id in gaps:
+            blame.setdefault(finding.intervention_id, ("findings", i, "study", None))
+    for intervention_id, (table, row, column, study) in blame.items():
+        intervention = gaps[intervention_id]
+        conflict = gap_conflict(
+            evidence_gap=intervention.evidence_gap,
+            has_effect_finding=Finding.objects.filter(intervention_id=intervention_id,
+                                                      yi__isnull=False, vi__isnull=False).exists(),
+            public=intervention.status == Intervention.PUBLISHED)
+        if conflict is not None and conflict.refused:
+            raise _err(_gap_contradicted(table, intervention.slug, study), plan.filename, table,
+                       row, column)
+
+
+def _gap_contradicted(table: str, slug: str, study: str | None) -> str:
+    """What a row of a store import did to contradict a published evidence gap, and the fix."""
+    gap = "marked as an evidence gap (evidence_gap: true, no study with outcomes yet)"
+    what = {"interventions": f"marks '{slug}' as an evidence gap (evidence_gap: true, no study "
+                             "with outcomes yet), but it is published and has findings with an "
+                             "effect size",
+            "studies": f"moves study '{study}', which has findings with an effect size, into "
+                       f"'{slug}', which is published and {gap}",
+            "findings": f"gives '{slug}' a finding with an effect size, but it is published and "
+                        f"{gap}"}[table]
+    return (f"{what}: readers would read \"no evidence yet\" over a rating. Untick the marker "
+            "(evidence_gap: false in its row of interventions, or on its edit page), or remove its "
+            "findings with an effect size (their rows in this file, or on the editor's pages), then "
+            "import again")
+
+
 # -- running an import: now (small) or as a background job (large) ------------------------------
 
-def run(kind: str, raw: bytes, filename: str, *, user=None, progress=None) -> dict:
-    """Validate then write an upload; returns what was imported (``{"findings": n}`` or the
-    store's counts). Raises InputError naming file, table, row and column."""
+@dataclass(frozen=True)
+class Imported:
+    """What an import wrote and what it left to be done.
+
+    ``counts``: rows written per table (``{"findings": n}``, with ``findings_in_drafts`` when
+    some went to drafts, or the store's tables), numbers that are summed for a job's progress.
+    ``warnings``: on every intervention the import touched, as editors now see it (its draft, if
+    any), the warnings the API's writes answer with (``drafts.gap_warnings``: an evidence gap
+    with a finding with an effect size, which publishing will refuse)."""
+
+    counts: dict
+    warnings: list[dict] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    def describe(self) -> str:
+        return _describe(self.counts)
+
+
+def run(kind: str, raw: bytes, filename: str, *, user=None, progress=None) -> Imported:
+    """Validate then write an upload; returns what was imported and the warnings on the
+    interventions it touched (``Imported``), read inside the write's transaction (a failure to
+    read them rolls the import back, so a saved import always has them). Raises InputError naming
+    file, table, row and column."""
+    warnings: list[dict] = []
     if kind == "findings":
         rows = validate_findings_csv(raw, filename=filename, progress=progress)
         extra: dict = {}
-        n = write_findings(rows, filename=filename, user=user, counts=extra)
-        return {"findings": n, **extra}
-    data = parse_store(raw, filename)
-    plan = validate_store(data, filename=filename, user=user, progress=progress)
-    return write_store(plan, user=user)
+        n = write_findings(rows, filename=filename, user=user, counts=extra, warnings=warnings)
+        counts = {"findings": n, **extra}
+    else:
+        data = parse_store(raw, filename)
+        plan = validate_store(data, filename=filename, user=user, progress=progress)
+        counts = write_store(plan, user=user, warnings=warnings)
+    return Imported(counts, warnings)
 
 
 def estimate_rows(kind: str, raw: bytes) -> int:
@@ -744,7 +856,7 @@ def execute(job_id: int, raw: bytes, user) -> None:
                                                    heartbeat=timezone.now())
 
     try:
-        counts = run(job.kind, raw, job.filename, user=user, progress=progress)
+        result = run(job.kind, raw, job.filename, user=user, progress=progress)
     except WhatWorksError as exc:
         ImportJob.objects.filter(pk=job_id).update(state=ImportJob.FAILED, finished=timezone.now(),
                                                    message=f"{exc}; nothing was imported")
@@ -754,10 +866,10 @@ def execute(job_id: int, raw: bytes, user) -> None:
             state=ImportJob.FAILED, finished=timezone.now(),
             message=f"the import failed ({type(exc).__name__}); nothing was imported")
     else:
-        n = sum(counts.values())
-        ImportJob.objects.filter(pk=job_id).update(state=ImportJob.DONE, finished=timezone.now(),
-                                                   counts=counts, done=n, total=n,
-                                                   message=f"imported {_describe(counts)}")
+        ImportJob.objects.filter(pk=job_id).update(
+            state=ImportJob.DONE, finished=timezone.now(), counts=result.counts,
+            warnings=result.warnings, done=result.rows, total=result.rows,
+            message=f"imported {result.describe()}")
 
 
 def mark_if_stale(job: ImportJob) -> bool:

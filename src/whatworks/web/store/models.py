@@ -357,6 +357,8 @@ class ImportJob(models.Model):
     total = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
     counts = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True, help_text=(
+        "what the import left to be done, as the API's writes warn (imports.Imported.warnings)"))
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)

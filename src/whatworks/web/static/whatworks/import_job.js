@@ -1,5 +1,6 @@
 // Follows a background import: asks /api/imports/<id> every 2 s and updates the status in place
-// (a polite live region), until the job is done or failed. Without JavaScript, reload the page.
+// (a polite live region), until the job is done or failed; a job done with warnings reloads the
+// page, which lists them. Without JavaScript, reload the page.
 (function () {
   "use strict";
   var box = document.getElementById("import-job");
@@ -11,7 +12,10 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (job) {
         if (!job) { setTimeout(poll, 5000); return; }
-        if (job.state === "done") {
+        if (job.state === "done" && job.warnings && job.warnings.length) {
+          window.location.reload();  // the page names each intervention a warning is about
+          return;
+        } else if (job.state === "done") {
           status.textContent = "Done: " + job.message + ".";
         } else if (job.state === "failed") {
           status.textContent = job.message;
