@@ -115,9 +115,10 @@ def token_counts(texts, tokenizer, n_tokens: int):
 
     The same counts (tested against the tokenizer), but each distinct piece of text between runs of
     spaces goes through the BPE model once per review instead of once per occurrence: about half
-    the CPU on the benchmark's reviews, as most pieces are words that recur. The tokenizer's own normalisation (a
-    space prepended, spaces as "▁") is applied here; texts holding one of the tokenizer's special
-    tokens (``<s>`` and the like, split off before normalisation) are encoded whole, as by it.
+    the CPU on the benchmark's reviews, as most pieces are words that recur. The tokenizer's own
+    normalisation (a space prepended, spaces as "▁") is applied here; texts holding one of the
+    tokenizer's special tokens (``<s>`` and the like, split off before normalisation) are encoded
+    whole, as by it.
     """
     from scipy import sparse
 
