@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from tests.review.conftest import shared
+from whatworks.cli import main
 from whatworks.compute import task_seeds
 from whatworks.review.screening.data import load_records
 from whatworks.review.screening.features import extract
@@ -48,3 +49,14 @@ def test_svm_refitting_after_every_label_labels_records_as_asreview_does():
         # all 835 records on these seeds), and 95% recall at the same record
         assert ours["order"][:150] == theirs["order"][:150], seed
         assert ours["wss_95"] == pytest.approx(theirs["wss_95"], abs=1e-9), seed
+
+
+@pytest.mark.slow
+def test_the_command_line_reproduces_asreview_with_refit_1(capsys):
+    path = shared("screening", f"{DATASET}.csv")
+    assert main(["review", "simulate", str(path), "--model", "svm", "--refit", "1", "--seeds", "1",
+                 "--backend", "serial", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    theirs = _peer_runs(DATASET)[task_seeds(0, 1)[0]]
+    assert out["settings"]["refit"] == 1
+    assert out["per_seed"][0]["wss_95"] == pytest.approx(theirs["wss_95"], abs=1e-9)

@@ -86,6 +86,20 @@ def test_a_bad_label_exits_2_naming_file_line_and_column(tmp_path, capsys):
     assert "bad.csv" in err and "line 4" in err and "label_included" in err
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "often", "1.5"])
+def test_a_bad_refit_exits_2_naming_the_option(data, capsys, value):
+    assert main(["review", "simulate", str(data), "--refit", value]) == 2
+    err = capsys.readouterr().err
+    assert "--refit" in err and "auto or a whole number" in err and len(err.strip().splitlines()) == 1
+
+
+def test_refit_is_an_option_and_recorded(data, capsys):
+    out = _json(capsys, data, "--seeds", "1", "--backend", "serial", "--refit", "3")
+    assert out["settings"]["refit"] == 3
+    # what refitting after every label changes is checked against ASReview's runs
+    # (tests/review/test_screening_asreview_agreement.py)
+
+
 def test_a_missing_column_or_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "nolabel.csv"
     bad.write_text("title,abstract\na,b\n")

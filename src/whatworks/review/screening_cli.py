@@ -40,6 +40,11 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
                    help="relevant records given before the model starts (default 1)")
     p.add_argument("--prior-irrelevant", type=int, default=1, metavar="N",
                    help="irrelevant records given before the model starts (default 1)")
+    p.add_argument("--refit", default="auto", metavar="auto|N",
+                   help="when the model is refitted: auto (default: after every relevant label and "
+                        "after a number of irrelevant ones equal to 2%% of the labelled set) or after "
+                        "every N labels; --model svm --refit 1 is ASReview 3's default model and "
+                        "labels the records in the same order as it (a fifth as fast as auto)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", metavar="FILE", help="write the recall curves (.svg, .png or .pdf)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
@@ -76,12 +81,17 @@ def cmd_simulate(args) -> int:
         low = 1 if name == "seeds" else 0
         if value < low:
             raise ParameterError(f"--{name.replace('_', '-')}", value, f"a whole number, {low} or more")
+    refit = args.refit
+    if refit != "auto":
+        if not refit.isdigit() or int(refit) < 1:
+            raise ParameterError("--refit", refit, "auto or a whole number of labels, 1 or more")
+        refit = int(refit)
     if args.plot and not args.plot.lower().endswith((".svg", ".png", ".pdf")):
         raise ParameterError("--plot", args.plot, "a file name ending .svg, .png or .pdf")
     records = load_records(args.data)
     result = simulate(records, seeds=args.seeds, seed=args.seed, model=args.model, features=args.features,
                       prior_relevant=args.prior_relevant, prior_irrelevant=args.prior_irrelevant,
-                      backend=args.backend, workers=args.workers, scheduler=args.scheduler)
+                      refit=refit, backend=args.backend, workers=args.workers, scheduler=args.scheduler)
     if args.plot:
         ax = result.plot()
         ax.figure.tight_layout()
@@ -101,7 +111,9 @@ def cmd_simulate(args) -> int:
 def _table(result) -> str:
     s = result.settings
     lines = [f"{s['source']}: {s['n_records']} records, {s['n_included']} included; model {s['model']}, "
-             f"features {s['features']}, {s['seeds']} seeds (base seed {s['seed']}), priors "
+             f"features {s['features']}"
+             + (f", refit after every {s['refit']} label(s)" if s.get("refit", "auto") != "auto" else "")
+             + f", {s['seeds']} seeds (base seed {s['seed']}), priors "
              f"{s['prior_relevant']} relevant + {s['prior_irrelevant']} irrelevant",
              "",
              f"{'':>22} {'WSS@95 %':>9} {'RRF@10 %':>9} {'ATD %':>7} {'seconds':>8}  statistical stop "

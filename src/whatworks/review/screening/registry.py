@@ -11,8 +11,8 @@ MODELS = {
     "logistic": "L2-penalised logistic regression (LIBLINEAR, dual), balanced class weights",
     "nb": "multinomial naive Bayes on TF-IDF, balanced class weights",
     "svm-select": "two linear SVMs, one on the words and one on words plus meaning (needs features "
-                  "tfidf-meaning); shows the ranking of whichever has ordered the records screened "
-                  "since each refit better",
+                  "tfidf-meaning), interleaved (team draft) until one has found clearly more "
+                  "relevant records, then that one alone",
     "svm-widen": "the linear SVM on the words; when it runs dry (a long run of irrelevant records), "
                  "an SVM on words plus meaning proposes 15% of the records shown (needs features "
                  "tfidf-meaning)",
