@@ -577,6 +577,29 @@ def test_warnings_are_read_in_the_imports_transaction(editor_client, sr_study, s
     assert Finding.objects.count() == n
 
 
+@pytest.mark.parametrize("kind, name, content", [
+    ("findings", "sr.csv", HEADER + SR_ROW * 2),
+    ("store", "s.json", json.dumps({"format": "whatworks-store", "findings": [SR_FINDING] * 2})),
+])
+def test_a_job_is_done_exactly_when_its_import_is_saved(editor_client, sr_study, settings,
+                                                       monkeypatch, kind, name, content):
+    # the job records that it is done inside the import's transaction: if that fails, the import
+    # is rolled back and the job says nothing was imported (never "running", later "stale")
+    from whatworks.web.store import imports
+
+    def broken(self):
+        raise RuntimeError("the job could not be marked done")
+
+    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 1
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
+    monkeypatch.setattr(imports.Imported, "describe", broken)
+    n = Finding.objects.count()
+    _post(editor_client, kind, name, content)
+    job = ImportJob.objects.get()
+    assert job.state == "failed" and "nothing was imported" in job.message
+    assert Finding.objects.count() == n
+
+
 def test_the_demo_store_exported_imports_back_whole(admin):
     # the demo has published evidence gaps and published ratings, none contradicting the other
     from whatworks.web.store.demo import load_demo

@@ -417,12 +417,13 @@ def _text_stats(row: dict, filename: str, n: int) -> dict:
 # -- writing (one short transaction) -----------------------------------------------------------
 
 def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict | None = None,
-                   warnings: list | None = None) -> int:
+                   warnings: list | None = None, before_commit=None) -> int:
     """Add the rows' findings: to the live tables for unpublished interventions, and to the draft
     of a published one (``drafts.py``: readers see them when an administrator publishes). The
     number sent to drafts goes in ``counts["findings_in_drafts"]``; ``warnings`` gets the
     warnings on the interventions written to (``drafts.gap_warnings``), read inside the write's
-    transaction, so they are there whenever the import is (``run``)."""
+    transaction, so they are there whenever the import is (``run``); ``before_commit(counts,
+    warnings)``, if given, is called last inside it (a background job records that it is done)."""
     from . import drafts
 
     def work():
@@ -443,6 +444,8 @@ def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict |
             counts["findings_in_drafts"] = len(rows) - len(findings)
         if warnings is not None:
             warnings[:] = drafts.gap_warnings(interventions.values())  # [:]: a retry starts again
+        if before_commit is not None:
+            before_commit({"findings": len(rows), **(counts or {})}, list(warnings or []))
         return len(rows)
 
     def _to_draft(intervention, findings):
@@ -461,14 +464,16 @@ def write_findings(rows: list[dict], *, filename: str, user=None, counts: dict |
     return changes.retrying(work)
 
 
-def write_store(plan: StorePlan, *, user=None, warnings: list | None = None) -> dict:
+def write_store(plan: StorePlan, *, user=None, warnings: list | None = None,
+                before_commit=None) -> dict:
     """Write a validated store import (upserting by natural key) and refresh every rating it
     changed; returns the rows written per table. It writes the live tables, so a published
     intervention it would leave marked as an evidence gap with a finding with an effect size is
     refused and nothing is written (``_refuse_live_gap_contradictions``). ``warnings`` gets the
     warnings (``drafts.gap_warnings``) on the interventions it wrote: those in the file, those its
     studies belong to (before and after) and those its findings belong to (before and after),
-    read inside the write's transaction, so they are there whenever the import is (``run``)."""
+    read inside the write's transaction, so they are there whenever the import is (``run``);
+    ``before_commit(counts, warnings)``, if given, is called last inside it."""
     from . import drafts
     from .transfer import TABLES
 
@@ -540,6 +545,8 @@ def write_store(plan: StorePlan, *, user=None, warnings: list | None = None) -> 
                 Study.objects.filter(key__in=keys).values_list("intervention_id", flat=True)) | set(
                 Intervention.objects.filter(slug__in=[r["slug"] for r in plan.tables.get(
                     "interventions", [])]).values_list("pk", flat=True)))
+        if before_commit is not None:
+            before_commit(dict(counts), list(warnings or []))
         return counts
 
     return changes.retrying(work)
@@ -632,21 +639,26 @@ class Imported:
         return _describe(self.counts)
 
 
-def run(kind: str, raw: bytes, filename: str, *, user=None, progress=None) -> Imported:
+def run(kind: str, raw: bytes, filename: str, *, user=None, progress=None,
+        before_commit=None) -> Imported:
     """Validate then write an upload; returns what was imported and the warnings on the
     interventions it touched (``Imported``), read inside the write's transaction (a failure to
-    read them rolls the import back, so a saved import always has them). Raises InputError naming
-    file, table, row and column."""
+    read them rolls the import back, so a saved import always has them). ``before_commit``, if
+    given, gets the ``Imported`` last inside that transaction (a job marks itself done there, so
+    it is done exactly when the import is saved). Raises InputError naming file, table, row and
+    column."""
     warnings: list[dict] = []
+    inside = None if before_commit is None else (lambda c, w: before_commit(Imported(c, w)))
     if kind == "findings":
         rows = validate_findings_csv(raw, filename=filename, progress=progress)
         extra: dict = {}
-        n = write_findings(rows, filename=filename, user=user, counts=extra, warnings=warnings)
+        n = write_findings(rows, filename=filename, user=user, counts=extra, warnings=warnings,
+                           before_commit=inside)
         counts = {"findings": n, **extra}
     else:
         data = parse_store(raw, filename)
         plan = validate_store(data, filename=filename, user=user, progress=progress)
-        counts = write_store(plan, user=user, warnings=warnings)
+        counts = write_store(plan, user=user, warnings=warnings, before_commit=inside)
     return Imported(counts, warnings)
 
 
@@ -685,8 +697,14 @@ def execute(job_id: int, raw: bytes, user) -> None:
         ImportJob.objects.filter(pk=job_id).update(done=done, total=total,
                                                    heartbeat=timezone.now())
 
+    def done(result: Imported) -> None:  # inside the import's transaction: done iff it is saved
+        ImportJob.objects.filter(pk=job_id).update(
+            state=ImportJob.DONE, finished=timezone.now(), counts=result.counts,
+            warnings=result.warnings, done=result.rows, total=result.rows,
+            message=f"imported {result.describe()}")
+
     try:
-        result = run(job.kind, raw, job.filename, user=user, progress=progress)
+        run(job.kind, raw, job.filename, user=user, progress=progress, before_commit=done)
     except WhatWorksError as exc:
         ImportJob.objects.filter(pk=job_id).update(state=ImportJob.FAILED, finished=timezone.now(),
                                                    message=f"{exc}; nothing was imported")
@@ -695,11 +713,6 @@ def execute(job_id: int, raw: bytes, user) -> None:
         ImportJob.objects.filter(pk=job_id).update(
             state=ImportJob.FAILED, finished=timezone.now(),
             message=f"the import failed ({type(exc).__name__}); nothing was imported")
-    else:
-        ImportJob.objects.filter(pk=job_id).update(
-            state=ImportJob.DONE, finished=timezone.now(), counts=result.counts,
-            warnings=result.warnings, done=result.rows, total=result.rows,
-            message=f"imported {result.describe()}")
 
 
 def mark_if_stale(job: ImportJob) -> bool:
