@@ -215,23 +215,6 @@ def test_meaning_vectors_are_wordllamas_embeddings_and_zero_for_empty_texts():
     assert not ours[1].any() and np.isfinite(ours).all()
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.lists(st.sampled_from(list("ab cé\n\u2581\t.-") + ["<s>", "</s>", "<unk>", "  ", "child",
-                                                                      "😀", "\u00a0"]),
-                         max_size=30).map("".join) | st.text(max_size=40), max_size=6))
-def test_token_counts_are_the_tokenizers_counts(texts):
-    """Cutting texts into pieces at runs of spaces and tokenizing each distinct piece once gives
-    the tokenizer's own token counts, whatever the spaces, special tokens or characters."""
-    from whatworks.review.screening.features import token_counts
-    from whatworks.search import semantic
-
-    table, tokenizer = semantic.token_model()
-    ours = token_counts(texts, tokenizer, table.shape[0]).toarray()
-    for j, text in enumerate(texts):
-        ids = np.asarray(tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int64)
-        assert np.array_equal(ours[j], np.bincount(ids, minlength=table.shape[0])), text
-
-
 def test_tfidf_meaning_rows_are_unit_length_and_end_with_the_meaning_block(review):
     from whatworks.review.screening.features import MEANING_DIM, extract
 

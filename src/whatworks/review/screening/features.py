@@ -97,93 +97,19 @@ def word_tfidf(texts, *, max_df: float = 1.0) -> tuple:
     return X, names
 
 
-#: WordLlama's tokenizer (Llama 2's BPE) has no pre-tokenizer: each text is one sequence of
-#: symbols (spaces written as "▁", one prepended). No token in its vocabulary has "▁" after another
-#: character (checked on every call), so no merge crosses the start of a run of "▁"
-#: and the sequence can be cut there: each piece is tokenized on its own, once per review.
-_PIECE = re.compile("\u2581+[^\u2581]*|[^\u2581]+")
-_SPACE = "\u2581"
-
-
-def _cuttable(tokenizer) -> bool:
-    """Whether no token of ``tokenizer`` has "▁" after another character (see ``_PIECE``)."""
-    return not any(_SPACE in t.lstrip(_SPACE) for t in tokenizer.get_vocab())
-
-
-def token_counts(texts, tokenizer, n_tokens: int):
-    """``(texts x tokens)`` counts of ``tokenizer.encode(text, add_special_tokens=False).ids``.
-
-    The same counts (tested against the tokenizer), but each distinct piece of text between runs of
-    spaces goes through the BPE model once per review instead of once per occurrence: about half
-    the CPU on the benchmark's reviews, as most pieces are words that recur. The tokenizer's own
-    normalisation (a space prepended, spaces as "▁") is applied here; texts holding one of the
-    tokenizer's special tokens (``<s>`` and the like, split off before normalisation) are encoded
-    whole, as by it.
-    """
-    from scipy import sparse
-
-    if not _cuttable(tokenizer):
-        raise ValueError("a token of the tokenizer has a space after another character: the texts "
-                         "cannot be cut into pieces")
-    special = [t.content for t in tokenizer.get_added_tokens_decoder().values()]
-    pieces: dict[str, int] = {}
-    add = pieces.setdefault
-    ids: list[int] = []
-    lens = np.zeros(len(texts), dtype=np.int64)
-    whole: list[int] = []
-    for j, text in enumerate(texts):
-        if not text:
-            continue
-        if any(t in text for t in special):
-            whole.append(j)
-            continue
-        before = len(ids)
-        ids.extend([add(p, len(pieces)) for p in _PIECE.findall(_SPACE + text.replace(" ", _SPACE))])
-        lens[j] = len(ids) - before
-    by_piece = sparse.csr_matrix(
-        (np.ones(len(ids), dtype=np.float32), np.asarray(ids, dtype=np.int64),
-         np.concatenate([[0], np.cumsum(lens)])), shape=(len(texts), len(pieces)))
-    tokenize = tokenizer.model.tokenize
-    tokens: list[int] = []
-    n_per_piece = np.empty(len(pieces), dtype=np.int64)
-    for k, piece in enumerate(pieces):
-        found = tokenize(piece)
-        tokens.extend([t.id for t in found])
-        n_per_piece[k] = len(found)
-    piece_tokens = sparse.csr_matrix(
-        (np.ones(len(tokens), dtype=np.float32), np.asarray(tokens, dtype=np.int64),
-         np.concatenate([[0], np.cumsum(n_per_piece)])), shape=(len(pieces), n_tokens))
-    counts = (by_piece @ piece_tokens).tolil() if whole else by_piece @ piece_tokens
-    for j in whole:
-        for t in tokenizer.encode(texts[j], add_special_tokens=False).ids:
-            counts[j, t] += 1
-    return sparse.csr_matrix(counts)
-
-
 def meaning_vectors(texts, dim: int | None = None) -> np.ndarray:
-    """Each text's meaning: the unit-length mean of its WordLlama token embeddings (0 if no tokens).
-
-    The same vectors as ``WordLlamaInference.embed(texts, norm=True)`` (tested), computed as one
-    sparse product of token counts (:func:`token_counts`) with the embedding table instead of
-    padded batches; empty texts get a zero vector instead of the
-    division by zero.
-    """
+    """Each text's meaning: the unit-length mean of its WordLlama token embeddings (0 if no tokens),
+    the first ``MEANING_DIM`` dimensions (``whatworks.search.semantic.mean_vectors``: the same
+    vectors as ``WordLlamaInference.embed(texts, norm=True)``, tested, at a fraction of the CPU)."""
     from whatworks.errors import WhatWorksError
     from whatworks.search import semantic
 
     try:
-        table, tokenizer = semantic.token_model()
+        # WordLlama's model is Matryoshka-trained: a prefix of the dimensions is itself an embedding
+        return semantic.mean_vectors(texts, dim=MEANING_DIM if dim is None else dim)
     except (ImportError, OSError) as exc:
         raise WhatWorksError(f"features 'tfidf-meaning' need the wordllama package's model ({exc}); "
                              "install whatworks' dependencies or choose --features tfidf") from exc
-    # WordLlama's model is Matryoshka-trained: a prefix of the dimensions is itself an embedding
-    table = table[:, :MEANING_DIM if dim is None else dim]
-    texts = list(texts)
-    counts = token_counts(texts, tokenizer, table.shape[0])
-    E = np.asarray(counts @ table, dtype=np.float64)
-    norms = np.linalg.norm(E, axis=1)
-    norms[norms == 0] = 1.0
-    return E / norms[:, None]
 
 
 def extract(texts, kind: str = "tfidf"):
