@@ -555,10 +555,24 @@ def test_the_exported_store_imports_back_with_every_intervention_published(clien
     assert state() == before
 
 
-@pytest.mark.parametrize("kind, name, content", [
+# a small import of two findings, as a background job run at once
+JOB_UPLOADS = pytest.mark.parametrize("kind, name, content", [
     ("findings", "sr.csv", HEADER + SR_ROW * 2),
     ("store", "s.json", json.dumps({"format": "whatworks-store", "findings": [SR_FINDING] * 2})),
 ])
+
+
+def _job_fails_and_imports_nothing(editor_client, settings, kind, name, content):
+    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 1
+    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
+    n = Finding.objects.count()
+    _post(editor_client, kind, name, content)
+    job = ImportJob.objects.get()
+    assert job.state == "failed" and "nothing was imported" in job.message
+    assert Finding.objects.count() == n
+
+
+@JOB_UPLOADS
 def test_warnings_are_read_in_the_imports_transaction(editor_client, sr_study, settings,
                                                       monkeypatch, kind, name, content):
     # a failure to read them rolls the import back, so a job that says so imported nothing
@@ -567,20 +581,11 @@ def test_warnings_are_read_in_the_imports_transaction(editor_client, sr_study, s
     def broken(ids):
         raise RuntimeError("the warnings could not be read")
 
-    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 1
-    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
     monkeypatch.setattr(drafts, "gap_warnings", broken)
-    n = Finding.objects.count()
-    _post(editor_client, kind, name, content)
-    job = ImportJob.objects.get()
-    assert job.state == "failed" and "nothing was imported" in job.message
-    assert Finding.objects.count() == n
+    _job_fails_and_imports_nothing(editor_client, settings, kind, name, content)
 
 
-@pytest.mark.parametrize("kind, name, content", [
-    ("findings", "sr.csv", HEADER + SR_ROW * 2),
-    ("store", "s.json", json.dumps({"format": "whatworks-store", "findings": [SR_FINDING] * 2})),
-])
+@JOB_UPLOADS
 def test_a_job_is_done_exactly_when_its_import_is_saved(editor_client, sr_study, settings,
                                                        monkeypatch, kind, name, content):
     # the job records that it is done inside the import's transaction: if that fails, the import
@@ -590,14 +595,8 @@ def test_a_job_is_done_exactly_when_its_import_is_saved(editor_client, sr_study,
     def broken(self):
         raise RuntimeError("the job could not be marked done")
 
-    settings.WHATWORKS_IMPORT_BACKGROUND_ROWS = 1
-    settings.WHATWORKS_IMPORT_JOBS_INLINE = True
     monkeypatch.setattr(imports.Imported, "describe", broken)
-    n = Finding.objects.count()
-    _post(editor_client, kind, name, content)
-    job = ImportJob.objects.get()
-    assert job.state == "failed" and "nothing was imported" in job.message
-    assert Finding.objects.count() == n
+    _job_fails_and_imports_nothing(editor_client, settings, kind, name, content)
 
 
 def test_the_demo_store_exported_imports_back_whole(admin):
