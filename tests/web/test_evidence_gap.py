@@ -320,6 +320,27 @@ def test_a_finding_written_live_to_a_published_evidence_gap_is_refused(admin):
     assert Intervention.objects.get(slug=SR).findings.count() == 1
 
 
+def test_a_published_evidence_gap_already_contradicted_says_readers_see_it_now(client, editor):
+    """A contradiction made before these rules (saved past the write services) is live on a
+    published page: the warning says readers see it now, not that publication waits."""
+    _gap_study()
+    finding = _finding()
+    finding.yi, finding.vi = -0.288, 0.0369  # log RR of 30/150 vs 40/150 and its variance
+    finding.save()  # past changes.save_finding, as data from before the rules
+    client.force_login(editor)
+    html = unescape(client.get(f"/editor/interventions/{SR}/").content.decode())
+    assert "Evidence gap contradicted" in html
+    assert "its published page says 'no evidence yet' over that finding" in html, html[:3000]
+    assert "cannot be published until" not in html
+    [warning] = drafts.gap_warnings([Intervention.objects.get(slug=SR).pk])
+    assert warning["message"].endswith("until one of the two is done")
+    assert "its published page says" in warning["message"]
+    # once a draft exists, the draft is what editors see: publication waits for the fix
+    assert _edit(client, SR, summary="Reflective forums, revised.", evidence_gap="on").status_code == 302
+    [warning] = drafts.gap_warnings([Intervention.objects.get(slug=SR).pk])
+    assert "cannot be published until one of the two is done" in warning["message"]
+
+
 def test_a_study_with_effects_moved_live_to_a_published_evidence_gap_is_refused(admin):
     study = Study.objects.get(key="fgc-study-b")
     study.intervention = Intervention.objects.get(slug=SR)

@@ -37,6 +37,8 @@ GAP_CONTRADICTED = ("it is marked as an evidence gap (the field 'evidence gap' i
                     "finding (do not add it)")
 GAP_REFUSED = "; nothing was saved"
 GAP_WARNED = "; it cannot be published until one of the two is done"
+GAP_SHOWN = ("; its published page says 'no evidence yet' over that finding until one of the two "
+             "is done")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class GapConflict:
 
 
 def gap_conflict(*, evidence_gap: bool, has_effect_finding: bool,
-                 public: bool) -> GapConflict | None:
+                 public: bool, shown: bool = False) -> GapConflict | None:
     """Whether an intervention's findings contradict its evidence-gap marker, and what to do.
 
     ``has_effect_finding``: it has (or a write would give it) a finding with a computable effect
@@ -57,12 +59,18 @@ def gap_conflict(*, evidence_gap: bool, has_effect_finding: bool,
     published intervention). None when there is no contradiction. Otherwise refused when public
     (readers would read "no evidence yet" over a rating), else a warning: in a draft or an
     unpublished intervention the editor may untick the marker next, and ``publication_refusal``
-    refuses the contradiction until then.
+    refuses the contradiction until then. ``shown``: the state is what readers see now (the live
+    state of a published intervention, made before these rules): the warning says so rather than
+    that publication waits.
+
+    >>> gap_conflict(evidence_gap=True, has_effect_finding=True, public=False,
+    ...              shown=True).message.endswith("until one of the two is done")
+    True
     """
     if not (evidence_gap and has_effect_finding):
         return None
-    return GapConflict(refused=public,
-                       message=GAP_CONTRADICTED + (GAP_REFUSED if public else GAP_WARNED))
+    tail = GAP_REFUSED if public else GAP_SHOWN if shown else GAP_WARNED
+    return GapConflict(refused=public, message=GAP_CONTRADICTED + tail)
 
 
 def publication_refusal(*, summary: str | None, has_effect_finding: bool,

@@ -506,14 +506,15 @@ def has_effect_finding(snapshot: dict) -> bool:
     return any(f.get("yi") is not None and f.get("vi") is not None for f in snapshot["findings"])
 
 
-def gap_warning(snapshot: dict, *, adding: bool = False) -> str | None:
+def gap_warning(snapshot: dict, *, adding: bool = False, shown: bool = False) -> str | None:
     """The core's warning (``gap_conflict``) when this state's findings contradict its
     evidence-gap marker, or, with ``adding``, would once a finding with an effect is added; None
     otherwise. (Editors' changes go to a draft or to an unpublished intervention: a warning, and
-    publication refuses until the marker is unticked or the finding removed.)"""
+    publication refuses until the marker is unticked or the finding removed.) ``shown``: the
+    state is a published intervention's live one, which readers see now."""
     conflict = gap_conflict(evidence_gap=bool(snapshot["fields"].get("evidence_gap")),
                             has_effect_finding=adding or has_effect_finding(snapshot),
-                            public=False)
+                            public=False, shown=shown)
     return None if conflict is None else conflict.message
 
 
@@ -528,7 +529,8 @@ def gap_warnings(intervention_ids) -> list[dict]:
     out = []
     for intervention in Intervention.objects.filter(pk__in=ids).filter(
             models.Q(evidence_gap=True) | models.Q(pending_draft__isnull=False)).order_by("slug"):
-        why = gap_warning(current(intervention)[0])
+        snapshot, draft = current(intervention)
+        why = gap_warning(snapshot, shown=draft is None and intervention.status == Intervention.PUBLISHED)
         if why is not None:
             out.append({"code": "gap_conflict", "field": "evidence_gap",
                         "intervention": intervention.slug, "message": why})

@@ -143,7 +143,8 @@ def intervention_page(request, slug):
     return render(request, "editor/intervention.html", {
         "intervention": intervention, "draft": draft, "in_draft": drafts.uses_draft(intervention),
         "fields": snapshot["fields"], "findings": findings, "studies": snapshot["studies"],
-        "gap_warning": drafts.gap_warning(snapshot),
+        "gap_warning": drafts.gap_warning(
+            snapshot, shown=draft is None and intervention.status == Intervention.PUBLISHED),
         "revisions": drafts.history(intervention)[:1], "form_token": once.issue()})
 
 
