@@ -10,8 +10,19 @@
 
 The web layer (``whatworks.web.store.search``) builds the documents from the database, runs SQLite
 FTS5 or PostgreSQL full-text search with the boolean query, and calls ``rank``.
+
+The engine's names are imported on first use (PEP 562), so importing ``semantic`` alone (the
+screening features do, in every simulation) does not import the engine and rapidfuzz.
 """
 
-from .engine import Document, Hit, ParsedQuery, SearchIndex, parse_query
+from __future__ import annotations
+
+import importlib
 
 __all__ = ["Document", "Hit", "ParsedQuery", "SearchIndex", "parse_query"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        return getattr(importlib.import_module(".engine", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
