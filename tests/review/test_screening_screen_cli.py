@@ -320,3 +320,23 @@ def test_the_table_is_for_people(review, some_labels, capsys):
                   "callaghan_ranked: continue", "consecutive_irrelevant:", "Callaghan & Müller-Hansen",
                   "screened in the order this command proposed", "next 3 record(s) to screen"):
         assert words in out, words
+
+
+def test_when_every_record_is_screened_nothing_is_proposed(tmp_path, capsys):
+    frame = synthetic_frame(12, 3, seed=6)
+    records = tmp_path / "small.csv"
+    frame.drop(columns="label_included").to_csv(records, index=False)
+    rows = [(k + 1, int(v), "") for k, v in enumerate(frame.label_included)]
+    labels = _labels(tmp_path / "labels.csv", rows)
+    out = _json(capsys, records, "--labels", labels, "--model", "svm", "--features", "tfidf")
+    assert out["next"] == [] and out["screened"] == 12 and out["relevant_found"] == 3
+    assert out["recall_estimate"]["recall"] == 1.0
+    code, text, _ = _run(capsys, records, "--labels", labels, "--model", "svm", "--features", "tfidf")
+    assert code == 0 and "every record has been screened" in text
+
+
+def test_a_blank_label_says_to_leave_out_records_not_screened_yet(review, tmp_path, capsys):
+    path, _ = review
+    labels = _write_bytes(tmp_path / "labels.csv", b"id,label\nrec001,1\nrec002,\n")
+    code, _, err = _run(capsys, path, "--labels", labels)
+    assert code == 2 and "line 3" in err and "column 'label'" in err and "not screened yet" in err

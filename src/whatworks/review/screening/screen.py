@@ -113,8 +113,9 @@ def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
                                  column=header[iid])
             value = row[ilab].strip().lower()
             if value not in LABEL_VALUES:
-                raise InputError(f"line {line}: label {row[ilab].strip()!r} is not allowed; give 1, "
-                                 "include, included or yes for a relevant record and 0, exclude, "
+                blank = " (leave out the rows of records not screened yet)" if not value else ""
+                raise InputError(f"line {line}: label {row[ilab].strip()!r} is not allowed{blank}; give "
+                                 "1, include, included or yes for a relevant record and 0, exclude, "
                                  "excluded or no for an irrelevant one", file=name, column=header[ilab])
             source = row[isrc].strip().lower() if isrc is not None else ""
             if source and source not in SOURCES:
