@@ -1,7 +1,9 @@
-"""``whatworks review simulate``: replay a labelled review and report the screening work saved.
+"""``whatworks review simulate`` and ``review screen``: active-learning screening from the command line.
 
-Thin over :mod:`whatworks.review.screening`. :func:`register_simulate` adds ``simulate`` to the
-``review`` group's sub-parsers (the group also holds ``import`` and ``dedup``);
+``simulate`` replays a labelled review and reports the screening work saved; ``screen`` proposes
+the next records of a review in progress from the team's decisions so far.
+Thin over :mod:`whatworks.review.screening`. :func:`register_simulate` and :func:`register_screen`
+add them to the ``review`` group's sub-parsers (the group also holds ``import`` and ``dedup``);
 :func:`register_review` creates the group when nothing else has. pandas, scikit-learn and matplotlib
 are imported inside the handler, never when the parser is built.
 """
@@ -67,6 +69,7 @@ def register_review(subparsers) -> argparse.ArgumentParser:
     sub = review.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND")
     review.set_defaults(handler=lambda args: (review.print_help(), 0)[1])
     register_simulate(sub)
+    register_screen(sub)
     return review
 
 
@@ -133,4 +136,130 @@ def _table(result) -> str:
     lines.append(f"{'median':>22} {result.wss_95:9.1f} {result.rrf_10:9.1f} {result.atd:7.1f}")
     lines.append("")
     lines.append(f"stopping rule: {result.per_seed[0]['stopping']['callaghan_ranked']['rule']}")
+    return "\n".join(lines)
+
+
+def register_screen(review_subparsers) -> argparse.ArgumentParser:
+    """Add ``screen`` to the ``review`` group's sub-parsers; returns its parser."""
+    p = review_subparsers.add_parser(
+        "screen", help="the next records to screen in your own review, ranked by active learning",
+        description="Screen your own review with active learning. Keep the team's decisions in "
+                    "LABELS.csv (columns id and label, one row per record in the order the decisions "
+                    "were made; append rows as you screen) and run this command for the next "
+                    "records to screen, in order, with the records screened and relevant found so "
+                    "far, the running recall estimate and each stopping rule's verdict. Labels: 1, "
+                    "include, included or yes; 0, exclude, excluded or no. An optional source column "
+                    "marks with 'prior' the records labelled before using the ranking (known "
+                    "includes, a pilot sample); they must come first and are left out of the "
+                    "stopping rules' samples. A row without a source counts as a random draw while "
+                    "the rows above it hold no relevant and irrelevant label yet (no model could "
+                    "have ranked it), and as screened in the model's order after that. Until there is "
+                    "one relevant and one irrelevant decision the next records are a seeded random "
+                    "draw. The stopping rules assume the records after the priors were screened in "
+                    "the order this command proposed (the ranked quasi-sample rule of Callaghan & "
+                    "Müller-Hansen 2020 treats the last records screened as a random sample of those "
+                    "not screened before them). Each run replays the decisions into a fresh model: "
+                    "the same files and --seed give the same answer.")
+    p.add_argument("records", metavar="RECORDS.csv",
+                   help="the records table `whatworks review import --out records.csv` writes, or any "
+                        "CSV with a title or abstract column; records are identified by the id column "
+                        "or, without one, by row number (1 = the first record)")
+    p.add_argument("--labels", metavar="LABELS.csv",
+                   help="the decisions so far, in the order they were made (default: none yet)")
+    p.add_argument("--next", type=int, default=10, metavar="N", dest="n",
+                   help="how many records to propose (default 10)")
+    p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
+                   help=f"classifier (default {DEFAULT_MODEL}; see `whatworks review simulate --help`)")
+    p.add_argument("--features", choices=list(FEATURES), default=None,
+                   help="feature extractor (default: the model's own, tfidf-meaning for svm-widen and "
+                        "svm-select, tfidf for the others)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the random draw before there is a model, ties and the model (default 0)")
+    p.add_argument("--target", type=float, default=0.95, metavar="R",
+                   help="recall the ranked quasi-sample stopping rule tests for (default 0.95)")
+    p.add_argument("--confidence", type=float, default=0.95, metavar="C",
+                   help="confidence of that rule and of the recall estimate's interval (default 0.95)")
+    p.add_argument("--consecutive", type=int, default=50, metavar="N",
+                   help="irrelevant records in a row after which the heuristic rule stops (default 50)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                   help="table for people (default); json for machines; csv: the next records only "
+                        "(rank, id, title, score), for a spreadsheet")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(handler=cmd_screen)
+    return p
+
+
+def cmd_screen(args) -> int:
+    from whatworks.errors import ParameterError
+
+    from .screening.data import load_records_with_ids
+    from .screening.screen import read_decisions, screen
+
+    if args.n < 1:
+        raise ParameterError("--next", args.n, "a whole number of records, 1 or more")
+    records, ids = load_records_with_ids(args.records)
+    decisions = read_decisions(args.labels, ids) if args.labels else []
+    result = screen(records, ids, decisions, n=args.n, model=args.model, features=args.features,
+                    seed=args.seed, target=args.target, confidence=args.confidence,
+                    consecutive=args.consecutive)
+    if args.format == "json":
+        text = json.dumps(result.to_dict(), indent=2)
+    elif args.format == "csv":
+        text = _next_csv(result)
+    else:
+        text = _screen_table(result)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _next_csv(result) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["rank", "id", "title", "score"])
+    for r in result.next:
+        writer.writerow([r["rank"], r["id"], r["title"], "" if r["score"] is None else r["score"]])
+    return buf.getvalue()
+
+
+def _screen_table(result) -> str:
+    src = result.sources
+    lines = [f"{result.settings['source']}: {result.records} records, {result.screened} screened "
+             f"({src['prior']} prior, {src['random']} before the model, {src['model']} in the model's "
+             f"order), {result.relevant_found} relevant found; model {result.model}, features "
+             f"{result.features}, seed {result.seed}"
+             + (f", ranker followed: {result.ranker}" if result.ranker else ""), ""]
+    if result.recall_estimate is not None:
+        e = result.recall_estimate
+        level = f"{100 * e['confidence']:g}%"
+        lines.append(f"recall estimate: {100 * e['recall']:.1f}% ({level} interval "
+                     f"{100 * e['recall_lower']:.1f}-{100 * e['recall_upper']:.1f}%); relevant records "
+                     "still unseen: about "
+                     f"{e['unseen_relevant']:.1f} (at most {e['unseen_relevant_upper']}); from the last "
+                     f"{e['window']} records screened")
+    else:
+        lines.append("recall estimate: none yet (nothing screened)")
+    lines.append("")
+    lines.append("stopping rules:")
+    for name, v in result.stopping.items():
+        lines.append(f"  {name}: {'STOP' if v['stop'] else 'continue'} -- {v['reason']}")
+        lines.append(f"    rule: {v['rule']}")
+    lines.append("")
+    lines.append(f"{result.note}.")
+    if not result.next:
+        lines.append("every record has been screened.")
+        return "\n".join(lines)
+    lines.append("")
+    lines.append(f"next {len(result.next)} record(s) to screen, in this order:")
+    lines.append(f"{'rank':>4}  {'id':<12} {'score':>8}  title")
+    for r in result.next:
+        score = "" if r["score"] is None else f"{r['score']:.3f}"
+        title = r["title"] if len(r["title"]) <= 90 else r["title"][:89] + "…"
+        lines.append(f"{r['rank']:>4}  {r['id']:<12} {score:>8}  {' '.join(title.split())}")
     return "\n".join(lines)

@@ -7,6 +7,8 @@
   (Callaghan & Müller-Hansen 2020; consecutive irrelevant; the SAFE procedure's phases).
 - :mod:`.metrics`: WSS@r, RRF@x, ATD and recall curves.
 - :mod:`.simulate`: replaying a labelled review over many seeds through ``whatworks.compute``.
+- :mod:`.screen`: a review in progress -- the team's decisions in, the next records to screen out
+  (``screen.screen``; the function is not re-exported here, where the name is the module's).
 - :mod:`.registry`: the names of the models and feature extractors (plain dicts, no imports), so
   the command line can offer them without importing numpy, scipy or scikit-learn.
 
@@ -20,10 +22,11 @@ import importlib
 
 _WHERE = {"Records": "data", "load_records": "data", "atd": "metrics", "recall_curve": "metrics",
           "rrf": "metrics", "wss": "metrics", "ScreeningSession": "session",
-          "SimulationResult": "simulate", "simulate": "simulate"}
+          "SimulationResult": "simulate", "simulate": "simulate", "ScreenResult": "screen",
+          "read_decisions": "screen"}
 
-__all__ = ["Records", "ScreeningSession", "SimulationResult", "atd", "load_records", "recall_curve", "rrf",
-           "simulate", "wss"]
+__all__ = ["Records", "ScreenResult", "ScreeningSession", "SimulationResult", "atd", "load_records",
+           "read_decisions", "recall_curve", "rrf", "simulate", "wss"]
 
 
 def __getattr__(name: str):

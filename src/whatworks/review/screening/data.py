@@ -16,7 +16,7 @@ import numpy as np
 
 from whatworks.errors import InputError
 
-__all__ = ["Records", "load_records"]
+__all__ = ["Records", "decode_csv", "load_records", "load_records_with_ids"]
 
 TEXT_COLUMNS = ("title", "abstract")
 LABEL_COLUMN = "label_included"
@@ -61,19 +61,60 @@ def load_records(path: str | Path, *, require_labels: bool = True) -> Records:
     blank lines are skipped, and a row shorter than the header is padded with empty fields.
     Labels must be 0 or 1 on every row (a blank label is an error: a simulation needs every answer).
     """
+    return _load(path, require_labels=require_labels)[0]
+
+
+def load_records_with_ids(path: str | Path) -> tuple[Records, list[str]]:
+    """Read records to screen (see :func:`load_records`) and their ids; any labels are ignored.
+
+    A record's id is its ``id`` column (the records table ``whatworks review import`` writes has
+    one) or, without that column, its 1-based row number as text. A blank or repeated id is an
+    error naming the file, the line and the column.
+    """
+    return _load(path, require_labels=False, ids=True)
+
+
+def decode_csv(path: str | Path, *, expect: str) -> str:
+    """A CSV file's text (UTF-8, with or without a byte-order mark).
+
+    Text that is not UTF-8 is an error naming the file, the line and the column (the header's name
+    for the field holding the first undecodable byte). ``expect`` says what the file should hold.
+    """
     import io
 
     path = Path(path)
     name = str(path)
     if not path.is_file():
-        raise InputError("no such file; give the path of a CSV with columns title, abstract, "
-                         "label_included", file=name)
+        raise InputError(f"no such file; give the path of a CSV with {expect}", file=name)
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        raise InputError(f"line {line}: not UTF-8 text; save the file as UTF-8", file=name) from exc
+        column = None
+        try:  # name the field: parse with the bad bytes kept as surrogates
+            rows = csv.reader(io.StringIO(raw.decode("utf-8", "surrogateescape"), newline=""))
+            header = next(rows, [])
+            for row in [header, *rows]:
+                bad = [j for j, f in enumerate(row) if any("\udc80" <= c <= "\udcff" for c in f)]
+                if bad:
+                    j = bad[0]
+                    column = header[j].strip() if row is not header and j < len(header) else (
+                        f"field {j + 1}" if row is not header else f"header field {j + 1}")
+                    break
+        except csv.Error:
+            pass
+        raise InputError(f"line {line}: not UTF-8 text; save the file as UTF-8", file=name,
+                         column=column) from exc
+
+
+def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
+    import io
+
+    path = Path(path)
+    name = str(path)
+    text = decode_csv(path, expect="columns title, abstract"
+                      + (", label_included" if require_labels else ""))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next((row for row in reader if row), None)
@@ -90,9 +131,14 @@ def load_records(path: str | Path, *, require_labels: bool = True) -> Records:
                              f"columns are {', '.join(header)}", file=name, column=LABEL_COLUMN)
         width = len(header)
         it, ia, il = (columns.get(c) for c in (*TEXT_COLUMNS, LABEL_COLUMN))
+        iid = columns.get("id") if ids else None
+        if ids:  # screening reads the decisions from their own file, never from the records
+            il = None
         titles: list[str] = []
         abstracts: list[str] = []
         labels: list[int] = []
+        record_ids: list[str] = []
+        seen: dict[str, int] = {}
         bad: list[tuple[int, str]] = []
         codes = {"1": 1, "0": 0, "1.0": 1, "0.0": 0}
         line = reader.line_num + 1  # where the next row starts
@@ -106,6 +152,16 @@ def load_records(path: str | Path, *, require_labels: bool = True) -> Records:
             row += [""] * (width - len(row))
             titles.append(row[it] if it is not None else "")
             abstracts.append(row[ia] if ia is not None else "")
+            if iid is not None:
+                rid = row[iid].strip()
+                if not rid:
+                    raise InputError(f"line {line}: the record has no id; every record needs one",
+                                     file=name, column=header[iid])
+                if rid in seen:
+                    raise InputError(f"line {line}: id {rid!r} is also the id of the record on line "
+                                     f"{seen[rid]}; ids must be unique", file=name, column=header[iid])
+                seen[rid] = line
+                record_ids.append(rid)
             if il is not None:
                 value = row[il].strip()
                 code = codes.get(value)
@@ -123,5 +179,11 @@ def load_records(path: str | Path, *, require_labels: bool = True) -> Records:
                          file=name, column=header[il])
     if not titles:
         raise InputError("line 2: no records after the header", file=name)
-    return Records(tuple(titles), tuple(abstracts),
-                   np.asarray(labels, dtype=np.int8) if il is not None else None, name)
+    records = Records(tuple(titles), tuple(abstracts),
+                      np.asarray(labels, dtype=np.int8) if il is not None else None,
+                      name)
+    if not ids:
+        return records, None
+    if iid is None:
+        record_ids = [str(k) for k in range(1, len(titles) + 1)]
+    return records, record_ids

@@ -29,6 +29,26 @@ def default_features(model: str) -> str:
     return "tfidf-meaning" if model in NEEDS_MEANING else "tfidf"
 
 
+def resolve_features(model: str, features: str | None = None) -> str:
+    """The features to extract for ``model``: ``features`` checked against the model, or its default.
+
+    Raises :class:`~whatworks.errors.ParameterError` for an unknown model or features, or features a
+    model cannot use (the models in :data:`NEEDS_MEANING` need ``tfidf-meaning``).
+    """
+    from whatworks.errors import ParameterError
+
+    if model not in MODELS:
+        raise ParameterError("model", model, ", ".join(MODELS))
+    if features is None:
+        features = default_features(model)
+    if features not in FEATURES:
+        raise ParameterError("features", features, ", ".join(FEATURES))
+    if model in NEEDS_MEANING and features != "tfidf-meaning":
+        raise ParameterError("features", features, f"tfidf-meaning with model {model} (it uses a "
+                             "ranker on the words and one on words plus meaning)")
+    return features
+
+
 #: The model a simulation and the command line use unless told otherwise, and its features.
 DEFAULT_MODEL = "svm-widen"
 DEFAULT_FEATURES = default_features(DEFAULT_MODEL)

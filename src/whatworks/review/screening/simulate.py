@@ -20,9 +20,9 @@ from whatworks.errors import InputError, ParameterError
 
 from . import metrics
 from .data import Records
-from .features import FEATURES, extract
-from .models import DEFAULT_BALANCE, MODELS
-from .registry import DEFAULT_MODEL, NEEDS_MEANING, default_features
+from .features import extract
+from .models import DEFAULT_BALANCE
+from .registry import DEFAULT_MODEL, resolve_features
 from .session import ScreeningSession
 from .stopping import ConsecutiveIrrelevantRule, RankedQuasiSampleRule, first_stop
 
@@ -164,15 +164,7 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
                          file=records.source, column="label_included")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ParameterError("seeds", seeds, "a whole number of runs, 1 or more")
-    if model not in MODELS:
-        raise ParameterError("model", model, ", ".join(MODELS))
-    if features is None:
-        features = default_features(model)
-    if features not in FEATURES:
-        raise ParameterError("features", features, ", ".join(FEATURES))
-    if model in NEEDS_MEANING and features != "tfidf-meaning":
-        raise ParameterError("features", features, f"tfidf-meaning with model {model} (it uses a "
-                             "ranker on the words and one on words plus meaning)")
+    features = resolve_features(model, features)
     y = np.asarray(records.labels)
     if y.sum() < 2:
         raise InputError(f"{int(y.sum())} included record(s): a simulation needs at least 2 (one "

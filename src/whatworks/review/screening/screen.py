@@ -1,0 +1,233 @@
+"""Screening a real review: the team's decisions so far in, the next records to screen out.
+
+The team keeps its decisions in a CSV (``id``, ``label``, optional ``source``) and appends rows as it
+screens. :func:`screen` is stateless: it replays the decisions, in the order they were made, into a
+fresh :class:`~.session.ScreeningSession`, refits the model once and returns the next records in the
+model's order, with the running recall estimate (:func:`~.stopping.estimate_recall`) and each
+default stopping rule's verdict (:func:`~.simulate.default_rules`). Given the same records,
+decisions and seed the answer is the same.
+
+Where a decision came from matters to the stopping rules. A row whose ``source`` is ``prior`` was
+labelled before the tool's ranking was used (known includes, a pilot sample); priors must come
+before every other row and never count in a rule's sample. A row without a source is, as
+:meth:`ScreeningSession.label` decides, ``random`` while the rows before it do not yet hold one
+relevant and one irrelevant label (no model could have ranked it) and ``model`` after that. Random
+and model rows are the screened sequence the rules test: the ranked quasi-sample rule of Callaghan
+& Müller-Hansen (2020) treats the last records screened as a sample of those not screened before
+them, which holds only if the records after the priors were screened in the order this tool
+proposed (each batch from the latest run of the command).
+
+References
+----------
+Callaghan MW, Müller-Hansen F (2020). Statistical stopping criteria for automated screening in
+systematic reviews. Systematic Reviews 9:273.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whatworks.errors import InputError, ParameterError
+
+from .data import Records, decode_csv
+from .features import extract
+from .registry import DEFAULT_MODEL, resolve_features
+from .session import ScreeningSession
+from .simulate import default_rules
+
+__all__ = ["LABEL_VALUES", "SOURCES", "Decision", "ScreenResult", "read_decisions", "screen"]
+
+#: The label values a decisions file may hold (case-insensitive) and what each means.
+LABEL_VALUES = {"1": 1, "include": 1, "included": 1, "yes": 1,
+                "0": 0, "exclude": 0, "excluded": 0, "no": 0}
+
+#: The values of the optional ``source`` column; blank means "work it out" (see the module docstring).
+SOURCES = ("prior", "random", "model")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One screening decision: the record's index in the records table, 1 or 0, where it came from
+    (``prior``, ``random``, ``model``, or None to be worked out) and the line it was read from."""
+
+    index: int
+    label: int
+    source: str | None = None
+    line: int | None = None
+
+
+def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
+    """Read a decisions file (columns ``id``, ``label``, optional ``source``) in the order of its rows.
+
+    ``ids`` are the records' ids in table order. Column names are matched case-insensitively and
+    blank lines are skipped. Every problem -- a missing column, text that is not UTF-8, an unknown
+    id, an id labelled twice, a label or source that is not allowed, a prior after screened
+    records -- is an :class:`~whatworks.errors.InputError` naming the file, the line and the column.
+    """
+    name = str(path)
+    text = decode_csv(path, expect="columns id and label (include or exclude)")
+    position = {rid: k for k, rid in enumerate(ids)}
+    by_row = all(rid == str(k + 1) for k, rid in enumerate(ids))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    out: list[Decision] = []
+    try:
+        header = next((row for row in reader if row), None)
+        if header is None:
+            raise InputError("line 1: the file is empty; give a header row with columns id and label",
+                             file=name, column="id")
+        header = [h.strip() for h in header]
+        columns = {c.lower(): i for i, c in reversed(list(enumerate(header)))}
+        for need in ("id", "label"):
+            if need not in columns:
+                raise InputError(f"line 1: no column '{need}'; a decisions file has columns id, label "
+                                 f"and optionally source; the columns are {', '.join(header)}",
+                                 file=name, column=need)
+        iid, ilab, isrc = columns["id"], columns["label"], columns.get("source")
+        width = len(header)
+        seen: dict[int, int] = {}
+        screened_before = False  # a non-prior row has been read
+        line = reader.line_num + 1
+        for row in reader:
+            if not row:
+                line = reader.line_num + 1
+                continue
+            if len(row) > width:
+                raise InputError(f"line {line}: {len(row)} fields but the header has {width}; quote "
+                                 "fields that contain commas", file=name, column=header[-1])
+            row += [""] * (width - len(row))
+            rid = row[iid].strip()
+            if rid not in position:
+                hint = (" (the records file has no id column, so records are numbered by row, from 1)"
+                        if by_row else "")
+                raise InputError(f"line {line}: no record has id {rid!r} in the records file{hint}",
+                                 file=name, column=header[iid])
+            index = position[rid]
+            if index in seen:
+                raise InputError(f"line {line}: record {rid!r} is labelled twice (first on line "
+                                 f"{seen[index]}); keep one decision per record", file=name,
+                                 column=header[iid])
+            value = row[ilab].strip().lower()
+            if value not in LABEL_VALUES:
+                blank = " (leave out the rows of records not screened yet)" if not value else ""
+                raise InputError(f"line {line}: label {row[ilab].strip()!r} is not allowed{blank}; give "
+                                 "1, include, included or yes for a relevant record and 0, exclude, "
+                                 "excluded or no for an irrelevant one", file=name, column=header[ilab])
+            source = row[isrc].strip().lower() if isrc is not None else ""
+            if source and source not in SOURCES:
+                raise InputError(f"line {line}: source {row[isrc].strip()!r} is not allowed; give "
+                                 "prior (labelled before using the ranking), random, model or leave "
+                                 "it blank", file=name, column=header[isrc])
+            if source == "prior" and screened_before:
+                raise InputError(f"line {line}: a prior record after records screened with the tool; "
+                                 "move the prior rows above the others (the stopping rules leave "
+                                 "the first rows out of their sample only if they are the priors)",
+                                 file=name, column=header[isrc])
+            screened_before |= source != "prior"
+            seen[index] = line
+            out.append(Decision(index, LABEL_VALUES[value], source or None, line))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=name,
+                         column=None) from exc
+    return out
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    """The next records to screen and where the screening stands.
+
+    ``next`` lists dicts with ``rank``, ``id``, ``title`` and ``score`` (None while there is no
+    model: the records are then a seeded random draw). ``recall_estimate`` is
+    :meth:`~.stopping.RecallEstimate.to_dict` (None while nothing is screened); ``stopping`` maps
+    each default rule's name to its ``stop``, ``reason`` and ``rule`` (its description, for the
+    methods section).
+    """
+
+    next: list[dict[str, Any]]
+    records: int
+    screened: int
+    relevant_found: int
+    ranked_by_model: bool
+    recall_estimate: dict[str, Any] | None
+    stopping: dict[str, dict[str, Any]]
+    model: str
+    features: str
+    seed: int
+    sources: dict[str, int] = field(default_factory=dict)
+    ranker: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def note(self) -> str:
+        if not self.ranked_by_model:
+            return ("no model yet: there is not yet one relevant and one irrelevant decision, so these "
+                    f"records are a random draw (seed {self.seed}); the model ranks the records once "
+                    "both kinds of decision are given")
+        return ("ranked by the model; the stopping rules assume that the records after the priors "
+                "were screened in the order this command proposed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"next": self.next, "records": self.records, "screened": self.screened,
+                "relevant_found": self.relevant_found, "ranked_by_model": self.ranked_by_model,
+                "note": self.note, "recall_estimate": self.recall_estimate, "stopping": self.stopping,
+                "model": self.model, "features": self.features, "seed": self.seed,
+                "sources": self.sources, "ranker": self.ranker, "settings": self.settings}
+
+
+def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], *, n: int = 10,
+           model: str = DEFAULT_MODEL, features: str | None = None, seed: int = 0,
+           target: float = 0.95, confidence: float = 0.95, consecutive: int = 50) -> ScreenResult:
+    """Replay ``decisions`` (in the order made) and propose the next ``n`` records to screen.
+
+    Parameters
+    ----------
+    records, ids : the records (their text) and their ids, in table order.
+    decisions : :class:`Decision` s in the order they were made (see :func:`read_decisions`).
+    n : how many records to propose.
+    model, features : a screening model and its features (default: ``svm-widen`` with its
+        ``tfidf-meaning``, see :mod:`.registry`).
+    seed : seeds the session (the random draw while there is no model, ties, the model's own coins).
+    target, confidence, consecutive : the default stopping rules' settings (recall target and
+        confidence of the ranked quasi-sample rule; run length of the consecutive-irrelevant rule);
+        ``confidence`` is also the recall estimate's interval.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ParameterError("n", n, "a whole number of records, 1 or more")
+    if len(ids) != len(records):
+        raise ParameterError("ids", f"{len(ids)} ids", f"one id per record ({len(records)})")
+    features = resolve_features(model, features)
+    rules = default_rules(target, confidence, consecutive)  # validates the settings first
+    X = extract(records.texts, features)
+    session = ScreeningSession(X, model=model, seed=seed)
+    has = [False, False]
+    for d in decisions:
+        source = d.source or ("model" if all(has) else "random")
+        session.label(d.index, d.label, source=source)
+        has[d.label] = True
+    ranked = session.refresh()
+    chosen = session.next(n)
+    scores = session.scores_
+    nxt = [{"rank": r, "id": ids[i], "title": records.titles[i],
+            "score": None if scores is None else round(float(scores[i]), 6)}
+           for r, i in enumerate((int(i) for i in chosen), start=1)]
+    screened = len(session.history_)
+    estimate = session.recall_estimate(confidence=confidence).to_dict() if screened else None
+    stopping = {}
+    for name, rule in rules.items():
+        d = session.check_stopping(rule)
+        stopping[name] = {"stop": bool(d.stop), "reason": d.reason, "rule": rule.describe()}
+    sources = {s: sum(st.source == s for st in session.history_) for s in SOURCES}
+    history = getattr(session.model, "history_", None)
+    return ScreenResult(
+        next=nxt, records=len(records), screened=screened, relevant_found=session.n_relevant_found,
+        ranked_by_model=ranked, recall_estimate=estimate, stopping=stopping, model=model,
+        features=features, seed=seed, sources=sources,
+        ranker=(history[-1].get("follows") if ranked and history else None),
+        settings={"n": n, "target": target, "confidence": confidence, "consecutive": consecutive,
+                  "source": records.source, "unscreened": int((session.labels_ < 0).sum())})
+
