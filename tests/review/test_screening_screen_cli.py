@@ -279,8 +279,9 @@ def test_json_carries_the_contract_keys(review, some_labels, capsys):
     assert {"next", "records", "screened", "relevant_found", "recall_estimate", "stopping", "model",
             "features"} <= set(out)
     assert all(set(r) == {"rank", "id", "title", "score"} for r in out["next"]) and len(out["next"]) == 4
-    assert {"recall", "recall_lower", "recall_upper", "unseen_relevant", "unseen_relevant_upper",
-            "confidence"} <= set(out["recall_estimate"])
+    # seven records after the two priors: too few for the estimate's sample, and it says so
+    assert out["recall_estimate"] is None
+    assert out["recall_estimate_note"].startswith("no recall estimate yet: 7 record(s) screened after")
     assert set(out["stopping"]) == {"callaghan_ranked", "consecutive_irrelevant"}
     for verdict in out["stopping"].values():
         assert set(verdict) == {"stop", "reason", "rule"} and isinstance(verdict["stop"], bool)
@@ -289,6 +290,34 @@ def test_json_carries_the_contract_keys(review, some_labels, capsys):
     assert out["stopping"]["consecutive_irrelevant"]["stop"] is True
     assert out["sources"] == {"prior": 2, "random": 0, "model": 7}
     assert (out["model"], out["features"]) == ("svm-widen", "tfidf-meaning")
+
+
+def test_the_recall_estimate_samples_only_records_screened_after_the_priors(review, tmp_path, capsys):
+    """Priors were chosen, not drawn: the estimate's sample (its window) never includes them, and
+    there is none until 50 records were screened after them."""
+    from whatworks.review.screening.stopping import estimate_recall
+
+    path, frame = review
+    y = frame.label_included.to_numpy()
+    relevant, irrelevant = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    # 6 relevant priors and 40 irrelevant ones, then 49 or 50 records screened (all irrelevant)
+    priors = [(frame.id[i], 1, "prior") for i in relevant[:6]] + [
+        (frame.id[i], 0, "prior") for i in irrelevant[:40]]
+    after = [(frame.id[i], 0, "") for i in irrelevant[40:90]]
+    out = _json(capsys, path, "--labels", _labels(tmp_path / "a.csv", priors + after[:49]))
+    assert out["recall_estimate"] is None and "49 record(s) screened after the priors" in out[
+        "recall_estimate_note"]
+    out = _json(capsys, path, "--labels", _labels(tmp_path / "b.csv", priors + after))
+    e = out["recall_estimate"]
+    assert {"recall", "recall_lower", "recall_upper", "unseen_relevant", "unseen_relevant_upper",
+            "confidence"} <= set(e)
+    assert e["window"] == 50 and out["recall_estimate_note"] is None  # the 50 after the priors
+    sequence = [label for _, label, _ in priors + after]
+    expected = estimate_recall(sequence, len(y), window=50)
+    assert e["recall"] == expected.recall and e["unseen_relevant"] == 0.0
+    # the estimator's own default window (a fifth of 96 screened, at least 50) would be the same
+    # here; with the priors in it (window 96), the six relevant priors would be taken as a sample
+    assert estimate_recall(sequence, len(y), window=96).unseen_relevant > 0
 
 
 def test_json_before_anything_is_screened(review, capsys):

@@ -244,7 +244,7 @@ def _screen_table(result) -> str:
                      f"{e['unseen_relevant']:.1f} (at most {e['unseen_relevant_upper']}); from the last "
                      f"{e['window']} records screened")
     else:
-        lines.append("recall estimate: none yet (nothing screened)")
+        lines.append(f"recall estimate: none yet ({result.recall_estimate_note or 'nothing screened'})")
     lines.append("")
     lines.append("stopping rules:")
     for name, v in result.stopping.items():

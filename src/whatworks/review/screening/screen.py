@@ -40,7 +40,7 @@ from .registry import DEFAULT_MODEL, resolve_features
 from .session import ScreeningSession
 from .simulate import default_rules
 
-__all__ = ["LABEL_VALUES", "SOURCES", "Decision", "ScreenResult", "read_decisions", "screen"]
+__all__ = ["LABEL_VALUES", "MIN_SAMPLE", "SOURCES", "Decision", "ScreenResult", "read_decisions", "screen"]
 
 #: The label values a decisions file may hold (case-insensitive) and what each means.
 LABEL_VALUES = {"1": 1, "include": 1, "included": 1, "yes": 1,
@@ -137,13 +137,40 @@ def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
     return out
 
 
+#: Records screened after the priors before the running recall estimate is given: the estimate's
+#: smallest sample (:func:`~.stopping.estimate_recall`'s default window is at least 50 records).
+MIN_SAMPLE = 50
+
+
+def _recall_estimate(session: ScreeningSession, after_priors: int,
+                     confidence: float) -> tuple[dict[str, Any] | None, str | None]:
+    """The running recall estimate, from records screened after the priors only, or why none yet.
+
+    The estimate treats the last records screened as a sample of those not screened before them;
+    priors were chosen, not drawn, so they never enter that sample: the window is the estimator's
+    default (a fifth of those screened, at least 50) but no longer than the records screened after
+    the priors, and there is no estimate until :data:`MIN_SAMPLE` of those. Once every record is
+    screened, recall is known exactly (1.0) and given whatever the count.
+    """
+    screened = len(session.history_)
+    if screened and screened == session.n_records:
+        return session.recall_estimate(confidence=confidence).to_dict(), None
+    if after_priors < MIN_SAMPLE:
+        return None, (f"no recall estimate yet: {after_priors} record(s) screened after the priors; "
+                      f"the estimate needs a sample of at least {MIN_SAMPLE}")
+    window = min(max(MIN_SAMPLE, screened // 5), after_priors)
+    return session.recall_estimate(window=window, confidence=confidence).to_dict(), None
+
+
 @dataclass(frozen=True)
 class ScreenResult:
     """The next records to screen and where the screening stands.
 
     ``next`` lists dicts with ``rank``, ``id``, ``title`` and ``score`` (None while there is no
     model: the records are then a seeded random draw). ``recall_estimate`` is
-    :meth:`~.stopping.RecallEstimate.to_dict` (None while nothing is screened); ``stopping`` maps
+    :meth:`~.stopping.RecallEstimate.to_dict`, or None with the reason in ``recall_estimate_note``
+    until :data:`MIN_SAMPLE` records were screened after the priors (see :func:`_recall_estimate`);
+    ``stopping`` maps
     each default rule's name to its ``stop``, ``reason`` and ``rule`` (its description, for the
     methods section).
     """
@@ -160,6 +187,7 @@ class ScreenResult:
     seed: int
     sources: dict[str, int] = field(default_factory=dict)
     ranker: str | None = None
+    recall_estimate_note: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -174,7 +202,8 @@ class ScreenResult:
     def to_dict(self) -> dict[str, Any]:
         return {"next": self.next, "records": self.records, "screened": self.screened,
                 "relevant_found": self.relevant_found, "ranked_by_model": self.ranked_by_model,
-                "note": self.note, "recall_estimate": self.recall_estimate, "stopping": self.stopping,
+                "note": self.note, "recall_estimate": self.recall_estimate,
+                "recall_estimate_note": self.recall_estimate_note, "stopping": self.stopping,
                 "model": self.model, "features": self.features, "seed": self.seed,
                 "sources": self.sources, "ranker": self.ranker, "settings": self.settings}
 
@@ -216,16 +245,17 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
             "score": None if scores is None else round(float(scores[i]), 6)}
            for r, i in enumerate((int(i) for i in chosen), start=1)]
     screened = len(session.history_)
-    estimate = session.recall_estimate(confidence=confidence).to_dict() if screened else None
+    sources = {s: sum(st.source == s for st in session.history_) for s in SOURCES}
+    estimate, why_none = _recall_estimate(session, screened - sources["prior"], confidence)
     stopping = {}
     for name, rule in rules.items():
         d = session.check_stopping(rule)
         stopping[name] = {"stop": bool(d.stop), "reason": d.reason, "rule": rule.describe()}
-    sources = {s: sum(st.source == s for st in session.history_) for s in SOURCES}
     history = getattr(session.model, "history_", None)
     return ScreenResult(
         next=nxt, records=len(records), screened=screened, relevant_found=session.n_relevant_found,
-        ranked_by_model=ranked, recall_estimate=estimate, stopping=stopping, model=model,
+        ranked_by_model=ranked, recall_estimate=estimate, recall_estimate_note=why_none,
+        stopping=stopping, model=model,
         features=features, seed=seed, sources=sources,
         ranker=(history[-1].get("follows") if ranked and history else None),
         settings={"n": n, "target": target, "confidence": confidence, "consecutive": consecutive,
