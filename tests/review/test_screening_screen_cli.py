@@ -281,7 +281,7 @@ def test_json_carries_the_contract_keys(review, some_labels, capsys):
     assert all(set(r) == {"rank", "id", "title", "score"} for r in out["next"]) and len(out["next"]) == 4
     # seven records after the two priors: too few for the estimate's sample, and it says so
     assert out["recall_estimate"] is None
-    assert out["recall_estimate_note"].startswith("no recall estimate yet: 7 record(s) screened after")
+    assert out["recall_estimate_note"].startswith("7 record(s) screened after the priors")
     assert set(out["stopping"]) == {"callaghan_ranked", "consecutive_irrelevant"}
     for verdict in out["stopping"].values():
         assert set(verdict) == {"stop", "reason", "rule"} and isinstance(verdict["stop"], bool)

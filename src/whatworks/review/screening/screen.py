@@ -156,8 +156,8 @@ def _recall_estimate(session: ScreeningSession, after_priors: int,
     if screened and screened == session.n_records:
         return session.recall_estimate(confidence=confidence).to_dict(), None
     if after_priors < MIN_SAMPLE:
-        return None, (f"no recall estimate yet: {after_priors} record(s) screened after the priors; "
-                      f"the estimate needs a sample of at least {MIN_SAMPLE}")
+        return None, (f"{after_priors} record(s) screened after the priors; the recall estimate "
+                      f"needs a sample of at least {MIN_SAMPLE}")
     window = min(max(MIN_SAMPLE, screened // 5), after_priors)
     return session.recall_estimate(window=window, confidence=confidence).to_dict(), None
 
