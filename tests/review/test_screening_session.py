@@ -96,6 +96,17 @@ def test_the_session_estimates_recall_and_records_the_stopping_rule(review):
         s.label(i, int(y[i]))
     est = s.recall_estimate()
     assert est.found == s.n_relevant_found and est.screened == 122
+    assert est.window == 50  # a fifth of 122 is less than 50
+    # the window never reaches back into the priors: 60 labels after two priors, the default 50;
+    # 42 after 80 priors, 42 (the default would be 50)
+    short = ScreeningSession(X, seed=0)
+    for k, i in enumerate(s.labelled[:62]):
+        short.label(int(i), int(y[i]), source="prior" if k < 2 else "model")
+    assert short.recall_estimate().window == 50
+    many = ScreeningSession(X, seed=0)
+    for k, i in enumerate(s.labelled[:122]):
+        many.label(int(i), int(y[i]), source="prior" if k < 80 else "model")
+    assert many.recall_estimate().window == 42
     assert est.recall_lower <= est.recall <= est.recall_upper
     d = s.check_stopping(RankedQuasiSampleRule() | ConsecutiveIrrelevantRule(30))
     assert s.stopping_[-1]["stop"] == d.stop and "Callaghan" in s.stopping_[-1]["rule"]

@@ -147,9 +147,9 @@ def _recall_estimate(session: ScreeningSession, after_priors: int,
     """The running recall estimate, from records screened after the priors only, or why none yet.
 
     The estimate treats the last records screened as a sample of those not screened before them;
-    priors were chosen, not drawn, so they never enter that sample: the window is the estimator's
-    default (a fifth of those screened, at least 50) but no longer than the records screened after
-    the priors, and there is no estimate until :data:`MIN_SAMPLE` of those. Once every record is
+    priors were chosen, not drawn, so they never enter that sample (the session's default window
+    stops at them, :meth:`ScreeningSession.recall_estimate`), and there is no estimate until
+    :data:`MIN_SAMPLE` records were screened after them. Once every record is
     screened, recall is known exactly (1.0) and given whatever the count.
     """
     screened = len(session.history_)
@@ -158,8 +158,7 @@ def _recall_estimate(session: ScreeningSession, after_priors: int,
     if after_priors < MIN_SAMPLE:
         return None, (f"{after_priors} record(s) screened after the priors; the recall estimate "
                       f"needs a sample of at least {MIN_SAMPLE}")
-    window = min(max(MIN_SAMPLE, screened // 5), after_priors)
-    return session.recall_estimate(window=window, confidence=confidence).to_dict(), None
+    return session.recall_estimate(confidence=confidence).to_dict(), None  # window after the priors
 
 
 @dataclass(frozen=True)

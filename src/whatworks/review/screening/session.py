@@ -152,11 +152,21 @@ class ScreeningSession:
     def _order_labels(self) -> np.ndarray:
         return np.array([s.label for s in self.history_], dtype=np.int64)
 
-    def recall_estimate(self, **kwargs):
-        """Running estimate of recall and of relevant records unseen (see ``stopping.estimate_recall``)."""
+    def recall_estimate(self, *, window: int | None = None, **kwargs):
+        """Running estimate of recall and of relevant records unseen (see ``stopping.estimate_recall``).
+
+        The default window is the estimator's (a fifth of the records screened, at least 50) cut
+        to the records labelled after the priors: priors were chosen, not drawn, so they are never
+        taken as part of the sample."""
         from .stopping import estimate_recall
 
-        return estimate_recall(self._order_labels(), self.n_records, **kwargs)
+        if window is None:
+            screened = len(self.history_)
+            after_priors = screened - sum(s.source == "prior" for s in self.history_)
+            window = max(50, screened // 5)
+            if after_priors > 0:
+                window = min(window, after_priors)
+        return estimate_recall(self._order_labels(), self.n_records, window=window, **kwargs)
 
     def check_stopping(self, rule):
         """Ask a stopping rule whether to stop now; the decision and the rule's description are kept
