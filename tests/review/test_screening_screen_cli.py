@@ -99,12 +99,13 @@ def test_the_next_records_on_a_real_review_are_what_a_refreshed_session_proposes
     rng = np.random.default_rng(1)
     rel, irr = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     order = [int(rng.choice(rel)), *map(int, rng.choice(irr, 40, replace=False)), int(rel[-1])]
-    # no id column: records are numbered by row from 1
-    labels = _labels(tmp_path / "labels.csv", [(i + 1, int(y[i]), "") for i in order], source=False)
+    # ASReview's record_id column names the records
+    ids = pd.read_csv(path, usecols=["record_id"]).record_id.astype(str).tolist()
+    labels = _labels(tmp_path / "labels.csv", [(ids[i], int(y[i]), "") for i in order], source=False)
     out = _json(capsys, path, "--labels", labels, "--next", 20)
     history = [(i, int(y[i]), None) for i in order]
     expected = _session_next(data.texts, history, 20)
-    assert [r["id"] for r in out["next"]] == [str(i + 1) for i in expected]
+    assert [r["id"] for r in out["next"]] == [ids[i] for i in expected]
     assert out["screened"] == 42 and out["relevant_found"] == 2
     # the first row has no model before it; the rest came after one relevant and one irrelevant label
     assert out["sources"] == {"prior": 0, "random": 2, "model": 40}
@@ -141,16 +142,18 @@ def test_following_the_command_in_batches_finds_the_relevant_records_early(tmp_p
     path = shared(*VIRUS)
     y = load_records(path).labels
     n = len(y)
+    ids = pd.read_csv(path, usecols=["record_id"]).record_id.astype(str).tolist()
+    row = {rid: k for k, rid in enumerate(ids)}
     rng = np.random.default_rng(0)
-    rows = [(int(rng.choice(np.flatnonzero(y == 1))) + 1, 1, "prior"),
-            (int(rng.choice(np.flatnonzero(y == 0))) + 1, 0, "prior")]
+    rows = [(ids[int(rng.choice(np.flatnonzero(y == 1)))], 1, "prior"),
+            (ids[int(rng.choice(np.flatnonzero(y == 0)))], 0, "prior")]
     batch = round(0.05 * n)
     labels = tmp_path / "labels.csv"
     while len(rows) < 0.2 * n:
         _labels(labels, rows)
         out = _json(capsys, path, "--labels", labels, "--next", batch)
         assert out["screened"] == len(rows)
-        rows += [(int(r["id"]), int(y[int(r["id"]) - 1]), "") for r in out["next"]]
+        rows += [(r["id"], int(y[row[r["id"]]]), "") for r in out["next"]]
     found = sum(label for _, label, _ in rows[:round(0.2 * n)])
     assert found >= 0.8 * y.sum(), f"{found} of {y.sum()} relevant records in the first 20% screened"
     # the running estimate and the statistical rule see most of what was found
@@ -185,6 +188,20 @@ def test_a_bad_decisions_file_exits_2_naming_file_line_and_column(review, tmp_pa
     assert len(err.strip().splitlines()) == 1, err
     assert "decisions.csv" in err and f"line {line}" in err and f"column '{column}'" in err, err
     assert words in err, err
+
+
+def test_records_are_named_by_id_then_record_id_then_row_number(tmp_path, capsys):
+    frame = synthetic_frame(30, 3, seed=1).drop(columns="label_included")
+    for columns in ({"record_id": [f"r{k}" for k in range(30)]},
+                    {"id": [f"i{k}" for k in range(30)], "record_id": [f"r{k}" for k in range(30)]}):
+        path = tmp_path / "named.csv"
+        frame.assign(**columns).to_csv(path, index=False)
+        labels = _write_bytes(tmp_path / "labels.csv", b"id,label\nr0,1\nr5,0\n")
+        code, _, err = _run(capsys, path, "--labels", labels)
+        if "id" in columns:  # id wins over record_id: r0 is not a record's id
+            assert code == 2 and "no record has id 'r0'" in err, err
+        else:
+            assert code == 0, err
 
 
 def test_a_row_number_id_that_does_not_exist_says_records_are_numbered_by_row(tmp_path, capsys):

@@ -162,8 +162,8 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                     "the same files and --seed give the same answer.")
     p.add_argument("records", metavar="RECORDS.csv",
                    help="the records table `whatworks review import --out records.csv` writes, or any "
-                        "CSV with a title or abstract column; records are identified by the id column "
-                        "or, without one, by row number (1 = the first record)")
+                        "CSV with a title or abstract column; records are identified by the id column, "
+                        "else record_id (ASReview's name), else by row number (1 = the first record)")
     p.add_argument("--labels", metavar="LABELS.csv",
                    help="the decisions so far, in the order they were made (default: none yet)")
     p.add_argument("--next", type=int, default=10, metavar="N", dest="n",

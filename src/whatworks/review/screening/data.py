@@ -20,6 +20,9 @@ __all__ = ["Records", "decode_csv", "load_records", "load_records_with_ids"]
 
 TEXT_COLUMNS = ("title", "abstract")
 LABEL_COLUMN = "label_included"
+#: Columns that name a record, first found wins: ``id`` (``whatworks review import`` writes it) and
+#: ``record_id`` (ASReview's and the SYNERGY datasets' name for it).
+ID_COLUMNS = ("id", "record_id")
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def load_records_with_ids(path: str | Path) -> tuple[Records, list[str]]:
     """Read records to screen (see :func:`load_records`) and their ids; any labels are ignored.
 
     A record's id is its ``id`` column (the records table ``whatworks review import`` writes has
-    one) or, without that column, its 1-based row number as text. A blank or repeated id is an
+    one), else its ``record_id`` column (ASReview's exports and the SYNERGY datasets), else its
+    1-based row number as text. A blank or repeated id is an
     error naming the file, the line and the column.
     """
     return _load(path, require_labels=False, ids=True)
@@ -131,7 +135,7 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
                              f"columns are {', '.join(header)}", file=name, column=LABEL_COLUMN)
         width = len(header)
         it, ia, il = (columns.get(c) for c in (*TEXT_COLUMNS, LABEL_COLUMN))
-        iid = columns.get("id") if ids else None
+        iid = next((columns[c] for c in ID_COLUMNS if c in columns), None) if ids else None
         if ids:  # screening reads the decisions from their own file, never from the records
             il = None
         titles: list[str] = []

@@ -102,8 +102,8 @@ def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
             row += [""] * (width - len(row))
             rid = row[iid].strip()
             if rid not in position:
-                hint = (" (the records file has no id column, so records are numbered by row, from 1)"
-                        if by_row else "")
+                hint = (" (the records file has no id or record_id column, so records are numbered "
+                        "by row, from 1)" if by_row else "")
                 raise InputError(f"line {line}: no record has id {rid!r} in the records file{hint}",
                                  file=name, column=header[iid])
             index = position[rid]
