@@ -42,8 +42,10 @@ if not DATA.is_dir():
 # ASReview's committed runs (WSS@95 identical in all three: its results do not depend on the machine;
 # its CPU times do). Read in this order, the last file holding a (dataset, seed) wins: the runs on a
 # quiet machine. Compare CPU only with runs made on the machine this benchmark runs on (--peer).
+# The last file holds runs on another seed set (--seed 1, 5-6 seeds per dataset; its times are
+# from a slow, shared machine and are not for CPU ratios).
 PEER = [HERE / "results" / f"asreview-3.0.8{tail}.jsonl.gz"
-        for tail in ("", ".xeon-2026-12-01", ".epyc-quiet-2026-12-01")]
+        for tail in ("", ".xeon-2026-12-01", ".epyc-quiet-2026-12-01", ".seed1-2026-12-01")]
 DATASETS = ["nudging_nagtegaal2019_ferdinands", "ace_cohen2006_ferdinands", "virus_kwok2020_ferdinands",
             "adhd_cohen2006", "depression_animal_bannachbrown2019",
             "nudging_nagtegaal2019_full_with_TA_labels_and_duplicates"]
