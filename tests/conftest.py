@@ -33,3 +33,10 @@ def pytest_runtest_makereport(item, call):
             report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI (nothing may be skipped there): {report.longrepr}"
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_the_test_folder(monkeypatch, tmp_path_factory):
+    """Caches that default to the user's home (``review screen``'s features) go to the test run's
+    own folder instead."""
+    monkeypatch.setenv("WHATWORKS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -185,6 +185,12 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                    help="table for people (default); json for machines; csv: the next records only "
                         "(rank, id, title, score), for a spreadsheet")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--cache", metavar="DIR",
+                   help="folder that keeps the records' features between runs, so a run on the same "
+                        "records skips extracting them again (default: $WHATWORKS_CACHE_DIR/"
+                        "screening-features, else ~/.cache/whatworks/screening-features); the "
+                        "three most recently used matrices are kept")
+    p.add_argument("--no-cache", action="store_true", help="extract the features afresh, keep nothing")
     p.set_defaults(handler=cmd_screen)
     return p
 
@@ -193,15 +199,17 @@ def cmd_screen(args) -> int:
     from whatworks.errors import ParameterError
 
     from .screening.data import load_records_with_ids
+    from .screening.feature_cache import default_dir
     from .screening.screen import read_decisions, screen
 
     if args.n < 1:
         raise ParameterError("--next", args.n, "a whole number of records, 1 or more")
     records, ids = load_records_with_ids(args.records)
     decisions = read_decisions(args.labels, ids) if args.labels else []
+    cache = None if args.no_cache else (args.cache or default_dir())
     result = screen(records, ids, decisions, n=args.n, model=args.model, features=args.features,
                     seed=args.seed, target=args.target, confidence=args.confidence,
-                    consecutive=args.consecutive)
+                    consecutive=args.consecutive, cache_dir=cache)
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
     elif args.format == "csv":
@@ -235,6 +243,9 @@ def _screen_table(result) -> str:
              f"order), {result.relevant_found} relevant found; model {result.model}, features "
              f"{result.features}, seed {result.seed}"
              + (f", ranker followed: {result.ranker}" if result.ranker else ""), ""]
+    if result.settings.get("feature_cache", "").startswith("not stored"):
+        lines[-1:-1] = [f"feature cache: {result.settings['feature_cache']} (the features were "
+                        "extracted afresh; --cache DIR or --no-cache)"]
     if result.recall_estimate is not None:
         e = result.recall_estimate
         level = f"{100 * e['confidence']:g}%"

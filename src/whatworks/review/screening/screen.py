@@ -35,7 +35,7 @@ from typing import Any
 from whatworks.errors import InputError, ParameterError
 
 from .data import Records, decode_csv
-from .features import extract
+from .feature_cache import extract_cached
 from .registry import DEFAULT_MODEL, resolve_features
 from .session import ScreeningSession
 from .simulate import default_rules
@@ -209,7 +209,8 @@ class ScreenResult:
 
 def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], *, n: int = 10,
            model: str = DEFAULT_MODEL, features: str | None = None, seed: int = 0,
-           target: float = 0.95, confidence: float = 0.95, consecutive: int = 50) -> ScreenResult:
+           target: float = 0.95, confidence: float = 0.95, consecutive: int = 50,
+           cache_dir: str | Path | None = None) -> ScreenResult:
     """Replay ``decisions`` (in the order made) and propose the next ``n`` records to screen.
 
     Parameters
@@ -223,6 +224,8 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
     target, confidence, consecutive : the default stopping rules' settings (recall target and
         confidence of the ranked quasi-sample rule; run length of the consecutive-irrelevant rule);
         ``confidence`` is also the recall estimate's interval.
+    cache_dir : a folder keeping the feature matrix between runs (:mod:`.feature_cache`); None:
+        extract the features afresh.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ParameterError("n", n, "a whole number of records, 1 or more")
@@ -230,7 +233,7 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         raise ParameterError("ids", f"{len(ids)} ids", f"one id per record ({len(records)})")
     features = resolve_features(model, features)
     rules = default_rules(target, confidence, consecutive)  # validates the settings first
-    X = extract(records.texts, features)
+    X, cached = extract_cached(records.texts, features, cache_dir)
     session = ScreeningSession(X, model=model, seed=seed)
     has = [False, False]
     for d in decisions:
@@ -258,5 +261,6 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         features=features, seed=seed, sources=sources,
         ranker=(history[-1].get("follows") if ranked and history else None),
         settings={"n": n, "target": target, "confidence": confidence, "consecutive": consecutive,
+                  "feature_cache": cached,
                   "source": records.source, "unscreened": int((session.labels_ < 0).sum())})
 
