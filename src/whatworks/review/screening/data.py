@@ -16,7 +16,7 @@ import numpy as np
 
 from whatworks.errors import InputError
 
-__all__ = ["Records", "decode_csv", "load_records", "load_records_with_ids"]
+__all__ = ["Records", "csv_rows", "decode_csv", "load_records", "load_records_with_ids"]
 
 TEXT_COLUMNS = ("title", "abstract")
 LABEL_COLUMN = "label_included"
@@ -65,6 +65,22 @@ def load_records(path: str | Path, *, require_labels: bool = True) -> Records:
     Labels must be 0 or 1 on every row (a blank label is an error: a simulation needs every answer).
     """
     return _load(path, require_labels=require_labels)[0]
+
+
+def csv_rows(reader, width: int, name: str, column: str | None = None):
+    """The rows of a ``csv.reader`` after its header, each as ``(line, row)``: blank lines skipped,
+    short rows padded with empty fields to ``width``; a row longer than the header is an
+    :class:`InputError` naming the file and line (and ``column``, if given)."""
+    line = reader.line_num + 1  # where the next row starts
+    for row in reader:
+        if not row:
+            line = reader.line_num + 1
+            continue
+        if len(row) > width:
+            raise InputError(f"line {line}: {len(row)} fields but the header has {width}; quote "
+                             "fields that contain commas", file=name, column=column)
+        yield line, row + [""] * (width - len(row))
+        line = reader.line_num + 1
 
 
 def load_records_with_ids(path: str | Path) -> tuple[Records, list[str]]:
@@ -145,15 +161,7 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
         seen: dict[str, int] = {}
         bad: list[tuple[int, str]] = []
         codes = {"1": 1, "0": 0, "1.0": 1, "0.0": 0}
-        line = reader.line_num + 1  # where the next row starts
-        for row in reader:
-            if not row:
-                line = reader.line_num + 1
-                continue
-            if len(row) > width:
-                raise InputError(f"line {line}: {len(row)} fields but the header has {width}; quote "
-                                 "fields that contain commas", file=name)
-            row += [""] * (width - len(row))
+        for line, row in csv_rows(reader, width, name):
             titles.append(row[it] if it is not None else "")
             abstracts.append(row[ia] if ia is not None else "")
             if iid is not None:
@@ -173,7 +181,6 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
                     bad.append((line, value))
                     code = 0
                 labels.append(code)
-            line = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=name) from exc
     if bad:

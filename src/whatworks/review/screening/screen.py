@@ -34,7 +34,7 @@ from typing import Any
 
 from whatworks.errors import InputError, ParameterError
 
-from .data import Records, decode_csv
+from .data import Records, csv_rows, decode_csv
 from .feature_cache import extract_cached
 from .registry import DEFAULT_MODEL, resolve_features
 from .session import ScreeningSession
@@ -91,15 +91,7 @@ def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
         width = len(header)
         seen: dict[int, int] = {}
         screened_before = False  # a non-prior row has been read
-        line = reader.line_num + 1
-        for row in reader:
-            if not row:
-                line = reader.line_num + 1
-                continue
-            if len(row) > width:
-                raise InputError(f"line {line}: {len(row)} fields but the header has {width}; quote "
-                                 "fields that contain commas", file=name, column=header[-1])
-            row += [""] * (width - len(row))
+        for line, row in csv_rows(reader, width, name, column=header[-1]):
             rid = row[iid].strip()
             if rid not in position:
                 hint = (" (the records file has no id or record_id column, so records are numbered "
@@ -130,7 +122,6 @@ def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
             screened_before |= source != "prior"
             seen[index] = line
             out.append(Decision(index, LABEL_VALUES[value], source or None, line))
-            line = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=name,
                          column=None) from exc
