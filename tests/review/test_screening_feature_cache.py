@@ -112,6 +112,9 @@ def test_the_command_keeps_the_features_and_says_when_it_cannot(tmp_path, capsys
     assert first["next"] == second["next"] and counted == ["tfidf"]
     assert main([*args, "--no-cache"]) == 0
     assert json.loads(capsys.readouterr().out)["settings"]["feature_cache"] == "off"
+    with pytest.raises(SystemExit) as stop:  # both at once: refused, not one silently ignored
+        main([*args, "--no-cache", "--cache", str(cache)])
+    assert stop.value.code == 2 and "not allowed with" in capsys.readouterr().err
     # the default folder: $WHATWORKS_CACHE_DIR/screening-features
     monkeypatch.setenv("WHATWORKS_CACHE_DIR", str(tmp_path / "env"))
     assert default_dir() == tmp_path / "env" / "screening-features"

@@ -185,12 +185,13 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                    help="table for people (default); json for machines; csv: the next records only "
                         "(rank, id, title, score), for a spreadsheet")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
-    p.add_argument("--cache", metavar="DIR",
+    cache = p.add_mutually_exclusive_group()  # both at once would ignore one of them
+    cache.add_argument("--cache", metavar="DIR",
                    help="folder that keeps the records' features between runs, so a run on the same "
                         "records skips extracting them again (default: $WHATWORKS_CACHE_DIR/"
                         "screening-features, else ~/.cache/whatworks/screening-features); the "
                         "three most recently used matrices are kept")
-    p.add_argument("--no-cache", action="store_true", help="extract the features afresh, keep nothing")
+    cache.add_argument("--no-cache", action="store_true", help="extract the features afresh, keep nothing")
     p.set_defaults(handler=cmd_screen)
     return p
 
