@@ -215,6 +215,16 @@ def test_a_row_number_id_that_does_not_exist_says_records_are_numbered_by_row(tm
     assert code == 2 and "line 3" in err and "column 'id'" in err and "numbered by row" in err
 
 
+def test_a_records_file_whose_own_ids_are_1_to_n_gets_no_row_number_hint(tmp_path, capsys):
+    records = tmp_path / "own_ids.csv"
+    frame = synthetic_frame(30, 3, seed=1)
+    frame.insert(0, "id", [str(k) for k in range(1, 31)])
+    frame.to_csv(records, index=False)
+    labels = _write_bytes(tmp_path / "labels.csv", b"id,label\n1,1\n31,0\n")
+    code, _, err = _run(capsys, records, "--labels", labels)
+    assert code == 2 and "no record has id '31'" in err and "numbered by row" not in err, err
+
+
 @pytest.mark.parametrize(("content", "line", "column", "words"), [
     (b"id,title,abstract\na,t1,x\nb,t2,y\na,t3,z\n", 4, "id", "also the id of the record on line 2"),
     (b"id,title,abstract\na,t1,x\n,t2,y\n", 3, "id", "no id"),

@@ -16,13 +16,18 @@ import numpy as np
 
 from whatworks.errors import InputError
 
-__all__ = ["Records", "csv_rows", "decode_csv", "load_records", "load_records_with_ids"]
+__all__ = ["Records", "RowNumbers", "csv_rows", "decode_csv", "load_records", "load_records_with_ids"]
 
 TEXT_COLUMNS = ("title", "abstract")
 LABEL_COLUMN = "label_included"
 #: Columns that name a record, first found wins: ``id`` (``whatworks review import`` writes it) and
 #: ``record_id`` (ASReview's and the SYNERGY datasets' name for it).
 ID_COLUMNS = ("id", "record_id")
+
+
+class RowNumbers(list):
+    """Record ids that are the records' 1-based row numbers, as text: a records file with no id
+    column gets these, so messages can say so (a file whose own ids happen to be 1..n does not)."""
 
 
 @dataclass(frozen=True)
@@ -196,5 +201,5 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
     if not ids:
         return records, None
     if iid is None:
-        record_ids = [str(k) for k in range(1, len(titles) + 1)]
+        record_ids = RowNumbers(str(k) for k in range(1, len(titles) + 1))
     return records, record_ids

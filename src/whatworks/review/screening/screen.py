@@ -34,7 +34,7 @@ from typing import Any
 
 from whatworks.errors import InputError, ParameterError
 
-from .data import Records, csv_rows, decode_csv
+from .data import Records, RowNumbers, csv_rows, decode_csv
 from .feature_cache import extract_cached
 from .registry import DEFAULT_MODEL, resolve_features
 from .session import ScreeningSession
@@ -72,7 +72,7 @@ def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
     name = str(path)
     text = decode_csv(path, expect="columns id and label (include or exclude)")
     position = {rid: k for k, rid in enumerate(ids)}
-    by_row = all(rid == str(k + 1) for k, rid in enumerate(ids))
+    by_row = isinstance(ids, RowNumbers)  # the records file had no id column
     reader = csv.reader(io.StringIO(text, newline=""))
     out: list[Decision] = []
     try:
