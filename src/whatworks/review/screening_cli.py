@@ -99,6 +99,7 @@ def cmd_simulate(args) -> int:
         ax = result.plot()
         ax.figure.tight_layout()
         ax.figure.savefig(args.plot)
+    args.format = args.format or "table"
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
     else:
@@ -159,15 +160,23 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                     "the order this command proposed (the ranked quasi-sample rule of Callaghan & "
                     "Müller-Hansen 2020 treats the last records screened as a random sample of those "
                     "not screened before them). Each run replays the decisions into a fresh model: "
-                    "the same files and --seed give the same answer.")
+                    "the same files and --seed give the same answer. With --interactive, screen in "
+                    "the terminal instead: one record at a time (title and abstract), answered "
+                    "include, exclude, undo or quit; each decision is appended to LABELS.csv at once "
+                    "(created if missing) and the model keeps learning as you go, in the same order "
+                    "a simulation would show the records.")
     p.add_argument("records", metavar="RECORDS.csv",
                    help="the records table `whatworks review import --out records.csv` writes, or any "
                         "CSV with a title or abstract column; records are identified by the id column, "
                         "else record_id (ASReview's name), else by row number (1 = the first record)")
     p.add_argument("--labels", metavar="LABELS.csv",
                    help="the decisions so far, in the order they were made (default: none yet)")
-    p.add_argument("--next", type=int, default=10, metavar="N", dest="n",
+    p.add_argument("--next", type=int, default=None, metavar="N", dest="n",
                    help="how many records to propose (default 10)")
+    p.add_argument("--interactive", "-i", action="store_true",
+                   help="screen here, one record at a time: answer i (include), e (exclude), u (undo "
+                        "the last decision) or q (quit); every decision is saved in --labels at once "
+                        "(the file is created if missing), with its source")
     p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
                    help=f"classifier (default {DEFAULT_MODEL}; see `whatworks review simulate --help`)")
     p.add_argument("--features", choices=list(FEATURES), default=None,
@@ -181,7 +190,7 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                    help="confidence of that rule and of the recall estimate's interval (default 0.95)")
     p.add_argument("--consecutive", type=int, default=50, metavar="N",
                    help="irrelevant records in a row after which the heuristic rule stops (default 50)")
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table",
+    p.add_argument("--format", choices=["table", "json", "csv"], default=None,
                    help="table for people (default); json for machines; csv: the next records only "
                         "(rank, id, title, score), for a spreadsheet")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
@@ -203,14 +212,29 @@ def cmd_screen(args) -> int:
     from .screening.feature_cache import default_dir
     from .screening.screen import read_decisions, screen
 
+    if args.interactive:
+        for option, given in (("--next", args.n is not None), ("--format", args.format is not None),
+                              ("--output", bool(args.output))):
+            if given:
+                raise ParameterError(option, "with --interactive", "one of them: --interactive shows "
+                                     "one record at a time in the terminal and saves each decision "
+                                     "in --labels")
+        if not args.labels:
+            raise ParameterError("--labels", None, "the decisions file that --interactive saves each "
+                                 "decision in (created if missing), e.g. --labels decisions.csv")
+    if args.n is None:
+        args.n = 10
     if args.n < 1:
         raise ParameterError("--next", args.n, "a whole number of records, 1 or more")
     records, ids = load_records_with_ids(args.records)
-    decisions = read_decisions(args.labels, ids) if args.labels else []
     cache = None if args.no_cache else (args.cache or default_dir())
+    if args.interactive:
+        return _interactive(args, records, ids, cache)
+    decisions = read_decisions(args.labels, ids) if args.labels else []
     result = screen(records, ids, decisions, n=args.n, model=args.model, features=args.features,
                     seed=args.seed, target=args.target, confidence=args.confidence,
                     consecutive=args.consecutive, cache_dir=cache)
+    args.format = args.format or "table"
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
     elif args.format == "csv":
@@ -222,6 +246,108 @@ def cmd_screen(args) -> int:
             fh.write(text if text.endswith("\n") else text + "\n")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+ANSWERS = {"i": 1, "include": 1, "y": 1, "yes": 1, "1": 1, "e": 0, "exclude": 0, "n": 0, "no": 0,
+           "0": 0, "u": "undo", "undo": "undo", "q": "quit", "quit": "quit"}
+PROMPT = "include (i) / exclude (e) / undo (u) / quit (q)? "
+
+
+def _interactive(args, records, ids, cache) -> int:
+    """Screen in the terminal: show the session's next record, read the answer, save it, repeat."""
+    import shutil
+    import textwrap
+    from pathlib import Path
+
+    from .screening.screen import append_decision, read_decisions, replay, standing, undo_last_decision
+    from .screening.simulate import default_rules
+
+    path = Path(args.labels)
+    rules = default_rules(args.target, args.confidence, args.consecutive)  # validated before anything
+    exists = path.is_file() and path.read_bytes().strip()
+    decisions = read_decisions(path, ids) if exists else []
+    session, features, cached = replay(records, decisions, model=args.model, features=args.features,
+                                       seed=args.seed, cache_dir=cache)
+    width = max(40, min(100, shutil.get_terminal_size((90, 24)).columns) - 2)
+    out = sys.stdout
+
+    def say(text: str = "") -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    def line_of(now) -> str:
+        e = now["recall_estimate"]
+        recall = (f"recall estimate {100 * e['recall']:.0f}% ({100 * e['recall_lower']:.0f}-"
+                  f"{100 * e['recall_upper']:.0f}%), about {e['unseen_relevant']:.0f} relevant unseen"
+                  if e else "recall estimate: none yet")
+        return (f"{now['screened']} screened, {now['relevant_found']} relevant found, "
+                f"{int((session.labels_ < 0).sum())} left; {recall}")
+
+    say(f"{path}: {len(decisions)} decision(s) so far; {len(records)} records in {records.source}; "
+        f"model {args.model}, features {features}, seed {args.seed}")
+    say("each decision is saved in the decisions file at once; quit (q) any time and run this again "
+        "to go on")
+    stopped = {name for name, v in standing(session, rules, args.confidence)["stopping"].items()
+               if v["stop"]}
+    for name in sorted(stopped):
+        say(f"note: the stopping rule {name} already says stop")
+    while True:
+        if not (session.labels_ < 0).any():
+            say("every record has been screened.")
+            break
+        i = int(session.next(1)[0])
+        how = "ranked by the model" if session.scores_ is not None else (
+            "a random draw: no model until there is one relevant and one irrelevant decision")
+        say("")
+        say(f"-- record {ids[i]} ({how})")
+        say(textwrap.fill(" ".join(records.titles[i].split()) or "(no title)", width))
+        say("")
+        say(textwrap.fill(" ".join(records.abstracts[i].split()) or "(no abstract)", width))
+        answer = None
+        while answer is None:
+            out.write(PROMPT)
+            out.flush()
+            try:
+                raw = sys.stdin.readline()
+            except KeyboardInterrupt:  # Ctrl-C: as quit (every decision is already saved)
+                raw = ""
+            if not raw:  # end of input: as quit
+                say("")
+                answer = "quit"
+                break
+            if not sys.stdin.isatty():  # answers piped in: show them, as a terminal would
+                say(raw.strip())
+            answer = ANSWERS.get(raw.strip().lower())
+            if answer is None:
+                say(f"  {raw.strip()!r} is not an answer: give i or include, e or exclude, u to undo "
+                    "the last decision, q to quit")
+        if answer == "quit":
+            break
+        if answer == "undo":
+            rid = undo_last_decision(path)
+            if rid is None:
+                say("  nothing to undo: the decisions file holds no decision")
+            else:
+                decisions = read_decisions(path, ids) if path.read_bytes().strip() else []
+                session, _, _ = replay(records, decisions, model=args.model, features=features,
+                                       seed=args.seed, X=session.X)
+                say(f"  undone: the decision on record {rid} (removed from {path}); "
+                    f"{len(decisions)} decision(s) left")
+                stopped = {n for n, v in standing(session, rules, args.confidence)["stopping"].items()
+                           if v["stop"]}
+            continue
+        session.label(i, answer)
+        append_decision(path, ids[i], answer, session.history_[-1].source)
+        now = standing(session, rules, args.confidence)
+        say(f"  saved: {ids[i]} {'include' if answer else 'exclude'}. {line_of(now)}")
+        for name, v in now["stopping"].items():
+            if v["stop"] and name not in stopped:
+                say(f"  STOP: the stopping rule {name} says you can stop here ({v['reason']}). "
+                    f"Rule, for the methods section: {v['rule']}. You may also go on screening.")
+        stopped = {n for n, w in now["stopping"].items() if w["stop"]}
+    now = standing(session, rules, args.confidence)
+    say(f"{path}: {line_of(now)}")
     return 0
 
 

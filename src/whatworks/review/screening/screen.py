@@ -40,7 +40,8 @@ from .registry import DEFAULT_MODEL, resolve_features
 from .session import ScreeningSession
 from .simulate import default_rules
 
-__all__ = ["LABEL_VALUES", "MIN_SAMPLE", "SOURCES", "Decision", "ScreenResult", "read_decisions", "screen"]
+__all__ = ["LABEL_VALUES", "MIN_SAMPLE", "SOURCES", "Decision", "ScreenResult", "append_decision",
+           "read_decisions", "replay", "screen", "standing", "undo_last_decision"]
 
 #: The label values a decisions file may hold (case-insensitive) and what each means.
 LABEL_VALUES = {"1": 1, "include": 1, "included": 1, "yes": 1,
@@ -198,6 +199,48 @@ class ScreenResult:
                 "sources": self.sources, "ranker": self.ranker, "settings": self.settings}
 
 
+def replay(records: Records, decisions: Sequence[Decision], *, model: str = DEFAULT_MODEL,
+           features: str | None = None, seed: int = 0, cache_dir: str | Path | None = None,
+           X=None) -> tuple[ScreeningSession, str, str]:
+    """A fresh :class:`ScreeningSession` holding ``decisions`` (in the order made), refitted once.
+
+    What :func:`screen` answers from, and where an interactive screening starts. A decision without
+    a source is ``random`` while the ones before it hold no relevant and irrelevant label yet, and
+    ``model`` after that (see the module docstring). ``X`` reuses a feature matrix already extracted
+    for these records and features. Returns the session, the features used and what the feature
+    cache did (:func:`~.feature_cache.extract_cached`).
+    """
+    features = resolve_features(model, features)
+    if X is None:
+        X, cached = extract_cached(records.texts, features, cache_dir)
+    else:
+        cached = "reused"
+    session = ScreeningSession(X, model=model, seed=seed)
+    has = [False, False]
+    for d in decisions:
+        source = d.source or ("model" if all(has) else "random")
+        session.label(d.index, d.label, source=source)
+        has[d.label] = True
+    session.refresh()
+    return session, features, cached
+
+
+def standing(session: ScreeningSession, rules: dict, confidence: float = 0.95) -> dict[str, Any]:
+    """Where a screening stands: records screened, relevant found, ``sources`` (counts of prior,
+    random and model decisions), the running recall estimate (or why there is none yet, in
+    ``recall_estimate_note``) and each rule's verdict (``stopping``: name -> ``stop``, ``reason``,
+    ``rule``)."""
+    screened = len(session.history_)
+    sources = {s: sum(st.source == s for st in session.history_) for s in SOURCES}
+    estimate, why_none = _recall_estimate(session, screened - sources["prior"], confidence)
+    stopping = {}
+    for name, rule in rules.items():
+        d = session.check_stopping(rule)
+        stopping[name] = {"stop": bool(d.stop), "reason": d.reason, "rule": rule.describe()}
+    return {"screened": screened, "relevant_found": session.n_relevant_found, "sources": sources,
+            "recall_estimate": estimate, "recall_estimate_note": why_none, "stopping": stopping}
+
+
 def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], *, n: int = 10,
            model: str = DEFAULT_MODEL, features: str | None = None, seed: int = 0,
            target: float = 0.95, confidence: float = 0.95, consecutive: int = 50,
@@ -222,36 +265,109 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         raise ParameterError("n", n, "a whole number of records, 1 or more")
     if len(ids) != len(records):
         raise ParameterError("ids", f"{len(ids)} ids", f"one id per record ({len(records)})")
-    features = resolve_features(model, features)
     rules = default_rules(target, confidence, consecutive)  # validates the settings first
-    X, cached = extract_cached(records.texts, features, cache_dir)
-    session = ScreeningSession(X, model=model, seed=seed)
-    has = [False, False]
-    for d in decisions:
-        source = d.source or ("model" if all(has) else "random")
-        session.label(d.index, d.label, source=source)
-        has[d.label] = True
-    ranked = session.refresh()
+    session, features, cached = replay(records, decisions, model=model, features=features, seed=seed,
+                                       cache_dir=cache_dir)
+    ranked = session.scores_ is not None
     chosen = session.next(n)
     scores = session.scores_
     nxt = [{"rank": r, "id": ids[i], "title": records.titles[i],
             "score": None if scores is None else round(float(scores[i]), 6)}
            for r, i in enumerate((int(i) for i in chosen), start=1)]
-    screened = len(session.history_)
-    sources = {s: sum(st.source == s for st in session.history_) for s in SOURCES}
-    estimate, why_none = _recall_estimate(session, screened - sources["prior"], confidence)
-    stopping = {}
-    for name, rule in rules.items():
-        d = session.check_stopping(rule)
-        stopping[name] = {"stop": bool(d.stop), "reason": d.reason, "rule": rule.describe()}
+    now = standing(session, rules, confidence)
     history = getattr(session.model, "history_", None)
     return ScreenResult(
-        next=nxt, records=len(records), screened=screened, relevant_found=session.n_relevant_found,
-        ranked_by_model=ranked, recall_estimate=estimate, recall_estimate_note=why_none,
-        stopping=stopping, model=model,
-        features=features, seed=seed, sources=sources,
+        next=nxt, records=len(records), screened=now["screened"], relevant_found=now["relevant_found"],
+        ranked_by_model=ranked, recall_estimate=now["recall_estimate"],
+        recall_estimate_note=now["recall_estimate_note"], stopping=now["stopping"], model=model,
+        features=features, seed=seed, sources=now["sources"],
         ranker=(history[-1].get("follows") if ranked and history else None),
         settings={"n": n, "target": target, "confidence": confidence, "consecutive": consecutive,
                   "feature_cache": cached,
                   "source": records.source, "unscreened": int((session.labels_ < 0).sum())})
 
+
+def append_decision(path: str | Path, record_id: str, label: int, source: str | None = None) -> None:
+    """Add one decision to the end of a decisions file, at once and durably (flushed to disk).
+
+    A missing or empty file is created with the columns ``id,label,source``; an existing file keeps
+    its own columns (the decision goes in its ``id``, ``label`` and, if it has one, ``source``
+    column; other columns are left blank). The label is written ``include`` or ``exclude``.
+    """
+    import os
+
+    if label not in (0, 1):
+        raise ParameterError("label", label, "1 (relevant) or 0 (irrelevant)")
+    if source is not None and source not in SOURCES:
+        raise ParameterError("source", source, ", ".join(SOURCES))
+    path = Path(path)
+    name = str(path)
+    text = decode_csv(path, expect="columns id and label") if path.is_file() else ""
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row] if text.strip() else []
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if not rows:
+        header = ["id", "label", "source"]
+        writer.writerow(header)
+        prefix, mode = "", "w"
+    else:
+        header = [h.strip().lower() for h in rows[0]]
+        for need in ("id", "label"):
+            if need not in header:
+                raise InputError(f"line 1: no column '{need}'; a decisions file has columns id, label "
+                                 "and optionally source", file=name, column=need)
+        prefix, mode = ("" if text.endswith(("\n", "\r")) else "\n"), "a"
+    row = [""] * len(header)
+    row[header.index("id")] = record_id
+    row[header.index("label")] = "include" if label == 1 else "exclude"
+    if "source" in header and source is not None:
+        row[header.index("source")] = source
+    writer.writerow(row)
+    try:
+        with open(path, mode, encoding="utf-8", newline="") as fh:
+            fh.write(prefix + buf.getvalue())
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise InputError(f"cannot write the decision ({exc.strerror}); check the folder exists and "
+                         "can be written", file=name) from exc
+
+
+def undo_last_decision(path: str | Path) -> str | None:
+    """Remove the last decision (the last row that is not blank) from a decisions file; return its
+    id, or None when the file holds no decision. Every other line is kept byte for byte; the file is
+    replaced in one step (a crash leaves the old file or the new one, never half of one)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    text = decode_csv(path, expect="columns id and label")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    starts: list[tuple[int, list[str]]] = []  # (line the row starts on, row)
+    line = 1
+    try:
+        for row in reader:
+            if row and any(f.strip() for f in row):
+                starts.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=str(path)) from exc
+    if len(starts) < 2:  # the header alone
+        return None
+    header = [h.strip().lower() for h in starts[0][1]]
+    first, last = starts[-1]
+    rid = last[header.index("id")].strip() if "id" in header and header.index("id") < len(last) else ""
+    kept = "".join(io.StringIO(text, newline="").readlines()[:first - 1])  # the reader's lines
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(kept)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return rid
