@@ -99,7 +99,6 @@ def cmd_simulate(args) -> int:
         ax = result.plot()
         ax.figure.tight_layout()
         ax.figure.savefig(args.plot)
-    args.format = args.format or "table"
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
     else:
