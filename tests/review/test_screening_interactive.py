@@ -155,6 +155,22 @@ def test_screening_to_the_end_says_so_and_a_stopping_rule_speaks_once(review, tm
     assert "150 screened, 12 relevant found, 0 left" in out
 
 
+def test_a_record_is_shown_with_its_authors_year_journal_doi_and_keywords(tmp_path, monkeypatch):
+    records = tmp_path / "records.csv"
+    records.write_text("id,Title,Abstract,Authors,Year,Journal,DOI,keywords\n"
+                       "a,Family group conferences,An abstract.,\"Smith, J; Jones, K\",2020,Child Abuse "
+                       "Rev,10.1/xyz,kinship; care\n"
+                       "b,Another,,,,,,\n", encoding="utf-8")
+    code, out = _screen(monkeypatch, records, tmp_path / "d.csv", "--seed", "1", script=["e", "q"])
+    assert code == 0, out
+    first = out.split("-- record ")[1]
+    if first.startswith("b "):  # the random draw took the record without details first
+        assert "(no abstract)" in first and " · " not in first and "doi:" not in first
+        first = out.split("-- record ")[2]
+    assert "Smith, J; Jones, K · 2020 · Child Abuse Rev" in first
+    assert "doi: 10.1/xyz" in first and "keywords: kinship; care" in first and "An abstract." in first
+
+
 def test_end_of_input_quits_keeping_every_decision(review, tmp_path, monkeypatch):
     records, _ = review
     labels = tmp_path / "decisions.csv"

@@ -259,6 +259,7 @@ def _interactive(args, records, ids, cache) -> int:
     import textwrap
     from pathlib import Path
 
+    from .screening.data import record_details
     from .screening.screen import append_decision, read_decisions, replay, standing, undo_last_decision
     from .screening.simulate import default_rules
 
@@ -268,6 +269,7 @@ def _interactive(args, records, ids, cache) -> int:
     decisions = read_decisions(path, ids) if exists else []
     session, features, cached = replay(records, decisions, model=args.model, features=args.features,
                                        seed=args.seed, cache_dir=cache)
+    details = record_details(records.source)  # authors, year, journal, doi, keywords where given
     width = max(40, min(100, shutil.get_terminal_size((90, 24)).columns) - 2)
     out = sys.stdout
 
@@ -301,6 +303,16 @@ def _interactive(args, records, ids, cache) -> int:
         say("")
         say(f"-- record {ids[i]} ({how})")
         say(textwrap.fill(" ".join(records.titles[i].split()) or "(no title)", width))
+        about = details[i]
+        if about:
+            cite = " · ".join(about[c] for c in ("authors", "year", "journal") if c in about)
+            if cite:
+                say(textwrap.fill(" ".join(cite.split()), width, max_lines=2, placeholder=" …"))
+            if "doi" in about:
+                say(f"doi: {about['doi']}")
+            if "keywords" in about:
+                say(textwrap.fill("keywords: " + " ".join(about["keywords"].split()), width,
+                                  max_lines=2, placeholder=" …"))
         say("")
         say(textwrap.fill(" ".join(records.abstracts[i].split()) or "(no abstract)", width))
         answer = None

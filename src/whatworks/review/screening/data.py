@@ -16,7 +16,8 @@ import numpy as np
 
 from whatworks.errors import InputError
 
-__all__ = ["Records", "RowNumbers", "csv_rows", "decode_csv", "load_records", "load_records_with_ids"]
+__all__ = ["DETAIL_COLUMNS", "Records", "RowNumbers", "csv_rows", "decode_csv", "load_records",
+           "load_records_with_ids", "record_details"]
 
 TEXT_COLUMNS = ("title", "abstract")
 LABEL_COLUMN = "label_included"
@@ -97,6 +98,25 @@ def load_records_with_ids(path: str | Path) -> tuple[Records, list[str]]:
     error naming the file, the line and the column.
     """
     return _load(path, require_labels=False, ids=True)
+
+
+#: What a screener sees besides title and abstract, when the records table has it (the columns
+#: ``whatworks review import`` writes).
+DETAIL_COLUMNS = ("authors", "year", "journal", "doi", "keywords")
+
+
+def record_details(path: str | Path, columns: tuple[str, ...] = DETAIL_COLUMNS) -> list[dict[str, str]]:
+    """Per record (in table order), the non-blank values of ``columns`` the records table has
+    (names matched case-insensitively); for showing a record to a screener. Read after
+    :func:`load_records_with_ids` has checked the file, so it reads the same rows."""
+    import io
+
+    name = str(path)
+    reader = csv.reader(io.StringIO(decode_csv(path, expect="records"), newline=""))
+    header = [h.strip().lower() for h in next((row for row in reader if row), [])]
+    wanted = [(c, header.index(c)) for c in columns if c in header]
+    return [{c: row[j].strip() for c, j in wanted if row[j].strip()}
+            for _, row in csv_rows(reader, len(header), name)]
 
 
 def decode_csv(path: str | Path, *, expect: str) -> str:
