@@ -200,6 +200,22 @@ def test_interactive_needs_a_decisions_file(review, capsys):
     assert code == 2 and "--labels" in err and err.count("\n") == 1
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answers=st.lists(st.one_of(st.sampled_from(["i", "e", "u", "I", " include ", "no", "q"]),
+                                  st.text(st.characters(blacklist_characters="\r\n\x85\u2028\u2029"),
+                                          max_size=12)), max_size=15))
+def test_any_answers_end_cleanly_with_a_readable_decisions_file(review, tmp_path_factory, monkeypatch,
+                                                               answers):
+    records, _ = review
+    labels = tmp_path_factory.mktemp("fuzz") / "d.csv"
+    code, out = _screen(monkeypatch, records, labels, script=answers)
+    assert code == 0, out[-500:]
+    ids = [f"r{k:03d}" for k in range(150)]
+    decisions = read_decisions(labels, ids) if labels.exists() else []
+    saved = out.count("  saved: ") - out.count("  undone: ")
+    assert len(decisions) == saved
+
+
 # -- the decisions-file writers ---------------------------------------------------------------------
 
 
