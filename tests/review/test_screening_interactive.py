@@ -171,6 +171,22 @@ def test_a_record_is_shown_with_its_authors_year_journal_doi_and_keywords(tmp_pa
     assert "doi: 10.1/xyz" in first and "keywords: kinship; care" in first and "An abstract." in first
 
 
+def test_a_second_session_on_the_same_decisions_file_is_refused(review, tmp_path, monkeypatch, capsys):
+    from whatworks.review.screening.screen import DecisionsLock
+
+    records, _ = review
+    labels = tmp_path / "decisions.csv"
+    with DecisionsLock(labels) as held:
+        assert held.locked
+        code = main(["review", "screen", str(records), "--labels", str(labels), "--interactive"])
+        err = capsys.readouterr().err
+        assert code == 2 and "another screening session is using this decisions file" in err
+        assert str(labels) in err and "process " in err and err.count("\n") == 1
+    assert not labels.exists()
+    code, out = _screen(monkeypatch, records, labels, script=["e", "q"])  # free again
+    assert code == 0 and len(_rows(labels)) == 2
+
+
 def test_end_of_input_quits_keeping_every_decision(review, tmp_path, monkeypatch):
     records, _ = review
     labels = tmp_path / "decisions.csv"

@@ -254,7 +254,17 @@ PROMPT = "include (i) / exclude (e) / undo (u) / quit (q)? "
 
 
 def _interactive(args, records, ids, cache) -> int:
-    """Screen in the terminal: show the session's next record, read the answer, save it, repeat."""
+    """Screen in the terminal, holding the decisions file for this session alone."""
+    from .screening.screen import DecisionsLock
+
+    with DecisionsLock(args.labels) as lock:
+        if not lock.locked:  # pragma: no cover - no fcntl (Windows)
+            sys.stdout.write("note: this system cannot lock the decisions file; screen one at a time\n")
+        return _screen_loop(args, records, ids, cache)
+
+
+def _screen_loop(args, records, ids, cache) -> int:
+    """Show the session's next record, read the answer, save it, repeat."""
     import shutil
     import textwrap
     from pathlib import Path

@@ -40,7 +40,8 @@ from .registry import DEFAULT_MODEL, resolve_features
 from .session import ScreeningSession
 from .simulate import default_rules
 
-__all__ = ["LABEL_VALUES", "MIN_SAMPLE", "SOURCES", "Decision", "ScreenResult", "append_decision",
+__all__ = ["LABEL_VALUES", "MIN_SAMPLE", "SOURCES", "Decision", "DecisionsLock", "ScreenResult",
+           "append_decision",
            "read_decisions", "replay", "screen", "standing", "undo_last_decision"]
 
 #: The label values a decisions file may hold (case-insensitive) and what each means.
@@ -331,6 +332,65 @@ def append_decision(path: str | Path, record_id: str, label: int, source: str | 
     except OSError as exc:
         raise InputError(f"cannot write the decision ({exc.strerror}); check the folder exists and "
                          "can be written", file=name) from exc
+
+
+class DecisionsLock:
+    """Hold a decisions file for one screening session at a time (a context manager).
+
+    Two sessions appending to one file would each propose records without seeing the other's
+    decisions, and the file would no longer hold one screening order. The lock is an exclusive
+    ``flock`` on ``.<file name>.lock`` beside the file, so the operating system releases it when the
+    process ends, crash or not; the lock file is left in place (removing it could let two sessions
+    lock different files). A second session is refused with an :class:`InputError` naming the
+    file and the process holding it. Where ``fcntl`` does not exist (Windows) nothing is locked,
+    and ``locked`` is False so the caller can say so.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
+        self.locked = False
+        self._fh = None
+
+    def __enter__(self) -> DecisionsLock:
+        import os
+        import socket
+        import time
+
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        try:
+            fh = open(self.lock_path, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot create the lock file {self.lock_path.name} beside it "
+                             f"({exc.strerror}); check the folder exists and can be written",
+                             file=str(self.path)) from exc
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise InputError(f"another screening session is using this decisions file ({holder}); "
+                             "screen one at a time, or give each screener a decisions file of "
+                             "their own", file=str(self.path)) from exc
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()} on {socket.gethostname()} since "
+                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.flush()
+        self._fh, self.locked = fh, True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fh is not None:
+            import fcntl
+
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh, self.locked = None, False
 
 
 def undo_last_decision(path: str | Path) -> str | None:
