@@ -25,17 +25,18 @@ def register(subparsers) -> argparse.ArgumentParser:
         "review", help="systematic reviews: import, deduplicate and screen records",
         description="Systematic reviews: import bibliographic exports (RIS, BibTeX, PubMed MEDLINE, "
                     "EndNote XML, Web of Science, CSV/XLSX), find duplicate records, extraction "
-                    "templates, screen your own review with active learning, and replay labelled "
-                    "reviews to measure active-learning screening.")
+                    "templates, screen your own review with active learning, measure two screeners' "
+                    "agreement, and replay labelled reviews to measure active-learning screening.")
     review.set_defaults(handler=run, review_handler=None, review_parser=review)
     sub = review.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND")
-    from .screening_cli import register_screen, register_simulate
+    from .screening_cli import register_agree, register_screen, register_simulate
 
     _add_import(sub)
     _add_dedup(sub)
     _add_template(sub)
     register_simulate(sub)
     register_screen(sub)
+    register_agree(sub)
     return review
 
 

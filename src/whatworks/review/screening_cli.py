@@ -70,6 +70,7 @@ def register_review(subparsers) -> argparse.ArgumentParser:
     review.set_defaults(handler=lambda args: (review.print_help(), 0)[1])
     register_simulate(sub)
     register_screen(sub)
+    register_agree(sub)
     return review
 
 
@@ -370,6 +371,97 @@ def _screen_loop(args, records, ids, cache) -> int:
     now = standing(session, rules, args.confidence)
     say(f"{path}: {line_of(now)}")
     return 0
+
+
+def register_agree(review_subparsers) -> argparse.ArgumentParser:
+    """Add ``agree`` to the ``review`` group's sub-parsers; returns its parser."""
+    p = review_subparsers.add_parser(
+        "agree", help="two screeners' agreement: Cohen's kappa, PABAK and the records to resolve",
+        description="Compare two screeners' decisions files (as `whatworks review screen` reads "
+                    "them: columns id and label) on the records both decided: the 2 x 2 table, "
+                    "observed and chance agreement, Cohen's kappa with its large-sample standard "
+                    "error (Fleiss, Cohen & Everitt 1969) and interval, the prevalence- and "
+                    "bias-adjusted kappa (PABAK = 2 x observed - 1; screening is lopsided, and kappa "
+                    "can then be low while the screeners agree on nearly every record), and the "
+                    "records they decided differently, to resolve. Kappa is undefined (and given "
+                    "as such) when both screeners gave every shared record the same label.")
+    p.add_argument("records", metavar="RECORDS.csv",
+                   help="the records table (ids as for `whatworks review screen`)")
+    p.add_argument("first", metavar="FIRST.csv", help="the first screener's decisions")
+    p.add_argument("second", metavar="SECOND.csv", help="the second screener's decisions")
+    p.add_argument("--level", type=float, default=0.95, metavar="C",
+                   help="confidence level of kappa's interval (default 0.95)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                   help="table for people (default); json for machines; csv: the records decided "
+                        "differently (id, title, first, second), to resolve in a spreadsheet")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(handler=cmd_agree)
+    return p
+
+
+def cmd_agree(args) -> int:
+    import csv
+    import io
+
+    from .screening.agreement import agreement
+    from .screening.data import load_records_with_ids
+    from .screening.screen import read_decisions
+
+    records, ids = load_records_with_ids(args.records)
+    result = agreement(ids, records.titles, read_decisions(args.first, ids),
+                       read_decisions(args.second, ids), level=args.level)
+    if args.format == "json":
+        text = json.dumps({"first": args.first, "second": args.second, **result.to_dict()}, indent=2)
+    elif args.format == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["id", "title", "first", "second"])
+        for c in result.conflicts:
+            writer.writerow([c["id"], c["title"], _word(c["first"]), _word(c["second"])])
+        text = buf.getvalue()
+    else:
+        text = _agree_table(args.first, args.second, result)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _word(label: int) -> str:
+    return "include" if label == 1 else "exclude"
+
+
+def _agree_table(first: str, second: str, r) -> str:
+    (ii, ie), (ei, ee) = r.table
+    lines = [f"first: {first}; second: {second}",
+             f"decided by both: {r.both}; by the first only: {r.only_first}; by the second only: "
+             f"{r.only_second}", "",
+             f"{'':>22}{'second include':>16}{'second exclude':>16}",
+             f"{'first include':>22}{ii:>16}{ie:>16}",
+             f"{'first exclude':>22}{ei:>16}{ee:>16}", ""]
+    if r.observed is not None:
+        lines.append(f"observed agreement: {100 * r.observed:.1f}%; chance agreement: "
+                     f"{100 * r.chance:.1f}%")
+    if r.kappa is not None:
+        lines.append(f"Cohen's kappa: {r.kappa:.3f} (SE {r.kappa_se:.3f}; {100 * r.level:g}% interval "
+                     f"{r.kappa_lower:.3f} to {r.kappa_upper:.3f})")
+    if r.pabak is not None:
+        lines.append(f"PABAK (prevalence- and bias-adjusted kappa): {r.pabak:.3f}")
+    if r.note:
+        lines.append(f"note: {r.note}")
+    lines.append("")
+    if not r.conflicts:
+        lines.append("no record was decided differently.")
+    else:
+        lines.append(f"{len(r.conflicts)} record(s) decided differently, to resolve:")
+        for c in r.conflicts:
+            title = " ".join(c["title"].split())
+            title = title if len(title) <= 80 else title[:79] + "…"
+            lines.append(f"  {c['id']:<12} first {_word(c['first']):<8} second {_word(c['second']):<8} "
+                         f"{title}")
+    return "\n".join(lines)
 
 
 def _next_csv(result) -> str:

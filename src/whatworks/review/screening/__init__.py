@@ -9,6 +9,8 @@
 - :mod:`.simulate`: replaying a labelled review over many seeds through ``whatworks.compute``.
 - :mod:`.screen`: a review in progress -- the team's decisions in, the next records to screen out
   (``screen.screen``; the function is not re-exported here, where the name is the module's).
+- :mod:`.agreement`: two screeners' agreement (Cohen's kappa with its interval, PABAK, the records
+  decided differently).
 - :mod:`.registry`: the names of the models and feature extractors (plain dicts, no imports), so
   the command line can offer them without importing numpy, scipy or scikit-learn.
 
@@ -23,10 +25,10 @@ import importlib
 _WHERE = {"Records": "data", "load_records": "data", "atd": "metrics", "recall_curve": "metrics",
           "rrf": "metrics", "wss": "metrics", "ScreeningSession": "session",
           "SimulationResult": "simulate", "simulate": "simulate", "ScreenResult": "screen",
-          "read_decisions": "screen"}
+          "read_decisions": "screen", "agreement": "agreement", "Agreement": "agreement"}
 
-__all__ = ["Records", "ScreenResult", "ScreeningSession", "SimulationResult", "atd", "load_records",
-           "read_decisions", "recall_curve", "rrf", "simulate", "wss"]
+__all__ = ["Agreement", "Records", "ScreenResult", "ScreeningSession", "SimulationResult", "agreement",
+           "atd", "load_records", "read_decisions", "recall_curve", "rrf", "simulate", "wss"]
 
 
 def __getattr__(name: str):

@@ -1,0 +1,153 @@
+"""Two screeners' agreement (``whatworks review agree``): kappa against R's psych, and its promises."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from whatworks.cli import main
+from whatworks.review.screening.agreement import agreement
+from whatworks.review.screening.screen import Decision
+
+REFERENCE = json.loads((Path(__file__).parents[1] / "reference" / "kappa.json").read_text())
+
+
+def _decisions(table):
+    """Two screeners' decisions reproducing a 2 x 2 table (include-include, include-exclude,
+    exclude-include, exclude-exclude), on records 0, 1, 2, ..."""
+    first, second = [], []
+    k = 0
+    for (a, b), count in zip([(1, 1), (1, 0), (0, 1), (0, 0)], table, strict=True):
+        for _ in range(count):
+            first.append(Decision(k, a))
+            second.append(Decision(k, b))
+            k += 1
+    return [f"r{i}" for i in range(k)], first, second
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_kappa_and_its_standard_error_agree_with_psych(name):
+    ref = REFERENCE[name]
+    ids, first, second = _decisions(ref["table"])
+    r = agreement(ids, ids, first, second)
+    assert r.both == ref["n"]
+    assert r.kappa == pytest.approx(ref["kappa"], abs=1e-12)
+    assert r.kappa_se ** 2 == pytest.approx(ref["var_kappa"], rel=1e-9)
+
+
+def test_the_textbook_example():
+    # 50 proposals, two readers: yes-yes 20, yes-no 5, no-yes 10, no-no 15: kappa 0.4
+    ids, first, second = _decisions([20, 5, 10, 15])
+    r = agreement(ids, ids, first, second)
+    assert (r.observed, r.chance, r.kappa, r.pabak) == pytest.approx((0.7, 0.5, 0.4, 0.4))
+    assert r.kappa_lower == pytest.approx(0.4 - 1.959963984540054 * r.kappa_se)
+    assert [c["id"] for c in r.conflicts] == [f"r{i}" for i in range(20, 35)]
+
+
+def test_kappa_is_undefined_not_a_number_when_everything_was_excluded_by_both():
+    ids, first, second = _decisions([0, 0, 0, 30])
+    r = agreement(ids, ids, first, second)
+    assert r.kappa is None and r.kappa_se is None and r.to_dict()["kappa_ci"] is None
+    assert r.observed == 1.0 and r.pabak == 1.0 and "every shared record exclude" in r.note
+
+
+def test_one_screener_giving_one_label_everywhere_gets_kappa_0_and_says_why():
+    ids, first, second = _decisions([0, 0, 2, 7])  # the first excluded all nine
+    r = agreement(ids, ids, first, second)
+    assert (r.kappa, r.kappa_se, r.kappa_lower, r.kappa_upper) == (0.0, 0.0, 0.0, 0.0)
+    assert "first screener gave every shared record the same label" in r.note
+
+
+def test_no_shared_record():
+    r = agreement(["a", "b"], ["A", "B"], [Decision(0, 1)], [Decision(1, 0)])
+    assert (r.both, r.only_first, r.only_second, r.kappa, r.observed) == (0, 1, 1, None, None)
+    assert "no record was decided by both" in r.note
+
+
+decisions = st.dictionaries(st.integers(0, 39), st.integers(0, 1), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=decisions, b=decisions, level=st.floats(0.5, 0.999))
+def test_what_agreement_says_holds_for_any_two_screeners(a, b, level):
+    ids = [f"r{i}" for i in range(40)]
+    first = [Decision(i, v) for i, v in a.items()]
+    second = [Decision(i, v) for i, v in b.items()]
+    r = agreement(ids, ids, first, second, level=level)
+    shared = set(a) & set(b)
+    assert r.both == len(shared) == sum(map(sum, r.table))
+    assert (r.only_first, r.only_second) == (len(a) - len(shared), len(b) - len(shared))
+    disagree = {i for i in shared if a[i] != b[i]}
+    assert {c["id"] for c in r.conflicts} == {ids[i] for i in disagree}
+    assert r.table[0][1] + r.table[1][0] == len(disagree)
+    if not shared:
+        assert r.kappa is None and r.observed is None
+        return
+    assert r.observed == pytest.approx(1 - len(disagree) / len(shared))
+    assert r.pabak == pytest.approx(2 * r.observed - 1)
+    swapped = agreement(ids, ids, second, first, level=level)
+    assert swapped.table == ((r.table[0][0], r.table[1][0]), (r.table[0][1], r.table[1][1]))
+    if r.kappa is None:  # undefined only when every shared label is one and the same
+        assert len({a[i] for i in shared} | {b[i] for i in shared}) == 1
+        return
+    assert swapped.kappa == pytest.approx(r.kappa)
+    assert -1 <= r.kappa <= 1
+    assert (r.kappa == pytest.approx(1)) == (not disagree)
+    assert -1 <= r.kappa_lower <= r.kappa <= r.kappa_upper <= 1 and r.kappa_se >= 0
+    one_label = len({a[i] for i in shared}) == 1 or len({b[i] for i in shared}) == 1
+    assert (r.note is not None) == one_label
+    if one_label:
+        assert r.kappa == pytest.approx(0, abs=1e-12)
+
+
+def test_a_level_outside_0_to_1_is_refused():
+    from whatworks.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="level"):
+        agreement(["a"], ["A"], [], [], level=95)
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def files(tmp_path):
+    records = tmp_path / "records.csv"
+    records.write_text("id,title,abstract\n" + "".join(f"r{i},Title {i},text {i}\n" for i in range(6)),
+                       encoding="utf-8")
+    first = tmp_path / "ana.csv"
+    first.write_text("id,label\nr0,include\nr1,exclude\nr2,exclude\nr3,include\nr5,0\n", encoding="utf-8")
+    second = tmp_path / "ben.csv"
+    second.write_text("id,label,source\nr0,1,model\nr1,1,model\nr2,0,model\nr3,0,model\nr4,0,model\n",
+                      encoding="utf-8")
+    return records, first, second
+
+
+def test_the_command_gives_kappa_pabak_and_the_records_to_resolve(files, capsys):
+    records, first, second = files
+    assert main(["review", "agree", str(records), str(first), str(second), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["both"], out["only_first"], out["only_second"]) == (4, 1, 1)
+    assert out["table"] == {"include_include": 1, "include_exclude": 1, "exclude_include": 1,
+                            "exclude_exclude": 1}
+    assert out["kappa"] == pytest.approx(0.0) and out["pabak"] == pytest.approx(0.0)
+    assert [(c["id"], c["first"], c["second"]) for c in out["conflicts"]] == [("r1", 0, 1), ("r3", 1, 0)]
+    assert main(["review", "agree", str(records), str(first), str(second)]) == 0
+    table = capsys.readouterr().out
+    assert "Cohen's kappa: 0.000" in table and "2 record(s) decided differently" in table
+    assert main(["review", "agree", str(records), str(first), str(second), "--format", "csv"]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert rows == [["id", "title", "first", "second"], ["r1", "Title 1", "exclude", "include"],
+                    ["r3", "Title 3", "include", "exclude"]]
+
+
+def test_a_bad_decisions_file_exits_2_naming_file_line_and_column(files, tmp_path, capsys):
+    records, first, _ = files
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,label\nr0,1\nr9,0\n", encoding="utf-8")
+    assert main(["review", "agree", str(records), str(first), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "line 3" in err and "'id'" in err and err.count("\n") == 1
