@@ -241,11 +241,7 @@ def cmd_screen(args) -> int:
         text = _next_csv(result)
     else:
         text = _screen_table(result)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text if text.endswith("\n") else text + "\n")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _emit(text, args.output)
     return 0
 
 
@@ -421,12 +417,18 @@ def cmd_agree(args) -> int:
         text = buf.getvalue()
     else:
         text = _agree_table(args.first, args.second, result)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text if text.endswith("\n") else text + "\n")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _emit(text, args.output)
     return 0
+
+
+def _emit(text: str, output: str | None) -> None:
+    """Write ``text`` (ending in one newline) to the file ``output``, or to standard output."""
+    text = text if text.endswith("\n") else text + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
 
 
 def _word(label: int) -> str:
