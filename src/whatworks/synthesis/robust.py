@@ -385,7 +385,8 @@ def coef_test(sw: Sandwich, names, *, level: float = 95, btt=None) -> RobustResu
     """t tests and confidence intervals for each coefficient, and the omnibus moderator test."""
     p = sw.beta.size
     se = np.sqrt(np.diag(sw.vcov))
-    t = sw.beta / se
+    with np.errstate(divide="ignore", invalid="ignore"):  # se = 0: t (and p) nan or inf, as numpy gives
+        t = sw.beta / se
     if sw.adjust == "CR2":
         df = satterthwaite_df(sw, np.eye(p))
     else:
