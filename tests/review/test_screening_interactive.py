@@ -187,6 +187,26 @@ def test_a_second_session_on_the_same_decisions_file_is_refused(review, tmp_path
     assert code == 0 and len(_rows(labels)) == 2
 
 
+def test_ctrl_c_while_the_model_refits_ends_with_a_message_not_a_traceback(review, tmp_path,
+                                                                           monkeypatch):
+    from whatworks.review.screening import screen as core
+
+    records, _ = review
+    labels = tmp_path / "decisions.csv"
+    real, calls = core.standing, []
+
+    def interrupted(*args, **kwargs):  # the third status update: after two saved decisions
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core, "standing", interrupted)
+    code, out = _screen(monkeypatch, records, labels, script=["e", "i", "e"])
+    assert code == 130
+    assert "interrupted: 2 decision(s) are saved in" in out and len(_rows(labels)) == 3
+
+
 def test_end_of_input_quits_keeping_every_decision(review, tmp_path, monkeypatch):
     records, _ = review
     labels = tmp_path / "decisions.csv"

@@ -104,11 +104,7 @@ def cmd_simulate(args) -> int:
         text = json.dumps(result.to_dict(), indent=2)
     else:
         text = _table(result)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    else:
-        sys.stdout.write(text + "\n")
+    _emit(text, args.output)
     return 0
 
 
@@ -252,12 +248,22 @@ PROMPT = "include (i) / exclude (e) / undo (u) / quit (q)? "
 
 def _interactive(args, records, ids, cache) -> int:
     """Screen in the terminal, holding the decisions file for this session alone."""
+    from pathlib import Path
+
     from .screening.screen import DecisionsLock
 
     with DecisionsLock(args.labels) as lock:
         if not lock.locked:  # pragma: no cover - no fcntl (Windows)
             sys.stdout.write("note: this system cannot lock the decisions file; screen one at a time\n")
-        return _screen_loop(args, records, ids, cache)
+        try:
+            return _screen_loop(args, records, ids, cache)
+        except KeyboardInterrupt:  # Ctrl-C while the model refits: every answer given is saved
+            from .screening.screen import read_decisions
+
+            kept = read_decisions(args.labels, ids) if Path(args.labels).is_file() else []
+            sys.stdout.write(f"\ninterrupted: {len(kept)} decision(s) are saved in {args.labels}; run "
+                             "this again to go on\n")
+            return 130
 
 
 def _screen_loop(args, records, ids, cache) -> int:
