@@ -37,6 +37,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     register_simulate(sub)
     register_screen(sub)
     register_agree(sub)
+    _add_prisma(sub)
     return review
 
 
@@ -73,7 +74,10 @@ def _add_dedup(sub) -> None:
                     "--review-threshold are queued for a person. JSON output: 'groups' (lists of "
                     "record ids judged the same work, the kept record first), 'pairs' (with "
                     "probabilities, decisions and reasons), 'review_queue' and 'log'. CSV output: "
-                    "the records with columns group, duplicate_of and kept.")
+                    "the records with columns group, duplicate_of and kept (`review screen` and "
+                    "`review prisma` read it: rows with kept False are not screened). "
+                    "--deduplicated writes the kept records alone, each carrying every source "
+                    "database of its group.")
     p.add_argument("records", metavar="records.csv",
                    help="a records table (from `whatworks review import`, or any CSV/XLSX with a "
                         "title or abstract column)")
@@ -84,7 +88,75 @@ def _add_dedup(sub) -> None:
                    help="merge pairs with match probability >= P (default 0.99)")
     p.add_argument("--review-threshold", type=float, default=0.5, metavar="P",
                    help="queue pairs with probability >= P for a person (default 0.5)")
+    p.add_argument("--deduplicated", metavar="FILE",
+                   help="also write the kept records alone to this CSV (one row per work, its "
+                        "source_database naming every database the work was found in)")
     p.set_defaults(review_handler=cmd_dedup)
+
+
+def _add_prisma(sub) -> None:
+    p = sub.add_parser(
+        "prisma", help="PRISMA 2020 flow diagram counts from the review's files",
+        description="Count every box of the PRISMA 2020 flow diagram from the review's own files: "
+                    "the records table (one row per record imported; from `review dedup --format "
+                    "csv` it also says which were removed as duplicates), the title-and-abstract "
+                    "decisions (`review screen`'s file) and the full-text decisions (columns id, "
+                    "decision -- include, exclude or not retrieved --, reason, optionally study). "
+                    "Records no person screened count as excluded by automation tools when "
+                    "--stopped says a stopping rule ended screening, else as awaiting screening. "
+                    "JSON keys: identified, removed_before_screening, screening, retrieval, "
+                    "included, notes.")
+    p.add_argument("records", metavar="records.csv",
+                   help="every record imported: `review dedup --format csv`'s table (or `review "
+                        "import`'s, when nothing was deduplicated)")
+    p.add_argument("--decisions", metavar="FILE",
+                   help="title-and-abstract decisions (id, label, source), as `review screen` keeps "
+                        "them")
+    p.add_argument("--full-text", metavar="FILE",
+                   help="full-text decisions: id, decision (include, exclude, not retrieved), reason, "
+                        "optionally study (reports of one study share it)")
+    p.add_argument("--stopped", action="store_true",
+                   help="screening ended because a stopping rule said stop: count the records not "
+                        "screened as excluded by automation tools")
+    p.add_argument("--registers", nargs="+", default=[], metavar="NAME",
+                   help="source_database names that are trial registers (e.g. ClinicalTrials.gov)")
+    p.add_argument("--format", choices=["table", "json"], default="table",
+                   help="table for people (default); json for machines")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--plot", metavar="FILE", help="draw the flow diagram (.svg, .png or .pdf)")
+    p.set_defaults(review_handler=cmd_prisma)
+
+
+def cmd_prisma(args) -> int:
+    import json
+
+    from whatworks.errors import ParameterError
+
+    from .prisma import prisma_flow, read_flow_records, read_full_text, screening_ids, sought_for_retrieval
+
+    if args.plot and not args.plot.lower().endswith((".svg", ".png", ".pdf")):
+        raise ParameterError("--plot", args.plot, "a file name ending .svg, .png or .pdf")
+    if args.full_text and not args.decisions:
+        raise ParameterError("--full-text", args.full_text, "given with --decisions: the full-text "
+                             "decisions are on the records included at title and abstract")
+    records, dedup_known, by_row = read_flow_records(args.records)
+    decisions = None
+    if args.decisions:
+        from .screening.screen import read_decisions
+
+        decisions = read_decisions(args.decisions, screening_ids(records, by_row))
+    full_text = None
+    if args.full_text:
+        full_text = read_full_text(args.full_text, *sought_for_retrieval(records, decisions))
+    flow = prisma_flow(records, decisions, full_text, stopped=args.stopped,
+                       registers=args.registers, dedup_known=dedup_known)
+    if args.plot:
+        flow.plot().savefig(args.plot)
+    if args.format == "json":
+        _emit(json.dumps({"records": args.records, **flow.to_dict()}, indent=2), args.output)
+    else:
+        _emit(flow.to_text(), args.output)
+    return 0
 
 
 #: The shipped extraction templates (kept in step with ``review.extraction.TEMPLATES``; a test
@@ -154,6 +226,10 @@ def cmd_dedup(args) -> int:
     records = read_records_table(args.records)
     result = deduplicate(records, merge_threshold=args.merge_threshold,
                          review_threshold=args.review_threshold)
+    if args.deduplicated:
+        from .records import to_frame
+
+        _emit(to_frame(result.deduplicated()).to_csv(index=False), args.deduplicated)
     if args.format == "json":
         from whatworks._results import jsonable
 

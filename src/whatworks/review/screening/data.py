@@ -16,19 +16,44 @@ import numpy as np
 
 from whatworks.errors import InputError
 
-__all__ = ["DETAIL_COLUMNS", "Records", "RowNumbers", "csv_rows", "decode_csv", "load_records",
-           "load_records_with_ids", "record_details"]
+__all__ = ["DETAIL_COLUMNS", "RecordIds", "Records", "RowNumbers", "csv_rows", "decode_csv",
+           "kept_flag", "load_records", "load_records_with_ids", "record_details"]
 
 TEXT_COLUMNS = ("title", "abstract")
 LABEL_COLUMN = "label_included"
 #: Columns that name a record, first found wins: ``id`` (``whatworks review import`` writes it) and
 #: ``record_id`` (ASReview's and the SYNERGY datasets' name for it).
 ID_COLUMNS = ("id", "record_id")
+#: The column ``whatworks review dedup --format csv`` writes: False on a record removed as a
+#: duplicate of another (named in ``duplicate_of``). Screening leaves those records out.
+KEPT_COLUMN = "kept"
+DUPLICATE_OF_COLUMN = "duplicate_of"
+TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-class RowNumbers(list):
+class RecordIds(list):
+    """The ids of the records to screen, in table order. ``left_out`` maps the id of each record
+    left out as a duplicate (``kept`` False in the records table) to the id it duplicates (or "")."""
+
+    def __init__(self, ids=(), left_out: dict[str, str] | None = None):
+        super().__init__(ids)
+        self.left_out = dict(left_out or {})
+
+
+class RowNumbers(RecordIds):
     """Record ids that are the records' 1-based row numbers, as text: a records file with no id
     column gets these, so messages can say so (a file whose own ids happen to be 1..n does not)."""
+
+
+def kept_flag(value: str, line: int, name: str, column: str) -> bool:
+    """A ``kept`` cell as True/False (True, False, 1, 0, yes, no; any case); anything else is an
+    :class:`InputError` naming the file, line and column."""
+    flag = TRUE_WORDS.get(value.strip().lower())
+    if flag is None:
+        raise InputError(f"line {line}: kept is {value.strip()!r}; give True for a record to screen "
+                         "and False for one removed as a duplicate (as `whatworks review dedup "
+                         "--format csv` writes it)", file=name, column=column)
+    return flag
 
 
 @dataclass(frozen=True)
@@ -115,8 +140,10 @@ def record_details(path: str | Path, columns: tuple[str, ...] = DETAIL_COLUMNS) 
     reader = csv.reader(io.StringIO(decode_csv(path, expect="records"), newline=""))
     header = [h.strip().lower() for h in next((row for row in reader if row), [])]
     wanted = [(c, header.index(c)) for c in columns if c in header]
+    ik = header.index(KEPT_COLUMN) if KEPT_COLUMN in header else None
     return [{c: row[j].strip() for c, j in wanted if row[j].strip()}
-            for _, row in csv_rows(reader, len(header), name)]
+            for line, row in csv_rows(reader, len(header), name)
+            if ik is None or kept_flag(row[ik], line, name, KEPT_COLUMN)]
 
 
 def decode_csv(path: str | Path, *, expect: str) -> str:
@@ -177,6 +204,10 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
         width = len(header)
         it, ia, il = (columns.get(c) for c in (*TEXT_COLUMNS, LABEL_COLUMN))
         iid = next((columns[c] for c in ID_COLUMNS if c in columns), None) if ids else None
+        ik = columns.get(KEPT_COLUMN) if ids else None  # screening leaves duplicates out
+        idup = columns.get(DUPLICATE_OF_COLUMN)
+        left_out: dict[str, str] = {}
+        row_number = 0
         if ids:  # screening reads the decisions from their own file, never from the records
             il = None
         titles: list[str] = []
@@ -187,8 +218,8 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
         bad: list[tuple[int, str]] = []
         codes = {"1": 1, "0": 0, "1.0": 1, "0.0": 0}
         for line, row in csv_rows(reader, width, name):
-            titles.append(row[it] if it is not None else "")
-            abstracts.append(row[ia] if ia is not None else "")
+            row_number += 1
+            rid = str(row_number)
             if iid is not None:
                 rid = row[iid].strip()
                 if not rid:
@@ -198,7 +229,12 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
                     raise InputError(f"line {line}: id {rid!r} is also the id of the record on line "
                                      f"{seen[rid]}; ids must be unique", file=name, column=header[iid])
                 seen[rid] = line
-                record_ids.append(rid)
+            if ik is not None and not kept_flag(row[ik], line, name, header[ik]):
+                left_out[rid] = row[idup].strip() if idup is not None else ""
+                continue
+            titles.append(row[it] if it is not None else "")
+            abstracts.append(row[ia] if ia is not None else "")
+            record_ids.append(rid)
             if il is not None:
                 value = row[il].strip()
                 code = codes.get(value)
@@ -214,12 +250,13 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
                          f"row{'s' if len(bad) > 1 else ''}); give 1 for included, 0 for excluded",
                          file=name, column=header[il])
     if not titles:
+        if left_out:
+            raise InputError(f"every record has kept False ({len(left_out)} records); nothing is "
+                             "left to screen", file=name, column=header[ik])
         raise InputError("line 2: no records after the header", file=name)
     records = Records(tuple(titles), tuple(abstracts),
                       np.asarray(labels, dtype=np.int8) if il is not None else None,
                       name)
     if not ids:
         return records, None
-    if iid is None:
-        record_ids = RowNumbers(str(k) for k in range(1, len(titles) + 1))
-    return records, record_ids
+    return records, (RecordIds if iid is not None else RowNumbers)(record_ids, left_out)

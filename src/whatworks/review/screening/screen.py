@@ -95,6 +95,14 @@ def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
         screened_before = False  # a non-prior row has been read
         for line, row in csv_rows(reader, width, name, column=header[-1]):
             rid = row[iid].strip()
+            if rid in getattr(ids, "left_out", {}):
+                of = ids.left_out[rid]
+                raise InputError(f"line {line}: record {rid!r} is a duplicate"
+                                 + (f" of record {of!r}" if of else "")
+                                 + " (kept is False in the records file), so it is not screened; "
+                                 + (f"give the decision for {of!r} instead" if of else
+                                    "give the decision for the record it duplicates instead"),
+                                 file=name, column=header[iid])
             if rid not in position:
                 hint = (" (the records file has no id or record_id column, so records are numbered "
                         "by row, from 1)" if by_row else "")
@@ -164,7 +172,8 @@ class ScreenResult:
     until :data:`MIN_SAMPLE` records were screened after the priors (see :func:`_recall_estimate`);
     ``stopping`` maps
     each default rule's name to its ``stop``, ``reason`` and ``rule`` (its description, for the
-    methods section).
+    methods section). ``duplicates_left_out`` counts the records table's rows with ``kept`` False
+    (duplicates ``whatworks review dedup`` removed), which are not screened.
     """
 
     next: list[dict[str, Any]]
@@ -181,6 +190,7 @@ class ScreenResult:
     ranker: str | None = None
     recall_estimate_note: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    duplicates_left_out: int = 0
 
     @property
     def note(self) -> str:
@@ -197,7 +207,8 @@ class ScreenResult:
                 "note": self.note, "recall_estimate": self.recall_estimate,
                 "recall_estimate_note": self.recall_estimate_note, "stopping": self.stopping,
                 "model": self.model, "features": self.features, "seed": self.seed,
-                "sources": self.sources, "ranker": self.ranker, "settings": self.settings}
+                "sources": self.sources, "ranker": self.ranker, "settings": self.settings,
+                "duplicates_left_out": self.duplicates_left_out}
 
 
 def replay(records: Records, decisions: Sequence[Decision], *, model: str = DEFAULT_MODEL,
@@ -283,6 +294,7 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         recall_estimate_note=now["recall_estimate_note"], stopping=now["stopping"], model=model,
         features=features, seed=seed, sources=now["sources"],
         ranker=(history[-1].get("follows") if ranked and history else None),
+        duplicates_left_out=len(getattr(ids, "left_out", {})),
         settings={"n": n, "target": target, "confidence": confidence, "consecutive": consecutive,
                   "feature_cache": cached,
                   "source": records.source, "unscreened": int((session.labels_ < 0).sum())})

@@ -1,0 +1,308 @@
+"""The PRISMA 2020 flow (``whatworks review prisma``), and screening a deduplicated table.
+
+The flow's counts are tied to each other (records identified = duplicates removed + records
+screened + records awaiting screening, ...); those ties and the sentences that state them are
+checked as invariants over generated reviews, and one review is followed end to end through the
+real import -> dedup -> screen -> prisma commands.
+"""
+
+import csv
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from whatworks.cli import main
+from whatworks.errors import InputError
+from whatworks.review.prisma import (
+    NO_REASON,
+    FlowRecord,
+    FullTextDecision,
+    prisma_flow,
+    read_flow_records,
+    screening_ids,
+    sought_for_retrieval,
+)
+from whatworks.review.screening.screen import Decision, read_decisions
+
+
+def _run(capsys, *args):
+    code = main(["review", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+# ---- a review followed through the real commands
+
+TOPICS = ["family group conferencing", "intensive family preservation services",
+          "social workers in schools", "signs of safety practice model", "kinship care support",
+          "parenting programmes for neglect", "devolved budgets for social workers",
+          "shared decision-making meetings", "foster carer training", "reunification after care"]
+
+
+def _export(tmp_path):
+    """Two databases' exports of the same ten studies (Embase has all ten, Scopus six of them, one
+    with its DOI only) and a register's two trials."""
+    rows = []
+    for k, topic in enumerate(TOPICS):
+        rows.append([f"e{k}", f"A trial of {topic} for children in need", f"We evaluated {topic} "
+                     f"in {k + 3} local authorities.", f"Author{k}, A.; Other, B.", 2018 + k % 5,
+                     "Child Abuse Negl", f"10.1000/cwc.{k}", "Embase"])
+        if k < 6:
+            rows.append([f"s{k}", f"A trial of {topic} for children in need", f"We evaluated {topic} "
+                         f"in {k + 3} local authorities.", f"Author{k}, A.; Other, B.",
+                         2018 + k % 5, "Child abuse & neglect", f"https://doi.org/10.1000/CWC.{k}",
+                         "Scopus"])
+    rows.append(["t1", "Registered trial of respite care", "Protocol.", "", 2022, "", "", "ISRCTN"])
+    rows.append(["t2", "Registered trial of family drug courts", "Protocol.", "", 2023, "", "",
+                 "ISRCTN"])
+    return _write(tmp_path / "records.csv", ["id", "title", "abstract", "authors", "year", "journal",
+                                            "doi", "source_database"], rows)
+
+
+def test_a_review_followed_from_dedup_through_screening_to_the_flow(tmp_path, capsys):
+    records = _export(tmp_path)
+    dd, kept = tmp_path / "dedup.csv", tmp_path / "kept.csv"
+    code, _, err = _run(capsys, "dedup", records, "--format", "csv", "-o", dd, "--deduplicated", kept)
+    assert code == 0, err
+    table = list(csv.DictReader(open(dd, encoding="utf-8")))
+    assert len(table) == 18 and sum(r["kept"] == "False" for r in table) == 6
+    alone = list(csv.DictReader(open(kept, encoding="utf-8")))
+    assert len(alone) == 12 and all("kept" not in r for r in alone)
+    assert sorted(r["source_database"] for r in alone).count("Embase; Scopus") == 6
+
+    # screening the dedup table leaves the duplicates out, and says so
+    code, out, err = _run(capsys, "screen", dd, "--format", "json", "--next", 20, "--no-cache")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["records"] == 12 and result["duplicates_left_out"] == 6
+    assert {r["id"] for r in result["next"]} == {r["id"] for r in alone}
+    code, out, _ = _run(capsys, "screen", dd, "--no-cache")
+    assert "6 records with kept False" in out
+
+    decisions = _write(tmp_path / "decisions.csv", ["id", "label", "source"],
+                       [["e0", "include", "prior"], ["e1", "exclude", "prior"],
+                        ["e2", "include", ""], ["e3", "include", ""], ["e4", "exclude", ""],
+                        ["t1", "exclude", ""], ["e5", "include", ""]])
+    full = _write(tmp_path / "full.csv", ["id", "decision", "reason", "study"],
+                  [["e0", "include", "", "S1"], ["e2", "exclude", "wrong population", ""],
+                   ["e3", "not retrieved", "", ""], ["e5", "include", "", "S1"]])
+    plot = tmp_path / "flow.svg"
+    code, out, err = _run(capsys, "prisma", dd, "--decisions", decisions, "--full-text", full,
+                          "--registers", "ISRCTN", "--stopped", "--format", "json", "--plot", plot)
+    assert code == 0, err
+    flow = json.loads(out)
+    assert flow["identified"] == {"total": 18, "databases_total": 16, "registers_total": 2,
+                                  "databases": {"Embase": 10, "Scopus": 6},
+                                  "registers": {"ISRCTN": 2}}
+    assert flow["removed_before_screening"] == {"duplicates": 6, "automation": 0, "other": 0}
+    assert flow["screening"] == {"records_screened": 12, "screened_by_person": 7,
+                                 "records_excluded": 8, "excluded_by_person": 3,
+                                 "excluded_by_automation": 5, "awaiting_screening": 0}
+    assert flow["retrieval"] == {"sought": 4, "not_retrieved": 1, "assessed": 3,
+                                 "excluded": {"wrong population": 1}, "awaiting_assessment": 0}
+    assert flow["included"] == {"studies": 1, "reports": 2}
+    assert plot.read_text().lstrip().startswith("<?xml") and "Records screened" in plot.read_text()
+
+    code, text, _ = _run(capsys, "prisma", dd, "--decisions", decisions, "--full-text", full,
+                         "--registers", "ISRCTN", "--stopped")
+    assert code == 0
+    for line in ("Duplicate records removed (n = 6)", "Records screened (n = 12)",
+                 "Records excluded (n = 8)", "by automation tools (n = 5)",
+                 "wrong population (n = 1)", "Studies included in review (n = 1)",
+                 "Reports of included studies (n = 2)"):
+        assert line in text
+
+
+def test_without_stopped_the_records_not_screened_are_awaiting_and_the_flow_says_so(tmp_path, capsys):
+    records = _export(tmp_path)
+    decisions = _write(tmp_path / "d.csv", ["id", "label"], [["e0", "1"], ["e1", "0"]])
+    code, out, err = _run(capsys, "prisma", records, "--decisions", decisions, "--format", "json")
+    assert code == 0, err
+    flow = json.loads(out)
+    assert flow["removed_before_screening"]["duplicates"] == 0
+    assert flow["screening"]["awaiting_screening"] == 16
+    assert flow["screening"]["excluded_by_automation"] == 0
+    assert any("no kept column" in n for n in flow["notes"])
+    assert any("16 record(s) are not screened yet" in n and "--stopped" in n for n in flow["notes"])
+    assert flow["included"] == {"studies": None, "reports": None}
+
+
+@pytest.mark.parametrize("name, rows, fragment, where", [
+    ("dup", [["s0", "include"]], "record 's0' is a duplicate of record 'e0'", "line 2"),
+    ("unknown", [["zz", "include"]], "no record has id 'zz'", "line 2"),
+])
+def test_a_decision_on_a_duplicate_or_unknown_record_exits_2_naming_the_line(tmp_path, capsys, name,
+                                                                             rows, fragment, where):
+    dd = tmp_path / "dedup.csv"
+    assert _run(capsys, "dedup", _export(tmp_path), "--format", "csv", "-o", dd)[0] == 0
+    decisions = _write(tmp_path / "d.csv", ["id", "label"], rows)
+    for command in (["prisma", dd, "--decisions", decisions], ["screen", dd, "--labels", decisions]):
+        code, out, err = _run(capsys, *command, "--no-cache" if command[0] == "screen" else "--stopped")
+        assert code == 2 and fragment in err and where in err and str(decisions) in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("rows, fragment", [
+    ([["e1", "include", ""]], "was not sought for retrieval (it was excluded at title and abstract, "
+                              "decisions line 3)"),
+    ([["s0", "include", ""]], "it was removed as a duplicate of 'e0'"),
+    ([["e4", "exclude", "x"]], "it has no title-and-abstract decision"),
+    ([["e0", "include", ""], ["e0", "exclude", "x"]], "line 3: record 'e0' has a full-text decision"),
+    ([["e0", "maybe", ""]], "decision 'maybe' is not allowed"),
+])
+def test_a_bad_full_text_file_exits_2_naming_the_line(tmp_path, capsys, rows, fragment):
+    dd = tmp_path / "dedup.csv"
+    assert _run(capsys, "dedup", _export(tmp_path), "--format", "csv", "-o", dd)[0] == 0
+    decisions = _write(tmp_path / "d.csv", ["id", "label"], [["e0", "1"], ["e1", "0"]])
+    full = _write(tmp_path / "f.csv", ["id", "decision", "reason"], rows)
+    code, _, err = _run(capsys, "prisma", dd, "--decisions", decisions, "--full-text", full)
+    assert code == 2 and fragment in err and str(full) in err, err
+
+
+def test_bad_records_and_options_exit_2_with_one_line(tmp_path, capsys):
+    merged = _write(tmp_path / "merged.csv", ["id", "title", "source_database"],
+                    [["a", "x", "Embase"], ["b", "y", "Embase; Scopus"]])
+    code, _, err = _run(capsys, "prisma", merged)
+    assert code == 2 and "line 3" in err and "deduplicated table" in err
+    bad_kept = _write(tmp_path / "k.csv", ["id", "title", "kept"], [["a", "x", "perhaps"]])
+    for command in (["prisma", bad_kept], ["screen", bad_kept, "--no-cache"]):
+        code, _, err = _run(capsys, *command)
+        assert code == 2 and "line 2" in err and "kept is 'perhaps'" in err
+    records = _export(tmp_path)
+    code, _, err = _run(capsys, "prisma", records, "--registers", "CT.gov")
+    assert code == 2 and "'CT.gov'" in err and "ISRCTN" in err
+    code, _, err = _run(capsys, "prisma", records, "--full-text", records)
+    assert code == 2 and "--decisions" in err
+    code, _, err = _run(capsys, "prisma", records, "--plot", tmp_path / "flow.gif")
+    assert code == 2 and ".svg" in err
+    all_gone = _write(tmp_path / "gone.csv", ["id", "title", "kept"], [["a", "x", "False"]])
+    code, _, err = _run(capsys, "screen", all_gone, "--no-cache")
+    assert code == 2 and "nothing is left to screen" in err
+
+
+def test_screening_a_dedup_table_reads_decisions_and_details_of_the_kept_rows_only(tmp_path):
+    from whatworks.review.screening.data import load_records_with_ids, record_details
+
+    path = _write(tmp_path / "r.csv", ["title", "abstract", "journal", "kept", "duplicate_of"],
+                  [["one", "a", "J1", "True", ""], ["two", "b", "J2", "false", "1"],
+                   ["three", "c", "J3", "1", ""]])
+    records, ids = load_records_with_ids(path)
+    assert records.titles == ("one", "three") and ids == ["1", "3"] and ids.left_out == {"2": "1"}
+    assert [d["journal"] for d in record_details(path)] == ["J1", "J3"]
+    labels = _write(tmp_path / "d.csv", ["id", "label"], [["3", "1"]])
+    assert [(d.index, d.label) for d in read_decisions(labels, ids)] == [(1, 1)]
+
+
+# ---- the flow's promises, over generated reviews
+
+@st.composite
+def reviews(draw):
+    n = draw(st.integers(1, 40))
+    dbs = draw(st.lists(st.sampled_from(["Embase", "MEDLINE", "Scopus", "ISRCTN", ""]), min_size=n,
+                        max_size=n))
+    kept = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    kept[draw(st.integers(0, n - 1))] = True  # at least one record kept
+    records = [FlowRecord(f"r{k}", db or None, kept[k], None if kept[k] else "r0")
+               for k, db in enumerate(dbs)]
+    n_kept = sum(kept)
+    screened = draw(st.lists(st.integers(0, n_kept - 1), unique=True, max_size=n_kept))
+    decisions = [Decision(i, draw(st.integers(0, 1))) for i in screened]
+    kept_ids = [r.id for r in records if r.kept]
+    included = [kept_ids[d.index] for d in decisions if d.label == 1]
+    full = None
+    if draw(st.booleans()):
+        chosen = draw(st.lists(st.sampled_from(included), unique=True)) if included else []
+        full = [FullTextDecision(i, draw(st.sampled_from(["include", "exclude", "not_retrieved"])),
+                                 draw(st.sampled_from([None, "wrong population", "wrong design"])),
+                                 draw(st.sampled_from([None, "S1", "S2"])))
+                for i in chosen]
+    registers = ["ISRCTN"] if draw(st.booleans()) and "ISRCTN" in dbs else []
+    return records, decisions, full, draw(st.booleans()), registers
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reviews())
+def test_every_record_is_counted_once_in_every_stage_and_each_box_says_its_count(review):
+    records, decisions, full, stopped, registers = review
+    flow = prisma_flow(records, decisions, full, stopped=stopped, registers=registers)
+    d = flow.to_dict()
+    ident, before, scr, ret, inc = (d[k] for k in ("identified", "removed_before_screening",
+                                                    "screening", "retrieval", "included"))
+    n_kept = sum(r.kept for r in records)
+    # identification: every record once, in one database or register
+    assert ident["total"] == len(records) == ident["databases_total"] + ident["registers_total"]
+    assert sum(ident["databases"].values()) == ident["databases_total"]
+    assert set(ident["registers"]) == set(registers)
+    # duplicates removed + records screened + awaiting = records identified
+    assert before["duplicates"] + scr["records_screened"] + scr["awaiting_screening"] == ident["total"]
+    assert scr["records_screened"] + scr["awaiting_screening"] == n_kept
+    assert scr["screened_by_person"] == len(decisions)
+    assert scr["records_excluded"] == scr["excluded_by_person"] + scr["excluded_by_automation"]
+    assert scr["records_screened"] == scr["records_excluded"] + ret["sought"]
+    assert ret["sought"] == sum(x.label for x in decisions)
+    # the stopping rule's records are excluded by automation only when screening stopped
+    if stopped:
+        assert scr["awaiting_screening"] == 0
+        assert scr["excluded_by_automation"] == n_kept - len(decisions)
+    else:
+        assert scr["excluded_by_automation"] == 0
+        assert (scr["awaiting_screening"] > 0) == any("not screened yet" in t for t in d["notes"])
+    if full is None:
+        assert ret["assessed"] is None and inc["reports"] is None and inc["studies"] is None
+    else:
+        assert ret["sought"] == ret["not_retrieved"] + ret["assessed"] + ret["awaiting_assessment"]
+        assert ret["assessed"] == sum(ret["excluded"].values()) + inc["reports"]
+        assert inc["studies"] <= inc["reports"] and (inc["studies"] > 0) == (inc["reports"] > 0)
+        gave_no_reason = any(x.decision == "exclude" and not x.reason for x in full)
+        assert (NO_REASON in ret["excluded"]) == gave_no_reason
+    # every box states the count it holds
+    text = flow.to_text()
+    assert f"Duplicate records removed (n = {before['duplicates']:,})" in text
+    assert f"Records screened (n = {scr['records_screened']:,})" in text
+    assert f"Records excluded (n = {scr['records_excluded']:,})" in text
+    assert f"by automation tools (n = {scr['excluded_by_automation']:,})" in text
+    assert f"Reports sought for retrieval (n = {ret['sought']:,})" in text
+    if full is not None:
+        assert f"Reports assessed for eligibility (n = {ret['assessed']:,})" in text
+        assert f"Studies included in review (n = {inc['studies']:,})" in text
+        for reason, count in ret["excluded"].items():
+            assert f"{reason} (n = {count:,})" in text
+
+
+@settings(max_examples=100, deadline=None)
+@given(reviews())
+def test_the_files_a_review_writes_read_back_to_the_same_flow(tmp_path_factory, review):
+    records, decisions, full, stopped, registers = review
+    tmp = tmp_path_factory.mktemp("flow")
+    path = _write(tmp / "records.csv", ["id", "title", "source_database", "kept", "duplicate_of"],
+                  [[r.id, "t", r.source_database or "", r.kept, r.duplicate_of or ""]
+                   for r in records])
+    table = read_flow_records(path)
+    assert table.dedup_known and not table.by_row
+    assert [(r.id, r.source_database, r.kept) for r in table.records] == \
+        [(r.id, r.source_database, r.kept) for r in records]
+    kept_ids = [r.id for r in records if r.kept]
+    dpath = _write(tmp / "d.csv", ["id", "label"], [[kept_ids[x.index], x.label] for x in decisions])
+    again = read_decisions(dpath, screening_ids(table.records))
+    assert [(x.index, x.label) for x in again] == [(x.index, x.label) for x in decisions]
+    sought, why_not = sought_for_retrieval(table.records, again)
+    assert sought == {kept_ids[x.index] for x in decisions if x.label == 1}
+    assert set(why_not) | sought == {r.id for r in records}
+
+
+def test_a_full_text_decision_outside_the_records_sought_is_refused_by_the_core():
+    records = [FlowRecord("a", "Embase"), FlowRecord("b", "Embase")]
+    with pytest.raises(ValueError):
+        prisma_flow(records, [Decision(0, 0)], [FullTextDecision("a", "include")])
+    with pytest.raises(InputError, match="no record has as its source_database"):
+        prisma_flow(records, registers=["ISRCTN"])
