@@ -427,8 +427,10 @@ def cmd_meta(args) -> int:
             raise _with_file(exc, args.data) from None
         result = fit.to_dict()
         model = fit
+    robust_text = None
     if args.robust:
-        result["robust"] = _robust(args, frame, model)
+        robust_fit = _robust(args, frame, model)
+        result["robust"], robust_text = robust_fit.to_dict(), robust_fit.summary_text()
     if args.bias:
         if fit is None:
             raise InputError("--bias works with univariate models (not with --random)",
@@ -461,7 +463,9 @@ def cmd_meta(args) -> int:
         print(json.dumps(jsonable(result), indent=2))
     else:
         print(model.summary_text())
-        for key in ("robust", "bias", "leave_one_out", "influence", "subgroups", "permutation"):
+        if robust_text:
+            print(f"\n{robust_text}")
+        for key in ("bias", "leave_one_out", "influence", "subgroups", "permutation"):
             if key in result:
                 print(f"\n{key}: {json.dumps(_jsonable(result[key]), indent=2, default=str)}")
     return 0
@@ -657,7 +661,7 @@ def _meta_multilevel(args, frame, yi, vi, mods):
     return res, used
 
 
-def _robust(args, frame, model) -> dict:
+def _robust(args, frame, model):
     from .synthesis.robust import robust
 
     if args.robust not in frame.columns:
@@ -671,7 +675,7 @@ def _robust(args, frame, model) -> dict:
         res = robust(model, cluster)
     except InputError as exc:
         raise _with_file(exc, args.data) from None
-    return res.to_dict()
+    return res
 
 
 def _analysed_rows(args, frame):

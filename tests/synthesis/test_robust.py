@@ -232,3 +232,27 @@ def test_cr2_is_unbiased_when_the_working_model_is_true(case):
     np.testing.assert_allclose(Rinv @ expected @ Rinv.T, Rinv @ sw.M @ Rinv.T, rtol=1e-7,
                                atol=1e-10)
     assert expected.shape == (p, p)
+
+
+def test_a_cluster_robust_se_of_zero_is_flagged_not_passed_off_as_evidence(tmp_path, capsys):
+    """Effects that agree exactly leave no residual in any cluster: SE 0, t infinite, p 0. The result
+    says those mean nothing, in its note, its JSON and the command's table."""
+    from whatworks.cli import main
+
+    yi, vi = np.full(5, 0.2), np.array([0.01, 0.02, 0.01, 0.03, 0.02])
+    cluster = np.array(["A", "A", "B", "B", "C"])
+    res = robust(meta_analysis(yi, vi), cluster)
+    assert res.se == 0 and "standard error of intrcpt is 0" in res.note
+    assert res.to_dict()["note"] == res.note and res.note in res.summary_text()
+    path = tmp_path / "z.csv"
+    path.write_text("study,yi,vi\n" + "".join(f"{c},{y},{v}\n" for c, y, v in
+                                                zip(cluster, yi, vi, strict=True)))
+    assert main(["meta", str(path), "--yi", "yi", "--vi", "vi", "--robust", "study"]) == 0
+    out = capsys.readouterr().out
+    assert "Cluster-robust inference (CR2" in out and "note: the cluster-robust standard error" in out
+    assert main(["meta", str(path), "--yi", "yi", "--vi", "vi", "--robust", "study", "--format",
+                 "json"]) == 0
+    assert "carry no information" in json.loads(capsys.readouterr().out)["robust"]["note"]
+    # a positive SE: no note
+    other = robust(meta_analysis(yi + np.array([0, 0.1, -0.1, 0.05, 0]), vi), cluster)
+    assert other.se > 0 and other.note is None and other.to_dict()["note"] is None

@@ -343,8 +343,24 @@ class RobustResult(FrozenResult):
         idx = [self.names.index(c) if isinstance(c, str) else int(c) for c in coefficients]
         return wald_test(self.sandwich, idx, self.names)
 
+    @property
+    def note(self) -> str | None:
+        """Why some coefficients' tests mean nothing: a cluster-robust standard error of 0 (every
+        cluster's residuals are 0, e.g. all effects equal) gives an infinite t, p = 0 and an
+        interval of one point, which are artefacts, not evidence. None when every SE is positive."""
+        zero = [c.name for c in self.coefficients if not c.se > 0]
+        if not zero:
+            return None
+        return (f"the cluster-robust standard error of {', '.join(zero)} is 0: the residuals "
+                "are 0 in every cluster (the effects agree exactly), so its t statistic, p value "
+                "and interval carry no information; report the model-based standard error, or "
+                "more studies")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "note": self.note}
+
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([c.to_dict() for c in self.coefficients]).set_index("name")
+        return pd.DataFrame([c.to_dict() for c in self.coefficients]).set_index("name").astype(float)
 
     def summary_text(self) -> str:
         how = ("CR2 with Satterthwaite degrees of freedom" if self.adjust == "CR2" else
@@ -353,6 +369,8 @@ class RobustResult(FrozenResult):
                  "", self.to_frame().to_string(float_format=lambda x: fmt(x))]
         if self.moderators is not None:
             lines += ["", self.moderators.summary_text()]
+        if self.note:
+            lines += ["", f"note: {self.note}"]
         return "\n".join(lines)
 
 
