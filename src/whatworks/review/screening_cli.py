@@ -186,6 +186,15 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                    help="confidence of that rule and of the recall estimate's interval (default 0.95)")
     p.add_argument("--consecutive", type=int, default=50, metavar="N",
                    help="irrelevant records in a row after which the heuristic rule stops (default 50)")
+    p.add_argument("--safe", action="store_true",
+                   help="follow the SAFE procedure (Boetje & van de Schoot 2024): a random sample "
+                        "first (1%% of the records), then active learning until its three "
+                        "conditions hold, then a different model until --consecutive irrelevant in "
+                        "a row, then a quality check by a second screener; the next records are "
+                        "those the current phase asks for, and the output says where it stands "
+                        "(not with --interactive)")
+    p.add_argument("--safe-model", choices=list(MODELS), default=None, metavar="MODEL",
+                   help="with --safe: phase 3's different model (default logistic)")
     p.add_argument("--format", choices=["table", "json", "csv"], default=None,
                    help="table for people (default); json for machines; csv: the next records only "
                         "(rank, id, title, score), for a spreadsheet")
@@ -210,7 +219,7 @@ def cmd_screen(args) -> int:
 
     if args.interactive:
         for option, given in (("--next", args.n is not None), ("--format", args.format is not None),
-                              ("--output", bool(args.output))):
+                              ("--output", bool(args.output)), ("--safe", args.safe)):
             if given:
                 raise ParameterError(option, "with --interactive", "one of them: --interactive shows "
                                      "one record at a time in the terminal and saves each decision "
@@ -218,6 +227,9 @@ def cmd_screen(args) -> int:
         if not args.labels:
             raise ParameterError("--labels", None, "the decisions file that --interactive saves each "
                                  "decision in (created if missing), e.g. --labels decisions.csv")
+    if args.safe_model and not args.safe:
+        raise ParameterError("--safe-model", args.safe_model, "given with --safe (it is the SAFE "
+                             "procedure's phase-3 model)")
     if args.n is None:
         args.n = 10
     if args.n < 1:
@@ -229,7 +241,8 @@ def cmd_screen(args) -> int:
     decisions = read_decisions(args.labels, ids) if args.labels else []
     result = screen(records, ids, decisions, n=args.n, model=args.model, features=args.features,
                     seed=args.seed, target=args.target, confidence=args.confidence,
-                    consecutive=args.consecutive, cache_dir=cache)
+                    consecutive=args.consecutive, cache_dir=cache, safe=args.safe,
+                    safe_model=args.safe_model)
     args.format = args.format or "table"
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
@@ -488,6 +501,24 @@ def _next_csv(result) -> str:
     return buf.getvalue()
 
 
+def _safe_lines(safe: dict) -> list[str]:
+    """Where a screening stands in the SAFE procedure, for the table."""
+    sample = safe["random_sample"]
+    lines = [f"SAFE procedure: phase {safe['phase']} ({safe['phase_name']}); {safe['next_step']}",
+             f"  random sample: {sample['screened']} screened (at least {sample['size']}, holding "
+             f"a relevant and an irrelevant record), {sample['relevant']} relevant"
+             + (f"; about {safe['estimated_relevant']:.1f} relevant records estimated in all"
+                if safe["estimated_relevant"] is not None else "")]
+    if safe["priors_left_out"]:
+        lines.append(f"  {safe['priors_left_out']} prior decision(s) are not part of the procedure")
+    if safe["quality_check"]:
+        lines.append("  for a second screener: the excluded records the phase-3 model ranks highest")
+        lines += [f"    {q['id']:<12} {q['score']:>8.3f}  {' '.join(q['title'].split())[:80]}"
+                  for q in safe["quality_check"]]
+    lines.append(f"  procedure: {safe['procedure']}")
+    return lines
+
+
 def _left_out_line(n: int) -> str:
     return (f"{n} record{'s' if n != 1 else ''} with kept False (removed as duplicates by `whatworks "
             "review dedup`) left out: not screened, not counted")
@@ -520,10 +551,13 @@ def _screen_table(result) -> str:
     for name, v in result.stopping.items():
         lines.append(f"  {name}: {'STOP' if v['stop'] else 'continue'} -- {v['reason']}")
         lines.append(f"    rule: {v['rule']}")
+    if result.safe is not None:
+        lines += ["", *_safe_lines(result.safe)]
     lines.append("")
     lines.append(f"{result.note}.")
     if not result.next:
-        lines.append("every record has been screened.")
+        if result.safe is None or result.safe["phase"] < 4:
+            lines.append("every record has been screened.")
         return "\n".join(lines)
     lines.append("")
     lines.append(f"next {len(result.next)} record(s) to screen, in this order:")

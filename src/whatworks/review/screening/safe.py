@@ -34,7 +34,7 @@ from whatworks.errors import ParameterError
 from .session import ScreeningSession
 from .stopping import ConsecutiveIrrelevantRule, safe_phase2_rule
 
-__all__ = ["PHASES", "SafeProcedure", "simulate_safe"]
+__all__ = ["DEFAULT_PHASE3_MODEL", "PHASES", "SafeProcedure", "safe_next", "simulate_safe"]
 
 PHASES = {1: "random sample for training data", 2: "active learning", 3: "different model",
           4: "quality check by a second screener"}
@@ -132,3 +132,101 @@ def simulate_safe(task: dict[str, Any]) -> dict[str, Any]:
     return {"seed": seed, "stopped_at": screened, "recall": found / int(y.sum()),
             "work_saved": 1 - screened / n, "phase_starts": phase_at,
             "n_random": proc.n_random, "rule": proc.describe()}
+
+
+#: The classifier SAFE's phase 3 re-ranks with unless told otherwise (a different model from the
+#: default's SVMs, on the same features).
+DEFAULT_PHASE3_MODEL = "logistic"
+
+
+def safe_next(session: ScreeningSession, n: int, *, seed: int = 0, random_share: float = 0.01,
+              consecutive: int = 50, min_share: float = 0.10,
+              model_phase3: str = DEFAULT_PHASE3_MODEL) -> tuple[list[int], Any, dict[str, Any]]:
+    """Where a screening in progress stands in the SAFE procedure, and the records it asks for next.
+
+    ``session`` holds the decisions so far, in order (:func:`~.screen.replay`); priors (decisions
+    labelled before the tool was used) are not part of the procedure and are left out of its count.
+    The phase is worked out from the other decisions' labels, as :class:`SafeProcedure` tracks it.
+
+    Returns the indices of up to ``n`` records to screen next, the scores they were ranked by (None
+    for a random draw) and the standing (a dict for JSON):
+
+    - phase 1: a seeded random draw (the same permutation of the records on every run, so the
+      sample is random whatever the model would rank), no more than the sample still needs;
+    - phase 2: the session's model order;
+    - phase 3: ``model_phase3`` (a different classifier on the same features) fitted on every
+      decision, its order;
+    - phase 4: none: screening is over; ``quality_check`` lists the ``n`` excluded records that the
+      phase-3 model ranks highest, for a second screener to check.
+    """
+    if model_phase3 == session.model_name:
+        raise ParameterError("model_phase3", model_phase3, "a model other than the one screening "
+                             f"({session.model_name}): SAFE's phase 3 re-ranks with a different one")
+    steps = [s for s in session.history_ if s.source != "prior"]
+    proc = SafeProcedure(session.n_records, random_share=random_share, consecutive=consecutive,
+                         min_share=min_share)
+    starts: dict[int, int] = {}
+    not_random = 0
+    for k, step in enumerate(steps, start=1):
+        not_random += proc.phase == 1 and step.source != "random"
+        before = proc.phase
+        if proc.update(step.label) != before:
+            starts[proc.phase] = k
+    unscreened = np.flatnonzero(session.labels_ < 0)
+    standing: dict[str, Any] = {
+        "phase": proc.phase, "phase_name": PHASES[proc.phase], "phase_starts": starts,
+        "screened_in_procedure": len(steps),
+        "priors_left_out": len(session.history_) - len(steps),
+        "random_sample": {"size": proc.random_sample_size, "screened": proc.n_random,
+                          "relevant": proc.relevant_in_random, "not_random_draws": int(not_random)},
+        "estimated_relevant": None, "model_phase3": model_phase3, "quality_check": [],
+        "procedure": proc.describe()}
+    if proc.phase > 1:
+        standing["estimated_relevant"] = proc.relevant_in_random / proc.n_random * session.n_records
+    y = np.array([s.label for s in steps], dtype=np.int64)
+    run = len(y) - (int(np.flatnonzero(y)[-1]) + 1 if y.any() else 0)
+    if proc.phase == 1:
+        order = np.random.default_rng(seed).permutation(session.n_records)
+        still = max(1, proc.random_sample_size - proc.n_random)
+        picked = [int(i) for i in order if session.labels_[i] < 0][:min(n, still)]
+        standing["next_step"] = (f"screen a random sample: {proc.n_random} of at least "
+                                 f"{proc.random_sample_size} random records screened"
+                                 + ("" if 0 < proc.relevant_in_random < proc.n_random else
+                                    ", and the sample needs a relevant and an irrelevant record"))
+        if not_random:
+            standing["next_step"] += (f"; {not_random} of its decisions were not random draws, so "
+                                      "the estimate of relevant records from it is biased")
+        return picked, None, standing
+    if proc.phase == 2:
+        est = standing["estimated_relevant"]
+        need = math.ceil(2 * est)
+        share = math.ceil(min_share * session.n_records)
+        standing["phase2_progress"] = {"screened": len(y), "needed_for_twice_estimate": need,
+                                       "needed_for_share": share, "irrelevant_in_a_row": run,
+                                       "needed_in_a_row": consecutive}
+        standing["next_step"] = (f"active learning until all of: {len(y)} of {need} screened (twice "
+                                 f"the {est:.1f} relevant estimated), {len(y)} of {share} "
+                                 f"({100 * min_share:g}% of the records), {run} of {consecutive} "
+                                 "irrelevant records in a row; and confirm every key paper known "
+                                 "in advance was found")
+        return [int(i) for i in session.next(n)], session.scores_, standing
+    other = ScreeningSession(session.X, model=model_phase3, seed=session.seed)
+    for step in session.history_:
+        other.label(step.index, step.label, source=step.source)
+    other.refresh()
+    if proc.phase == 3:
+        in_phase = len(y) - starts.get(3, len(y))
+        run = min(run, in_phase)  # the run counts from the start of phase 3
+        standing["next_step"] = (f"a different model ({model_phase3}) re-ranks the rest: {run} of "
+                                 f"{consecutive} irrelevant records in a row ({in_phase} screened in "
+                                 "this phase)")
+        return ([int(i) for i in other.next(n)] if unscreened.size else []), other.scores_, standing
+    excluded = np.flatnonzero(session.labels_ == 0)
+    if other.scores_ is not None and excluded.size:
+        top = excluded[np.argsort(-other.scores_[excluded], kind="stable")[:n]]
+        standing["quality_check"] = [{"index": int(i), "score": round(float(other.scores_[i]), 6)}
+                                     for i in top]
+    standing["next_step"] = ("screening is over: a second screener checks the excluded records the "
+                             f"phase-3 model ranks highest (the {len(standing['quality_check'])} "
+                             "listed) and the included records' reference lists")
+    return [], other.scores_, standing

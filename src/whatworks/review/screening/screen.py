@@ -191,9 +191,16 @@ class ScreenResult:
     recall_estimate_note: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     duplicates_left_out: int = 0
+    safe: dict[str, Any] | None = None
 
     @property
     def note(self) -> str:
+        if self.safe is not None:
+            return {1: f"SAFE phase 1: a random draw (seed {self.seed}) for the training sample",
+                    2: "SAFE phase 2: ranked by the model",
+                    3: f"SAFE phase 3: ranked by a different model ({self.safe['model_phase3']})",
+                    4: "SAFE phase 4: screening is over; quality check by a second screener"
+                    }[self.safe["phase"]]
         if not self.ranked_by_model:
             return ("no model yet: there is not yet one relevant and one irrelevant decision, so these "
                     f"records are a random draw (seed {self.seed}); the model ranks the records once "
@@ -208,7 +215,7 @@ class ScreenResult:
                 "recall_estimate_note": self.recall_estimate_note, "stopping": self.stopping,
                 "model": self.model, "features": self.features, "seed": self.seed,
                 "sources": self.sources, "ranker": self.ranker, "settings": self.settings,
-                "duplicates_left_out": self.duplicates_left_out}
+                "duplicates_left_out": self.duplicates_left_out, "safe": self.safe}
 
 
 def replay(records: Records, decisions: Sequence[Decision], *, model: str = DEFAULT_MODEL,
@@ -256,7 +263,8 @@ def standing(session: ScreeningSession, rules: dict, confidence: float = 0.95) -
 def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], *, n: int = 10,
            model: str = DEFAULT_MODEL, features: str | None = None, seed: int = 0,
            target: float = 0.95, confidence: float = 0.95, consecutive: int = 50,
-           cache_dir: str | Path | None = None) -> ScreenResult:
+           cache_dir: str | Path | None = None, safe: bool = False,
+           safe_model: str | None = None) -> ScreenResult:
     """Replay ``decisions`` (in the order made) and propose the next ``n`` records to screen.
 
     Parameters
@@ -272,6 +280,9 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         ``confidence`` is also the recall estimate's interval.
     cache_dir : a folder keeping the feature matrix between runs (:mod:`.feature_cache`); None:
         extract the features afresh.
+    safe, safe_model : follow the SAFE procedure (:func:`~.safe.safe_next`): the next records are
+        the ones its current phase asks for, and ``safe`` in the result says where it stands;
+        ``safe_model`` is phase 3's different model (default ``logistic``).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ParameterError("n", n, "a whole number of records, 1 or more")
@@ -281,10 +292,24 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
     session, features, cached = replay(records, decisions, model=model, features=features, seed=seed,
                                        cache_dir=cache_dir)
     ranked = session.scores_ is not None
-    chosen = session.next(n)
-    scores = session.scores_
+    safe_standing = None
+    if safe:
+        from .safe import DEFAULT_PHASE3_MODEL, safe_next
+
+        chosen, scores, safe_standing = safe_next(session, n, seed=seed, consecutive=consecutive,
+                                                  model_phase3=safe_model or DEFAULT_PHASE3_MODEL)
+        ranked = scores is not None and safe_standing["phase"] > 1
+        for entry in safe_standing["quality_check"]:
+            i = entry.pop("index")
+            entry.update(id=ids[i], title=records.titles[i])
+    else:
+        if safe_model is not None:
+            raise ParameterError("safe_model", safe_model, "given only with safe=True (the SAFE "
+                                 "procedure's phase-3 model)")
+        chosen = session.next(n)
+        scores = session.scores_
     nxt = [{"rank": r, "id": ids[i], "title": records.titles[i],
-            "score": None if scores is None else round(float(scores[i]), 6)}
+            "score": None if scores is None or not ranked else round(float(scores[i]), 6)}
            for r, i in enumerate((int(i) for i in chosen), start=1)]
     now = standing(session, rules, confidence)
     history = getattr(session.model, "history_", None)
@@ -294,7 +319,7 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         recall_estimate_note=now["recall_estimate_note"], stopping=now["stopping"], model=model,
         features=features, seed=seed, sources=now["sources"],
         ranker=(history[-1].get("follows") if ranked and history else None),
-        duplicates_left_out=len(getattr(ids, "left_out", {})),
+        duplicates_left_out=len(getattr(ids, "left_out", {})), safe=safe_standing,
         settings={"n": n, "target": target, "confidence": confidence, "consecutive": consecutive,
                   "feature_cache": cached,
                   "source": records.source, "unscreened": int((session.labels_ < 0).sum())})
