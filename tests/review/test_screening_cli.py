@@ -185,3 +185,41 @@ def test_a_file_that_is_not_utf8_exits_2_naming_the_line(tmp_path, capsys):
     assert main(["review", "simulate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "line 3" in err and "UTF-8" in err
+
+
+def test_safe_replays_the_procedure_on_the_same_seeds_on_every_backend(data, capsys):
+    from whatworks.compute import task_seeds
+    from whatworks.review.screening.data import load_records
+    from whatworks.review.screening.features import extract
+    from whatworks.review.screening.safe import simulate_safe
+
+    serial = _json(capsys, data, "--seeds", "3", "--model", "svm", "--safe", "--backend", "serial")
+    pool = _json(capsys, data, "--seeds", "3", "--model", "svm", "--safe", "--backend", "processes",
+                 "--workers", "2")
+    assert serial["safe"] == pool["safe"]
+    safe = serial["safe"]
+    assert (safe["model"], safe["model_phase3"]) == ("svm", "logistic")
+    assert [r["seed"] for r in safe["per_seed"]] == task_seeds(0, 3) == \
+        [r["seed"] for r in serial["per_seed"]]
+    recalls = sorted(r["recall"] for r in safe["per_seed"])
+    assert safe["recall_median"] == pytest.approx(recalls[1]) and safe["recall_min"] == recalls[0]
+    assert safe["reached_target"] == pytest.approx(sum(r >= 0.95 for r in recalls) / 3)
+    # each run is the procedure's own replay with that seed
+    rec = load_records(data)
+    direct = simulate_safe({"X": extract(rec.texts), "labels": rec.labels,
+                            "seed": safe["per_seed"][1]["seed"], "model": "svm"})
+    run = safe["per_seed"][1]
+    assert (run["stopped_at"], run["recall"], run["work_saved"]) == \
+        (direct["stopped_at"], direct["recall"], direct["work_saved"])
+    assert {int(k): v for k, v in run["phase_starts"].items()} == direct["phase_starts"]
+    assert main(["review", "simulate", str(data), "--seeds", "2", "--model", "svm", "--safe",
+                 "--backend", "serial"]) == 0
+    assert "SAFE procedure (svm, then logistic): recall median" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, fragment", [(["--safe-model", "nb"], "--safe-model"),
+                                            (["--safe", "--model", "logistic"], "a model other than")])
+def test_safe_options_that_cannot_be_honoured_exit_2(data, capsys, args, fragment):
+    assert main(["review", "simulate", str(data), "--seeds", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1

@@ -47,6 +47,13 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
                         "after a number of irrelevant ones equal to 2%% of the labelled set) or after "
                         "every N labels; --model svm --refit 1 is ASReview 3's default model and "
                         "labels the records in the same order as it (a fifth as fast as auto)")
+    p.add_argument("--safe", action="store_true",
+                   help="also replay the SAFE procedure (Boetje & van de Schoot 2024) on the same "
+                        "seeds: a random 1%% sample, --model until its three conditions hold, a "
+                        "different model until 50 irrelevant in a row; reports where it stopped, "
+                        "the recall there and the work saved")
+    p.add_argument("--safe-model", choices=list(MODELS), default=None, metavar="MODEL",
+                   help="with --safe: phase 3's different model (default logistic)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", metavar="FILE", help="write the recall curves (.svg, .png or .pdf)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
@@ -80,6 +87,7 @@ def cmd_simulate(args) -> int:
     from .screening.data import load_records
     from .screening.simulate import simulate
 
+    _check_safe(args)
     for name in ("seeds", "prior_relevant", "prior_irrelevant"):
         value = getattr(args, name)
         low = 1 if name == "seeds" else 0
@@ -95,7 +103,8 @@ def cmd_simulate(args) -> int:
     records = load_records(args.data)
     result = simulate(records, seeds=args.seeds, seed=args.seed, model=args.model, features=args.features,
                       prior_relevant=args.prior_relevant, prior_irrelevant=args.prior_irrelevant,
-                      refit=refit, backend=args.backend, workers=args.workers, scheduler=args.scheduler)
+                      refit=refit, backend=args.backend, workers=args.workers, scheduler=args.scheduler,
+                      safe=args.safe, safe_model=args.safe_model)
     if args.plot:
         ax = result.plot()
         ax.figure.tight_layout()
@@ -133,6 +142,18 @@ def _table(result) -> str:
     lines.append(f"{'median':>22} {result.wss_95:9.1f} {result.rrf_10:9.1f} {result.atd:7.1f}")
     lines.append("")
     lines.append(f"stopping rule: {result.per_seed[0]['stopping']['callaghan_ranked']['rule']}")
+    if result.safe is not None:
+        sf = result.safe
+        lines += ["", f"SAFE procedure ({sf['model']}, then {sf['model_phase3']}): recall median "
+                      f"{100 * sf['recall_median']:.1f}% (lowest {100 * sf['recall_min']:.1f}%), "
+                      f"{100 * sf['target']:g}% recall reached in {100 * sf['reached_target']:.0f}% "
+                      f"of runs, work saved median {100 * sf['work_saved_median']:.1f}%"]
+        for r in sf["per_seed"]:
+            starts = ", ".join(f"phase {k} at {v}" for k, v in sorted(r["phase_starts"].items()))
+            lines.append(f"{'seed ' + str(r['seed']):>22} stopped after {r['stopped_at']} records: "
+                         f"recall {100 * r['recall']:.1f}%, work saved {100 * r['work_saved']:.1f}% "
+                         f"({starts})")
+        lines.append(f"procedure: {sf['rule']}")
     return "\n".join(lines)
 
 
@@ -227,9 +248,7 @@ def cmd_screen(args) -> int:
         if not args.labels:
             raise ParameterError("--labels", None, "the decisions file that --interactive saves each "
                                  "decision in (created if missing), e.g. --labels decisions.csv")
-    if args.safe_model and not args.safe:
-        raise ParameterError("--safe-model", args.safe_model, "given with --safe (it is the SAFE "
-                             "procedure's phase-3 model)")
+    _check_safe(args)
     if args.n is None:
         args.n = 10
     if args.n < 1:
@@ -499,6 +518,21 @@ def _next_csv(result) -> str:
     for r in result.next:
         writer.writerow([r["rank"], r["id"], r["title"], "" if r["score"] is None else r["score"]])
     return buf.getvalue()
+
+
+def _check_safe(args) -> None:
+    """--safe-model only with --safe, and a model other than --model."""
+    from whatworks.errors import ParameterError
+
+    from .screening.safe import DEFAULT_PHASE3_MODEL
+
+    if args.safe_model and not args.safe:
+        raise ParameterError("--safe-model", args.safe_model, "given with --safe (it is the SAFE "
+                             "procedure's phase-3 model)")
+    if args.safe and (args.safe_model or DEFAULT_PHASE3_MODEL) == args.model:
+        raise ParameterError("--safe-model", args.safe_model or DEFAULT_PHASE3_MODEL,
+                             f"a model other than --model ({args.model}): SAFE's phase 3 re-ranks "
+                             "with a different one")
 
 
 def _safe_lines(safe: dict) -> list[str]:

@@ -114,6 +114,8 @@ class SimulationResult:
     atd: float
     per_seed: list[dict[str, Any]] = field(repr=False)
     settings: dict[str, Any] = field(repr=False)
+    #: With ``safe=True``: the SAFE procedure replayed on the same seeds (:func:`summarise_safe`).
+    safe: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self, *, orders: bool = False) -> dict[str, Any]:
         runs = []
@@ -122,8 +124,11 @@ class SimulationResult:
             if orders:
                 d["order"] = r["order"]
             runs.append(d)
-        return {"wss_95": self.wss_95, "rrf_10": self.rrf_10, "atd": self.atd, "units": "percent",
-                "per_seed": runs, "settings": self.settings}
+        out = {"wss_95": self.wss_95, "rrf_10": self.rrf_10, "atd": self.atd, "units": "percent",
+               "per_seed": runs, "settings": self.settings}
+        if self.safe is not None:
+            out["safe"] = self.safe
+        return out
 
     def plot(self, ax=None):
         """Recall against records screened, one line per seed, with random screening's diagonal."""
@@ -152,10 +157,14 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
              features: str | None = None, prior_relevant: int = 1, prior_irrelevant: int = 1,
              balance: float = DEFAULT_BALANCE, refit: str | int = "auto", backend: str | None = None,
              workers: int | None = None, scheduler: str | None = None,
-             progress: bool | None = None) -> SimulationResult:
+             progress: bool | None = None, safe: bool = False,
+             safe_model: str | None = None) -> SimulationResult:
     """Replay a labelled review ``seeds`` times and summarise WSS@95, RRF@10 and ATD.
 
-    The per-run seeds come from ``task_seeds(seed, seeds)``; features are extracted once.
+    The per-run seeds come from ``task_seeds(seed, seeds)``; features are extracted once. With
+    ``safe``, the SAFE procedure (:func:`~.safe.simulate_safe`: a random 1% sample, ``model``, then
+    ``safe_model``, default ``logistic``) is also replayed on the same seeds and summarised in
+    ``safe`` (where it stopped, the recall there and the work saved).
     """
     from whatworks.compute import map_tasks, plan, task_seeds
 
@@ -170,6 +179,16 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
         raise InputError(f"{int(y.sum())} included record(s): a simulation needs at least 2 (one "
                          "prior and one to find)", file=records.source, column="label_included")
     choose_priors(y, 0, prior_relevant, prior_irrelevant)  # validate before starting workers
+    if safe:
+        from .safe import DEFAULT_PHASE3_MODEL
+
+        safe_model = safe_model or DEFAULT_PHASE3_MODEL
+        if safe_model == model:
+            raise ParameterError("safe_model", safe_model, f"a model other than --model ({model}): "
+                                 "SAFE's phase 3 re-ranks with a different one")
+    elif safe_model is not None:
+        raise ParameterError("safe_model", safe_model, "given only with safe (the SAFE procedure's "
+                             "phase-3 model)")
     t0 = time.perf_counter()
     X = extract(records.texts, features)
     feature_seconds = time.perf_counter() - t0
@@ -185,5 +204,29 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
                 "balance": balance, "refit": refit, "n_records": len(y), "n_included": int(y.sum()),
                 "feature_seconds": feature_seconds, "seconds": time.perf_counter() - t0,
                 "compute": chosen.to_dict(), "source": records.source}
+    safe_summary = None
+    if safe:
+        from .safe import simulate_safe
+
+        safe_runs = map_tasks(simulate_safe, [{"X": X, "labels": y, "seed": s, "model": model,
+                                               "model_phase3": safe_model} for s in run_seeds],
+                              backend=backend, workers=workers, scheduler=scheduler,
+                              progress=progress, description="SAFE replays")
+        safe_summary = summarise_safe(safe_runs, model, safe_model)
+        settings["seconds"] = time.perf_counter() - t0
     med = {k: float(np.median([r[k] for r in runs])) for k in ("wss_95", "rrf_10", "atd")}
-    return SimulationResult(per_seed=runs, settings=settings, **med)
+    return SimulationResult(per_seed=runs, settings=settings, safe=safe_summary, **med)
+
+
+def summarise_safe(runs: list[dict[str, Any]], model: str, model_phase3: str,
+                   target: float = 0.95) -> dict[str, Any]:
+    """SAFE replays over seeds: medians of recall and work saved, the share of runs whose recall
+    reached ``target``, the lowest recall, and every run."""
+    recall = np.array([r["recall"] for r in runs])
+    return {"model": model, "model_phase3": model_phase3, "target": target,
+            "recall_median": float(np.median(recall)), "recall_min": float(recall.min()),
+            "reached_target": float(np.mean(recall >= target - 1e-12)),
+            "work_saved_median": float(np.median([r["work_saved"] for r in runs])),
+            "rule": runs[0]["rule"],
+            "per_seed": [{k: r[k] for k in ("seed", "stopped_at", "recall", "work_saved",
+                                            "phase_starts", "n_random")} for r in runs]}
