@@ -311,3 +311,31 @@ def test_the_file_always_reads_back_as_the_decisions_kept(tmp_path, ops, header)
     got = [(d.index, d.label) for d in read_decisions(path, ids)]
     assert got == kept
     assert np.all([line.count(",") == header.count(",") for line in path.read_text().splitlines()])
+
+
+def test_screening_with_safe_follows_its_phases_to_the_quality_check(review, tmp_path, monkeypatch):
+    from whatworks.review.screening.safe import SafeProcedure
+
+    records, frame = review
+    truth = dict(zip(frame.id, frame.label_included, strict=True))
+    labels = tmp_path / "d.csv"
+    code, out = _screen(monkeypatch, records, labels, "--safe", "--model", "svm", "--no-cache",
+                        truth=truth)
+    assert code == 0
+    rows = _rows(labels)[1:]
+    # the phases announced are the ones the saved labels go through, in order, ending in phase 4
+    proc = SafeProcedure(len(frame))
+    phases = [1]
+    for _, label, _ in rows:
+        if proc.update(int(label == "include")) != phases[-1]:
+            phases.append(proc.phase)
+    assert phases == [1, 2, 3, 4]
+    announced = [int(line.split()[2]) for line in out.splitlines() if line.startswith("SAFE phase ")]
+    assert announced == phases
+    assert "for a second screener: the excluded records" in out
+    # phase 1 is the seeded permutation's first records, saved as random draws; then the models'
+    n1 = proc.n_random
+    order = [frame.id[i] for i in np.random.default_rng(0).permutation(len(frame))]
+    assert [r[0] for r in rows[:n1]] == order[:n1]
+    assert [r[2] for r in rows] == ["random"] * n1 + ["model"] * (len(rows) - n1)
+    assert len(rows) < len(frame)  # it stopped before the end

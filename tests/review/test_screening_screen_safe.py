@@ -144,8 +144,7 @@ def test_the_command_shows_the_phase_and_refuses_what_it_cannot_do(tmp_path, cap
                  "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["safe"]["phase"] == 1 and len(result["next"]) == 1  # 1% of 200 = 2, one done
-    for args, fragment in ((["--safe", "-i"], "--safe"),
-                           (["--safe-model", "nb"], "--safe-model"),
+    for args, fragment in ((["--safe-model", "nb"], "--safe-model"),
                            (["--safe", "--model", "logistic"], "a model other than")):
         code = main(["review", "screen", str(path), "--labels", str(labels), "--no-cache", *args])
         err = capsys.readouterr().err

@@ -212,8 +212,8 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                         "first (1%% of the records), then active learning until its three "
                         "conditions hold, then a different model until --consecutive irrelevant in "
                         "a row, then a quality check by a second screener; the next records are "
-                        "those the current phase asks for, and the output says where it stands "
-                        "(not with --interactive)")
+                        "those the current phase asks for, and the output says where it stands; "
+                        "with --interactive each record shown is the one the phase asks for")
     p.add_argument("--safe-model", choices=list(MODELS), default=None, metavar="MODEL",
                    help="with --safe: phase 3's different model (default logistic)")
     p.add_argument("--format", choices=["table", "json", "csv"], default=None,
@@ -240,7 +240,7 @@ def cmd_screen(args) -> int:
 
     if args.interactive:
         for option, given in (("--next", args.n is not None), ("--format", args.format is not None),
-                              ("--output", bool(args.output)), ("--safe", args.safe)):
+                              ("--output", bool(args.output))):
             if given:
                 raise ParameterError(option, "with --interactive", "one of them: --interactive shows "
                                      "one record at a time in the terminal and saves each decision "
@@ -307,6 +307,7 @@ def _screen_loop(args, records, ids, cache) -> int:
     from pathlib import Path
 
     from .screening.data import record_details
+    from .screening.safe import DEFAULT_PHASE3_MODEL, safe_next
     from .screening.screen import append_decision, read_decisions, replay, standing, undo_last_decision
     from .screening.simulate import default_rules
 
@@ -342,13 +343,38 @@ def _screen_loop(args, records, ids, cache) -> int:
                if v["stop"]}
     for name in sorted(stopped):
         say(f"note: the stopping rule {name} already says stop")
+    phase = None  # the SAFE phase last announced
     while True:
         if not (session.labels_ < 0).any():
             say("every record has been screened.")
             break
-        i = int(session.next(1)[0])
-        how = "ranked by the model" if session.scores_ is not None else (
-            "a random draw: no model until there is one relevant and one irrelevant decision")
+        source = None  # the session's own: random until there is a model, then model
+        if args.safe:
+            how_safe = dict(seed=args.seed, consecutive=args.consecutive,
+                            model_phase3=args.safe_model or DEFAULT_PHASE3_MODEL)
+            picked, _, safe = safe_next(session, 1, **how_safe)  # one: phase 2 moves the model's cursor
+            if safe["phase"] != phase:
+                phase = safe["phase"]
+                say("")
+                say(textwrap.fill(f"SAFE phase {phase} ({safe['phase_name']}): {safe['next_step']}",
+                                  width))
+            if phase == 4:
+                say("for a second screener: the excluded records the phase-3 model ranks highest")
+                for q in safe_next(session, 10, **how_safe)[2]["quality_check"]:
+                    i = q["index"]
+                    say(textwrap.fill(f"  {ids[i]} ({q['score']:.3f}) "
+                                      + " ".join(records.titles[i].split()), width, max_lines=1,
+                                      placeholder=" …"))
+                break
+            i = picked[0]
+            source = "random" if phase == 1 else "model"
+            how = {1: "SAFE phase 1: a random draw for the training sample",
+                   2: "SAFE phase 2: ranked by the model",
+                   3: f"SAFE phase 3: ranked by {safe['model_phase3']}"}[phase]
+        else:
+            i = int(session.next(1)[0])
+            how = "ranked by the model" if session.scores_ is not None else (
+                "a random draw: no model until there is one relevant and one irrelevant decision")
         say("")
         say(f"-- record {ids[i]} ({how})")
         say(textwrap.fill(" ".join(records.titles[i].split()) or "(no title)", width))
@@ -397,7 +423,7 @@ def _screen_loop(args, records, ids, cache) -> int:
                 stopped = {n for n, v in standing(session, rules, args.confidence)["stopping"].items()
                            if v["stop"]}
             continue
-        session.label(i, answer)
+        session.label(i, answer, source=source)
         append_decision(path, ids[i], answer, session.history_[-1].source)
         now = standing(session, rules, args.confidence)
         say(f"  saved: {ids[i]} {'include' if answer else 'exclude'}. {line_of(now)}")
