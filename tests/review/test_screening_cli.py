@@ -223,3 +223,13 @@ def test_safe_options_that_cannot_be_honoured_exit_2(data, capsys, args, fragmen
     assert main(["review", "simulate", str(data), "--seeds", "1", *args]) == 2
     err = capsys.readouterr().err
     assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_naive_bayes_is_refused_the_signed_meaning_vectors(data, capsys):
+    """Multinomial naive Bayes sums feature weights; the meaning vectors are signed, so the sums
+    could be negative and its log-probabilities NaN. Refused, as the screening or the SAFE model."""
+    for args in (["--model", "nb", "--features", "tfidf-meaning"],
+                 ["--safe", "--safe-model", "nb"]):  # the default model reads tfidf-meaning
+        assert main(["review", "simulate", str(data), "--seeds", "1", *args]) == 2
+        err = capsys.readouterr().err
+        assert "without negative values" in err and len(err.strip().splitlines()) == 1

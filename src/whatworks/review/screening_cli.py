@@ -559,6 +559,11 @@ def _check_safe(args) -> None:
         raise ParameterError("--safe-model", args.safe_model or DEFAULT_PHASE3_MODEL,
                              f"a model other than --model ({args.model}): SAFE's phase 3 re-ranks "
                              "with a different one")
+    if args.safe:
+        from .screening.safe import phase3_features
+
+        phase3_features(args.safe_model or DEFAULT_PHASE3_MODEL, args.model, args.features,
+                        option="--safe-model")
 
 
 def _safe_lines(safe: dict) -> list[str]:

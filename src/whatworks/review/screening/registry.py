@@ -46,7 +46,17 @@ def resolve_features(model: str, features: str | None = None) -> str:
     if model in NEEDS_MEANING and features != "tfidf-meaning":
         raise ParameterError("features", features, f"tfidf-meaning with model {model} (it uses a "
                              "ranker on the words and one on words plus meaning)")
+    if model in NEEDS_NONNEGATIVE and features in SIGNED_FEATURES:
+        raise ParameterError("features", features, f"features without negative values with model "
+                             f"{model} (naive Bayes counts weights; the meaning vectors of "
+                             f"{features} are signed): tfidf or tfidf-char")
     return features
+
+
+#: The models that need non-negative features (multinomial naive Bayes), and the features that
+#: have negative values (the meaning vectors).
+NEEDS_NONNEGATIVE = ("nb",)
+SIGNED_FEATURES = ("tfidf-meaning",)
 
 
 #: The model a simulation and the command line use unless told otherwise, and its features.

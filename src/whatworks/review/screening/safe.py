@@ -34,7 +34,8 @@ from whatworks.errors import ParameterError
 from .session import ScreeningSession
 from .stopping import ConsecutiveIrrelevantRule, safe_phase2_rule
 
-__all__ = ["DEFAULT_PHASE3_MODEL", "PHASES", "SafeProcedure", "safe_next", "simulate_safe"]
+__all__ = ["DEFAULT_PHASE3_MODEL", "PHASES", "SafeProcedure", "phase3_features", "safe_next",
+           "simulate_safe"]
 
 PHASES = {1: "random sample for training data", 2: "active learning", 3: "different model",
           4: "quality check by a second screener"}
@@ -137,6 +138,25 @@ def simulate_safe(task: dict[str, Any]) -> dict[str, Any]:
 #: The classifier SAFE's phase 3 re-ranks with unless told otherwise (a different model from the
 #: default's SVMs, on the same features).
 DEFAULT_PHASE3_MODEL = "logistic"
+
+
+def phase3_features(model_phase3: str, model: str, features: str | None = None, *,
+                    option: str = "model_phase3") -> str:
+    """The features phase 3's model reads: the screening model's (one matrix serves both); a
+    phase-3 model that cannot read them, or that is the screening model itself, is a
+    :class:`ParameterError` naming ``option``."""
+    from .registry import resolve_features
+
+    features = resolve_features(model, features)
+    if model_phase3 == model:
+        raise ParameterError(option, model_phase3, f"a model other than the one screening ({model}): "
+                             "SAFE's phase 3 re-ranks with a different one")
+    try:
+        resolve_features(model_phase3, features)
+    except ParameterError as exc:
+        raise ParameterError(option, model_phase3, f"a model that reads the screening model's "
+                             f"{features} features ({exc.allowed})") from None
+    return features
 
 
 def safe_next(session: ScreeningSession, n: int, *, seed: int = 0, random_share: float = 0.01,

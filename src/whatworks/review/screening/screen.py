@@ -289,6 +289,10 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
     if len(ids) != len(records):
         raise ParameterError("ids", f"{len(ids)} ids", f"one id per record ({len(records)})")
     rules = default_rules(target, confidence, consecutive)  # validates the settings first
+    if safe:
+        from .safe import DEFAULT_PHASE3_MODEL, phase3_features
+
+        phase3_features(safe_model or DEFAULT_PHASE3_MODEL, model, features, option="safe_model")
     session, features, cached = replay(records, decisions, model=model, features=features, seed=seed,
                                        cache_dir=cache_dir)
     ranked = session.scores_ is not None

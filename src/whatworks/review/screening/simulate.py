@@ -180,12 +180,10 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
                          "prior and one to find)", file=records.source, column="label_included")
     choose_priors(y, 0, prior_relevant, prior_irrelevant)  # validate before starting workers
     if safe:
-        from .safe import DEFAULT_PHASE3_MODEL
+        from .safe import DEFAULT_PHASE3_MODEL, phase3_features
 
         safe_model = safe_model or DEFAULT_PHASE3_MODEL
-        if safe_model == model:
-            raise ParameterError("safe_model", safe_model, f"a model other than --model ({model}): "
-                                 "SAFE's phase 3 re-ranks with a different one")
+        phase3_features(safe_model, model, features, option="safe_model")
     elif safe_model is not None:
         raise ParameterError("safe_model", safe_model, "given only with safe (the SAFE procedure's "
                              "phase-3 model)")
