@@ -44,6 +44,8 @@ TITLE_RULE_WORDS_NO_ABSTRACT = 4
 # The signature of UTF-8 decoded as Windows-1252 or latin-1: a lead byte shown as one of U+00C2..U+00F4
 # followed by a continuation byte shown as U+0080..U+00BF or one of Windows-1252's replacements for
 # 0x80..0x9F. Only text holding it is given to ftfy (which is slow), so clean text costs nothing.
+#: The character sets whose wrong decoding of UTF-8 :func:`repair_text` undoes.
+_WESTERN = {"sloppy-windows-1252", "windows-1252", "latin-1", "iso-8859-1"}
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021"
                        "\u02c6\u2030\u0160\u2039\u0152\u017d\u2018\u2019\u201c\u201d\u2022\u2013"
                        "\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178]")
@@ -92,12 +94,23 @@ def repair_text(text: str) -> str:
     """Mojibake repaired: text that was UTF-8 but was decoded as Windows-1252 or latin-1 somewhere
     (``"\\u00e2\\u20ac\\u0153Sepsis Six"`` -> ``"\\u201cSepsis Six"``),
     by ftfy's ``fix_encoding`` (Speer 2019), which undoes a wrong decoding only when the result is
-    plausible text. Clean text is returned unchanged without calling ftfy."""
+    plausible text. Clean text is returned unchanged without calling ftfy.
+
+    Only the Western decodings are undone: ftfy's plan is cut before its first step that encodes to
+    any other character set. Some runs of curly quotes and accents, such as ``"\\u2026\\u00fc\\u201c"``
+    garbled, are repaired in one step, but the repaired text still scores as slightly odd, and ftfy
+    would go on to decode it as Mac Roman, giving unrelated letters. A hypothesis test found this."""
     if text.isascii() or not _MOJIBAKE.search(text):
         return text
     import ftfy
 
-    return ftfy.fix_encoding(text)
+    explained = ftfy.fix_encoding_and_explain(text)
+    plan = list(explained.explanation or ())
+    cut = next((k for k, (action, encoding) in enumerate(plan)
+                if action == "encode" and encoding not in _WESTERN), None)
+    if cut is None:
+        return explained.text
+    return ftfy.apply_plan(text, plan[:cut]) if cut else text
 
 
 def drop_repetition(text: str, *, min_len: int = 40) -> str:
