@@ -16,3 +16,14 @@ def shared(*parts: str) -> Path:
         pytest.skip(f"{path} is absent: the shared data sets are expected in ../shared/data beside "
                     "the repository (or set WHATWORKS_SHARED_DATA)")
     return path
+
+
+def write_csv(path, header, rows):
+    """Write a CSV file (a header row, then the rows) and return its path."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path

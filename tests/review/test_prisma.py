@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.review.conftest import write_csv
 from whatworks.cli import main
 from whatworks.errors import InputError
 from whatworks.review.prisma import (
@@ -33,12 +34,6 @@ def _run(capsys, *args):
     return code, out.out, out.err
 
 
-def _write(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 # ---- a review followed through the real commands
@@ -65,7 +60,7 @@ def _export(tmp_path):
     rows.append(["t1", "Registered trial of respite care", "Protocol.", "", 2022, "", "", "ISRCTN"])
     rows.append(["t2", "Registered trial of family drug courts", "Protocol.", "", 2023, "", "",
                  "ISRCTN"])
-    return _write(tmp_path / "records.csv", ["id", "title", "abstract", "authors", "year", "journal",
+    return write_csv(tmp_path / "records.csv", ["id", "title", "abstract", "authors", "year", "journal",
                                             "doi", "source_database"], rows)
 
 
@@ -89,11 +84,11 @@ def test_a_review_followed_from_dedup_through_screening_to_the_flow(tmp_path, ca
     code, out, _ = _run(capsys, "screen", dd, "--no-cache")
     assert "6 records with kept False" in out
 
-    decisions = _write(tmp_path / "decisions.csv", ["id", "label", "source"],
+    decisions = write_csv(tmp_path / "decisions.csv", ["id", "label", "source"],
                        [["e0", "include", "prior"], ["e1", "exclude", "prior"],
                         ["e2", "include", ""], ["e3", "include", ""], ["e4", "exclude", ""],
                         ["t1", "exclude", ""], ["e5", "include", ""]])
-    full = _write(tmp_path / "full.csv", ["id", "decision", "reason", "study"],
+    full = write_csv(tmp_path / "full.csv", ["id", "decision", "reason", "study"],
                   [["e0", "include", "", "S1"], ["e2", "exclude", "wrong population", ""],
                    ["e3", "not retrieved", "", ""], ["e5", "include", "", "S1"]])
     plot = tmp_path / "flow.svg"
@@ -125,7 +120,7 @@ def test_a_review_followed_from_dedup_through_screening_to_the_flow(tmp_path, ca
 
 def test_without_stopped_the_records_not_screened_are_awaiting_and_the_flow_says_so(tmp_path, capsys):
     records = _export(tmp_path)
-    decisions = _write(tmp_path / "d.csv", ["id", "label"], [["e0", "1"], ["e1", "0"]])
+    decisions = write_csv(tmp_path / "d.csv", ["id", "label"], [["e0", "1"], ["e1", "0"]])
     code, out, err = _run(capsys, "prisma", records, "--decisions", decisions, "--format", "json")
     assert code == 0, err
     flow = json.loads(out)
@@ -145,7 +140,7 @@ def test_a_decision_on_a_duplicate_or_unknown_record_exits_2_naming_the_line(tmp
                                                                              rows, fragment, where):
     dd = tmp_path / "dedup.csv"
     assert _run(capsys, "dedup", _export(tmp_path), "--format", "csv", "-o", dd)[0] == 0
-    decisions = _write(tmp_path / "d.csv", ["id", "label"], rows)
+    decisions = write_csv(tmp_path / "d.csv", ["id", "label"], rows)
     for command in (["prisma", dd, "--decisions", decisions], ["screen", dd, "--labels", decisions]):
         code, out, err = _run(capsys, *command, "--no-cache" if command[0] == "screen" else "--stopped")
         assert code == 2 and fragment in err and where in err and str(decisions) in err
@@ -163,18 +158,18 @@ def test_a_decision_on_a_duplicate_or_unknown_record_exits_2_naming_the_line(tmp
 def test_a_bad_full_text_file_exits_2_naming_the_line(tmp_path, capsys, rows, fragment):
     dd = tmp_path / "dedup.csv"
     assert _run(capsys, "dedup", _export(tmp_path), "--format", "csv", "-o", dd)[0] == 0
-    decisions = _write(tmp_path / "d.csv", ["id", "label"], [["e0", "1"], ["e1", "0"]])
-    full = _write(tmp_path / "f.csv", ["id", "decision", "reason"], rows)
+    decisions = write_csv(tmp_path / "d.csv", ["id", "label"], [["e0", "1"], ["e1", "0"]])
+    full = write_csv(tmp_path / "f.csv", ["id", "decision", "reason"], rows)
     code, _, err = _run(capsys, "prisma", dd, "--decisions", decisions, "--full-text", full)
     assert code == 2 and fragment in err and str(full) in err, err
 
 
 def test_bad_records_and_options_exit_2_with_one_line(tmp_path, capsys):
-    merged = _write(tmp_path / "merged.csv", ["id", "title", "source_database"],
+    merged = write_csv(tmp_path / "merged.csv", ["id", "title", "source_database"],
                     [["a", "x", "Embase"], ["b", "y", "Embase; Scopus"]])
     code, _, err = _run(capsys, "prisma", merged)
     assert code == 2 and "line 3" in err and "deduplicated table" in err
-    bad_kept = _write(tmp_path / "k.csv", ["id", "title", "kept"], [["a", "x", "perhaps"]])
+    bad_kept = write_csv(tmp_path / "k.csv", ["id", "title", "kept"], [["a", "x", "perhaps"]])
     for command in (["prisma", bad_kept], ["screen", bad_kept, "--no-cache"]):
         code, _, err = _run(capsys, *command)
         assert code == 2 and "line 2" in err and "kept is 'perhaps'" in err
@@ -185,7 +180,7 @@ def test_bad_records_and_options_exit_2_with_one_line(tmp_path, capsys):
     assert code == 2 and "--decisions" in err
     code, _, err = _run(capsys, "prisma", records, "--plot", tmp_path / "flow.gif")
     assert code == 2 and ".svg" in err
-    all_gone = _write(tmp_path / "gone.csv", ["id", "title", "kept"], [["a", "x", "False"]])
+    all_gone = write_csv(tmp_path / "gone.csv", ["id", "title", "kept"], [["a", "x", "False"]])
     code, _, err = _run(capsys, "screen", all_gone, "--no-cache")
     assert code == 2 and "nothing is left to screen" in err
 
@@ -193,13 +188,13 @@ def test_bad_records_and_options_exit_2_with_one_line(tmp_path, capsys):
 def test_screening_a_dedup_table_reads_decisions_and_details_of_the_kept_rows_only(tmp_path):
     from whatworks.review.screening.data import load_records_with_ids, record_details
 
-    path = _write(tmp_path / "r.csv", ["title", "abstract", "journal", "kept", "duplicate_of"],
+    path = write_csv(tmp_path / "r.csv", ["title", "abstract", "journal", "kept", "duplicate_of"],
                   [["one", "a", "J1", "True", ""], ["two", "b", "J2", "false", "1"],
                    ["three", "c", "J3", "1", ""]])
     records, ids = load_records_with_ids(path)
     assert records.titles == ("one", "three") and ids == ["1", "3"] and ids.left_out == {"2": "1"}
     assert [d["journal"] for d in record_details(path)] == ["J1", "J3"]
-    labels = _write(tmp_path / "d.csv", ["id", "label"], [["3", "1"]])
+    labels = write_csv(tmp_path / "d.csv", ["id", "label"], [["3", "1"]])
     assert [(d.index, d.label) for d in read_decisions(labels, ids)] == [(1, 1)]
 
 
@@ -284,7 +279,7 @@ def test_every_record_is_counted_once_in_every_stage_and_each_box_says_its_count
 def test_the_files_a_review_writes_read_back_to_the_same_flow(tmp_path_factory, review):
     records, decisions, full, stopped, registers = review
     tmp = tmp_path_factory.mktemp("flow")
-    path = _write(tmp / "records.csv", ["id", "title", "source_database", "kept", "duplicate_of"],
+    path = write_csv(tmp / "records.csv", ["id", "title", "source_database", "kept", "duplicate_of"],
                   [[r.id, "t", r.source_database or "", r.kept, r.duplicate_of or ""]
                    for r in records])
     table = read_flow_records(path)
@@ -292,7 +287,7 @@ def test_the_files_a_review_writes_read_back_to_the_same_flow(tmp_path_factory, 
     assert [(r.id, r.source_database, r.kept) for r in table.records] == \
         [(r.id, r.source_database, r.kept) for r in records]
     kept_ids = [r.id for r in records if r.kept]
-    dpath = _write(tmp / "d.csv", ["id", "label"], [[kept_ids[x.index], x.label] for x in decisions])
+    dpath = write_csv(tmp / "d.csv", ["id", "label"], [[kept_ids[x.index], x.label] for x in decisions])
     again = read_decisions(dpath, screening_ids(table.records))
     assert [(x.index, x.label) for x in again] == [(x.index, x.label) for x in decisions]
     sought, why_not = sought_for_retrieval(table.records, again)

@@ -5,13 +5,13 @@ Boetje & van de Schoot (2024) describe, and each phase change must happen exactl
 conditions first hold.
 """
 
-import csv
 import json
 import math
 
 import numpy as np
 import pytest
 
+from tests.review.conftest import write_csv
 from tests.review.synthetic import synthetic_frame
 from whatworks.cli import main
 from whatworks.review.screening.data import Records
@@ -124,19 +124,13 @@ def test_decisions_not_drawn_at_random_in_phase_1_are_flagged():
     assert r.safe["random_sample"]["not_random_draws"] == 1 and "biased" in r.safe["next_step"]
 
 
-def _write(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def test_the_command_shows_the_phase_and_refuses_what_it_cannot_do(tmp_path, capsys):
     records, ids, y = _review(200, 10, seed=5)
-    path = _write(tmp_path / "records.csv", ["id", "title", "abstract"],
+    path = write_csv(tmp_path / "records.csv", ["id", "title", "abstract"],
                   [[i, t, a] for i, t, a in zip(ids, records.titles, records.abstracts, strict=True)])
-    labels = _write(tmp_path / "d.csv", ["id", "label"], [[ids[0], int(y[0])]])
+    labels = write_csv(tmp_path / "d.csv", ["id", "label"], [[ids[0], int(y[0])]])
     assert main(["review", "screen", str(path), "--labels", str(labels), "--safe", "--no-cache"]) == 0
     out = capsys.readouterr().out
     assert "SAFE procedure: phase 1 (random sample for training data)" in out

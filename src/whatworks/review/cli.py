@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .screening_cli import _emit  # the one writer of every review command's output
+
 #: Input formats ``review import --input-format`` accepts (kept in step with ``review.io.FORMATS``;
 #: a test checks it, so the parser need not import the readers).
 INPUT_FORMATS = ("ris", "wos", "medline", "bibtex", "endnote-xml", "csv", "xlsx")
@@ -187,14 +189,6 @@ def run(args) -> int:
         args.review_parser.print_help()
         return 0
     return args.review_handler(args)
-
-
-def _emit(text: str, path: str | None) -> None:
-    if path:
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def cmd_import(args) -> int:

@@ -43,6 +43,7 @@ from .screening.data import (
     csv_rows,
     decode_csv,
     kept_flag,
+    row_id,
 )
 
 __all__ = ["FULL_TEXT_VALUES", "FlowRecord", "FlowTable", "FullTextDecision", "PrismaFlow", "prisma_flow",
@@ -122,14 +123,7 @@ def read_flow_records(path: str | Path) -> FlowTable:
         ik, idup = columns.get(KEPT_COLUMN), columns.get(DUPLICATE_OF_COLUMN)
         seen: dict[str, int] = {}
         for number, (line, row) in enumerate(csv_rows(reader, len(header), name), start=1):
-            rid = row[iid].strip() if iid is not None else str(number)
-            if not rid:
-                raise InputError(f"line {line}: the record has no id; every record needs one",
-                                 file=name, column=header[iid])
-            if rid in seen:
-                raise InputError(f"line {line}: id {rid!r} is also the id of the record on line "
-                                 f"{seen[rid]}; ids must be unique", file=name, column=header[iid])
-            seen[rid] = line
+            rid = row_id(row, iid, number, line, seen, name, header)
             db = row[idb].strip() if idb is not None else ""
             if "; " in db:
                 raise InputError(

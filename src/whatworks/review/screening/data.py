@@ -17,7 +17,7 @@ import numpy as np
 from whatworks.errors import InputError
 
 __all__ = ["DETAIL_COLUMNS", "RecordIds", "Records", "RowNumbers", "csv_rows", "decode_csv",
-           "kept_flag", "load_records", "load_records_with_ids", "record_details"]
+           "kept_flag", "load_records", "load_records_with_ids", "record_details", "row_id"]
 
 TEXT_COLUMNS = ("title", "abstract")
 LABEL_COLUMN = "label_included"
@@ -43,6 +43,24 @@ class RecordIds(list):
 class RowNumbers(RecordIds):
     """Record ids that are the records' 1-based row numbers, as text: a records file with no id
     column gets these, so messages can say so (a file whose own ids happen to be 1..n does not)."""
+
+
+def row_id(row: list[str], iid: int | None, number: int, line: int, seen: dict[str, int],
+           name: str, header: list[str]) -> str:
+    """A record's id: the value of its id column (index ``iid``), else its row ``number`` as text.
+    A blank id, or one already in ``seen`` (id -> line, updated here), is an :class:`InputError`
+    naming the file, the line and the column."""
+    if iid is None:
+        return str(number)
+    rid = row[iid].strip()
+    if not rid:
+        raise InputError(f"line {line}: the record has no id; every record needs one", file=name,
+                         column=header[iid])
+    if rid in seen:
+        raise InputError(f"line {line}: id {rid!r} is also the id of the record on line "
+                         f"{seen[rid]}; ids must be unique", file=name, column=header[iid])
+    seen[rid] = line
+    return rid
 
 
 def kept_flag(value: str, line: int, name: str, column: str) -> bool:
@@ -219,16 +237,7 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
         codes = {"1": 1, "0": 0, "1.0": 1, "0.0": 0}
         for line, row in csv_rows(reader, width, name):
             row_number += 1
-            rid = str(row_number)
-            if iid is not None:
-                rid = row[iid].strip()
-                if not rid:
-                    raise InputError(f"line {line}: the record has no id; every record needs one",
-                                     file=name, column=header[iid])
-                if rid in seen:
-                    raise InputError(f"line {line}: id {rid!r} is also the id of the record on line "
-                                     f"{seen[rid]}; ids must be unique", file=name, column=header[iid])
-                seen[rid] = line
+            rid = row_id(row, iid, row_number, line, seen, name, header)
             if ik is not None and not kept_flag(row[ik], line, name, header[ik]):
                 left_out[rid] = row[idup].strip() if idup is not None else ""
                 continue
