@@ -143,3 +143,15 @@ def test_the_command_shows_the_phase_and_refuses_what_it_cannot_do(tmp_path, cap
         code = main(["review", "screen", str(path), "--labels", str(labels), "--no-cache", *args])
         err = capsys.readouterr().err
         assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_core_refuses_a_phase_3_model_without_safe_or_one_that_cannot_read_the_features():
+    from whatworks.errors import ParameterError
+
+    records, ids, y = _review(200, 10, seed=5)
+    with pytest.raises(ParameterError, match="safe=True"):
+        screen(records, ids, [], n=5, model="svm", safe_model="logistic")
+    with pytest.raises(ParameterError, match="without negative values"):
+        screen(records, ids, [], n=5, safe=True, safe_model="nb")  # svm-widen reads tfidf-meaning
+    with pytest.raises(ParameterError, match="a model other than"):
+        screen(records, ids, [], n=5, model="logistic", safe=True)

@@ -293,6 +293,9 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         from .safe import DEFAULT_PHASE3_MODEL, phase3_features
 
         phase3_features(safe_model or DEFAULT_PHASE3_MODEL, model, features, option="safe_model")
+    elif safe_model is not None:
+        raise ParameterError("safe_model", safe_model, "given only with safe=True (the SAFE "
+                             "procedure's phase-3 model)")
     session, features, cached = replay(records, decisions, model=model, features=features, seed=seed,
                                        cache_dir=cache_dir)
     ranked = session.scores_ is not None
@@ -307,9 +310,6 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
             i = entry.pop("index")
             entry.update(id=ids[i], title=records.titles[i])
     else:
-        if safe_model is not None:
-            raise ParameterError("safe_model", safe_model, "given only with safe=True (the SAFE "
-                                 "procedure's phase-3 model)")
         chosen = session.next(n)
         scores = session.scores_
     nxt = [{"rank": r, "id": ids[i], "title": records.titles[i],
