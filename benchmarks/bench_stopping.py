@@ -9,6 +9,7 @@ until 50 irrelevant records in a row). Prints a Markdown table: for each rule, t
 recall where it stopped, the share of runs that reached 95% recall, and the median work saved.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_stopping.py [--seeds 5] [--safe-model logistic]
+        [--safe-features tfidf]
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--safe-model", default="logistic")
+    ap.add_argument("--safe-features", default=None,
+                    help="phase 3's features (default: the screening model's)")
     args = ap.parse_args()
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is absent: the shared data sets are expected in ../shared/data")
@@ -37,7 +40,7 @@ def main() -> None:
     for path in sorted(DATA.glob("*.csv")):
         records = load_records(path)
         res = simulate(records, seeds=args.seeds, safe=True, safe_model=args.safe_model,
-                       progress=False)
+                       safe_features=args.safe_features, progress=False)
         stat = [r["stopping"]["callaghan_ranked"] for r in res.per_seed]
         # a run the rule never stopped screened everything: recall 1, nothing saved
         rows = {"statistical": ([s["recall"] for s in stat], [s["work_saved"] for s in stat]),

@@ -214,7 +214,8 @@ def test_safe_replays_the_procedure_on_the_same_seeds_on_every_backend(data, cap
     assert {int(k): v for k, v in run["phase_starts"].items()} == direct["phase_starts"]
     assert main(["review", "simulate", str(data), "--seeds", "2", "--model", "svm", "--safe",
                  "--backend", "serial"]) == 0
-    assert "SAFE procedure (svm, then logistic): recall median" in capsys.readouterr().out
+    assert "SAFE procedure (svm on tfidf, then logistic on tfidf): recall median" in \
+        capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, fragment", [(["--safe-model", "nb"], "--safe-model"),
@@ -233,3 +234,27 @@ def test_naive_bayes_is_refused_the_signed_meaning_vectors(data, capsys):
         assert main(["review", "simulate", str(data), "--seeds", "1", *args]) == 2
         err = capsys.readouterr().err
         assert "without negative values" in err and len(err.strip().splitlines()) == 1
+
+
+def test_safe_phase_3_can_read_its_own_features(data, capsys):
+    from whatworks.review.screening.data import load_records
+    from whatworks.review.screening.features import extract
+    from whatworks.review.screening.safe import simulate_safe
+
+    out = _json(capsys, data, "--seeds", "2", "--safe", "--safe-model", "nb", "--safe-features",
+                "tfidf", "--backend", "serial")  # the default model reads tfidf-meaning
+    safe = out["safe"]
+    assert (safe["features"], safe["model_phase3"], safe["features_phase3"]) == \
+        ("tfidf-meaning", "nb", "tfidf")
+    rec = load_records(data)
+    run = safe["per_seed"][0]
+    direct = simulate_safe({"X": extract(rec.texts, "tfidf-meaning"), "labels": rec.labels,
+                            "X_phase3": extract(rec.texts, "tfidf"), "seed": run["seed"],
+                            "model": "svm-widen", "model_phase3": "nb"})
+    assert (run["stopped_at"], run["recall"]) == (direct["stopped_at"], direct["recall"])
+    # the screening model itself, on other features, is a different phase-3 model
+    out = _json(capsys, data, "--seeds", "1", "--model", "svm", "--safe", "--safe-model", "svm",
+                "--safe-features", "tfidf-char", "--backend", "serial")
+    assert out["safe"]["features_phase3"] == "tfidf-char"
+    assert main(["review", "simulate", str(data), "--seeds", "1", "--safe-features", "tfidf"]) == 2
+    assert "--safe-features" in capsys.readouterr().err

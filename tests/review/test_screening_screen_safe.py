@@ -155,3 +155,24 @@ def test_the_core_refuses_a_phase_3_model_without_safe_or_one_that_cannot_read_t
         screen(records, ids, [], n=5, safe=True, safe_model="nb")  # svm-widen reads tfidf-meaning
     with pytest.raises(ParameterError, match="a model other than"):
         screen(records, ids, [], n=5, model="logistic", safe=True)
+
+
+def test_screen_reports_phase_3_features_and_ranks_with_them():
+    records, ids, y = _review(300, 12, seed=6)
+    decisions, calls = _follow(records, ids, y, batch=10)
+    # the same decisions with phase 3 on its own features: the same phase (the labels decide it),
+    # and the quality check ranked by naive Bayes on tfidf
+    r = screen(records, ids, decisions, n=5, model="svm", safe=True, safe_model="nb",
+               safe_features="tfidf")
+    assert r.safe["features_phase3"] == "tfidf" and r.safe["model_phase3"] == "nb"
+    assert r.safe["phase"] == calls[-1][1].safe["phase"] == 4
+    from whatworks.review.screening.features import extract
+    from whatworks.review.screening.session import ScreeningSession
+
+    nb = ScreeningSession(extract(records.texts, "tfidf"), model="nb", seed=0)
+    for d in decisions:
+        nb.label(d.index, d.label, source="model")
+    nb.refresh()
+    excluded = [i for i in range(len(ids)) if nb.labels_[i] == 0]
+    top = sorted(excluded, key=lambda i: -nb.scores_[i])[:5]
+    assert [q["id"] for q in r.safe["quality_check"]] == [ids[i] for i in top]

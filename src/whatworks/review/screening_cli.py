@@ -54,6 +54,8 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
                         "the recall there and the work saved")
     p.add_argument("--safe-model", choices=list(MODELS), default=None, metavar="MODEL",
                    help="with --safe: phase 3's different model (default logistic)")
+    p.add_argument("--safe-features", choices=list(FEATURES), default=None, metavar="FEATURES",
+                   help="with --safe: phase 3's features (default: the screening model's)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", metavar="FILE", help="write the recall curves (.svg, .png or .pdf)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
@@ -104,7 +106,7 @@ def cmd_simulate(args) -> int:
     result = simulate(records, seeds=args.seeds, seed=args.seed, model=args.model, features=args.features,
                       prior_relevant=args.prior_relevant, prior_irrelevant=args.prior_irrelevant,
                       refit=refit, backend=args.backend, workers=args.workers, scheduler=args.scheduler,
-                      safe=args.safe, safe_model=args.safe_model)
+                      safe=args.safe, safe_model=args.safe_model, safe_features=args.safe_features)
     if args.plot:
         ax = result.plot()
         ax.figure.tight_layout()
@@ -144,7 +146,8 @@ def _table(result) -> str:
     lines.append(f"stopping rule: {result.per_seed[0]['stopping']['callaghan_ranked']['rule']}")
     if result.safe is not None:
         sf = result.safe
-        lines += ["", f"SAFE procedure ({sf['model']}, then {sf['model_phase3']}): recall median "
+        lines += ["", f"SAFE procedure ({sf['model']} on {sf['features']}, then {sf['model_phase3']} "
+                      f"on {sf['features_phase3']}): recall median "
                       f"{100 * sf['recall_median']:.1f}% (lowest {100 * sf['recall_min']:.1f}%), "
                       f"{100 * sf['target']:g}% recall reached in {100 * sf['reached_target']:.0f}% "
                       f"of runs, work saved median {100 * sf['work_saved_median']:.1f}%"]
@@ -216,6 +219,8 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                         "with --interactive each record shown is the one the phase asks for")
     p.add_argument("--safe-model", choices=list(MODELS), default=None, metavar="MODEL",
                    help="with --safe: phase 3's different model (default logistic)")
+    p.add_argument("--safe-features", choices=list(FEATURES), default=None, metavar="FEATURES",
+                   help="with --safe: phase 3's features (default: the screening model's)")
     p.add_argument("--format", choices=["table", "json", "csv"], default=None,
                    help="table for people (default); json for machines; csv: the next records only "
                         "(rank, id, title, score), for a spreadsheet")
@@ -261,7 +266,7 @@ def cmd_screen(args) -> int:
     result = screen(records, ids, decisions, n=args.n, model=args.model, features=args.features,
                     seed=args.seed, target=args.target, confidence=args.confidence,
                     consecutive=args.consecutive, cache_dir=cache, safe=args.safe,
-                    safe_model=args.safe_model)
+                    safe_model=args.safe_model, safe_features=args.safe_features)
     args.format = args.format or "table"
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
@@ -344,6 +349,11 @@ def _screen_loop(args, records, ids, cache) -> int:
     for name in sorted(stopped):
         say(f"note: the stopping rule {name} already says stop")
     phase = None  # the SAFE phase last announced
+    X3 = None
+    if args.safe and args.safe_features and args.safe_features != features:
+        from .screening.feature_cache import extract_cached
+
+        X3 = extract_cached(records.texts, args.safe_features, cache)[0]
     while True:
         if not (session.labels_ < 0).any():
             say("every record has been screened.")
@@ -351,7 +361,7 @@ def _screen_loop(args, records, ids, cache) -> int:
         source = None  # the session's own: random until there is a model, then model
         if args.safe:
             how_safe = dict(seed=args.seed, consecutive=args.consecutive,
-                            model_phase3=args.safe_model or DEFAULT_PHASE3_MODEL)
+                            model_phase3=args.safe_model or DEFAULT_PHASE3_MODEL, X_phase3=X3)
             picked, _, safe = safe_next(session, 1, **how_safe)  # one: phase 2 moves the model's cursor
             if safe["phase"] != phase:
                 phase = safe["phase"]
@@ -552,18 +562,15 @@ def _check_safe(args) -> None:
 
     from .screening.safe import DEFAULT_PHASE3_MODEL
 
-    if args.safe_model and not args.safe:
-        raise ParameterError("--safe-model", args.safe_model, "given with --safe (it is the SAFE "
-                             "procedure's phase-3 model)")
-    if args.safe and (args.safe_model or DEFAULT_PHASE3_MODEL) == args.model:
-        raise ParameterError("--safe-model", args.safe_model or DEFAULT_PHASE3_MODEL,
-                             f"a model other than --model ({args.model}): SAFE's phase 3 re-ranks "
-                             "with a different one")
+    for option, value in (("--safe-model", args.safe_model), ("--safe-features", args.safe_features)):
+        if value and not args.safe:
+            raise ParameterError(option, value, "given with --safe (it is the SAFE procedure's "
+                                 "phase-3 setting)")
     if args.safe:
         from .screening.safe import phase3_features
 
         phase3_features(args.safe_model or DEFAULT_PHASE3_MODEL, args.model, args.features,
-                        option="--safe-model")
+                        args.safe_features, option="--safe-model")
 
 
 def _safe_lines(safe: dict) -> list[str]:

@@ -101,7 +101,8 @@ class SafeProcedure:
 def simulate_safe(task: dict[str, Any]) -> dict[str, Any]:
     """Replay phases 1-3 of SAFE on a labelled review (a :func:`whatworks.compute.map_tasks` task).
 
-    ``task``: ``X``, ``labels``, ``seed``, ``model`` (phase 2) and ``model_phase3``.
+    ``task``: ``X``, ``labels``, ``seed``, ``model`` (phase 2), ``model_phase3`` and, optionally,
+    ``X_phase3`` (phase 3's own features; default ``X``).
     """
     X, y, seed = task["X"], np.asarray(task["labels"]), int(task["seed"])
     n = len(y)
@@ -120,7 +121,8 @@ def simulate_safe(task: dict[str, Any]) -> dict[str, Any]:
             if proc.phase == 3 and session.model_name != task.get("model_phase3", "logistic"):
                 phase_at[3] = len(session.history_)
                 old = session
-                session = ScreeningSession(X, model=task.get("model_phase3", "logistic"), seed=seed)
+                session = ScreeningSession(task.get("X_phase3", X),
+                                           model=task.get("model_phase3", "logistic"), seed=seed)
                 for step in old.history_:
                     session.label(step.index, step.label, source=step.source)
             i = int(session.next(1)[0])
@@ -140,28 +142,31 @@ def simulate_safe(task: dict[str, Any]) -> dict[str, Any]:
 DEFAULT_PHASE3_MODEL = "logistic"
 
 
-def phase3_features(model_phase3: str, model: str, features: str | None = None, *,
-                    option: str = "model_phase3") -> str:
-    """The features phase 3's model reads: the screening model's (one matrix serves both); a
-    phase-3 model that cannot read them, or that is the screening model itself, is a
-    :class:`ParameterError` naming ``option``."""
+def phase3_features(model_phase3: str, model: str, features: str | None = None,
+                    features_phase3: str | None = None, *, option: str = "model_phase3") -> str:
+    """The features phase 3's model reads: ``features_phase3`` if given, else the screening
+    model's (one matrix then serves both). A phase-3 model that cannot read them, or that is the
+    screening model on the same features, is a :class:`ParameterError` naming ``option``."""
     from .registry import resolve_features
 
     features = resolve_features(model, features)
-    if model_phase3 == model:
-        raise ParameterError(option, model_phase3, f"a model other than the one screening ({model}): "
-                             "SAFE's phase 3 re-ranks with a different one")
+    own = features_phase3 if features_phase3 is not None else features
+    if model_phase3 == model and own == features:
+        raise ParameterError(option, model_phase3, f"a model other than the one screening ({model}) "
+                             "or other features: SAFE's phase 3 re-ranks with a different model")
     try:
-        resolve_features(model_phase3, features)
+        resolve_features(model_phase3, own)
     except ParameterError as exc:
-        raise ParameterError(option, model_phase3, f"a model that reads the screening model's "
-                             f"{features} features ({exc.allowed})") from None
-    return features
+        whose = "" if features_phase3 is not None else "the screening model's "
+        raise ParameterError(option, model_phase3, f"a model that reads {whose}{own} features "
+                             f"({exc.allowed})") from None
+    return own
 
 
 def safe_next(session: ScreeningSession, n: int, *, seed: int = 0, random_share: float = 0.01,
               consecutive: int = 50, min_share: float = 0.10,
-              model_phase3: str = DEFAULT_PHASE3_MODEL) -> tuple[list[int], Any, dict[str, Any]]:
+              model_phase3: str = DEFAULT_PHASE3_MODEL,
+              X_phase3=None) -> tuple[list[int], Any, dict[str, Any]]:
     """Where a screening in progress stands in the SAFE procedure, and the records it asks for next.
 
     ``session`` holds the decisions so far, in order (:func:`~.screen.replay`); priors (decisions
@@ -174,12 +179,12 @@ def safe_next(session: ScreeningSession, n: int, *, seed: int = 0, random_share:
     - phase 1: a seeded random draw (the same permutation of the records on every run, so the
       sample is random whatever the model would rank), no more than the sample still needs;
     - phase 2: the session's model order;
-    - phase 3: ``model_phase3`` (a different classifier on the same features) fitted on every
-      decision, its order;
+    - phase 3: ``model_phase3`` (a different classifier, on ``X_phase3`` if given, else on the
+      session's features) fitted on every decision, its order;
     - phase 4: none: screening is over; ``quality_check`` lists the ``n`` excluded records that the
       phase-3 model ranks highest, for a second screener to check.
     """
-    if model_phase3 == session.model_name:
+    if model_phase3 == session.model_name and X_phase3 is None:
         raise ParameterError("model_phase3", model_phase3, "a model other than the one screening "
                              f"({session.model_name}): SAFE's phase 3 re-ranks with a different one")
     steps = [s for s in session.history_ if s.source != "prior"]
@@ -230,7 +235,8 @@ def safe_next(session: ScreeningSession, n: int, *, seed: int = 0, random_share:
                                  "irrelevant records in a row; and confirm every key paper known "
                                  "in advance was found")
         return [int(i) for i in session.next(n)], session.scores_, standing
-    other = ScreeningSession(session.X, model=model_phase3, seed=session.seed)
+    other = ScreeningSession(session.X if X_phase3 is None else X_phase3, model=model_phase3,
+                             seed=session.seed)
     for step in session.history_:
         other.label(step.index, step.label, source=step.source)
     other.refresh()

@@ -264,7 +264,7 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
            model: str = DEFAULT_MODEL, features: str | None = None, seed: int = 0,
            target: float = 0.95, confidence: float = 0.95, consecutive: int = 50,
            cache_dir: str | Path | None = None, safe: bool = False,
-           safe_model: str | None = None) -> ScreenResult:
+           safe_model: str | None = None, safe_features: str | None = None) -> ScreenResult:
     """Replay ``decisions`` (in the order made) and propose the next ``n`` records to screen.
 
     Parameters
@@ -282,7 +282,8 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         extract the features afresh.
     safe, safe_model : follow the SAFE procedure (:func:`~.safe.safe_next`): the next records are
         the ones its current phase asks for, and ``safe`` in the result says where it stands;
-        ``safe_model`` is phase 3's different model (default ``logistic``).
+        ``safe_model`` is phase 3's different model (default ``logistic``), on ``safe_features``
+        (default: the screening model's).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ParameterError("n", n, "a whole number of records, 1 or more")
@@ -292,10 +293,12 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
     if safe:
         from .safe import DEFAULT_PHASE3_MODEL, phase3_features
 
-        phase3_features(safe_model or DEFAULT_PHASE3_MODEL, model, features, option="safe_model")
-    elif safe_model is not None:
-        raise ParameterError("safe_model", safe_model, "given only with safe=True (the SAFE "
-                             "procedure's phase-3 model)")
+        safe_features = phase3_features(safe_model or DEFAULT_PHASE3_MODEL, model, features,
+                                        safe_features, option="safe_model")
+    elif safe_model is not None or safe_features is not None:
+        raise ParameterError("safe_model" if safe_model is not None else "safe_features",
+                             safe_model or safe_features, "given only with safe=True (the SAFE "
+                             "procedure's phase-3 model and features)")
     session, features, cached = replay(records, decisions, model=model, features=features, seed=seed,
                                        cache_dir=cache_dir)
     ranked = session.scores_ is not None
@@ -303,8 +306,12 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
     if safe:
         from .safe import DEFAULT_PHASE3_MODEL, safe_next
 
+        X3 = None if safe_features == features else extract_cached(records.texts, safe_features,
+                                                                    cache_dir)[0]
         chosen, scores, safe_standing = safe_next(session, n, seed=seed, consecutive=consecutive,
-                                                  model_phase3=safe_model or DEFAULT_PHASE3_MODEL)
+                                                  model_phase3=safe_model or DEFAULT_PHASE3_MODEL,
+                                                  X_phase3=X3)
+        safe_standing["features_phase3"] = safe_features
         ranked = scores is not None and safe_standing["phase"] > 1
         for entry in safe_standing["quality_check"]:
             i = entry.pop("index")

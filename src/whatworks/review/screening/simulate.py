@@ -158,13 +158,14 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
              balance: float = DEFAULT_BALANCE, refit: str | int = "auto", backend: str | None = None,
              workers: int | None = None, scheduler: str | None = None,
              progress: bool | None = None, safe: bool = False,
-             safe_model: str | None = None) -> SimulationResult:
+             safe_model: str | None = None, safe_features: str | None = None) -> SimulationResult:
     """Replay a labelled review ``seeds`` times and summarise WSS@95, RRF@10 and ATD.
 
     The per-run seeds come from ``task_seeds(seed, seeds)``; features are extracted once. With
     ``safe``, the SAFE procedure (:func:`~.safe.simulate_safe`: a random 1% sample, ``model``, then
-    ``safe_model``, default ``logistic``) is also replayed on the same seeds and summarised in
-    ``safe`` (where it stopped, the recall there and the work saved).
+    ``safe_model``, default ``logistic``, on ``safe_features``, default the model's own) is also
+    replayed on the same seeds and summarised in ``safe`` (where it stopped, the recall there and
+    the work saved).
     """
     from whatworks.compute import map_tasks, plan, task_seeds
 
@@ -183,10 +184,12 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
         from .safe import DEFAULT_PHASE3_MODEL, phase3_features
 
         safe_model = safe_model or DEFAULT_PHASE3_MODEL
-        phase3_features(safe_model, model, features, option="safe_model")
-    elif safe_model is not None:
-        raise ParameterError("safe_model", safe_model, "given only with safe (the SAFE procedure's "
-                             "phase-3 model)")
+        safe_features = phase3_features(safe_model, model, features, safe_features,
+                                        option="safe_model")
+    elif safe_model is not None or safe_features is not None:
+        raise ParameterError("safe_model" if safe_model is not None else "safe_features",
+                             safe_model or safe_features, "given only with safe (the SAFE "
+                             "procedure's phase-3 model and features)")
     t0 = time.perf_counter()
     X = extract(records.texts, features)
     feature_seconds = time.perf_counter() - t0
@@ -206,11 +209,14 @@ def simulate(records: Records, *, seeds: int = 5, seed: int = 0, model: str = DE
     if safe:
         from .safe import simulate_safe
 
-        safe_runs = map_tasks(simulate_safe, [{"X": X, "labels": y, "seed": s, "model": model,
-                                               "model_phase3": safe_model} for s in run_seeds],
+        X3 = X if safe_features == features else extract(records.texts, safe_features)
+        safe_runs = map_tasks(simulate_safe, [{"X": X, "X_phase3": X3, "labels": y, "seed": s,
+                                               "model": model, "model_phase3": safe_model}
+                                              for s in run_seeds],
                               backend=backend, workers=workers, scheduler=scheduler,
                               progress=progress, description="SAFE replays")
         safe_summary = summarise_safe(safe_runs, model, safe_model)
+        safe_summary["features"], safe_summary["features_phase3"] = features, safe_features
         settings["seconds"] = time.perf_counter() - t0
     med = {k: float(np.median([r[k] for r in runs])) for k in ("wss_95", "rrf_10", "atd")}
     return SimulationResult(per_seed=runs, settings=settings, safe=safe_summary, **med)
