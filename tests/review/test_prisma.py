@@ -10,7 +10,7 @@ import csv
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.review.conftest import write_csv
@@ -301,3 +301,58 @@ def test_a_full_text_decision_outside_the_records_sought_is_refused_by_the_core(
         prisma_flow(records, [Decision(0, 0)], [FullTextDecision("a", "include")])
     with pytest.raises(InputError, match="no record has as its source_database"):
         prisma_flow(records, registers=["ISRCTN"])
+
+
+# ---- any file: a count or one clear line, never a traceback
+
+CELLS = st.one_of(st.sampled_from(["", "r0", "r1", "r2", "s0", "Embase", "Embase; Scopus", "True",
+                                   "False", "maybe", "include", "exclude", "not retrieved", "1",
+                                   "0", "prior", "model", "wrong population"]),
+                  st.text(max_size=6))
+TABLES = st.tuples(st.lists(st.sampled_from(["id", "title", "source_database", "kept",
+                                             "duplicate_of", "label", "source", "decision",
+                                             "reason", "study", "ID", "Label"]),
+                            min_size=0, max_size=5),
+                   st.lists(st.lists(CELLS, max_size=6), max_size=6))
+
+
+def _bytes(table) -> bytes:
+    import io
+
+    header, rows = table
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    if header:
+        w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(records=st.one_of(TABLES.map(_bytes), st.binary(max_size=80)),
+       decisions=st.one_of(st.none(), TABLES.map(_bytes), st.binary(max_size=40)),
+       full=st.one_of(st.none(), TABLES.map(_bytes)), stopped=st.booleans())
+def test_any_files_give_the_flow_or_one_line_naming_the_file(tmp_path_factory, capsys, records,
+                                                            decisions, full, stopped):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    args = ["prisma", tmp / "r.csv", "--format", "json"]
+    (tmp / "r.csv").write_bytes(records)
+    if decisions is not None:
+        (tmp / "d.csv").write_bytes(decisions)
+        args += ["--decisions", tmp / "d.csv"]
+        if full is not None:
+            (tmp / "f.csv").write_bytes(full)
+            args += ["--full-text", tmp / "f.csv"]
+    if stopped:
+        args.append("--stopped")
+    code, out, err = _run(capsys, *args)
+    event("flow" if code == 0 else "refused")
+    if code == 0:
+        flow = json.loads(out)
+        scr = flow["screening"]
+        assert flow["identified"]["total"] == flow["removed_before_screening"]["duplicates"] + \
+            scr["records_screened"] + scr["awaiting_screening"]
+    else:
+        assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert str(tmp) in err  # names the file
