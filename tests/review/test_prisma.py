@@ -99,7 +99,8 @@ def test_a_review_followed_from_dedup_through_screening_to_the_flow(tmp_path, ca
     assert flow["identified"] == {"total": 18, "databases_total": 16, "registers_total": 2,
                                   "databases": {"Embase": 10, "Scopus": 6},
                                   "registers": {"ISRCTN": 2}}
-    assert flow["removed_before_screening"] == {"duplicates": 6, "automation": 0, "other": 0}
+    assert flow["removed_before_screening"] == {"duplicates": 6, "automation": 0, "other": 0,
+                                                "automation_reasons": {}, "other_reasons": {}}
     assert flow["screening"] == {"records_screened": 12, "screened_by_person": 7,
                                  "records_excluded": 8, "excluded_by_person": 3,
                                  "excluded_by_automation": 5, "awaiting_screening": 0}
@@ -207,12 +208,17 @@ def reviews(draw):
                         max_size=n))
     kept = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     kept[draw(st.integers(0, n - 1))] = True  # at least one record kept
-    records = [FlowRecord(f"r{k}", db or None, kept[k], None if kept[k] else "r0")
+    removed = draw(st.lists(st.sampled_from([None, None, None, ("not English", None),
+                                             ("before 2000", None), ("not an RCT", "automation")]),
+                            min_size=n, max_size=n))
+    removed[kept.index(True)] = None  # at least one record goes to screening
+    records = [FlowRecord(f"r{k}", db or None, kept[k], None if kept[k] else "r0", None,
+                          *(removed[k] or (None, None)))
                for k, db in enumerate(dbs)]
-    n_kept = sum(kept)
+    n_kept = sum(r.screened_set for r in records)
     screened = draw(st.lists(st.integers(0, n_kept - 1), unique=True, max_size=n_kept))
     decisions = [Decision(i, draw(st.integers(0, 1))) for i in screened]
-    kept_ids = [r.id for r in records if r.kept]
+    kept_ids = [r.id for r in records if r.screened_set]
     included = [kept_ids[d.index] for d in decisions if d.label == 1]
     full = None
     if draw(st.booleans()):
@@ -233,13 +239,18 @@ def test_every_record_is_counted_once_in_every_stage_and_each_box_says_its_count
     d = flow.to_dict()
     ident, before, scr, ret, inc = (d[k] for k in ("identified", "removed_before_screening",
                                                     "screening", "retrieval", "included"))
-    n_kept = sum(r.kept for r in records)
+    n_kept = sum(r.screened_set for r in records)
     # identification: every record once, in one database or register
     assert ident["total"] == len(records) == ident["databases_total"] + ident["registers_total"]
     assert sum(ident["databases"].values()) == ident["databases_total"]
     assert set(ident["registers"]) == set(registers)
-    # duplicates removed + records screened + awaiting = records identified
-    assert before["duplicates"] + scr["records_screened"] + scr["awaiting_screening"] == ident["total"]
+    # removed before screening (duplicates, automation, other) + screened + awaiting = identified
+    assert before["duplicates"] + before["automation"] + before["other"] + scr["records_screened"] + \
+        scr["awaiting_screening"] == ident["total"]
+    assert before["duplicates"] == sum(not r.kept for r in records)
+    assert before["automation"] == sum(before["automation_reasons"].values()) == \
+        sum(r.kept and r.removed_by == "automation" and bool(r.removed) for r in records)
+    assert before["other"] == sum(before["other_reasons"].values())
     assert scr["records_screened"] + scr["awaiting_screening"] == n_kept
     assert scr["screened_by_person"] == len(decisions)
     assert scr["records_excluded"] == scr["excluded_by_person"] + scr["excluded_by_automation"]
@@ -263,6 +274,10 @@ def test_every_record_is_counted_once_in_every_stage_and_each_box_says_its_count
     # every box states the count it holds
     text = flow.to_text()
     assert f"Duplicate records removed (n = {before['duplicates']:,})" in text
+    assert f"Records marked as ineligible by automation tools (n = {before['automation']:,})" in text
+    assert f"Records removed for other reasons (n = {before['other']:,})" in text
+    for reason, count in {**before["automation_reasons"], **before["other_reasons"]}.items():
+        assert f"{reason} (n = {count:,})" in text
     assert f"Records screened (n = {scr['records_screened']:,})" in text
     assert f"Records excluded (n = {scr['records_excluded']:,})" in text
     assert f"by automation tools (n = {scr['excluded_by_automation']:,})" in text
@@ -279,14 +294,15 @@ def test_every_record_is_counted_once_in_every_stage_and_each_box_says_its_count
 def test_the_files_a_review_writes_read_back_to_the_same_flow(tmp_path_factory, review):
     records, decisions, full, stopped, registers = review
     tmp = tmp_path_factory.mktemp("flow")
-    path = write_csv(tmp / "records.csv", ["id", "title", "source_database", "kept", "duplicate_of"],
-                  [[r.id, "t", r.source_database or "", r.kept, r.duplicate_of or ""]
-                   for r in records])
+    path = write_csv(tmp / "records.csv", ["id", "title", "source_database", "kept", "duplicate_of",
+                                           "removed", "removed_by"],
+                     [[r.id, "t", r.source_database or "", r.kept, r.duplicate_of or "",
+                       r.removed or "", r.removed_by or ""] for r in records])
     table = read_flow_records(path)
     assert table.dedup_known and not table.by_row
-    assert [(r.id, r.source_database, r.kept) for r in table.records] == \
-        [(r.id, r.source_database, r.kept) for r in records]
-    kept_ids = [r.id for r in records if r.kept]
+    assert [(r.id, r.source_database, r.kept, r.removed, r.removed_by) for r in table.records] == \
+        [(r.id, r.source_database, r.kept, r.removed, r.removed_by) for r in records]
+    kept_ids = [r.id for r in records if r.screened_set]
     dpath = write_csv(tmp / "d.csv", ["id", "label"], [[kept_ids[x.index], x.label] for x in decisions])
     again = read_decisions(dpath, screening_ids(table.records))
     assert [(x.index, x.label) for x in again] == [(x.index, x.label) for x in decisions]
@@ -356,3 +372,43 @@ def test_any_files_give_the_flow_or_one_line_naming_the_file(tmp_path_factory, c
     else:
         assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert str(tmp) in err  # names the file
+
+
+def test_records_removed_before_screening_are_left_out_and_counted_by_reason(tmp_path, capsys):
+    dd = tmp_path / "dedup.csv"
+    assert _run(capsys, "dedup", _export(tmp_path), "--format", "csv", "-o", dd)[0] == 0
+    rows = list(csv.DictReader(open(dd, encoding="utf-8")))
+    why = {"t1": ("protocol only", ""), "t2": ("protocol only", ""), "e9": ("not an RCT", "automation")}
+    for r in rows:
+        r["removed"], r["removed_by"] = why.get(r["id"], ("", ""))
+    marked = write_csv(tmp_path / "marked.csv", list(rows[0]), [list(r.values()) for r in rows])
+    code, out, err = _run(capsys, "screen", marked, "--format", "json", "--next", 20, "--no-cache")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["records"], result["duplicates_left_out"], result["removed_left_out"]) == (9, 6, 3)
+    assert not {r["id"] for r in result["next"]} & set(why)
+    code, out, _ = _run(capsys, "screen", marked, "--no-cache")
+    assert "3 records with a reason in the removed column" in out
+    bad = write_csv(tmp_path / "bad.csv", ["id", "label"], [["e0", "1"], ["t1", "0"]])
+    code, _, err = _run(capsys, "screen", marked, "--labels", bad, "--no-cache")
+    assert code == 2 and "line 3" in err and "removed before screening (protocol only" in err
+    decisions = write_csv(tmp_path / "d.csv", ["id", "label"], [["e0", "1"], ["e1", "0"]])
+    code, out, err = _run(capsys, "prisma", marked, "--decisions", decisions, "--stopped",
+                          "--format", "json")
+    assert code == 0, err
+    flow = json.loads(out)
+    assert flow["removed_before_screening"] == {
+        "duplicates": 6, "automation": 1, "other": 2, "automation_reasons": {"not an RCT": 1},
+        "other_reasons": {"protocol only": 2}}
+    assert flow["screening"]["records_screened"] == 9
+    code, text, _ = _run(capsys, "prisma", marked, "--decisions", decisions, "--stopped")
+    assert "Records marked as ineligible by automation tools (n = 1)" in text
+    assert "Records removed for other reasons (n = 2)" in text and "protocol only (n = 2)" in text
+    # a full-text decision on a removed record says why it was not sought
+    full = write_csv(tmp_path / "f.csv", ["id", "decision"], [["t1", "include"]])
+    code, _, err = _run(capsys, "prisma", marked, "--decisions", decisions, "--full-text", full)
+    assert code == 2 and "removed before screening: protocol only" in err
+    odd = write_csv(tmp_path / "odd.csv", ["id", "title", "removed", "removed_by"],
+                    [["a", "x", "", "robot"]])
+    code, _, err = _run(capsys, "prisma", odd)
+    assert code == 2 and "removed_by is 'robot'" in err

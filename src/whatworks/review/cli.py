@@ -101,7 +101,9 @@ def _add_prisma(sub) -> None:
         "prisma", help="PRISMA 2020 flow diagram counts from the review's files",
         description="Count every box of the PRISMA 2020 flow diagram from the review's own files: "
                     "the records table (one row per record imported; from `review dedup --format "
-                    "csv` it also says which were removed as duplicates), the title-and-abstract "
+                    "csv` it also says which were removed as duplicates; a removed column gives the "
+                    "reason a record was removed before screening, and removed_by says "
+                    "automation when a tool removed it), the title-and-abstract "
                     "decisions (`review screen`'s file) and the full-text decisions (columns id, "
                     "decision -- include, exclude or not retrieved --, reason, optionally study). "
                     "Records no person screened count as excluded by automation tools when "

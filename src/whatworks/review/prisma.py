@@ -1,14 +1,21 @@
 """The PRISMA 2020 flow of records through a review: counts for every box of the flow diagram.
 
-A review's files already hold the flow: the records table (one row per record imported, with its
-``source_database``; after ``whatworks review dedup --format csv`` also ``kept`` and
-``duplicate_of``), the title-and-abstract decisions (``whatworks review screen``'s file: ``id``,
-``label``, ``source``) and, once full texts are assessed, a full-text decisions file (``id``,
-``decision`` -- include, exclude or not retrieved -- with the ``reason`` for an exclusion and,
-optionally, the ``study`` a report belongs to). :func:`prisma_flow` counts the boxes of the
-PRISMA 2020 flow diagram for new systematic reviews (Page et al. 2021) from them; every count is
-tied to the ones around it (records identified = duplicates removed + records screened + records
-awaiting screening, and so on), which the tests check as invariants.
+A review's files already hold the flow:
+
+- the records table: one row per record imported, with its ``source_database``. After ``whatworks
+  review dedup --format csv`` it also has ``kept`` and ``duplicate_of``. A ``removed`` column holds
+  the reason a record was removed before screening, and ``removed_by`` says ``automation`` when a
+  tool removed it;
+- the title-and-abstract decisions (``whatworks review screen``'s file: ``id``, ``label``,
+  ``source``);
+- once full texts are assessed, a full-text decisions file: ``id``, ``decision`` (include, exclude
+  or not retrieved), the ``reason`` for an exclusion and, optionally, the ``study`` a report belongs
+  to.
+
+:func:`prisma_flow` counts the boxes of the PRISMA 2020 flow diagram for new systematic reviews
+(Page et al. 2021) from them. Every count is tied to the ones around it (records identified =
+records removed before screening + records screened + records awaiting screening, and so on), which
+the tests check as invariants.
 
 Screening prioritised by active learning ends, when a stopping rule says stop, with records no
 person has read. PRISMA 2020 asks that the records excluded be split into those excluded by a person
@@ -38,6 +45,9 @@ from .screening.data import (
     DUPLICATE_OF_COLUMN,
     ID_COLUMNS,
     KEPT_COLUMN,
+    REMOVED_BY_COLUMN,
+    REMOVED_BY_VALUES,
+    REMOVED_COLUMN,
     RecordIds,
     RowNumbers,
     csv_rows,
@@ -72,6 +82,13 @@ class FlowRecord:
     kept: bool = True
     duplicate_of: str | None = None
     line: int | None = None
+    removed: str | None = None  # the reason it was removed before screening
+    removed_by: str | None = None  # "automation", or None (a person)
+
+    @property
+    def screened_set(self) -> bool:
+        """Whether the record goes to screening: kept by deduplication and not removed."""
+        return self.kept and not self.removed
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,7 @@ def read_flow_records(path: str | Path) -> FlowTable:
         iid = next((columns[c] for c in ID_COLUMNS if c in columns), None)
         idb = columns.get("source_database")
         ik, idup = columns.get(KEPT_COLUMN), columns.get(DUPLICATE_OF_COLUMN)
+        ir, irby = columns.get(REMOVED_COLUMN), columns.get(REMOVED_BY_COLUMN)
         seen: dict[str, int] = {}
         for number, (line, row) in enumerate(csv_rows(reader, len(header), name), start=1):
             rid = row_id(row, iid, number, line, seen, name, header)
@@ -133,7 +151,18 @@ def read_flow_records(path: str | Path) -> FlowTable:
                     file=name, column=header[idb])
             kept = kept_flag(row[ik], line, name, header[ik]) if ik is not None else True
             dup = (row[idup].strip() or None) if idup is not None and not kept else None
-            out.append(FlowRecord(rid, db or None, kept, dup, line))
+            reason = " ".join(row[ir].split()) if ir is not None else ""
+            by = row[irby].strip().lower() if irby is not None else ""
+            if by not in REMOVED_BY_VALUES:
+                raise InputError(f"line {line}: removed_by is {row[irby].strip()!r}; give automation "
+                                 "(removed by an automation tool) or leave it blank (by a person)",
+                                 file=name, column=header[irby])
+            if by and not reason:
+                raise InputError(f"line {line}: removed_by is given but removed is blank; give the "
+                                 "reason the record was removed in column removed", file=name,
+                                 column=header[irby])
+            out.append(FlowRecord(rid, db or None, kept, dup, line, reason or None,
+                                  "automation" if by == "automation" else None))
     except csv.Error as exc:
         raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=name) from exc
     if not out:
@@ -142,11 +171,12 @@ def read_flow_records(path: str | Path) -> FlowTable:
 
 
 def screening_ids(records: Sequence[FlowRecord], by_row: bool = False) -> RecordIds:
-    """The ids of the records kept (those screened), knowing the duplicates left out, for
-    :func:`~.screening.screen.read_decisions`."""
+    """The ids of the records that go to screening, knowing the duplicates and the records removed
+    before screening, for :func:`~.screening.screen.read_decisions`."""
     kind = RowNumbers if by_row else RecordIds
-    return kind([r.id for r in records if r.kept],
-                {r.id: r.duplicate_of or "" for r in records if not r.kept})
+    return kind([r.id for r in records if r.screened_set],
+                {r.id: r.duplicate_of or "" for r in records if not r.kept},
+                {r.id: r.removed for r in records if r.kept and r.removed})
 
 
 def read_full_text(path: str | Path, sought: set[str],
@@ -223,6 +253,8 @@ class PrismaFlow:
     reports_included: int | None = None
     studies_included: int | None = None
     notes: tuple[str, ...] = field(default=())
+    removed_by_automation: dict[str, int] = field(default_factory=dict)  # reason -> records
+    removed_other: dict[str, int] = field(default_factory=dict)
 
     @property
     def identified(self) -> int:
@@ -255,8 +287,12 @@ class PrismaFlow:
                            "databases_total": sum(self.databases.values()),
                            "registers_total": sum(self.registers.values()),
                            "databases": dict(self.databases), "registers": dict(self.registers)},
-            "removed_before_screening": {"duplicates": self.duplicates_removed, "automation": 0,
-                                         "other": 0},
+            "removed_before_screening": {
+                "duplicates": self.duplicates_removed,
+                "automation": sum(self.removed_by_automation.values()),
+                "other": sum(self.removed_other.values()),
+                "automation_reasons": dict(self.removed_by_automation),
+                "other_reasons": dict(self.removed_other)},
             "screening": {"records_screened": self.records_screened,
                           "screened_by_person": self.screened_by_person,
                           "records_excluded": self.records_excluded,
@@ -308,8 +344,11 @@ class PrismaFlow:
             ("Identification", ident,
              ["Records removed before screening:",
               f"Duplicate records removed ({n(self.duplicates_removed)})",
-              "Records marked as ineligible by automation tools (n = 0)",
-              "Records removed for other reasons (n = 0)"]),
+              "Records marked as ineligible by automation tools "
+              f"({n(sum(self.removed_by_automation.values()))})",
+              *(f"  {k} ({n(v)})" for k, v in self.removed_by_automation.items()),
+              f"Records removed for other reasons ({n(sum(self.removed_other.values()))})",
+              *(f"  {k} ({n(v)})" for k, v in self.removed_other.items())]),
             ("Screening", screened,
              [f"Records excluded ({n(self.records_excluded)})",
               f"  by a person ({n(self.excluded_by_person)})",
@@ -407,7 +446,8 @@ def prisma_flow(records: Sequence[FlowRecord], decisions: Iterable | None = None
                          column="source_database")
     databases = {k: v for k, v in sorted(by_source.items()) if k not in registers}
     regs = {k: v for k, v in sorted(by_source.items()) if k in registers}
-    kept = [r for r in records if r.kept]
+    kept = [r for r in records if r.screened_set]  # the records that go to screening
+    removed = [r for r in records if r.kept and r.removed]
     notes: list[str] = []
     if not dedup_known:
         notes.append("the records table has no kept column, so no duplicates were removed; "
@@ -429,7 +469,9 @@ def prisma_flow(records: Sequence[FlowRecord], decisions: Iterable | None = None
                      "stopping rule said stop, give --stopped to count them as excluded by "
                      "automation tools, and report the rule (`whatworks review screen` prints it)")
     flow = dict(databases=databases, registers=regs,
-                duplicates_removed=len(records) - len(kept), screened_by_person=screened,
+                duplicates_removed=sum(not r.kept for r in records), screened_by_person=screened,
+                removed_by_automation=_by_reason(r for r in removed if r.removed_by),
+                removed_other=_by_reason(r for r in removed if not r.removed_by),
                 excluded_by_person=screened - len(included_ids),
                 excluded_by_automation=unscreened if stopped else 0,
                 awaiting_screening=0 if stopped else unscreened,
@@ -463,7 +505,7 @@ def sought_for_retrieval(records: Sequence[FlowRecord],
                          decisions: Iterable) -> tuple[set[str], dict[str, str]]:
     """For :func:`read_full_text`: the ids of the records included at title and abstract, and why
     each other record was not sought for retrieval."""
-    kept = [r for r in records if r.kept]
+    kept = [r for r in records if r.screened_set]
     labels = {d.index: (d.label, d.line) for d in decisions}
     sought: set[str] = set()
     why_not: dict[str, str] = {}
@@ -471,6 +513,8 @@ def sought_for_retrieval(records: Sequence[FlowRecord],
         if not r.kept:
             why_not[r.id] = "it was removed as a duplicate" + (
                 f" of {r.duplicate_of!r}" if r.duplicate_of else "")
+        elif r.removed:
+            why_not[r.id] = f"it was removed before screening: {r.removed}"
     for i, r in enumerate(kept):
         label, line = labels.get(i, (None, None))
         if label == 1:
@@ -481,3 +525,9 @@ def sought_for_retrieval(records: Sequence[FlowRecord],
         else:
             why_not[r.id] = "it has no title-and-abstract decision"
     return sought, why_not
+
+
+def _by_reason(records: Iterable[FlowRecord]) -> dict[str, int]:
+    """Records removed before screening, counted by reason, the most frequent first."""
+    counts = Counter(r.removed for r in records)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

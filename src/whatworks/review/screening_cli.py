@@ -272,8 +272,9 @@ def cmd_screen(args) -> int:
         text = json.dumps(result.to_dict(), indent=2)
     elif args.format == "csv":
         text = _next_csv(result)
-        if result.duplicates_left_out:
-            print("note: " + _left_out_line(result.duplicates_left_out), file=sys.stderr)
+        if result.duplicates_left_out or result.removed_left_out:
+            print("note: " + _left_out_line(result.duplicates_left_out, result.removed_left_out),
+                  file=sys.stderr)
     else:
         text = _screen_table(result)
     _emit(text, args.output)
@@ -340,8 +341,8 @@ def _screen_loop(args, records, ids, cache) -> int:
 
     say(f"{path}: {len(decisions)} decision(s) so far; {len(records)} records in {records.source}; "
         f"model {args.model}, features {features}, seed {args.seed}")
-    if ids.left_out:
-        say(_left_out_line(len(ids.left_out)))
+    if ids.left_out or ids.removed:
+        say(_left_out_line(len(ids.left_out), len(ids.removed)))
     say("each decision is saved in the decisions file at once; quit (q) any time and run this again "
         "to go on")
     stopped = {name for name, v in standing(session, rules, args.confidence)["stopping"].items()
@@ -591,9 +592,15 @@ def _safe_lines(safe: dict) -> list[str]:
     return lines
 
 
-def _left_out_line(n: int) -> str:
-    return (f"{n} record{'s' if n != 1 else ''} with kept False (removed as duplicates by `whatworks "
-            "review dedup`) left out: not screened, not counted")
+def _left_out_line(duplicates: int, removed: int = 0) -> str:
+    parts = []
+    if duplicates:
+        parts.append(f"{duplicates} record{'s' if duplicates != 1 else ''} with kept False (removed "
+                     "as duplicates by `whatworks review dedup`)")
+    if removed:
+        parts.append(f"{removed} record{'s' if removed != 1 else ''} with a reason in the removed "
+                     "column (removed before screening)")
+    return " and ".join(parts) + " left out: not screened, not counted"
 
 
 def _screen_table(result) -> str:
@@ -603,8 +610,8 @@ def _screen_table(result) -> str:
              f"order), {result.relevant_found} relevant found; model {result.model}, features "
              f"{result.features}, seed {result.seed}"
              + (f", ranker followed: {result.ranker}" if result.ranker else ""), ""]
-    if result.duplicates_left_out:
-        lines[-1:-1] = [_left_out_line(result.duplicates_left_out)]
+    if result.duplicates_left_out or result.removed_left_out:
+        lines[-1:-1] = [_left_out_line(result.duplicates_left_out, result.removed_left_out)]
     if result.settings.get("feature_cache", "").startswith("not stored"):
         lines[-1:-1] = [f"feature cache: {result.settings['feature_cache']} (the features were "
                         "extracted afresh; --cache DIR or --no-cache)"]

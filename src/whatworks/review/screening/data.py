@@ -28,16 +28,25 @@ ID_COLUMNS = ("id", "record_id")
 #: duplicate of another (named in ``duplicate_of``). Screening leaves those records out.
 KEPT_COLUMN = "kept"
 DUPLICATE_OF_COLUMN = "duplicate_of"
+#: A records table's columns for records removed before screening (PRISMA 2020's "records removed
+#: for other reasons" and "marked as ineligible by automation tools"): ``removed`` holds the reason
+#: (blank: not removed), ``removed_by`` is ``automation`` or blank (a person, by a filter).
+REMOVED_COLUMN = "removed"
+REMOVED_BY_COLUMN = "removed_by"
+REMOVED_BY_VALUES = ("", "person", "automation")
 TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 class RecordIds(list):
     """The ids of the records to screen, in table order. ``left_out`` maps the id of each record
-    left out as a duplicate (``kept`` False in the records table) to the id it duplicates (or "")."""
+    left out as a duplicate (``kept`` False in the records table) to the id it duplicates (or "");
+    ``removed`` maps the id of each record removed before screening to the reason."""
 
-    def __init__(self, ids=(), left_out: dict[str, str] | None = None):
+    def __init__(self, ids=(), left_out: dict[str, str] | None = None,
+                 removed: dict[str, str] | None = None):
         super().__init__(ids)
         self.left_out = dict(left_out or {})
+        self.removed = dict(removed or {})
 
 
 class RowNumbers(RecordIds):
@@ -159,9 +168,11 @@ def record_details(path: str | Path, columns: tuple[str, ...] = DETAIL_COLUMNS) 
     header = [h.strip().lower() for h in next((row for row in reader if row), [])]
     wanted = [(c, header.index(c)) for c in columns if c in header]
     ik = header.index(KEPT_COLUMN) if KEPT_COLUMN in header else None
+    ir = header.index(REMOVED_COLUMN) if REMOVED_COLUMN in header else None
     return [{c: row[j].strip() for c, j in wanted if row[j].strip()}
             for line, row in csv_rows(reader, len(header), name)
-            if ik is None or kept_flag(row[ik], line, name, KEPT_COLUMN)]
+            if (ik is None or kept_flag(row[ik], line, name, KEPT_COLUMN))
+            and (ir is None or not row[ir].strip())]
 
 
 def decode_csv(path: str | Path, *, expect: str) -> str:
@@ -224,7 +235,9 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
         iid = next((columns[c] for c in ID_COLUMNS if c in columns), None) if ids else None
         ik = columns.get(KEPT_COLUMN) if ids else None  # screening leaves duplicates out
         idup = columns.get(DUPLICATE_OF_COLUMN)
+        ir = columns.get(REMOVED_COLUMN) if ids else None  # and records removed before screening
         left_out: dict[str, str] = {}
+        removed: dict[str, str] = {}
         row_number = 0
         if ids:  # screening reads the decisions from their own file, never from the records
             il = None
@@ -240,6 +253,9 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
             rid = row_id(row, iid, row_number, line, seen, name, header)
             if ik is not None and not kept_flag(row[ik], line, name, header[ik]):
                 left_out[rid] = row[idup].strip() if idup is not None else ""
+                continue
+            if ir is not None and row[ir].strip():
+                removed[rid] = " ".join(row[ir].split())
                 continue
             titles.append(row[it] if it is not None else "")
             abstracts.append(row[ia] if ia is not None else "")
@@ -259,13 +275,14 @@ def _load(path: str | Path, *, require_labels: bool, ids: bool = False):
                          f"row{'s' if len(bad) > 1 else ''}); give 1 for included, 0 for excluded",
                          file=name, column=header[il])
     if not titles:
-        if left_out:
-            raise InputError(f"every record has kept False ({len(left_out)} records); nothing is "
-                             "left to screen", file=name, column=header[ik])
+        if left_out or removed:
+            raise InputError(f"every record is a duplicate (kept False: {len(left_out)}) or "
+                             f"removed before screening ({len(removed)}); nothing is left to "
+                             "screen", file=name, column=header[ik if ik is not None else ir])
         raise InputError("line 2: no records after the header", file=name)
     records = Records(tuple(titles), tuple(abstracts),
                       np.asarray(labels, dtype=np.int8) if il is not None else None,
                       name)
     if not ids:
         return records, None
-    return records, (RecordIds if iid is not None else RowNumbers)(record_ids, left_out)
+    return records, (RecordIds if iid is not None else RowNumbers)(record_ids, left_out, removed)

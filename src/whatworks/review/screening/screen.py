@@ -103,6 +103,11 @@ def read_decisions(path: str | Path, ids: Sequence[str]) -> list[Decision]:
                                  + (f"give the decision for {of!r} instead" if of else
                                     "give the decision for the record it duplicates instead"),
                                  file=name, column=header[iid])
+            if rid in getattr(ids, "removed", {}):
+                raise InputError(f"line {line}: record {rid!r} was removed before screening "
+                                 f"({ids.removed[rid]}; column removed of the records file), so it "
+                                 "is not screened; clear its removed cell to screen it",
+                                 file=name, column=header[iid])
             if rid not in position:
                 hint = (" (the records file has no id or record_id column, so records are numbered "
                         "by row, from 1)" if by_row else "")
@@ -173,7 +178,8 @@ class ScreenResult:
     ``stopping`` maps
     each default rule's name to its ``stop``, ``reason`` and ``rule`` (its description, for the
     methods section). ``duplicates_left_out`` counts the records table's rows with ``kept`` False
-    (duplicates ``whatworks review dedup`` removed), which are not screened.
+    (duplicates ``whatworks review dedup`` removed) and ``removed_left_out`` those with a reason in
+    its ``removed`` column (removed before screening); neither is screened.
     """
 
     next: list[dict[str, Any]]
@@ -192,6 +198,7 @@ class ScreenResult:
     settings: dict[str, Any] = field(default_factory=dict)
     duplicates_left_out: int = 0
     safe: dict[str, Any] | None = None
+    removed_left_out: int = 0
 
     @property
     def note(self) -> str:
@@ -215,7 +222,8 @@ class ScreenResult:
                 "recall_estimate_note": self.recall_estimate_note, "stopping": self.stopping,
                 "model": self.model, "features": self.features, "seed": self.seed,
                 "sources": self.sources, "ranker": self.ranker, "settings": self.settings,
-                "duplicates_left_out": self.duplicates_left_out, "safe": self.safe}
+                "duplicates_left_out": self.duplicates_left_out,
+                "removed_left_out": self.removed_left_out, "safe": self.safe}
 
 
 def replay(records: Records, decisions: Sequence[Decision], *, model: str = DEFAULT_MODEL,
@@ -331,6 +339,7 @@ def screen(records: Records, ids: Sequence[str], decisions: Sequence[Decision], 
         features=features, seed=seed, sources=now["sources"],
         ranker=(history[-1].get("follows") if ranked and history else None),
         duplicates_left_out=len(getattr(ids, "left_out", {})), safe=safe_standing,
+        removed_left_out=len(getattr(ids, "removed", {})),
         settings={"n": n, "target": target, "confidence": confidence, "consecutive": consecutive,
                   "feature_cache": cached,
                   "source": records.source, "unscreened": int((session.labels_ < 0).sum())})
