@@ -47,15 +47,10 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
                         "after a number of irrelevant ones equal to 2%% of the labelled set) or after "
                         "every N labels; --model svm --refit 1 is ASReview 3's default model and "
                         "labels the records in the same order as it (a fifth as fast as auto)")
-    p.add_argument("--safe", action="store_true",
-                   help="also replay the SAFE procedure (Boetje & van de Schoot 2024) on the same "
-                        "seeds: a random 1%% sample, --model until its three conditions hold, a "
-                        "different model until 50 irrelevant in a row; reports where it stopped, "
-                        "the recall there and the work saved")
-    p.add_argument("--safe-model", choices=list(MODELS), default=None, metavar="MODEL",
-                   help="with --safe: phase 3's different model (default logistic)")
-    p.add_argument("--safe-features", choices=list(FEATURES), default=None, metavar="FEATURES",
-                   help="with --safe: phase 3's features (default: the screening model's)")
+    _add_safe_options(p, "also replay the SAFE procedure (Boetje & van de Schoot 2024) on the same "
+                         "seeds: a random 1%% sample, --model until its three conditions hold, a "
+                         "different model until 50 irrelevant in a row; reports where it stopped, "
+                         "the recall there and the work saved")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", metavar="FILE", help="write the recall curves (.svg, .png or .pdf)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
@@ -210,17 +205,13 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                    help="confidence of that rule and of the recall estimate's interval (default 0.95)")
     p.add_argument("--consecutive", type=int, default=50, metavar="N",
                    help="irrelevant records in a row after which the heuristic rule stops (default 50)")
-    p.add_argument("--safe", action="store_true",
-                   help="follow the SAFE procedure (Boetje & van de Schoot 2024): a random sample "
-                        "first (1%% of the records), then active learning until its three "
-                        "conditions hold, then a different model until --consecutive irrelevant in "
-                        "a row, then a quality check by a second screener; the next records are "
-                        "those the current phase asks for, and the output says where it stands; "
-                        "with --interactive each record shown is the one the phase asks for")
-    p.add_argument("--safe-model", choices=list(MODELS), default=None, metavar="MODEL",
-                   help="with --safe: phase 3's different model (default logistic)")
-    p.add_argument("--safe-features", choices=list(FEATURES), default=None, metavar="FEATURES",
-                   help="with --safe: phase 3's features (default: the screening model's)")
+    _add_safe_options(p, "follow the SAFE procedure (Boetje & van de Schoot 2024): a random sample "
+                         "first (1%% of the records), then active learning until its three "
+                         "conditions hold, then a different model until --consecutive irrelevant "
+                         "in a row, then a quality check by a second screener; the next records "
+                         "are those the current phase asks for, and the output says where it "
+                         "stands; with --interactive each record shown is the one the phase asks "
+                         "for")
     p.add_argument("--format", choices=["table", "json", "csv"], default=None,
                    help="table for people (default); json for machines; csv: the next records only "
                         "(rank, id, title, score), for a spreadsheet")
@@ -555,6 +546,15 @@ def _next_csv(result) -> str:
     for r in result.next:
         writer.writerow([r["rank"], r["id"], r["title"], "" if r["score"] is None else r["score"]])
     return buf.getvalue()
+
+
+def _add_safe_options(p, help_safe: str) -> None:
+    """--safe and its phase-3 settings, for simulate and screen."""
+    p.add_argument("--safe", action="store_true", help=help_safe)
+    p.add_argument("--safe-model", choices=list(MODELS), default=None, metavar="MODEL",
+                   help="with --safe: phase 3's different model (default logistic)")
+    p.add_argument("--safe-features", choices=list(FEATURES), default=None, metavar="FEATURES",
+                   help="with --safe: phase 3's features (default: the screening model's)")
 
 
 def _check_safe(args) -> None:
