@@ -50,3 +50,16 @@ def test_the_batch_engine_gives_metafors_numbers_without_crashing(name):
     for key in KEYS:
         got = float(np.asarray(getattr(res, key))[0])
         assert got == pytest.approx(ref[key], rel=1e-6, abs=1e-9), key
+
+
+def test_a_batch_with_a_singular_and_a_non_finite_covariance_gives_nan_for_those_alone():
+    """Leave-one-out fits many subsets at once; one subset with identical effects (V singular) and
+    another whose V is not finite must not sink the batch (numpy's SVD fails on NaN: the fuzz test
+    of `whatworks meta --leave-one-out` found it)."""
+    import numpy as np
+
+    from whatworks.synthesis.model import _wald
+
+    bb = np.array([[1.0], [2.0], [3.0]])
+    qm = _wald(bb, np.array([[[0.0]], [[np.nan]], [[0.5]]]))
+    assert np.isnan(qm[:2]).all() and qm[2] == 18.0

@@ -432,14 +432,19 @@ def _wald(bb: np.ndarray, vbb: np.ndarray) -> np.ndarray:
 
     V is singular when the Knapp-Hartung factor is 0: every effect equal to its fitted value
     (e.g. identical effects). metafor 3.8 then reports QM as NA with se 0 and a zero-width
-    interval; we do the same instead of failing (tests/reference/knha_identical.json).
+    interval; we do the same instead of failing (tests/reference/knha_identical.json). A V that
+    is not finite gives NaN too.
     """
     try:  # the usual case, at full speed
         return np.einsum("ni,nij,nj->n", bb, np.linalg.inv(vbb), bb)
     except np.linalg.LinAlgError:
         pass
     qm = np.full(bb.shape[0], np.nan)
-    ok = (np.linalg.matrix_rank(vbb) == vbb.shape[1]) & (np.abs(vbb).max(axis=(1, 2)) > 0)
+    # a fit whose V is not finite (an overflowing subset) has no statistic either; the rank test
+    # (an SVD) must not see it, or the whole batch fails ("SVD did not converge")
+    ok = np.isfinite(vbb).all(axis=(1, 2))
+    if np.any(ok):
+        ok[ok] = (np.linalg.matrix_rank(vbb[ok]) == vbb.shape[1]) & (np.abs(vbb[ok]).max(axis=(1, 2)) > 0)
     if np.any(ok):
         qm[ok] = np.einsum("ni,nij,nj->n", bb[ok], np.linalg.inv(vbb[ok]), bb[ok])
     return qm
