@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from whatworks.cli import main
-from whatworks.review.screening.agreement import agreement
+from whatworks.errors import InputError
+from whatworks.review.screening.agreement import agreement, merge_decisions
 from whatworks.review.screening.screen import Decision
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "reference" / "kappa.json").read_text())
@@ -151,3 +152,103 @@ def test_a_bad_decisions_file_exits_2_naming_file_line_and_column(files, tmp_pat
     assert main(["review", "agree", str(records), str(first), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.csv" in err and "line 3" in err and "'id'" in err and err.count("\n") == 1
+
+
+# ---- merging two screeners' decisions into the review's
+
+
+@st.composite
+def two_screeners(draw):
+    n = draw(st.integers(1, 30))
+    def one():
+        chosen = draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n))
+        return [Decision(i, draw(st.integers(0, 1)), draw(st.sampled_from([None, "model"])))
+                for i in chosen]
+    first, second = one(), one()
+    a, b = {d.index: d.label for d in first}, {d.index: d.label for d in second}
+    conflicts = [i for i in a if i in b and a[i] != b[i]]
+    fixed = draw(st.lists(st.sampled_from(conflicts), unique=True)) if conflicts else []
+    resolved = [Decision(i, draw(st.integers(0, 1)), None, k + 2) for k, i in enumerate(fixed)]
+    return n, first, second, resolved
+
+
+@settings(max_examples=300, deadline=None)
+@given(two_screeners(), st.sampled_from(["resolve", "include"]))
+def test_a_merge_keeps_every_decision_and_settles_each_conflict_as_its_rule_says(case, rule):
+    n, first, second, resolved = case
+    a, b = {d.index: d.label for d in first}, {d.index: d.label for d in second}
+    fix = {d.index: d.label for d in resolved}
+    unresolved = [i for i in a if i in b and a[i] != b[i] and i not in fix]
+    if rule == "resolve" and unresolved:
+        with pytest.raises(InputError, match=f"{len(unresolved)} record"):
+            merge_decisions(first, second, resolved, conflicts=rule)
+        return
+    merged = merge_decisions(first, second, resolved, conflicts=rule)
+    # one row per record either decided: the first screener's in order, then the second's own
+    assert [m.index for m in merged] == [d.index for d in first] + \
+        [d.index for d in second if d.index not in a]
+    for m in merged:
+        assert (m.first, m.second) == (a.get(m.index), b.get(m.index))
+        if m.index in a and m.index in b and a[m.index] == b[m.index]:
+            assert (m.label, m.how) == (a[m.index], "agreed")
+        elif m.index in fix:
+            assert (m.label, m.how) == (fix[m.index], "resolved")
+        elif m.index in a and m.index in b:
+            assert (m.label, m.how) == (1, "either included") and rule == "include"
+        else:
+            assert m.label == (a | b)[m.index] and m.how in ("first only", "second only")
+        assert m.source != "prior" or m.index in a
+
+
+def test_a_resolution_of_a_record_that_is_no_conflict_is_refused():
+    first = [Decision(0, 1), Decision(1, 0)]
+    second = [Decision(0, 1), Decision(1, 1)]
+    with pytest.raises(InputError, match="line 2: record 0 is not a conflict"):
+        merge_decisions(first, second, [Decision(0, 0, None, 2)])
+    assert [m.label for m in merge_decisions(first, second, [Decision(1, 0, None, 2)])] == [1, 0]
+
+
+def test_the_merge_command_writes_the_review_decisions_that_prisma_reads(tmp_path, capsys):
+    records = tmp_path / "records.csv"
+    with open(records, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "title", "source_database"])
+        w.writerows([[f"r{k}", f"title {k}", "Embase"] for k in range(6)])
+    ana = _write_decisions(tmp_path / "ana.csv", [("r0", "include"), ("r1", "exclude"),
+                                                  ("r2", "include"), ("r3", "exclude")])
+    ben = _write_decisions(tmp_path / "ben.csv", [("r0", "include"), ("r1", "include"),
+                                                  ("r2", "exclude"), ("r4", "exclude")])
+    out = tmp_path / "decisions.csv"
+    args = ["review", "merge", str(records), str(ana), str(ben), "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "2 record(s) decided differently have no resolution ('r1', 'r2')" in err
+    assert not out.exists()
+    fix = _write_decisions(tmp_path / "fix.csv", [("r1", "exclude"), ("r2", "include")])
+    assert main(args + ["--resolved", str(fix)]) == 0
+    assert "5 decisions (2 include): 1 agreed, 2 resolved, 1 first only, 1 second only" in \
+        capsys.readouterr().out
+    rows = list(csv.DictReader(open(out)))
+    assert [(r["id"], r["label"], r["how"]) for r in rows] == [
+        ("r0", "include", "agreed"), ("r1", "exclude", "resolved"), ("r2", "include", "resolved"),
+        ("r3", "exclude", "first only"), ("r4", "exclude", "second only")]
+    assert main(args + ["--conflicts", "include"]) == 0
+    assert [r["label"] for r in csv.DictReader(open(out))] == ["include"] * 3 + ["exclude"] * 2
+    capsys.readouterr()
+    assert main(["review", "prisma", str(records), "--decisions", str(out), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["screening"]["screened_by_person"] == 5
+    bad = _write_decisions(tmp_path / "bad.csv", [("r0", "exclude")])
+    assert main(args + ["--resolved", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "line 2: record 'r0' is not a conflict" in err
+    assert main(["review", "merge", str(records), str(ana), str(ben), "--out", str(ana),
+                 "--conflicts", "include"]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def _write_decisions(path, rows):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "label"])
+        w.writerows(rows)
+    return path

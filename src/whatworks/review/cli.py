@@ -31,7 +31,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "agreement, and replay labelled reviews to measure active-learning screening.")
     review.set_defaults(handler=run, review_handler=None, review_parser=review)
     sub = review.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND")
-    from .screening_cli import register_agree, register_screen, register_simulate
+    from .screening_cli import register_agree, register_merge, register_screen, register_simulate
 
     _add_import(sub)
     _add_dedup(sub)
@@ -39,6 +39,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     register_simulate(sub)
     register_screen(sub)
     register_agree(sub)
+    register_merge(sub)
     _add_prisma(sub)
     return review
 

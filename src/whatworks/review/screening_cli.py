@@ -465,6 +465,74 @@ def register_agree(review_subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def register_merge(review_subparsers) -> argparse.ArgumentParser:
+    """Add ``merge`` to the ``review`` group's sub-parsers; returns its parser."""
+    p = review_subparsers.add_parser(
+        "merge", help="two screeners' decisions merged into one decisions file",
+        description="Merge two screeners' decisions files into one, the review's decisions: one row "
+                    "per record either decided, with the label both gave, the resolution of a "
+                    "conflict (--resolved: a CSV with id and label, e.g. from discussion or a third "
+                    "screener; `whatworks review agree --format csv` lists the conflicts), or with "
+                    "--conflicts include the include either gave; a record only one screener "
+                    "decided keeps that label. Columns: id, label, source, first, second, how. The "
+                    "first screener's rows come first, in their order, then the second's own. The "
+                    "result is what `whatworks review prisma --decisions` and `review screen "
+                    "--labels` read.")
+    p.add_argument("records", metavar="RECORDS.csv",
+                   help="the records table (ids as for `whatworks review screen`)")
+    p.add_argument("first", metavar="FIRST.csv", help="the first screener's decisions")
+    p.add_argument("second", metavar="SECOND.csv", help="the second screener's decisions")
+    p.add_argument("--out", "-o", metavar="FILE", required=True,
+                   help="the merged decisions file to write (refused if it is FIRST or SECOND)")
+    p.add_argument("--resolved", metavar="FILE",
+                   help="resolutions of the conflicts: columns id and label (include or exclude)")
+    p.add_argument("--conflicts", choices=["resolve", "include"], default="resolve",
+                   help="resolve (default): every conflict needs a resolution; include: a record "
+                        "either screener included is included unless resolved otherwise")
+    p.set_defaults(handler=cmd_merge)
+    return p
+
+
+def cmd_merge(args) -> int:
+    import csv
+    import io
+    from pathlib import Path
+
+    from whatworks.errors import InputError, ParameterError
+
+    from .screening.agreement import merge_decisions
+    from .screening.data import load_records_with_ids
+    from .screening.screen import read_decisions
+
+    out = Path(args.out)
+    for given in (args.first, args.second):
+        if out.exists() and Path(given).exists() and out.resolve() == Path(given).resolve():
+            raise ParameterError("--out", args.out, "a new file, not a screener's own decisions")
+    records, ids = load_records_with_ids(args.records)
+    first, second = read_decisions(args.first, ids), read_decisions(args.second, ids)
+    resolved = read_decisions(args.resolved, ids) if args.resolved else []
+    try:
+        merged = merge_decisions(first, second, resolved, conflicts=args.conflicts, ids=ids)
+    except InputError as exc:
+        where = args.resolved if exc.message.startswith("line ") else None
+        raise InputError(exc.message, file=where, column=exc.column if where else None) from None
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["id", "label", "source", "first", "second", "how"])
+    for m in merged:
+        writer.writerow([ids[m.index], _word(m.label), m.source or "",
+                         "" if m.first is None else _word(m.first),
+                         "" if m.second is None else _word(m.second), m.how])
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    tmp.replace(out)  # all or nothing
+    counts = {how: sum(m.how == how for m in merged) for how in
+              ("agreed", "resolved", "either included", "first only", "second only")}
+    sys.stdout.write(f"{args.out}: {len(merged)} decisions ({sum(m.label for m in merged)} include): "
+                     + ", ".join(f"{n} {how}" for how, n in counts.items() if n) + "\n")
+    return 0
+
+
 def cmd_agree(args) -> int:
     import csv
     import io

@@ -32,7 +32,7 @@ from typing import Any
 
 from whatworks.errors import ParameterError
 
-__all__ = ["Agreement", "agreement"]
+__all__ = ["CONFLICT_RULES", "Agreement", "MergedDecision", "agreement", "merge_decisions"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,82 @@ def agreement(ids: Sequence[str], titles: Sequence[str], first, second, *,
     return Agreement(observed=observed, chance=chance, kappa=kappa, kappa_se=se,
                      kappa_lower=max(-1.0, kappa - z * se), kappa_upper=min(1.0, kappa + z * se),
                      pabak=pabak, note=note, **base)
+
+
+#: How :func:`merge_decisions` settles a record the two screeners decided differently.
+CONFLICT_RULES = {
+    "resolve": "each conflict takes the label given for it in the resolutions (discussion, or a "
+               "third screener); a conflict without one is an error",
+    "include": "a record either screener included is included (over-inclusive, as is usual at "
+               "title and abstract: the full text decides); resolutions given still take "
+               "precedence",
+}
+
+
+@dataclass(frozen=True)
+class MergedDecision:
+    """One record's final decision: its index, label, source (from the screener whose row comes
+    first; None to be worked out), how it was reached (``agreed``, ``resolved``, ``either
+    included``, ``first only``, ``second only``) and each screener's label (None: not decided)."""
+
+    index: int
+    label: int
+    source: str | None
+    how: str
+    first: int | None
+    second: int | None
+
+
+def merge_decisions(first, second, resolved=(), *, conflicts: str = "resolve",
+                    ids: Sequence[str] | None = None) -> list[MergedDecision]:
+    """Two screeners' decisions merged into one decisions list, one row per record either decided.
+
+    The first screener's rows come first, in their order, then the records only the second decided,
+    in theirs; a record the second screener decided as a prior keeps no source (priors must come
+    before every other row). ``resolved`` holds decisions on conflicts (:class:`~.screen.Decision`;
+    see :data:`CONFLICT_RULES` for ``conflicts``). A resolution on a record the screeners agreed
+    on, or that only one decided, is an error (``ids`` names the records in messages).
+    """
+    from whatworks.errors import InputError
+
+    if conflicts not in CONFLICT_RULES:
+        raise ParameterError("conflicts", conflicts, ", ".join(CONFLICT_RULES))
+    a = {d.index: d for d in first}
+    b = {d.index: d for d in second}
+    fix = {d.index: d for d in resolved}
+
+    def name(i: int) -> str:
+        return repr(ids[i]) if ids is not None else str(i)
+
+    for i, d in fix.items():
+        if not (i in a and i in b and a[i].label != b[i].label):
+            what = ("both screeners gave it the same label" if i in a and i in b and
+                    a[i].label == b[i].label else "only one screener decided it" if i in a or i in b
+                    else "neither screener decided it")
+            raise InputError(f"line {d.line}: record {name(i)} is not a conflict ({what}); resolve "
+                             "only the records decided differently", column="id")
+    unresolved = [i for i in a if i in b and a[i].label != b[i].label and i not in fix]
+    if unresolved and conflicts == "resolve":
+        shown = ", ".join(name(i) for i in unresolved[:5]) + (" ..." if len(unresolved) > 5 else "")
+        raise InputError(f"{len(unresolved)} record(s) decided differently have no resolution "
+                         f"({shown}); give them in a resolutions file (id, label; `whatworks review "
+                         "agree --format csv` lists them), or settle them by a rule: --conflicts "
+                         "include")
+    out: list[MergedDecision] = []
+    for i, d in a.items():
+        other = b.get(i)
+        if other is None:
+            label, how = d.label, "first only"
+        elif other.label == d.label:
+            label, how = d.label, "agreed"
+        elif i in fix:
+            label, how = fix[i].label, "resolved"
+        else:
+            label, how = 1, "either included"
+        out.append(MergedDecision(i, int(label), d.source, how, int(d.label),
+                                  None if other is None else int(other.label)))
+    for i, d in b.items():
+        if i not in a:
+            out.append(MergedDecision(i, int(d.label), None if d.source == "prior" else d.source,
+                                      "second only", None, int(d.label)))
+    return out
