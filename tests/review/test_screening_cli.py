@@ -258,3 +258,9 @@ def test_safe_phase_3_can_read_its_own_features(data, capsys):
     assert out["safe"]["features_phase3"] == "tfidf-char"
     assert main(["review", "simulate", str(data), "--seeds", "1", "--safe-features", "tfidf"]) == 2
     assert "--safe-features" in capsys.readouterr().err
+
+
+def test_an_option_the_core_refuses_is_named_as_typed(data, capsys):
+    assert main(["review", "simulate", str(data), "--model", "nb", "--features",
+                 "tfidf-meaning"]) == 2
+    assert capsys.readouterr().err.startswith("whatworks: error: --features='tfidf-meaning'")

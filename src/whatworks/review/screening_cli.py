@@ -18,6 +18,25 @@ import sys
 from .screening.registry import DEFAULT_MODEL, FEATURES, MODELS
 
 
+def _named_as_options(handler):
+    """Run a command handler; a core ParameterError naming one of the command's own parameters
+    (``features``, ``safe_model``, ...) is given the option's name (``--features``), as typed."""
+    import functools
+
+    @functools.wraps(handler)
+    def run(args) -> int:
+        from whatworks.errors import ParameterError
+
+        try:
+            return handler(args)
+        except ParameterError as exc:
+            if exc.name.startswith("-") or not hasattr(args, exc.name) or exc.name in ("n", "handler"):
+                raise
+            raise ParameterError("--" + exc.name.replace("_", "-"), exc.given, exc.allowed) from None
+
+    return run
+
+
 def register_simulate(review_subparsers) -> argparse.ArgumentParser:
     """Add ``simulate`` to the ``review`` group's sub-parsers; returns its parser."""
     p = review_subparsers.add_parser(
@@ -60,7 +79,7 @@ def register_simulate(review_subparsers) -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, metavar="N", help="local workers (default: one per core)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="a Dask scheduler (tcp://host:port); default $WHATWORKS_DASK_SCHEDULER")
-    p.set_defaults(handler=cmd_simulate)
+    p.set_defaults(handler=_named_as_options(cmd_simulate))
     return p
 
 
@@ -223,7 +242,7 @@ def register_screen(review_subparsers) -> argparse.ArgumentParser:
                         "screening-features, else ~/.cache/whatworks/screening-features); the "
                         "three most recently used matrices are kept")
     cache.add_argument("--no-cache", action="store_true", help="extract the features afresh, keep nothing")
-    p.set_defaults(handler=cmd_screen)
+    p.set_defaults(handler=_named_as_options(cmd_screen))
     return p
 
 
@@ -461,7 +480,7 @@ def register_agree(review_subparsers) -> argparse.ArgumentParser:
                    help="table for people (default); json for machines; csv: the records decided "
                         "differently (id, title, first, second), to resolve in a spreadsheet")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
-    p.set_defaults(handler=cmd_agree)
+    p.set_defaults(handler=_named_as_options(cmd_agree))
     return p
 
 
@@ -489,7 +508,7 @@ def register_merge(review_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--conflicts", choices=["resolve", "include"], default="resolve",
                    help="resolve (default): every conflict needs a resolution; include: a record "
                         "either screener included is included unless resolved otherwise")
-    p.set_defaults(handler=cmd_merge)
+    p.set_defaults(handler=_named_as_options(cmd_merge))
     return p
 
 
