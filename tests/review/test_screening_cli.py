@@ -264,3 +264,26 @@ def test_an_option_the_core_refuses_is_named_as_typed(data, capsys):
     assert main(["review", "simulate", str(data), "--model", "nb", "--features",
                  "tfidf-meaning"]) == 2
     assert capsys.readouterr().err.startswith("whatworks: error: --features='tfidf-meaning'")
+
+
+def test_safe_phase_3_switches_to_its_own_features_even_with_the_same_model(data, capsys):
+    """svm on tfidf, then svm on tfidf-char: phase 3 must re-rank on tfidf-char, not go on as
+    phase 2 (the switch once compared model names only)."""
+    from whatworks.review.screening import safe as safe_module
+
+    made = []
+    real = safe_module.ScreeningSession
+
+    class Spy(real):
+        def __init__(self, X, **kw):
+            made.append(X.shape[1])
+            super().__init__(X, **kw)
+
+    safe_module.ScreeningSession = Spy
+    try:
+        out = _json(capsys, data, "--seeds", "1", "--model", "svm", "--safe", "--safe-model", "svm",
+                    "--safe-features", "tfidf-char", "--backend", "serial")
+    finally:
+        safe_module.ScreeningSession = real
+    assert 3 in {int(k) for k in out["safe"]["per_seed"][0]["phase_starts"]}
+    assert len(made) == 2 and made[1] > made[0]  # the phase-3 session reads the wider tfidf-char

@@ -112,14 +112,15 @@ def simulate_safe(task: dict[str, Any]) -> dict[str, Any]:
     phase_at = {}
     random_order = rng.permutation(n)
     cursor = 0
+    switched = False  # to phase 3's model (which may be the same model on other features)
     while proc.phase < 4 and len(session.history_) < n:
         if proc.phase == 1:
             while session.labels_[random_order[cursor]] >= 0:
                 cursor += 1
             i = int(random_order[cursor])
         else:
-            if proc.phase == 3 and session.model_name != task.get("model_phase3", "logistic"):
-                phase_at[3] = len(session.history_)
+            if proc.phase == 3 and not switched:
+                switched = True
                 old = session
                 session = ScreeningSession(task.get("X_phase3", X),
                                            model=task.get("model_phase3", "logistic"), seed=seed)
