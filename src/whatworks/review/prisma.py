@@ -35,6 +35,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -103,12 +104,22 @@ class FullTextDecision:
     line: int | None = None
 
 
-def _header(reader, name: str, expect: str) -> tuple[list[str], dict[str, int]]:
-    header = next((row for row in reader if row), None)
-    if header is None:
-        raise InputError(f"line 1: the file is empty; give a header row with {expect}", file=name)
-    header = [h.strip() for h in header]
-    return header, {c.lower(): i for i, c in reversed(list(enumerate(header)))}
+@contextmanager
+def _table(path: str | Path, expect: str, header_expect: str):
+    """Open a CSV for reading: yields its name, a ``csv.reader`` past the header, the header and
+    its columns (lower-cased name -> first index). A file that is missing, not UTF-8, empty or not
+    a readable CSV is an :class:`InputError` naming the file (and line)."""
+    name = str(path)
+    reader = csv.reader(io.StringIO(decode_csv(path, expect=expect), newline=""))
+    try:
+        header = next((row for row in reader if row), None)
+        if header is None:
+            raise InputError(f"line 1: the file is empty; give a header row with {header_expect}",
+                             file=name)
+        header = [h.strip() for h in header]
+        yield name, reader, header, {c.lower(): i for i, c in reversed(list(enumerate(header)))}
+    except csv.Error as exc:
+        raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=name) from exc
 
 
 class FlowTable(NamedTuple):
@@ -128,13 +139,9 @@ def read_flow_records(path: str | Path) -> FlowTable:
     column, else the row number. A record naming several databases (``A; B``) is
     refused: that is a deduplicated table, whose records no longer count as imported.
     """
-    name = str(path)
-    text = decode_csv(path, expect="one row per record imported (review import or review dedup "
-                                   "--format csv)")
-    reader = csv.reader(io.StringIO(text, newline=""))
     out: list[FlowRecord] = []
-    try:
-        header, columns = _header(reader, name, "columns id and source_database")
+    with _table(path, "one row per record imported (review import or review dedup --format csv)",
+                "columns id and source_database") as (name, reader, header, columns):
         iid = next((columns[c] for c in ID_COLUMNS if c in columns), None)
         idb = columns.get("source_database")
         ik, idup = columns.get(KEPT_COLUMN), columns.get(DUPLICATE_OF_COLUMN)
@@ -163,8 +170,6 @@ def read_flow_records(path: str | Path) -> FlowTable:
                                  column=header[irby])
             out.append(FlowRecord(rid, db or None, kept, dup, line, reason or None,
                                   "automation" if by == "automation" else None))
-    except csv.Error as exc:
-        raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=name) from exc
     if not out:
         raise InputError("line 2: no records after the header", file=name)
     return FlowTable(out, ik is not None, iid is None)
@@ -190,13 +195,9 @@ def read_full_text(path: str | Path, sought: set[str],
     naming the file, the line and the column.
     """
     why_not = why_not or {}
-    name = str(path)
-    text = decode_csv(path, expect="columns id, decision (include, exclude or not retrieved) and "
-                                   "reason")
-    reader = csv.reader(io.StringIO(text, newline=""))
     out: list[FullTextDecision] = []
-    try:
-        header, columns = _header(reader, name, "columns id, decision and reason")
+    with _table(path, "columns id, decision (include, exclude or not retrieved) and reason",
+                "columns id, decision and reason") as (name, reader, header, columns):
         idec = columns.get("decision", columns.get("label"))
         for need, index in (("id", columns.get("id")), ("decision", idec)):
             if index is None:
@@ -226,8 +227,6 @@ def read_full_text(path: str | Path, sought: set[str],
             study = row[istudy].strip() if istudy is not None else ""
             out.append(FullTextDecision(rid, FULL_TEXT_VALUES[value], reason or None, study or None,
                                         line))
-    except csv.Error as exc:
-        raise InputError(f"line {reader.line_num}: not a readable CSV ({exc})", file=name) from exc
     return out
 
 
