@@ -412,3 +412,21 @@ def test_records_removed_before_screening_are_left_out_and_counted_by_reason(tmp
                     [["a", "x", "", "robot"]])
     code, _, err = _run(capsys, "prisma", odd)
     assert code == 2 and "removed_by is 'robot'" in err
+
+
+@pytest.mark.parametrize("command", [
+    ["prisma", "{dd}", "--plot", "{gone}/flow.svg"],
+    ["prisma", "{dd}", "-o", "{gone}/flow.txt"],
+    ["dedup", "{dd}", "-o", "{gone}/x.csv"],
+    ["dedup", "{dd}", "--deduplicated", "{gone}/x.csv"],
+    ["merge", "{dd}", "{d}", "{d}", "--out", "{gone}/x.csv"],
+    ["agree", "{dd}", "{d}", "{d}", "-o", "{gone}/x.txt"],
+])
+def test_writing_into_a_missing_folder_is_one_line_naming_it(tmp_path, capsys, command):
+    dd = tmp_path / "dedup.csv"
+    assert _run(capsys, "dedup", _export(tmp_path), "--format", "csv", "-o", dd)[0] == 0
+    d = write_csv(tmp_path / "d.csv", ["id", "label"], [["e0", "1"]])
+    gone = tmp_path / "no" / "such"
+    code, _, err = _run(capsys, *[c.format(dd=dd, d=d, gone=gone) for c in command])
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"{gone}: the folder does not exist" in err

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .screening_cli import _emit  # the one writer of every review command's output
+from .screening_cli import _emit, _plot_path  # one writer of every review command's output
 
 #: Input formats ``review import --input-format`` accepts (kept in step with ``review.io.FORMATS``;
 #: a test checks it, so the parser need not import the readers).
@@ -139,8 +139,7 @@ def cmd_prisma(args) -> int:
 
     from .prisma import prisma_flow, read_flow_records, read_full_text, screening_ids, sought_for_retrieval
 
-    if args.plot and not args.plot.lower().endswith((".svg", ".png", ".pdf")):
-        raise ParameterError("--plot", args.plot, "a file name ending .svg, .png or .pdf")
+    _plot_path(args.plot)
     if args.full_text and not args.decisions:
         raise ParameterError("--full-text", args.full_text, "given with --decisions: the full-text "
                              "decisions are on the records included at title and abstract")

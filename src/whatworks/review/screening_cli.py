@@ -114,8 +114,9 @@ def cmd_simulate(args) -> int:
         if not refit.isdigit() or int(refit) < 1:
             raise ParameterError("--refit", refit, "auto or a whole number of labels, 1 or more")
         refit = int(refit)
-    if args.plot and not args.plot.lower().endswith((".svg", ".png", ".pdf")):
-        raise ParameterError("--plot", args.plot, "a file name ending .svg, .png or .pdf")
+    _plot_path(args.plot)
+    if args.output:
+        _writable(args.output)
     records = load_records(args.data)
     result = simulate(records, seeds=args.seeds, seed=args.seed, model=args.model, features=args.features,
                       prior_relevant=args.prior_relevant, prior_irrelevant=args.prior_irrelevant,
@@ -527,6 +528,7 @@ def cmd_merge(args) -> int:
     for given in (args.first, args.second):
         if out.exists() and Path(given).exists() and out.resolve() == Path(given).resolve():
             raise ParameterError("--out", args.out, "a new file, not a screener's own decisions")
+    _writable(args.out)
     records, ids = load_records_with_ids(args.records)
     first, second = read_decisions(args.first, ids), read_decisions(args.second, ids)
     resolved = read_decisions(args.resolved, ids) if args.resolved else []
@@ -582,10 +584,39 @@ def _emit(text: str, output: str | None) -> None:
     """Write ``text`` (ending in one newline) to the file ``output``, or to standard output."""
     text = text if text.endswith("\n") else text + "\n"
     if output:
-        with open(output, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        _writable(output)
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        except OSError as exc:
+            from whatworks.errors import InputError
+
+            raise InputError(f"cannot write this file ({exc.strerror})", file=output) from None
     else:
         sys.stdout.write(text)
+
+
+def _writable(path: str) -> None:
+    """An output file's folder must exist (checked before any work, so nothing is computed for
+    a file that cannot be written); an InputError names the folder, as ``save_figure`` does."""
+    from pathlib import Path
+
+    from whatworks.errors import InputError
+
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise InputError("the folder does not exist; create it first", file=str(folder))
+
+
+def _plot_path(path: str | None) -> None:
+    """A --plot file: .svg, .png or .pdf, in a folder that exists."""
+    if path is None:
+        return
+    from whatworks.errors import ParameterError
+
+    if not path.lower().endswith((".svg", ".png", ".pdf")):
+        raise ParameterError("--plot", path, "a file name ending .svg, .png or .pdf")
+    _writable(path)
 
 
 def _word(label: int) -> str:
