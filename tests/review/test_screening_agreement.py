@@ -237,6 +237,12 @@ def test_the_merge_command_writes_the_review_decisions_that_prisma_reads(tmp_pat
     capsys.readouterr()
     assert main(["review", "prisma", str(records), "--decisions", str(out), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["screening"]["screened_by_person"] == 5
+    ben_prior = tmp_path / "ben_prior.csv"
+    with open(ben_prior, "w", newline="") as fh:
+        csv.writer(fh).writerows([["id", "label", "source"], ["r5", "include", "prior"]])
+    assert main(["review", "merge", str(records), str(ana), str(ben_prior), "--out", str(out)]) == 0
+    assert "1 prior(s) of the second screener's own keep no source" in capsys.readouterr().out
+    assert list(csv.DictReader(open(out)))[-1]["source"] == ""
     bad = _write_decisions(tmp_path / "bad.csv", [("r0", "exclude")])
     assert main(args + ["--resolved", str(bad)]) == 2
     err = capsys.readouterr().err

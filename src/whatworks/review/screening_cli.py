@@ -549,8 +549,12 @@ def cmd_merge(args) -> int:
     tmp.replace(out)  # all or nothing
     counts = {how: sum(m.how == how for m in merged) for how in
               ("agreed", "resolved", "either included", "first only", "second only")}
+    in_first = {d.index for d in first}
+    unprior = sum(d.source == "prior" and d.index not in in_first for d in second)
     sys.stdout.write(f"{args.out}: {len(merged)} decisions ({sum(m.label for m in merged)} include): "
-                     + ", ".join(f"{n} {how}" for how, n in counts.items() if n) + "\n")
+                     + ", ".join(f"{n} {how}" for how, n in counts.items() if n)
+                     + (f"; {unprior} prior(s) of the second screener's own keep no source (priors "
+                        "must come before the other rows)" if unprior else "") + "\n")
     return 0
 
 
