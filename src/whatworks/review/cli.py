@@ -155,7 +155,9 @@ def cmd_prisma(args) -> int:
     flow = prisma_flow(records, decisions, full_text, stopped=args.stopped,
                        registers=args.registers, dedup_known=dedup_known)
     if args.plot:
-        flow.plot().savefig(args.plot)
+        from whatworks.synthesis.plots import save_figure  # the project's one figure writer
+
+        save_figure(flow.plot(), args.plot)
     if args.format == "json":
         _emit(json.dumps({"records": args.records, **flow.to_dict()}, indent=2), args.output)
     else:

@@ -123,9 +123,9 @@ def cmd_simulate(args) -> int:
                       refit=refit, backend=args.backend, workers=args.workers, scheduler=args.scheduler,
                       safe=args.safe, safe_model=args.safe_model, safe_features=args.safe_features)
     if args.plot:
-        ax = result.plot()
-        ax.figure.tight_layout()
-        ax.figure.savefig(args.plot)
+        from whatworks.synthesis.plots import save_figure  # the project's one figure writer
+
+        save_figure(result.plot(), args.plot)
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
     else:
