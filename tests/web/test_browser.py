@@ -54,6 +54,14 @@ def page(browser, live_server, store):
     context.close()
 
 
+def submit(pg, control):
+    """Click a control that loads a new page, and wait until that page has loaded. Playwright's
+    click does not wait for the navigation it starts, so an assertion straight after it may read
+    the old page, or a page half loaded (a CI run failed so under load)."""
+    with pg.expect_navigation():
+        control.click()
+
+
 def serious_violations(pg):
     from axe_playwright_python.sync_playwright import Axe
 
@@ -65,12 +73,12 @@ def serious_violations(pg):
 def test_a_reader_searches_and_filters(page):
     page.goto("/interventions/")
     page.get_by_label("Search", exact=True).fill("secondary schools")
-    page.get_by_role("button", name="Apply").click()
+    submit(page, page.get_by_role("button", name="Apply"))
     assert page.get_by_role("link", name="Social workers in schools").is_visible()
     assert page.get_by_role("link", name="Family group conferences").count() == 0
     page.goto("/interventions/")
     page.get_by_label("Outcome").select_option("entry-to-care")
-    page.get_by_role("button", name="Apply").click()
+    submit(page, page.get_by_role("button", name="Apply"))
     assert page.get_by_role("link", name="Family group conferences").is_visible()
     assert page.get_by_role("link", name="Social workers in schools").count() == 0
 
@@ -89,7 +97,7 @@ def _sign_in(page, username):
     page.goto("/accounts/sign-in/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Sign in").click()
+    submit(page, page.get_by_role("button", name="Sign in"))
 
 
 def test_an_editor_adds_a_finding_and_watches_the_rating_change(page, editor):
@@ -122,7 +130,7 @@ def test_an_editor_adds_a_finding_and_watches_the_rating_change(page, editor):
     page.wait_for_selector(".live-error")
     page.locator('input[name="counts-ai"]').fill("900")
     page.wait_for_function("() => document.getElementById('effect-preview').dataset.yi")
-    page.get_by_role("button", name="Save finding").click()
+    submit(page, page.get_by_role("button", name="Save finding"))
     assert "synthesis and rating updated" in page.locator(".messages").inner_text()
     after = Rating.objects.get(intervention__slug="family-group-conferences")
     assert after.explanation != before.explanation
@@ -193,7 +201,7 @@ def test_pages_work_on_a_phone(browser, live_server, store, path):
 def test_an_authority_page_shows_its_charts(page):
     page.goto("/places/")
     page.get_by_label("Local authority").select_option(label="Hartlepool")
-    page.get_by_role("button", name="Show").click()
+    submit(page, page.get_by_role("button", name="Show"))
     page.wait_for_url("**/places/E06000001/")
     assert page.get_by_role("heading", name="Hartlepool", level=1).is_visible()
     for kind in ("trend", "funnel", "deprivation"):
@@ -206,10 +214,7 @@ def test_an_authority_page_shows_its_charts(page):
 
 
 def test_the_users_page_has_no_serious_accessibility_violations(page, admin):
-    page.goto("/accounts/sign-in/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Sign in").click()
+    _sign_in(page, "ada")
     page.goto("/accounts/users/")
     assert page.get_by_role("heading", name="Users and roles").is_visible()
     assert serious_violations(page) == []
@@ -224,7 +229,7 @@ def test_the_power_calculator_solves_and_draws_its_curve(page):
     page.get_by_label("rho2:", exact=False).fill("0.2")
     page.get_by_label("n: level-1", exact=False).fill("60")
     page.get_by_label("J: level-2", exact=False).fill("40")
-    page.get_by_role("button", name="Calculate").click()
+    submit(page, page.get_by_role("button", name="Calculate"))
     expected = mdes("CRA2_2r", rho2=0.2, n=60, J=40).mdes
     assert f"MDES = {expected:.4f}" in page.locator("#result-h + p").inner_text()
     page.wait_for_function("() => { const i = document.querySelector('figure.chart img');"
@@ -234,10 +239,7 @@ def test_the_audit_log_and_an_import_job_have_no_serious_accessibility_violation
 
     job = ImportJob.objects.create(kind="findings", filename="f.csv", user=admin, state="running",
                                    done=5, total=10)
-    page.goto("/accounts/sign-in/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Sign in").click()
+    _sign_in(page, "ada")
     page.goto("/accounts/audit/")
     assert "Signed in" in page.locator("table").inner_text()
     assert serious_violations(page) == []

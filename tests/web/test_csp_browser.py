@@ -7,6 +7,7 @@ checked for inline styles and scripts without a browser in tests/web/test_inline
 
 from tests.web.test_browser import (  # noqa: F401 - fixtures
     CHROMIUM,
+    _sign_in,
     browser,
     pytestmark,
     store,
@@ -54,11 +55,7 @@ def test_the_main_pages_load_without_a_csp_violation(browser, live_server, store
     context.add_init_script(LISTEN)
     assert _violations(context, READERS_PAGES) == {}
     pg = context.new_page()
-    pg.goto("/accounts/sign-in/")
-    pg.get_by_label("Username").fill("edna")
-    pg.get_by_label("Password").fill("correct horse battery")
-    pg.get_by_role("button", name="Sign in").click()
-    pg.wait_for_url(lambda url: "/accounts/sign-in/" not in url)
+    _sign_in(pg, "edna")
     pg.close()
     assert _violations(context, EDITORS_PAGES) == {}
     context.close()

@@ -12,6 +12,7 @@ from tests.web.test_browser import (  # noqa: F401 (fixtures)
     pytestmark,
     serious_violations,
     store,
+    submit,
 )
 
 FGC = "/editor/interventions/family-group-conferences/"
@@ -39,10 +40,10 @@ def test_an_admin_publishes_an_editors_change_after_seeing_the_rating_it_changes
     edna = _context(browser, live_server)
     _sign_in(edna, "edna")
     edna.goto(FGC)
-    edna.get_by_role("link", name=f"Edit finding {trial.pk}").click()
+    submit(edna, edna.get_by_role("link", name=f"Edit finding {trial.pk}"))
     edna.locator('input[name="counts-ai"]').fill("700")
     edna.locator('input[name="counts-ci"]').fill("200")
-    edna.get_by_role("button", name="Save finding").click()
+    submit(edna, edna.get_by_role("button", name="Save finding"))
     assert "Saved to the draft" in edna.locator(".messages").inner_text()
     assert "Unpublished changes" in edna.locator("h1").inner_text()
 
@@ -51,7 +52,7 @@ def test_an_admin_publishes_an_editors_change_after_seeing_the_rating_it_changes
     ada = _context(browser, live_server)
     _sign_in(ada, "ada")
     ada.goto(FGC)
-    ada.get_by_role("link", name="Review the changes and publish").click()
+    submit(ada, ada.get_by_role("link", name="Review the changes and publish"))
     row = ada.locator("table.diff-ratings tbody tr").first
     assert "(changes)" in row.inner_text()
     old_label = Rating.objects.get(intervention__slug="family-group-conferences").effectiveness_label
@@ -59,7 +60,7 @@ def test_an_admin_publishes_an_editors_change_after_seeing_the_rating_it_changes
     new_text = row.locator("td").nth(1).inner_text()
     assert old_label not in new_text
     assert serious_violations(ada) == []
-    ada.get_by_role("button", name="Publish these changes").click()
+    submit(ada, ada.get_by_role("button", name="Publish these changes"))
     assert "revision 2" in ada.locator(".messages").inner_text()
 
     after = _plain_answer(reader)

@@ -3,7 +3,7 @@ intervention, "did you mean" is offered when nothing matches, and those pages pa
 
 import pytest
 
-from tests.web.test_browser import browser, page, pytestmark, serious_violations, store  # noqa: F401
+from tests.web.test_browser import browser, page, pytestmark, serious_violations, store, submit  # noqa: F401
 
 pytestmark = list(pytestmark)
 
@@ -12,7 +12,7 @@ pytestmark = list(pytestmark)
 def test_a_reader_finds_an_intervention_by_a_typo_or_an_abbreviation(page, typed):  # noqa: F811
     page.goto("/interventions/")
     page.get_by_label("Search", exact=True).fill(typed)
-    page.get_by_role("button", name="Apply").click()
+    submit(page, page.get_by_role("button", name="Apply"))
     first = page.locator(".results-list .result h3 a").first
     assert first.inner_text() == "Family group conferences"
     assert page.get_by_label("Sort by").input_value() == ""

@@ -6,10 +6,12 @@ import pytest
 
 from tests.web.test_browser import (  # noqa: F401 - fixtures
     CHROMIUM,
+    _sign_in,
     browser,
     pytestmark,
     serious_violations,
     store,
+    submit,
 )
 from tests.web.test_trial_analyse import DATA
 from tests.web.test_trial_randomise import units_csv
@@ -17,13 +19,6 @@ from tests.web.test_trial_randomise import units_csv
 
 def _overflow(pg) -> int:
     return pg.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-
-
-def _sign_in(pg, username):
-    pg.goto("/accounts/sign-in/")
-    pg.get_by_label("Username").fill(username)
-    pg.get_by_label("Password").fill("correct horse battery")
-    pg.get_by_role("button", name="Sign in").click()
 
 
 @pytest.mark.parametrize("width", [1366, 390])
@@ -45,7 +40,7 @@ def test_randomise_verify_analyse_and_report_in_a_browser(browser, live_server, 
     check("upload")
     pg.get_by_label("CSV file").set_input_files(
         files=[{"name": "units.csv", "mimeType": "text/csv", "buffer": units_csv(6, 4).encode()}])
-    pg.get_by_role("button", name="Upload units").click()
+    submit(pg, pg.get_by_role("button", name="Upload units"))
     pg.get_by_label("Method", exact=True).select_option("block-cluster")
     pg.get_by_label("Unit id column").select_option("school")
     pg.get_by_label("Block column").select_option("la")
@@ -54,15 +49,15 @@ def test_randomise_verify_analyse_and_report_in_a_browser(browser, live_server, 
     seed = pg.get_by_label("Seed", exact=True).input_value()
     assert seed.isdigit()
     check("method")
-    pg.get_by_role("button", name="Preview the allocation").click()
+    submit(pg, pg.get_by_role("button", name="Preview the allocation"))
     assert "Preview (not yet saved)" in pg.locator("main").inner_text()
     assert pg.locator("caption", has_text="Baseline balance of the previewed allocation").count() == 1
     check("preview")
-    pg.get_by_role("button", name="Confirm and store the allocation").click()
+    submit(pg, pg.get_by_role("button", name="Confirm and store the allocation"))
     assert "is randomised" in pg.locator(".messages").inner_text()
     a = TrialAllocation.objects.get()
     assert str(a.seed) == seed and len(a.rows) == 24
-    pg.get_by_role("button", name="Verify the log").click()
+    submit(pg, pg.get_by_role("button", name="Verify the log"))
     assert "Intact" in pg.locator(".verification").inner_text()
     check("trial")
 
@@ -70,7 +65,7 @@ def test_randomise_verify_analyse_and_report_in_a_browser(browser, live_server, 
     pg.get_by_label("CSV file").set_input_files(
         files=[{"name": "outcomes.csv", "mimeType": "text/csv",
                 "buffer": DATA.to_csv(index=False).encode()}])
-    pg.get_by_role("button", name="Upload outcomes").click()
+    submit(pg, pg.get_by_role("button", name="Upload outcomes"))
     pg.get_by_label("Outcome column").select_option("score")
     pg.get_by_label("Treatment from").select_option("allocation")
     pg.get_by_label("Column of ids to match with the allocation").select_option("school")
@@ -79,12 +74,12 @@ def test_randomise_verify_analyse_and_report_in_a_browser(browser, live_server, 
     check("analyse")
     # a missing choice first: the error summary, nothing saved
     pg.get_by_label("Cluster column (random intercept)").select_option("")
-    pg.get_by_role("button", name="Run the analysis and store it").click()
+    submit(pg, pg.get_by_role("button", name="Run the analysis and store it"))
     assert "There is a problem" in pg.locator(".error-summary").inner_text()
     check("analyse-error")
     assert not TrialAnalysisRecord.objects.exists()
     pg.get_by_label("Cluster column (random intercept)").select_option("school")
-    pg.get_by_role("button", name="Run the analysis and store it").click()
+    submit(pg, pg.get_by_role("button", name="Run the analysis and store it"))
     pg.wait_for_url("**/trials/t3/analyses/*/")
     assert "linear mixed model (REML)" in pg.locator("p.model").inner_text()
     # 8 of the 24 allocated schools have no pupils in the outcome file
@@ -107,11 +102,11 @@ def test_the_enrolment_page_is_accessible(browser, live_server, store, editor): 
     _sign_in(pg, "edna")
     pg.goto("/trials/t4/randomise/")
     pg.get_by_label("Minimisation factors").fill("sex age")
-    pg.get_by_role("button", name="Start enrolment").click()
+    submit(pg, pg.get_by_role("button", name="Start enrolment"))
     pg.get_by_label("Unit id", exact=True).fill("P1")
     pg.get_by_label("sex", exact=True).fill("f")
     pg.get_by_label("age", exact=True).fill("young")
-    pg.get_by_role("button", name="Allocate this unit").click()
+    submit(pg, pg.get_by_role("button", name="Allocate this unit"))
     assert "Unit P1 is allocated to" in pg.locator(".messages").inner_text()
     violations, overflow = serious_violations(pg), _overflow(pg)
     context.close()
