@@ -22,6 +22,9 @@ from whatworks.review.prisma import (
     FullTextDecision,
     prisma_flow,
     read_flow_records,
+    read_full_text,
+    read_other_methods,
+    read_previous,
     screening_ids,
     sought_for_retrieval,
 )
@@ -105,8 +108,11 @@ def test_a_review_followed_from_dedup_through_screening_to_the_flow(tmp_path, ca
                                  "records_excluded": 8, "excluded_by_person": 3,
                                  "excluded_by_automation": 5, "awaiting_screening": 0}
     assert flow["retrieval"] == {"sought": 4, "not_retrieved": 1, "assessed": 3,
-                                 "excluded": {"wrong population": 1}, "awaiting_assessment": 0}
-    assert flow["included"] == {"studies": 1, "reports": 2}
+                                 "excluded": {"wrong population": 1}, "awaiting_assessment": 0,
+                                 "included": 2}
+    assert flow["included"] == {"studies": 1, "reports": 2, "new_studies": 1, "new_reports": 2,
+                                "previous_studies": None, "previous_reports": None}
+    assert flow["other_methods"] is None
     assert plot.read_text().lstrip().startswith("<?xml") and "Records screened" in plot.read_text()
 
     code, text, _ = _run(capsys, "prisma", dd, "--decisions", decisions, "--full-text", full,
@@ -130,7 +136,7 @@ def test_without_stopped_the_records_not_screened_are_awaiting_and_the_flow_says
     assert flow["screening"]["excluded_by_automation"] == 0
     assert any("no kept column" in n for n in flow["notes"])
     assert any("16 record(s) are not screened yet" in n and "--stopped" in n for n in flow["notes"])
-    assert flow["included"] == {"studies": None, "reports": None}
+    assert flow["included"]["studies"] is None and flow["included"]["reports"] is None
 
 
 @pytest.mark.parametrize("name, rows, fragment, where", [
@@ -153,7 +159,7 @@ def test_a_decision_on_a_duplicate_or_unknown_record_exits_2_naming_the_line(tmp
                               "decisions line 3)"),
     ([["s0", "include", ""]], "it was removed as a duplicate of 'e0'"),
     ([["e4", "exclude", "x"]], "it has no title-and-abstract decision"),
-    ([["e0", "include", ""], ["e0", "exclude", "x"]], "line 3: record 'e0' has a full-text decision"),
+    ([["e0", "include", ""], ["e0", "exclude", "x"]], "line 3: report 'e0' has a decision already (line 2)"),
     ([["e0", "maybe", ""]], "decision 'maybe' is not allowed"),
 ])
 def test_a_bad_full_text_file_exits_2_naming_the_line(tmp_path, capsys, rows, fragment):
@@ -228,14 +234,28 @@ def reviews(draw):
                                  draw(st.sampled_from([None, "S1", "S2"])))
                 for i in chosen]
     registers = ["ISRCTN"] if draw(st.booleans()) and "ISRCTN" in dbs else []
-    return records, decisions, full, draw(st.booleans()), registers
+    other = None
+    if draw(st.booleans()):  # reports found by other methods (PRISMA 2020's second column)
+        m = draw(st.integers(0, 8))
+        other = [FullTextDecision(f"o{k}", draw(st.sampled_from(
+                    ["include", "exclude", "not_retrieved", "not_sought", "awaiting"])),
+                    draw(st.sampled_from([None, "wrong population", "wrong design"])),
+                    draw(st.sampled_from([None, "S1", "S3"])),
+                    source=draw(st.sampled_from(["Citation searching", "Websites"])))
+                 for k in range(m)]
+    previous = None
+    if draw(st.booleans()):  # an updated review: the previous version's included reports
+        previous = [FullTextDecision(f"p{k}", "include", None, draw(st.sampled_from([None, "S1", "S2"])))
+                    for k in range(draw(st.integers(1, 5)))]
+    return records, decisions, full, draw(st.booleans()), registers, other, previous
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reviews())
 def test_every_record_is_counted_once_in_every_stage_and_each_box_says_its_count(review):
-    records, decisions, full, stopped, registers = review
-    flow = prisma_flow(records, decisions, full, stopped=stopped, registers=registers)
+    records, decisions, full, stopped, registers, other, previous = review
+    flow = prisma_flow(records, decisions, full, stopped=stopped, registers=registers, other=other,
+                       previous=previous)
     d = flow.to_dict()
     ident, before, scr, ret, inc = (d[k] for k in ("identified", "removed_before_screening",
                                                     "screening", "retrieval", "included"))
@@ -265,12 +285,38 @@ def test_every_record_is_counted_once_in_every_stage_and_each_box_says_its_count
         assert (scr["awaiting_screening"] > 0) == any("not screened yet" in t for t in d["notes"])
     if full is None:
         assert ret["assessed"] is None and inc["reports"] is None and inc["studies"] is None
+        assert inc["new_reports"] is None and inc["new_studies"] is None
     else:
         assert ret["sought"] == ret["not_retrieved"] + ret["assessed"] + ret["awaiting_assessment"]
-        assert ret["assessed"] == sum(ret["excluded"].values()) + inc["reports"]
-        assert inc["studies"] <= inc["reports"] and (inc["studies"] > 0) == (inc["reports"] > 0)
+        assert ret["assessed"] == sum(ret["excluded"].values()) + ret["included"]
         gave_no_reason = any(x.decision == "exclude" and not x.reason for x in full)
         assert (NO_REASON in ret["excluded"]) == gave_no_reason
+        # the included box gathers both columns; an update's total adds the previous version
+        om = d["other_methods"]
+        assert inc["new_reports"] == ret["included"] + (om["included"] if om else 0)
+        assert inc["reports"] == inc["new_reports"] + (inc["previous_reports"] or 0)
+        assert inc["studies"] == inc["new_studies"] + (inc["previous_studies"] or 0)
+        assert inc["studies"] <= inc["reports"] and (inc["studies"] > 0) == (inc["reports"] > 0)
+        assert inc["new_studies"] <= inc["new_reports"]
+        if previous is None:
+            assert (inc["studies"], inc["reports"]) == (inc["new_studies"], inc["new_reports"])
+        else:  # a new report of a study included before is a new report, not a new study
+            old = {x.study or x.id for x in previous}
+            new = {x.study or x.id for x in [*full, *(other or ())] if x.decision == "include"}
+            assert inc["new_studies"] == len(new - old)
+    if other is None:
+        assert d["other_methods"] is None
+    else:  # the second column: every report found by other methods once, in every stage
+        om = d["other_methods"]
+        assert om["identified"]["total"] == len(other) == sum(om["identified"]["sources"].values())
+        assert om["sought"] == om["identified"]["total"] - om["not_sought"]
+        assert om["sought"] == om["not_retrieved"] + om["assessed"] + om["awaiting_assessment"]
+        assert om["assessed"] == sum(om["excluded"].values()) + om["included"]
+    if previous is None:
+        assert inc["previous_studies"] is None and inc["previous_reports"] is None
+    else:
+        assert inc["previous_reports"] == len(previous)
+        assert 1 <= inc["previous_studies"] <= inc["previous_reports"]
     # every box states the count it holds
     text = flow.to_text()
     assert f"Duplicate records removed (n = {before['duplicates']:,})" in text
@@ -284,15 +330,37 @@ def test_every_record_is_counted_once_in_every_stage_and_each_box_says_its_count
     assert f"Reports sought for retrieval (n = {ret['sought']:,})" in text
     if full is not None:
         assert f"Reports assessed for eligibility (n = {ret['assessed']:,})" in text
-        assert f"Studies included in review (n = {inc['studies']:,})" in text
         for reason, count in ret["excluded"].items():
+            assert f"{reason} (n = {count:,})" in text
+        if previous is None:
+            assert f"Studies included in review (n = {inc['studies']:,})" in text
+            assert f"Reports of included studies (n = {inc['reports']:,})" in text
+            assert "new included" not in text and "Total studies" not in text
+        else:
+            assert f"New studies included in review (n = {inc['new_studies']:,})" in text
+            assert f"Reports of new included studies (n = {inc['new_reports']:,})" in text
+            assert f"Total studies included in review (n = {inc['studies']:,})" in text
+            assert f"Reports of total included studies (n = {inc['reports']:,})" in text
+    if previous is not None:
+        assert "Studies included in previous version of review " \
+               f"(n = {inc['previous_studies']:,})" in text
+        assert "Reports of studies included in previous version of review " \
+               f"(n = {inc['previous_reports']:,})" in text
+    if other is not None:
+        om = d["other_methods"]
+        assert "Identification of new studies via other methods" in text
+        for source, count in om["identified"]["sources"].items():
+            assert f"{source} (n = {count:,})" in text
+        assert f"Reports sought for retrieval (n = {om['sought']:,})" in text
+        assert f"Reports assessed for eligibility (n = {om['assessed']:,})" in text
+        for reason, count in om["excluded"].items():
             assert f"{reason} (n = {count:,})" in text
 
 
 @settings(max_examples=100, deadline=None)
 @given(reviews())
 def test_the_files_a_review_writes_read_back_to_the_same_flow(tmp_path_factory, review):
-    records, decisions, full, stopped, registers = review
+    records, decisions, full, stopped, registers, other, previous = review
     tmp = tmp_path_factory.mktemp("flow")
     path = write_csv(tmp / "records.csv", ["id", "title", "source_database", "kept", "duplicate_of",
                                            "removed", "removed_by"],
@@ -309,6 +377,24 @@ def test_the_files_a_review_writes_read_back_to_the_same_flow(tmp_path_factory, 
     sought, why_not = sought_for_retrieval(table.records, again)
     assert sought == {kept_ids[x.index] for x in decisions if x.label == 1}
     assert set(why_not) | sought == {r.id for r in records}
+    words = {"not_retrieved": "Not retrieved", "not_sought": "not sought", "awaiting": ""}
+
+    def fields(reports):
+        return [(x.id, x.decision, x.reason, x.study, x.source) for x in reports]
+
+    if full is not None:
+        fpath = write_csv(tmp / "f.csv", ["id", "decision", "reason", "study"],
+                          [[x.id, words.get(x.decision, x.decision.upper()), x.reason or "",
+                            x.study or ""] for x in full])
+        assert fields(read_full_text(fpath, sought, why_not)) == fields(full)
+    if other is not None:
+        opath = write_csv(tmp / "o.csv", ["ID", "Source", "Decision", "Reason", "Study"],
+                          [[x.id, x.source, words.get(x.decision, x.decision), x.reason or "",
+                            x.study or ""] for x in other])
+        assert fields(read_other_methods(opath, (r.id for r in records))) == fields(other)
+    if previous is not None:
+        ppath = write_csv(tmp / "p.csv", ["id", "study"], [[x.id, x.study or ""] for x in previous])
+        assert fields(read_previous(ppath)) == fields(previous)
 
 
 def test_a_full_text_decision_outside_the_records_sought_is_refused_by_the_core():
@@ -323,11 +409,12 @@ def test_a_full_text_decision_outside_the_records_sought_is_refused_by_the_core(
 
 CELLS = st.one_of(st.sampled_from(["", "r0", "r1", "r2", "s0", "Embase", "Embase; Scopus", "True",
                                    "False", "maybe", "include", "exclude", "not retrieved", "1",
-                                   "0", "prior", "model", "wrong population"]),
+                                   "0", "prior", "model", "wrong population", "not sought",
+                                   "Citation searching", "p1", "o1"]),
                   st.text(max_size=6))
 TABLES = st.tuples(st.lists(st.sampled_from(["id", "title", "source_database", "kept",
                                              "duplicate_of", "label", "source", "decision",
-                                             "reason", "study", "ID", "Label"]),
+                                             "reason", "study", "ID", "Label", "source"]),
                             min_size=0, max_size=5),
                    st.lists(st.lists(CELLS, max_size=6), max_size=6))
 
@@ -348,12 +435,17 @@ def _bytes(table) -> bytes:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(records=st.one_of(TABLES.map(_bytes), st.binary(max_size=80)),
        decisions=st.one_of(st.none(), TABLES.map(_bytes), st.binary(max_size=40)),
-       full=st.one_of(st.none(), TABLES.map(_bytes)), stopped=st.booleans())
+       full=st.one_of(st.none(), TABLES.map(_bytes)), stopped=st.booleans(),
+       other=st.one_of(st.none(), TABLES.map(_bytes)), previous=st.one_of(st.none(), TABLES.map(_bytes)))
 def test_any_files_give_the_flow_or_one_line_naming_the_file(tmp_path_factory, capsys, records,
-                                                            decisions, full, stopped):
+                                                            decisions, full, stopped, other, previous):
     tmp = tmp_path_factory.mktemp("fuzz")
     args = ["prisma", tmp / "r.csv", "--format", "json"]
     (tmp / "r.csv").write_bytes(records)
+    for name, content in (("--other-methods", other), ("--previous", previous)):
+        if content is not None:
+            (tmp / f"{name[2:]}.csv").write_bytes(content)
+            args += [name, tmp / f"{name[2:]}.csv"]
     if decisions is not None:
         (tmp / "d.csv").write_bytes(decisions)
         args += ["--decisions", tmp / "d.csv"]
@@ -369,6 +461,9 @@ def test_any_files_give_the_flow_or_one_line_naming_the_file(tmp_path_factory, c
         scr = flow["screening"]
         assert flow["identified"]["total"] == flow["removed_before_screening"]["duplicates"] + \
             scr["records_screened"] + scr["awaiting_screening"]
+        om = flow["other_methods"]
+        if om is not None:
+            assert om["sought"] == om["not_retrieved"] + om["assessed"] + om["awaiting_assessment"]
     else:
         assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert str(tmp) in err  # names the file
@@ -430,3 +525,99 @@ def test_writing_into_a_missing_folder_is_one_line_naming_it(tmp_path, capsys, c
     code, _, err = _run(capsys, *[c.format(dd=dd, d=d, gone=gone) for c in command])
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert f"{gone}: the folder does not exist" in err
+
+
+# ---- the second column (other methods) and updated reviews
+
+def _update_files(tmp_path):
+    records = write_csv(tmp_path / "rec.csv", ["id", "title", "source_database", "kept",
+                                               "duplicate_of", "removed"],
+                        [["a1", "t", "Embase", "True", "", ""], ["a2", "t", "Embase", "True", "", ""],
+                         ["a3", "t", "MEDLINE", "False", "a1", ""],
+                         ["a4", "t", "MEDLINE", "True", "", ""],
+                         ["a5", "t", "MEDLINE", "True", "", "in the previous version"],
+                         ["a6", "t", "ISRCTN", "True", "", ""]])
+    decisions = write_csv(tmp_path / "dec.csv", ["id", "label"],
+                          [["a1", "1"], ["a2", "1"], ["a4", "0"], ["a6", "1"]])
+    full = write_csv(tmp_path / "full.csv", ["id", "decision", "reason", "study"],
+                     [["a1", "include", "", "S1"], ["a2", "exclude", "wrong population", ""],
+                      ["a6", "include", "", "S9"]])
+    other = write_csv(tmp_path / "other.csv", ["id", "source", "decision", "reason", "study"],
+                      [["c1", "Citation searching", "include", "", "S2"],
+                       ["c2", "Citation searching", "exclude", "wrong design", ""],
+                       ["c3", "Websites", "not retrieved", "", ""],
+                       ["c4", "Citation searching", "not sought", "", ""],
+                       ["c5", "Organisations", "include", "", "S1"],
+                       ["c6", "Websites", "", "", ""]])
+    previous = write_csv(tmp_path / "prev.csv", ["id", "study"],
+                         [["p1", "S9"], ["p2", "S9"], ["p3", "S7"]])
+    return records, decisions, full, other, previous
+
+
+def test_an_update_with_other_methods_counts_new_previous_and_total_studies(tmp_path, capsys):
+    records, decisions, full, other, previous = _update_files(tmp_path)
+    plot = tmp_path / "prisma.svg"
+    code, out, err = _run(capsys, "prisma", records, "--decisions", decisions, "--full-text", full,
+                          "--other-methods", other, "--previous", previous, "--registers", "ISRCTN",
+                          "--format", "json", "--plot", plot)
+    assert code == 0, err
+    flow = json.loads(out)
+    assert flow["other_methods"] == {
+        "identified": {"total": 6, "sources": {"Citation searching": 3, "Organisations": 1,
+                                               "Websites": 2}},
+        "not_sought": 1, "sought": 5, "not_retrieved": 1, "assessed": 3,
+        "excluded": {"wrong design": 1}, "awaiting_assessment": 1, "included": 2}
+    # new reports: a1 (S1), a6 (S9), c1 (S2), c5 (S1); S9 was included before, so two new studies
+    assert flow["included"] == {"studies": 4, "reports": 7, "new_studies": 2, "new_reports": 4,
+                                "previous_studies": 2, "previous_reports": 3}
+    assert flow["retrieval"]["included"] == 2
+    assert any("found by other methods have no decision yet" in n for n in flow["notes"])
+    svg = plot.read_text()
+    for box in ("Total studies included in review", "Studies included in previous", "Citation searching",
+                "Reports of new included studies"):
+        assert box in svg
+
+    code, text, _ = _run(capsys, "prisma", records, "--decisions", decisions, "--full-text", full,
+                         "--other-methods", other, "--previous", previous)
+    assert code == 0
+    for line in ("Identification of new studies via other methods", "Citation searching (n = 3)",
+                 "Records not sought for retrieval (n = 1)", "Reports sought for retrieval (n = 5)",
+                 "wrong design (n = 1)", "Studies included in previous version of review (n = 2)",
+                 "New studies included in review (n = 2)", "Total studies included in review (n = 4)",
+                 "Reports of total included studies (n = 7)"):
+        assert line in text
+    # other methods without an update: one included box for both columns
+    code, out, _ = _run(capsys, "prisma", records, "--decisions", decisions, "--full-text", full,
+                        "--other-methods", other, "--format", "json")
+    assert json.loads(out)["included"] == {"studies": 3, "reports": 4, "new_studies": 3,
+                                           "new_reports": 4, "previous_studies": None,
+                                           "previous_reports": None}
+
+
+@pytest.mark.parametrize("which, rows, fragment", [
+    ("other", [["id", "decision"], ["c1", "include"]], "no column 'source'"),
+    ("other", [["id", "source", "decision"], ["c1", "", "include"]], "line 2: report 'c1' names no source"),
+    ("other", [["id", "source", "decision"], ["a2", "Websites", "include"]],
+     "line 2: report 'a2' is also a record of the records table"),
+    ("other", [["id", "source", "decision"], ["c1", "Websites", "maybe"]],
+     "line 2: decision 'maybe' is not allowed; give include, exclude, not retrieved, not sought"),
+    ("other", [["id", "source", "decision"], ["c1", "Websites", ""], ["c1", "Websites", ""]],
+     "line 3: report 'c1' has a decision already (line 2)"),
+    ("previous", [["study"], ["S1"]], "no column 'id'"),
+    ("previous", [["id", "study"], ["p1", "S1"], ["p1", "S1"]], "line 3: the report id is given twice"),
+    ("previous", [["id"]], "line 2: no reports after the header"),
+    ("previous", [["id", "study"], ["a1", "S1"]],
+     "line 2: report 'a1' is included in this update and in the previous version"),
+])
+def test_bad_other_methods_and_previous_files_exit_2_naming_the_line(tmp_path, capsys, which, rows,
+                                                                   fragment):
+    records, decisions, full, other, previous = _update_files(tmp_path)
+    bad = write_csv(tmp_path / "bad.csv", rows[0], rows[1:])
+    args = ["prisma", records, "--decisions", decisions, "--full-text", full]
+    args += ["--other-methods", bad] if which == "other" else ["--previous", bad]
+    code, _, err = _run(capsys, *args)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+    # the file named is the one to mend (the update's full-text file, for a report in both)
+    assert str(full if "in this update" in fragment else bad) in err
+    if "in this update" in fragment:
+        assert str(bad) in err and "line 2" in err

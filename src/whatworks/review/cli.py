@@ -109,8 +109,11 @@ def _add_prisma(sub) -> None:
                     "decision -- include, exclude or not retrieved --, reason, optionally study). "
                     "Records no person screened count as excluded by automation tools when "
                     "--stopped says a stopping rule ended screening, else as awaiting screening. "
+                    "--other-methods adds PRISMA 2020's column of reports found by other methods "
+                    "(citation searching, websites, organisations), and --previous makes it the "
+                    "template for updated reviews (previous studies, new studies, total). "
                     "JSON keys: identified, removed_before_screening, screening, retrieval, "
-                    "included, notes.")
+                    "included, other_methods, notes.")
     p.add_argument("records", metavar="records.csv",
                    help="every record imported: `review dedup --format csv`'s table (or `review "
                         "import`'s, when nothing was deduplicated)")
@@ -120,6 +123,15 @@ def _add_prisma(sub) -> None:
     p.add_argument("--full-text", metavar="FILE",
                    help="full-text decisions: id, decision (include, exclude, not retrieved), reason, "
                         "optionally study (reports of one study share it)")
+    p.add_argument("--other-methods", metavar="FILE",
+                   help="reports found by other methods than database and register searches: id, "
+                        "source (the method: Citation searching, Websites, ...), decision "
+                        "(include, exclude, not retrieved, not sought; blank while awaiting), "
+                        "reason, optionally study")
+    p.add_argument("--previous", metavar="FILE",
+                   help="an updated review: the reports of the studies included in the previous "
+                        "version (id, optionally study); the flow counts new, previous and total "
+                        "studies")
     p.add_argument("--stopped", action="store_true",
                    help="screening ended because a stopping rule said stop: count the records not "
                         "screened as excluded by automation tools")
@@ -137,7 +149,15 @@ def cmd_prisma(args) -> int:
 
     from whatworks.errors import ParameterError
 
-    from .prisma import prisma_flow, read_flow_records, read_full_text, screening_ids, sought_for_retrieval
+    from .prisma import (
+        prisma_flow,
+        read_flow_records,
+        read_full_text,
+        read_other_methods,
+        read_previous,
+        screening_ids,
+        sought_for_retrieval,
+    )
 
     _plot_path(args.plot)
     if args.full_text and not args.decisions:
@@ -152,8 +172,12 @@ def cmd_prisma(args) -> int:
     full_text = None
     if args.full_text:
         full_text = read_full_text(args.full_text, *sought_for_retrieval(records, decisions))
+    other = read_other_methods(args.other_methods, (r.id for r in records)) \
+        if args.other_methods else None
+    previous = read_previous(args.previous) if args.previous else None
     flow = prisma_flow(records, decisions, full_text, stopped=args.stopped,
-                       registers=args.registers, dedup_known=dedup_known)
+                       registers=args.registers, dedup_known=dedup_known, other=other,
+                       previous=previous)
     if args.plot:
         from whatworks.synthesis.plots import save_figure  # the project's one figure writer
 
