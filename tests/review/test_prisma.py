@@ -159,7 +159,8 @@ def test_a_decision_on_a_duplicate_or_unknown_record_exits_2_naming_the_line(tmp
                               "decisions line 3)"),
     ([["s0", "include", ""]], "it was removed as a duplicate of 'e0'"),
     ([["e4", "exclude", "x"]], "it has no title-and-abstract decision"),
-    ([["e0", "include", ""], ["e0", "exclude", "x"]], "line 3: report 'e0' has a decision already (line 2)"),
+    ([["e0", "include", ""], ["e0", "exclude", "x"]],
+     "line 3: id 'e0' is also the id of the record on line 2"),
     ([["e0", "maybe", ""]], "decision 'maybe' is not allowed"),
 ])
 def test_a_bad_full_text_file_exits_2_naming_the_line(tmp_path, capsys, rows, fragment):
@@ -602,9 +603,10 @@ def test_an_update_with_other_methods_counts_new_previous_and_total_studies(tmp_
     ("other", [["id", "source", "decision"], ["c1", "Websites", "maybe"]],
      "line 2: decision 'maybe' is not allowed; give include, exclude, not retrieved, not sought"),
     ("other", [["id", "source", "decision"], ["c1", "Websites", ""], ["c1", "Websites", ""]],
-     "line 3: report 'c1' has a decision already (line 2)"),
+     "line 3: id 'c1' is also the id of the record on line 2"),
     ("previous", [["study"], ["S1"]], "no column 'id'"),
-    ("previous", [["id", "study"], ["p1", "S1"], ["p1", "S1"]], "line 3: the report id is given twice"),
+    ("previous", [["id", "study"], ["p1", "S1"], ["p1", "S1"]],
+     "line 3: id 'p1' is also the id of the record on line 2"),
     ("previous", [["id"]], "line 2: no reports after the header"),
     ("previous", [["id", "study"], ["a1", "S1"]],
      "line 2: report 'a1' is included in this update and in the previous version"),

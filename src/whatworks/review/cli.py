@@ -149,33 +149,26 @@ def cmd_prisma(args) -> int:
 
     from whatworks.errors import ParameterError
 
-    from .prisma import (
-        prisma_flow,
-        read_flow_records,
-        read_full_text,
-        read_other_methods,
-        read_previous,
-        screening_ids,
-        sought_for_retrieval,
-    )
+    from . import prisma
 
     _plot_path(args.plot)
     if args.full_text and not args.decisions:
         raise ParameterError("--full-text", args.full_text, "given with --decisions: the full-text "
                              "decisions are on the records included at title and abstract")
-    records, dedup_known, by_row = read_flow_records(args.records)
+    records, dedup_known, by_row = prisma.read_flow_records(args.records)
     decisions = None
     if args.decisions:
         from .screening.screen import read_decisions
 
-        decisions = read_decisions(args.decisions, screening_ids(records, by_row))
+        decisions = read_decisions(args.decisions, prisma.screening_ids(records, by_row))
     full_text = None
     if args.full_text:
-        full_text = read_full_text(args.full_text, *sought_for_retrieval(records, decisions))
-    other = read_other_methods(args.other_methods, (r.id for r in records)) \
+        full_text = prisma.read_full_text(args.full_text,
+                                          *prisma.sought_for_retrieval(records, decisions))
+    other = prisma.read_other_methods(args.other_methods, (r.id for r in records)) \
         if args.other_methods else None
-    previous = read_previous(args.previous) if args.previous else None
-    flow = prisma_flow(records, decisions, full_text, stopped=args.stopped,
+    previous = prisma.read_previous(args.previous) if args.previous else None
+    flow = prisma.prisma_flow(records, decisions, full_text, stopped=args.stopped,
                        registers=args.registers, dedup_known=dedup_known, other=other,
                        previous=previous)
     if args.plot:

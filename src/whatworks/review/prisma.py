@@ -215,13 +215,7 @@ def _report_rows(path: str | Path, expect: str, *, need_source: bool = False,
         iid = columns["id"]
         seen: dict[str, int] = {}
         for line, row in csv_rows(reader, len(header), name, column=header[-1]):
-            rid = row[iid].strip()
-            if not rid:
-                raise InputError(f"line {line}: the id is blank; give each report an id", file=name,
-                                 column=header[iid])
-            if rid in seen:
-                raise InputError(f"line {line}: report {rid!r} has a decision already (line "
-                                 f"{seen[rid]}); keep one per report", file=name, column=header[iid])
+            row_id(row, iid, line, line, seen, name, header)  # blank or repeated: refused
             value = " ".join(row[idec].strip().lower().split())
             if not value and blank is not None:
                 decision = blank
@@ -232,7 +226,6 @@ def _report_rows(path: str | Path, expect: str, *, need_source: bool = False,
                                  f"{allowed}" + (" (or leave it blank: awaiting assessment)"
                                                  if blank else ""),
                                  file=name, column=header[idec])
-            seen[rid] = line
             yield name, header, columns, line, row, decision
 
 
@@ -320,12 +313,7 @@ def read_previous(path: str | Path) -> list[FullTextDecision]:
                              f"columns are {', '.join(header)}", file=name, column="id")
         seen: dict[str, int] = {}
         for line, row in csv_rows(reader, len(header), name, column=header[-1]):
-            rid = row[iid].strip()
-            if not rid or rid in seen:
-                why = "is blank" if not rid else f"is given twice (line {seen[rid]})"
-                raise InputError(f"line {line}: the report id {why}; give each report once",
-                                 file=name, column=header[iid])
-            seen[rid] = line
+            rid = row_id(row, iid, line, line, seen, name, header)  # blank or repeated: refused
             out.append(_report(name, row, columns, rid, "include", line))
     if not out:
         raise InputError("line 2: no reports after the header", file=name)
