@@ -69,6 +69,8 @@ def test_the_listener_reports_a_violation(browser, live_server, store):  # noqa:
     pg.goto("/")
     pg.evaluate("""() => { const d = document.createElement("div");
                            d.setAttribute("style", "color: red"); document.body.append(d); }""")
-    pg.wait_for_timeout(200)
+    # the event is dispatched after the change, so wait for it (up to 10 s), not a fixed time
+    pg.wait_for_function("() => window.__violations.some(v => String(v).includes('style-src'))",
+                         timeout=10_000)
     assert any("style-src" in v for v in pg.evaluate("() => window.__violations"))
     context.close()
