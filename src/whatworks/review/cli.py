@@ -28,7 +28,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Systematic reviews: import bibliographic exports (RIS, BibTeX, PubMed MEDLINE, "
                     "EndNote XML, Web of Science, CSV/XLSX), find duplicate records, extraction "
                     "templates, screen your own review with active learning, measure two screeners' "
-                    "agreement, and replay labelled reviews to measure active-learning screening.")
+                    "agreement, merge their decisions, count the PRISMA 2020 flow, synthesise "
+                    "without meta-analysis (vote counting by direction of effect), and replay "
+                    "labelled reviews to measure active-learning screening.")
     review.set_defaults(handler=run, review_handler=None, review_parser=review)
     sub = review.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND")
     from .screening_cli import register_agree, register_merge, register_screen, register_simulate
@@ -41,6 +43,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     register_agree(sub)
     register_merge(sub)
     _add_prisma(sub)
+    _add_effect_direction(sub)
     return review
 
 
@@ -193,7 +196,9 @@ def _add_template(sub) -> None:
         description="Show a shipped extraction template (narrative synthesis, thematic coding of "
                     "qualitative findings, realist context-mechanism-outcome configurations): its "
                     "fields as JSON, or a blank CSV/XLSX table with its columns. With --check, "
-                    "validate a filled-in table against it and print its summary table.")
+                    "validate a filled-in table against it and print its summary table (for "
+                    "narrative_synthesis, `review effect-direction` adds the sign test and the "
+                    "effect direction plot).")
     p.add_argument("name", choices=list(TEMPLATE_NAMES))
     p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json",
                    help="json: the template's fields (default); csv/xlsx: a blank table")
@@ -264,6 +269,97 @@ def cmd_dedup(args) -> int:
     return 0
 
 
+def _read_sheet(path: str, template):
+    """A filled-in extraction table (CSV or XLSX) validated against ``template``; a table that
+    cannot be read or an entry that breaks the template is one error naming the file, row and
+    field."""
+    import pandas as pd
+
+    from whatworks.errors import InputError
+
+    from .extraction import ExtractionSheet
+
+    try:
+        if path.lower().endswith((".xlsx", ".xlsm")):
+            frame = pd.read_excel(path, dtype=str, engine="openpyxl")
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"cannot read this table ({exc})", file=path) from None
+    try:
+        return ExtractionSheet.from_frame(template, frame)
+    except InputError as exc:
+        # entries count from 1 like data rows; say which file they came from
+        raise InputError(str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc),
+                         file=path, row=exc.row, column=exc.column) from None
+
+
+def _add_effect_direction(sub) -> None:
+    p = sub.add_parser(
+        "effect-direction",
+        help="synthesis without meta-analysis: vote counting by direction of effect, sign test, "
+             "effect direction plot",
+        description="Vote counting based on the direction of effect (Cochrane Handbook 12.2.2.5; "
+                    "SWiM) from a filled-in narrative_synthesis extraction table (`review template "
+                    "narrative_synthesis --format csv`): per outcome domain (and synthesis group), "
+                    "each study once, in the direction at least 70% of its outcomes there share "
+                    "(else mixed); the studies favouring the intervention against those favouring "
+                    "the comparator by a sign test, with Wilson's 95% interval. It shows whether "
+                    "there is evidence of an effect, not its size. --plot draws the effect "
+                    "direction plot (Boon & Thomson 2021). JSON keys: table, method, domains (each: "
+                    "grouping, outcome_domain, studies, favours_intervention, favours_comparator, "
+                    "no_clear_difference, mixed, unclear, with_direction, "
+                    "proportion_favouring_intervention, ci_low, ci_high, sign_test_p, sentence, "
+                    "per_study).")
+    p.add_argument("table", metavar="TABLE", help="the filled-in narrative_synthesis table (CSV or XLSX)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                   help="table for people (default); csv, one row per domain; json for machines")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--plot", metavar="FILE", help="draw the effect direction plot (.svg, .png or .pdf)")
+    p.set_defaults(review_handler=cmd_effect_direction)
+
+
+def cmd_effect_direction(args) -> int:
+    import json
+
+    from .extraction import get_template
+    from .narrative import METHOD, effect_direction_plot, vote_count
+
+    _plot_path(args.plot)
+    sheet = _read_sheet(args.table, get_template("narrative_synthesis"))
+    if not sheet.entries:
+        from whatworks.errors import InputError
+
+        raise InputError("no entries after the header; give one row per study and outcome",
+                         file=args.table)
+    votes = vote_count(sheet.entries)
+    if args.plot:
+        from whatworks.synthesis.plots import save_figure  # the project's one figure writer
+
+        save_figure(effect_direction_plot(votes), args.plot)
+    rows = [v.to_dict() for v in votes]
+    if args.format == "json":
+        _emit(json.dumps({"table": args.table, "method": METHOD, "domains": rows}, indent=2),
+              args.output)
+    elif args.format == "csv":
+        import pandas as pd
+
+        _emit(pd.DataFrame([{k: v for k, v in r.items() if k != "per_study"} for r in rows])
+              .to_csv(index=False), args.output)
+    else:
+        lines = [v.sentence() for v in votes]
+        for v in votes:
+            lines += ["", v.name] + [
+                f"  {s.study_id}: {s.direction}"
+                + (f" ({', '.join(f'{n} {d}' for d, n in s.outcomes.items())})"
+                   if sum(s.outcomes.values()) > 1 else "")
+                + (f"; n = {s.sample_size:,}" if s.sample_size is not None else "")
+                + (f"; risk of bias {s.risk_of_bias}" if s.risk_of_bias else "")
+                for s in v.studies]
+        _emit("\n".join([*lines, "", f"method: {METHOD}"]), args.output)
+    return 0
+
+
 def cmd_template(args) -> int:
     from whatworks.errors import InputError
 
@@ -271,21 +367,7 @@ def cmd_template(args) -> int:
 
     template = get_template(args.name)
     if args.check:
-        import pandas as pd
-
-        try:
-            if args.check.lower().endswith((".xlsx", ".xlsm")):
-                frame = pd.read_excel(args.check, dtype=str, engine="openpyxl")
-            else:
-                frame = pd.read_csv(args.check, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            raise InputError(f"cannot read this table ({exc})", file=args.check) from None
-        try:
-            sheet = ExtractionSheet.from_frame(template, frame)
-        except InputError as exc:
-            # entries count from 1 like data rows; say which file they came from
-            raise InputError(str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc),
-                             file=args.check, row=exc.row, column=exc.column) from None
+        sheet = _read_sheet(args.check, template)
         table = {"narrative_synthesis": sheet.direction_table, "thematic_coding": sheet.theme_matrix,
                  "realist_cmo": sheet.cmo_table}[template.name]()
         _emit(table.to_csv(index=False), args.output)

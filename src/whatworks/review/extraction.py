@@ -12,7 +12,8 @@ Three templates ship (:data:`TEMPLATES`):
 - ``narrative_synthesis`` -- one row per study x outcome: the characteristics table and the direction
   of effect of a narrative synthesis (Popay et al. 2006), reported as SWiM asks (Campbell et al.
   2020): grouping, the standardised metric or direction used, certainty. Summary:
-  :meth:`ExtractionSheet.direction_table` (studies by outcome and direction of effect).
+  :meth:`ExtractionSheet.direction_table` (studies by outcome and direction of effect); vote
+  counting with the sign test and the effect direction plot are :mod:`whatworks.review.narrative`'s.
 - ``thematic_coding`` -- one row per coded finding of a qualitative study: the finding (verbatim or
   author's interpretation), its codes, and the descriptive and analytical themes of a thematic
   synthesis (Thomas & Harden 2008), with the GRADE-CERQual components for each review finding

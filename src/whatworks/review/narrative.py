@@ -1,0 +1,304 @@
+"""Synthesis without meta-analysis: vote counting based on the direction of effect, with the sign
+test, and the effect direction plot.
+
+When the studies of a review cannot be pooled (different measures, no variances, estimates not
+reported), SWiM (Campbell et al. 2020, item 4) and the Cochrane Handbook (McKenzie & Brennan 2023,
+section 12.2.2.5) name vote counting based on the direction of effect as an acceptable method: each
+study is classed by the direction of its observed effect alone, whatever its statistical
+significance, and the number of studies favouring the intervention is compared with the number
+favouring the comparator by a sign test (a two-sided exact binomial test of a proportion of 0.5),
+with a confidence interval for the proportion (Wilson's score interval). It answers "is there any
+evidence of an effect?", not "how large is it?": every study weighs alike, whatever its size or
+precision, and the output says so.
+
+The input is the ``narrative_synthesis`` extraction template's sheet (one row per study and
+outcome; :mod:`whatworks.review.extraction`). Where a study reports several outcomes in one outcome
+domain, its direction in that domain follows the effect direction plot's rule (Thomson & Thomas
+2013; Boon & Thomson 2021): the direction at least 70% of its outcomes share, else "mixed". Only
+studies favouring the intervention or the comparator enter the sign test; those showing no clear
+difference, mixed or unclear results are counted and named, not tested.
+
+The effect direction plot (Boon & Thomson 2021) shows one row per study and one column per outcome
+domain: an upward triangle where the study favours the intervention, a downward one where it
+favours the comparator, a sideways pair for no clear difference or mixed results, a question mark
+where the direction is unclear; the triangle's size says the study's sample size (large: 300 or
+more, medium: 50 to 299, small: under 50), and the row's shade its risk of bias.
+
+References
+----------
+Campbell M, McKenzie JE, Sowden A, et al. (2020). Synthesis without meta-analysis (SWiM) in
+systematic reviews: reporting guideline. *BMJ* 368:l6890.
+McKenzie JE, Brennan SE (2023). Chapter 12: Synthesizing and presenting findings using other
+methods. In Higgins JPT et al. (eds), *Cochrane Handbook for Systematic Reviews of Interventions*
+version 6.4.
+Thomson HJ, Thomas S (2013). The effect direction plot: visual display of non-standardised effects
+across multiple outcome domains. *Research Synthesis Methods* 4(1):95-101.
+Boon MH, Thomson H (2021). The effect direction plot revisited: application of the 2019 Cochrane
+Handbook guidance on alternative synthesis methods. *Research Synthesis Methods* 12(1):29-33.
+Wilson EB (1927). Probable inference, the law of succession, and statistical inference. *Journal
+of the American Statistical Association* 22:209-212.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from whatworks.errors import ParameterError
+
+__all__ = ["DIRECTIONS", "METHOD", "STUDY_SHARE", "DomainVote", "SignTest", "StudyDirection",
+           "effect_direction_plot", "format_p", "sign_test", "study_direction", "vote_count"]
+
+FAVOURS_INTERVENTION, FAVOURS_COMPARATOR = "favours intervention", "favours comparator"
+NO_CLEAR, MIXED, UNCLEAR = "no clear difference", "mixed", "unclear"
+#: The directions a study can have in an outcome domain (the template's choices), in the order the
+#: tables show them.
+DIRECTIONS = (FAVOURS_INTERVENTION, FAVOURS_COMPARATOR, NO_CLEAR, MIXED, UNCLEAR)
+#: The share of a study's outcomes in a domain that must agree for the study to take their
+#: direction there (Thomson & Thomas 2013); otherwise the study's direction is mixed.
+STUDY_SHARE = 0.70
+#: Risk-of-bias judgements from the least to the most serious; a study's judgement in a domain is
+#: the most serious of its outcomes' (not assessed only when none was assessed).
+RISK_ORDER = ("not assessed", "low", "some concerns", "high")
+#: Sample-size bands of the plot's triangles (Boon & Thomson 2021).
+SIZE_BANDS = ((300, "large"), (50, "medium"), (0, "small"))
+METHOD = ("Vote counting based on the direction of effect (Cochrane Handbook 12.2.2.5; SWiM item 4): "
+          "each study counts once per outcome domain, in the direction at least 70% of its "
+          "outcomes there share (else mixed); the studies favouring the intervention are compared "
+          "with those favouring the comparator by a sign test (two-sided exact binomial test of "
+          "0.5), with Wilson's 95% interval for the proportion. It shows whether there is evidence "
+          "of an effect, not how large it is: every study weighs alike, whatever its size.")
+
+
+def study_direction(directions: Iterable[str], share: float = STUDY_SHARE) -> str:
+    """A study's direction in an outcome domain from its outcomes' directions there: the one at
+    least ``share`` of the outcomes with a known direction have, else ``mixed``; ``unclear`` when
+    no outcome's direction is known."""
+    known = [d for d in directions if d != UNCLEAR]
+    if not known:
+        return UNCLEAR
+    counts = Counter(known)
+    for d in (FAVOURS_INTERVENTION, FAVOURS_COMPARATOR, NO_CLEAR, MIXED):
+        # counts in whole numbers: 7 of 10 is 70% exactly, whatever the float
+        if counts[d] * 1000 >= round(share * 1000) * len(known):
+            return d
+    return MIXED
+
+
+@dataclass(frozen=True)
+class SignTest:
+    """``favouring`` of ``n`` studies with a clear direction favour the intervention: the
+    proportion, its Wilson interval and the two-sided exact binomial p-value against 0.5."""
+
+    favouring: int
+    n: int
+    proportion: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    confidence: float = 0.95
+
+
+def sign_test(favouring: int, n: int, confidence: float = 0.95) -> SignTest | None:
+    """The sign test of ``favouring`` out of ``n`` (None when ``n`` is 0: there is nothing to
+    test)."""
+    if not 0 <= favouring <= n:
+        raise ParameterError("favouring", favouring, f"a count from 0 to n = {n}")
+    if not 0 < confidence < 1:
+        raise ParameterError("confidence", confidence, "a level between 0 and 1, e.g. 0.95")
+    if n == 0:
+        return None
+    from scipy.stats import binomtest
+
+    result = binomtest(favouring, n, 0.5)
+    ci = result.proportion_ci(confidence_level=confidence, method="wilson")
+    return SignTest(favouring, n, favouring / n, float(ci.low), float(ci.high),
+                    float(result.pvalue), confidence)
+
+
+@dataclass(frozen=True)
+class StudyDirection:
+    """A study in one outcome domain: its direction there, how many of its outcomes went each way,
+    its largest sample size and its most serious risk of bias."""
+
+    study_id: str
+    direction: str
+    outcomes: dict[str, int]
+    sample_size: int | None
+    risk_of_bias: str | None
+
+    @property
+    def size_band(self) -> str | None:
+        if self.sample_size is None:
+            return None
+        return next(name for low, name in SIZE_BANDS if self.sample_size >= low)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"study_id": self.study_id, "direction": self.direction,
+                "outcomes": dict(self.outcomes), "sample_size": self.sample_size,
+                "size_band": self.size_band, "risk_of_bias": self.risk_of_bias}
+
+
+@dataclass(frozen=True)
+class DomainVote:
+    """Vote counting in one outcome domain (within one synthesis group, when the sheet has them)."""
+
+    grouping: str | None
+    outcome_domain: str
+    studies: tuple[StudyDirection, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(s.direction for s in self.studies)
+        return {d: c[d] for d in DIRECTIONS}
+
+    @property
+    def test(self) -> SignTest | None:
+        c = self.counts
+        return sign_test(c[FAVOURS_INTERVENTION], c[FAVOURS_INTERVENTION] + c[FAVOURS_COMPARATOR])
+
+    @property
+    def name(self) -> str:
+        return self.outcome_domain + (f" ({self.grouping})" if self.grouping else "")
+
+    def sentence(self) -> str:
+        """The finding in words, each number as the table gives it."""
+        c, t = self.counts, self.test
+        rest = c[NO_CLEAR] + c[MIXED] + c[UNCLEAR]
+        tail = (f"; {rest} {_studies(rest)} with no clear difference, mixed or unclear results "
+                f"{'are' if rest > 1 else 'is'} not in the sign test" if rest else "")
+        if t is None:
+            return f"{self.name}: no study shows a clear direction, so there is no sign test{tail}."
+        return (f"{self.name}: {t.favouring} of {t.n} {_studies(t.n)} with a clear direction "
+                f"{'favours' if t.n == 1 else 'favour'} the intervention ({_percent(t.proportion)}, "
+                f"95% CI {_percent(t.ci_low)} to {_percent(t.ci_high)}; sign test "
+                f"{format_p(t.p_value)}){tail}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.test
+        return {"grouping": self.grouping, "outcome_domain": self.outcome_domain,
+                "studies": len(self.studies), **{d.replace(" ", "_"): n for d, n in self.counts.items()},
+                "with_direction": 0 if t is None else t.n,
+                "proportion_favouring_intervention": None if t is None else t.proportion,
+                "ci_low": None if t is None else t.ci_low, "ci_high": None if t is None else t.ci_high,
+                "sign_test_p": None if t is None else t.p_value, "sentence": self.sentence(),
+                "per_study": [s.to_dict() for s in self.studies]}
+
+
+def vote_count(entries: Iterable[Mapping[str, Any]], share: float = STUDY_SHARE) -> list[DomainVote]:
+    """Vote counting by outcome domain (and synthesis group, where entries give ``grouping``) from
+    the ``narrative_synthesis`` template's entries (validated: ``study_id``, ``outcome_domain`` and
+    ``direction_of_effect`` present). Domains and studies keep the order they first appear in."""
+    if not 0.5 < share <= 1:
+        raise ParameterError("share", share, "a share above 0.5 and at most 1 (the default is 0.7)")
+    cells: dict[tuple[str | None, str], dict[str, list[Mapping[str, Any]]]] = {}
+    for e in entries:
+        key = (e.get("grouping") or None, e.get("outcome_domain") or "(not given)")
+        cells.setdefault(key, {}).setdefault(str(e["study_id"]), []).append(e)
+    out = []
+    for (group, domain), by_study in cells.items():
+        studies = []
+        for study, rows in by_study.items():
+            sizes = [int(r["sample_size"]) for r in rows if r.get("sample_size") is not None]
+            risks = [r["risk_of_bias"] for r in rows if r.get("risk_of_bias") in RISK_ORDER]
+            directions = [r["direction_of_effect"] for r in rows]
+            studies.append(StudyDirection(
+                study, study_direction(directions, share),
+                {d: n for d, n in Counter(directions).items()},
+                max(sizes) if sizes else None,
+                max(risks, key=RISK_ORDER.index) if risks else None))
+        out.append(DomainVote(group, domain, tuple(studies)))
+    return out
+
+
+def format_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _studies(n: int) -> str:
+    return "study" if n == 1 else "studies"
+
+
+def effect_direction_plot(votes: list[DomainVote]):
+    """The effect direction plot (Boon & Thomson 2021) as a matplotlib figure: a row per study, a
+    column per outcome domain (per synthesis group and domain, when there are groups), a symbol
+    for the study's direction there sized by its sample size, rows shaded by risk of bias, and the
+    sign test under each column."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch, Rectangle
+
+    studies: list[str] = []
+    for v in votes:
+        studies += [s.study_id for s in v.studies if s.study_id not in studies]
+    risk: dict[str, str | None] = {}
+    for v in votes:
+        for s in v.studies:
+            if s.risk_of_bias is not None and (risk.get(s.study_id) is None or RISK_ORDER.index(
+                    s.risk_of_bias) > RISK_ORDER.index(risk[s.study_id] or "not assessed")):
+                risk[s.study_id] = s.risk_of_bias
+    shade = {"low": "#d9ead3", "some concerns": "#fff2cc", "high": "#f4cccc", "not assessed": "#eeeeee"}
+    sizes = {"large": 15, "medium": 11, "small": 7, None: 11}
+    label_w, col_w, row_h = 2.6, 1.25, 0.32
+    width = max(7.0, label_w + col_w * max(len(votes), 1) + 0.3)
+    height = row_h * (len(studies) + 4) + 1.0
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    top = height - 0.35
+    ax.text(width / 2, top, "Effect direction plot", ha="center", va="center", fontsize=11,
+            weight="bold")
+    header_y = top - 0.45
+    ax.text(0.15, header_y, "Study (risk of bias)", ha="left", va="center", fontsize=8.5, weight="bold")
+    for k, v in enumerate(votes):
+        x = label_w + col_w * (k + 0.5)
+        name = v.outcome_domain if not v.grouping else f"{v.grouping}:\n{v.outcome_domain}"
+        ax.text(x, header_y, name, ha="center", va="center", fontsize=7.5, weight="bold", wrap=True)
+    by_domain = [{s.study_id: s for s in v.studies} for v in votes]
+    for r, study in enumerate(studies):
+        y = header_y - row_h * (r + 1.3)
+        rob = risk.get(study)
+        ax.add_patch(Rectangle((0.1, y - row_h / 2), width - 0.2, row_h, fc=shade[rob or "not assessed"],
+                               ec="none"))
+        ax.text(0.15, y, f"{study} ({rob or 'not assessed'})", ha="left", va="center", fontsize=8)
+        for k, cells in enumerate(by_domain):
+            s = cells.get(study)
+            if s is None:
+                continue
+            x = label_w + col_w * (k + 0.5)
+            size = sizes[s.size_band]
+            if s.direction == FAVOURS_INTERVENTION:
+                ax.plot([x], [y], marker="^", markersize=size, color="black", linestyle="none")
+            elif s.direction == FAVOURS_COMPARATOR:
+                ax.plot([x], [y], marker="v", markersize=size, color="black", linestyle="none")
+            elif s.direction in (NO_CLEAR, MIXED):
+                ax.plot([x - size / 110], [y], marker="<", markersize=size * 0.8, color="black",
+                        linestyle="none")
+                ax.plot([x + size / 110], [y], marker=">", markersize=size * 0.8, color="black",
+                        linestyle="none")
+            else:
+                ax.text(x, y, "?", ha="center", va="center", fontsize=10)
+    y = header_y - row_h * (len(studies) + 1.5)
+    ax.text(0.15, y, "Sign test", ha="left", va="center", fontsize=8, weight="bold")
+    for k, v in enumerate(votes):
+        t = v.test
+        text = "no clear\ndirection" if t is None else f"{t.favouring}/{t.n}\n{format_p(t.p_value)}"
+        ax.text(label_w + col_w * (k + 0.5), y, text, ha="center", va="center", fontsize=7.5)
+    handles = [Patch(fc=shade[k], ec="grey", label=f"risk of bias: {k}") for k in
+               ("low", "some concerns", "high", "not assessed")]
+    ax.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False,
+              bbox_to_anchor=(0.5, 0.0))
+    ax.text(width / 2, 0.42, "▲ favours intervention   ▼ favours comparator   ◄► no clear difference "
+            "or mixed   ? unclear;  size: sample ≥300 / 50-299 / <50",
+            ha="center", va="center", fontsize=7)
+    return fig
