@@ -21,10 +21,12 @@ from whatworks.review.narrative import (
     format_p,
     sign_test,
     study_direction,
+    summarise_estimates,
     vote_count,
 )
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "sign_test.json"
+REFERENCE = json.loads((Path(__file__).resolve().parents[1] / "reference" / "narrative.json")
+                       .read_text())
 FI, FC, NC, MX, UN = DIRECTIONS
 
 
@@ -34,9 +36,17 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-# ---- the statistics, against R (tests/reference/make_sign_test.R)
+# ---- the statistics, against R (tests/reference/make_narrative.R)
 
-@pytest.mark.parametrize("case", json.loads(REFERENCE.read_text()),
+@pytest.mark.parametrize("case", REFERENCE["quantiles"], ids=lambda c: str(len(c["values"])))
+def test_the_summary_of_estimates_agrees_with_r(case):
+    e = summarise_estimates(case["values"], "OR")
+    assert (e.q1, e.median, e.q3, e.minimum, e.maximum) == pytest.approx(
+        (case["q1"], case["median"], case["q3"], case["min"], case["max"]), rel=1e-12)
+    assert e.studies == len(case["values"])
+
+
+@pytest.mark.parametrize("case", REFERENCE["sign_test"],
                          ids=lambda c: f"{c['favouring']}of{c['n']}@{c['confidence']}")
 def test_the_sign_test_and_wilson_interval_agree_with_r(case):
     t = sign_test(case["favouring"], case["n"], case["confidence"])
@@ -54,6 +64,8 @@ def test_nothing_to_test_and_bad_arguments():
         sign_test(1, 2, confidence=95)
     with pytest.raises(ParameterError, match="share"):
         vote_count([], share=0.5)
+    with pytest.raises(ParameterError, match="finite effect estimates"):
+        summarise_estimates([1.0, float("nan")], "OR")
 
 
 # ---- a study's direction in a domain: the effect direction plot's 70% rule
@@ -96,6 +108,8 @@ ENTRY = st.fixed_dictionaries({
     "sample_size": st.one_of(st.none(), st.integers(0, 1000)),
     "risk_of_bias": st.sampled_from([None, "low", "some concerns", "high", "not assessed"]),
     "grouping": st.sampled_from([None, None, "family support"]),
+    "effect_metric": st.sampled_from([None, "OR", "SMD"]),
+    "effect_estimate": st.one_of(st.none(), st.floats(-3, 3, allow_nan=False)),
 })
 
 
@@ -142,6 +156,17 @@ def test_every_study_counts_once_per_domain_and_each_sentence_states_its_numbers
             assert (u.ci_low, u.ci_high) == pytest.approx((1 - t.ci_high, 1 - t.ci_low))
         assert (f"{rest} stud" in text and "not in the sign test" in text) == (rest > 0)
         event(f"with direction: {min(c[FI] + c[FC], 3)}")
+        # the estimates: one per study and metric (its median), summarised per metric
+        given = [e for e in rows if e["effect_estimate"] is not None]
+        metrics = list(dict.fromkeys(e["effect_metric"] or "(metric not given)" for e in given))
+        assert [x.metric for x in v.estimates] == metrics
+        for x in v.estimates:
+            mine = [e for e in given if (e["effect_metric"] or "(metric not given)") == x.metric]
+            assert x.studies == len({e["study_id"] for e in mine})
+            values = [e["effect_estimate"] for e in mine]
+            assert min(values) - 1e-9 <= x.minimum <= x.q1 <= x.median <= x.q3 <= x.maximum \
+                <= max(values) + 1e-9
+            assert f"{v.name}, {x.metric} ({x.studies} stud" in x.sentence(v.name)
 
 
 def test_the_p_value_words():
@@ -155,26 +180,27 @@ def test_the_p_value_words():
 # ---- the command
 
 HEADER = ["study_id", "design", "intervention", "outcome_domain", "outcome_measure",
-          "direction_of_effect", "sample_size", "risk_of_bias", "grouping"]
+          "direction_of_effect", "sample_size", "risk_of_bias", "grouping", "effect_metric",
+          "effect_estimate"]
 ROWS = [
     ["S1", "randomised controlled trial", "FGC", "entry to care", "entered care 12m",
-     "favours intervention", "420", "low", ""],
+     "favours intervention", "420", "low", "", "OR", "0.62"],
     ["S1", "randomised controlled trial", "FGC", "re-referral", "re-referral", "no clear difference",
-     "420", "low", ""],
+     "420", "low", "", "", ""],
     ["S2", "cluster randomised trial", "FGC", "entry to care", "entered care 6m",
-     "favours intervention", "120", "some concerns", ""],
+     "favours intervention", "120", "some concerns", "", "OR", "0.80"],
     ["S2", "cluster randomised trial", "FGC", "entry to care", "entered care 12m",
-     "favours intervention", "120", "some concerns", ""],
+     "favours intervention", "120", "some concerns", "", "OR", "0.70"],
     ["S2", "cluster randomised trial", "FGC", "entry to care", "days in care", "favours comparator",
-     "120", "high", ""],
+     "120", "high", "", "MD", "1.5"],
     ["S3", "quasi-experimental", "FGC", "entry to care", "entered care", "favours intervention", "40",
-     "high", ""],
+     "high", "", "OR", "0.55"],
     ["S4", "cohort", "FGC", "entry to care", "entered care", "favours comparator", "900",
-     "some concerns", ""],
+     "some concerns", "", "OR", "1.30"],
     ["S4", "cohort", "FGC", "re-referral", "re-referral", "favours intervention", "900",
-     "some concerns", ""],
+     "some concerns", "", "", ""],
     ["S5", "randomised controlled trial", "FGC", "entry to care", "entered care",
-     "favours intervention", "75", "low", ""],
+     "favours intervention", "75", "low", "", "", ""],
 ]
 
 
@@ -197,6 +223,15 @@ def test_the_command_counts_tests_and_draws(tmp_path, capsys):
                                        "favour the intervention (75%, 95% CI 30% to 95%; "
                                        "sign test p = 0.62); 1 study")
     assert rereferral["with_direction"] == 1 and rereferral["no_clear_difference"] == 1
+    # ORs: S1 0.62, S2 the median of 0.80 and 0.70 (0.75), S3 0.55, S4 1.30; S2's MD alone
+    odds, md = care["estimates"]
+    assert (odds["metric"], odds["studies"], odds["median"], odds["min"], odds["max"]) == \
+        ("OR", 4, pytest.approx(0.685), 0.55, 1.30)
+    assert odds["q1"] == pytest.approx(0.6025) and odds["q3"] == pytest.approx(0.8875)
+    assert odds["sentence"] == ("entry to care, OR (4 studies): median 0.685 (interquartile range "
+                                "0.603 to 0.887; range 0.55 to 1.3).")
+    assert (md["metric"], md["studies"], md["median"]) == ("MD", 1, 1.5)
+    assert rereferral["estimates"] == []
     svg = plot.read_text()
     assert svg.lstrip().startswith("<?xml") and "Effect direction plot" in svg
 
@@ -206,6 +241,7 @@ def test_the_command_counts_tests_and_draws(tmp_path, capsys):
     assert table[0]["favours_intervention"] == "3" and "per_study" not in table[0]
     code, out, _ = _run(capsys, "effect-direction", sheet)
     assert code == 0 and "S2: mixed (2 favours intervention, 1 favours comparator)" in out
+    assert "entry to care, MD (1 study): 1.5." in out
     assert "method: Vote counting based on the direction of effect" in out
 
 

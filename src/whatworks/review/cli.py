@@ -310,7 +310,7 @@ def _add_effect_direction(sub) -> None:
                     "grouping, outcome_domain, studies, favours_intervention, favours_comparator, "
                     "no_clear_difference, mixed, unclear, with_direction, "
                     "proportion_favouring_intervention, ci_low, ci_high, sign_test_p, sentence, "
-                    "per_study).")
+                    "estimates, per_study).")
     p.add_argument("table", metavar="TABLE", help="the filled-in narrative_synthesis table (CSV or XLSX)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help="table for people (default); csv, one row per domain; json for machines")
@@ -347,7 +347,7 @@ def cmd_effect_direction(args) -> int:
         _emit(pd.DataFrame([{k: v for k, v in r.items() if k != "per_study"} for r in rows])
               .to_csv(index=False), args.output)
     else:
-        lines = [v.sentence() for v in votes]
+        lines = [t for v in votes for t in (v.sentence(), *(e.sentence(v.name) for e in v.estimates))]
         for v in votes:
             lines += ["", v.name] + [
                 f"  {s.study_id}: {s.direction}"

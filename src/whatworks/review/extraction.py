@@ -111,6 +111,8 @@ class Field:
                 x = float(str(value).replace(",", "")) if not isinstance(value, int | float) else float(value)
             except ValueError:
                 fail(f"{value!r} is not a number")
+            if not math.isfinite(x):
+                fail(f"{value!r} is not a finite number")
             if k == "integer" and not x.is_integer():
                 fail(f"{value!r} is not a whole number")
             if self.minimum is not None and x < self.minimum:

@@ -48,8 +48,9 @@ from typing import Any
 
 from whatworks.errors import ParameterError
 
-__all__ = ["DIRECTIONS", "METHOD", "STUDY_SHARE", "DomainVote", "SignTest", "StudyDirection",
-           "effect_direction_plot", "format_p", "sign_test", "study_direction", "vote_count"]
+__all__ = ["DIRECTIONS", "METHOD", "STUDY_SHARE", "DomainVote", "EstimateSummary", "SignTest",
+           "StudyDirection", "effect_direction_plot", "format_p", "sign_test", "study_direction",
+           "summarise_estimates", "vote_count"]
 
 FAVOURS_INTERVENTION, FAVOURS_COMPARATOR = "favours intervention", "favours comparator"
 NO_CLEAR, MIXED, UNCLEAR = "no clear difference", "mixed", "unclear"
@@ -69,7 +70,10 @@ METHOD = ("Vote counting based on the direction of effect (Cochrane Handbook 12.
           "outcomes there share (else mixed); the studies favouring the intervention are compared "
           "with those favouring the comparator by a sign test (two-sided exact binomial test of "
           "0.5), with Wilson's 95% interval for the proportion. It shows whether there is evidence "
-          "of an effect, not how large it is: every study weighs alike, whatever its size.")
+          "of an effect, not how large it is: every study weighs alike, whatever its size. Where "
+          "the sheet gives effect estimates, their median, interquartile range and range are given "
+          "per metric, one estimate per study (Cochrane Handbook 12.2.2.1); they assume the "
+          "estimates of a metric are oriented alike (the same sign, the same direction).")
 
 
 def study_direction(directions: Iterable[str], share: float = STUDY_SHARE) -> str:
@@ -119,6 +123,44 @@ def sign_test(favouring: int, n: int, confidence: float = 0.95) -> SignTest | No
 
 
 @dataclass(frozen=True)
+class EstimateSummary:
+    """The effect estimates of one metric in one outcome domain, one per study (a study giving
+    several takes their median): how many studies, the median, the quartiles (R's default
+    definition, type 7) and the range (Cochrane Handbook 12.2.2.1)."""
+
+    metric: str
+    studies: int
+    median: float
+    q1: float
+    q3: float
+    minimum: float
+    maximum: float
+
+    def sentence(self, domain: str) -> str:
+        if self.studies == 1:
+            return f"{domain}, {self.metric} (1 study): {_num(self.median)}."
+        return (f"{domain}, {self.metric} ({self.studies} studies): median {_num(self.median)} "
+                f"(interquartile range {_num(self.q1)} to {_num(self.q3)}; range "
+                f"{_num(self.minimum)} to {_num(self.maximum)}).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "studies": self.studies, "median": self.median, "q1": self.q1,
+                "q3": self.q3, "min": self.minimum, "max": self.maximum}
+
+
+def summarise_estimates(values: Iterable[float], metric: str) -> EstimateSummary:
+    """Median, quartiles (linear interpolation: R's type 7) and range of one estimate per study."""
+    import numpy as np
+
+    x = np.asarray(list(values), dtype=float)
+    if x.size == 0 or not np.isfinite(x).all():
+        raise ParameterError("values", list(x), "one or more finite effect estimates")
+    q1, median, q3 = np.percentile(x, [25, 50, 75])
+    return EstimateSummary(metric, int(x.size), float(median), float(q1), float(q3),
+                           float(x.min()), float(x.max()))
+
+
+@dataclass(frozen=True)
 class StudyDirection:
     """A study in one outcome domain: its direction there, how many of its outcomes went each way,
     its largest sample size and its most serious risk of bias."""
@@ -148,6 +190,7 @@ class DomainVote:
     grouping: str | None
     outcome_domain: str
     studies: tuple[StudyDirection, ...]
+    estimates: tuple[EstimateSummary, ...] = ()  # per effect metric, where the sheet gives them
 
     @property
     def counts(self) -> dict[str, int]:
@@ -184,6 +227,8 @@ class DomainVote:
                 "proportion_favouring_intervention": None if t is None else t.proportion,
                 "ci_low": None if t is None else t.ci_low, "ci_high": None if t is None else t.ci_high,
                 "sign_test_p": None if t is None else t.p_value, "sentence": self.sentence(),
+                "estimates": [{**e.to_dict(), "sentence": e.sentence(self.name)}
+                              for e in self.estimates],
                 "per_study": [s.to_dict() for s in self.studies]}
 
 
@@ -209,12 +254,33 @@ def vote_count(entries: Iterable[Mapping[str, Any]], share: float = STUDY_SHARE)
                 {d: n for d, n in Counter(directions).items()},
                 max(sizes) if sizes else None,
                 max(risks, key=RISK_ORDER.index) if risks else None))
-        out.append(DomainVote(group, domain, tuple(studies)))
+        out.append(DomainVote(group, domain, tuple(studies), _estimates(by_study)))
     return out
+
+
+def _estimates(by_study: Mapping[str, list[Mapping[str, Any]]]) -> tuple[EstimateSummary, ...]:
+    """One summary per effect metric: each study's estimate (the median of its own, when it gives
+    several in the domain for that metric), metrics in the order they first appear."""
+    import numpy as np
+
+    per_metric: dict[str, list[float]] = {}
+    for rows in by_study.values():
+        mine: dict[str, list[float]] = {}
+        for r in rows:
+            if r.get("effect_estimate") is not None:
+                metric = r.get("effect_metric") or "(metric not given)"
+                mine.setdefault(metric, []).append(float(r["effect_estimate"]))
+        for metric, values in mine.items():
+            per_metric.setdefault(metric, []).append(float(np.median(values)))
+    return tuple(summarise_estimates(v, m) for m, v in per_metric.items())
 
 
 def format_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3g}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}"
 
 
 def _percent(x: float) -> str:
