@@ -28,7 +28,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Systematic reviews: import bibliographic exports (RIS, BibTeX, PubMed MEDLINE, "
                     "EndNote XML, Web of Science, CSV/XLSX), find duplicate records, extraction "
                     "templates, screen your own review with active learning, measure two screeners' "
-                    "agreement, merge their decisions, count the PRISMA 2020 flow, synthesise "
+                    "agreement, merge their decisions, count the PRISMA 2020 flow, judge risk of "
+                    "bias with RoB 2, synthesise "
                     "without meta-analysis (vote counting by direction of effect), and replay "
                     "labelled reviews to measure active-learning screening.")
     review.set_defaults(handler=run, review_handler=None, review_parser=review)
@@ -44,6 +45,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     register_merge(sub)
     _add_prisma(sub)
     _add_effect_direction(sub)
+    _add_rob2(sub)
     return review
 
 
@@ -357,6 +359,83 @@ def cmd_effect_direction(args) -> int:
                 + (f"; risk of bias {s.risk_of_bias}" if s.risk_of_bias else "")
                 for s in v.studies]
         _emit("\n".join([*lines, "", f"method: {METHOD}"]), args.output)
+    return 0
+
+
+def _add_rob2(sub) -> None:
+    p = sub.add_parser(
+        "rob2", help="risk of bias of trials' results with RoB 2: domains, overall, plots",
+        description="Judge each result of a RoB 2 table (one row per result: study_id, optionally "
+                    "result and effect, the signalling questions 1.1 ... 5.3 answered Y, PY, PN, N, "
+                    "NI or NA) by the tool's published algorithms: the five domains and the overall "
+                    "judgement, each with the path of answers that led to it. The reviewers may "
+                    "depart from a suggestion in d1_judgement ... overall_judgement, with a "
+                    "..._justification. JSON keys: table, tool, assessments (each: study_id, "
+                    "result, effect, domains, overall_suggested, overall, overall_justification, "
+                    "unused, sentence), summary. --format csv writes robvis's layout (Study, "
+                    "D1 ... D5, Overall, Weight).")
+    p.add_argument("table", metavar="TABLE", help="the RoB 2 answers, one row per result (CSV)")
+    p.add_argument("--effect", choices=["assignment", "adherence"], default="assignment",
+                   help="domain 2's version for rows with no effect column: the effect of "
+                        "assignment (default) or of adhering to the intervention")
+    p.add_argument("--high-when-concerns", type=int, metavar="K",
+                   help="the review's rule: K or more domains with some concerns make a result "
+                        "high risk of bias (default: no such rule)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                   help="table for people (default); csv in robvis's layout; json for machines")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--plot", metavar="FILE", help="draw the traffic-light plot (.svg, .png or .pdf)")
+    p.add_argument("--summary-plot", metavar="FILE",
+                   help="draw the summary plot (share of results at each judgement per domain)")
+    p.set_defaults(review_handler=cmd_rob2)
+
+
+def cmd_rob2(args) -> int:
+    import json
+    from collections import Counter
+
+    from . import appraisal
+
+    for path in (args.plot, args.summary_plot):
+        _plot_path(path)
+    assessments = appraisal.read_rob2_table(args.table, effect=args.effect,
+                                            high_when_concerns=args.high_when_concerns)
+    if args.plot or args.summary_plot:
+        from whatworks.synthesis.plots import save_figure  # the project's one figure writer
+
+        if args.plot:
+            save_figure(appraisal.traffic_light_plot(assessments), args.plot)
+        if args.summary_plot:
+            save_figure(appraisal.summary_plot(assessments), args.summary_plot)
+    summary = {k: dict(Counter(a.domains[i].final for a in assessments))
+               for i, k in enumerate(appraisal.DOMAINS)}
+    summary["overall"] = dict(Counter(a.overall for a in assessments))
+    if args.format == "json":
+        _emit(json.dumps({"table": args.table, "tool": "RoB 2 (Sterne et al. 2019)",
+                          "assessments": [a.to_dict() for a in assessments], "summary": summary},
+                         indent=2), args.output)
+    elif args.format == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["Study", *appraisal.DOMAINS, "Overall", "Weight"])
+        for a in assessments:
+            w.writerow([a.label, *(d.final.capitalize() for d in a.domains), a.overall.capitalize(),
+                        1])
+        _emit(buf.getvalue(), args.output)
+    else:
+        lines = []
+        for a in assessments:
+            lines.append(a.sentence())
+            lines += [f"  {d.domain} {appraisal.DOMAINS[d.domain]}: {d.final}"
+                      + (f" (suggested {d.suggested}: {d.justification})" if d.departed else "")
+                      + f"   [{d.path}]" for d in a.domains]
+            if a.unused:
+                lines.append(f"  answered but not on any path: {', '.join(a.unused)}")
+        lines += ["", "overall: " + ", ".join(f"{n} {j}" for j, n in summary["overall"].items())]
+        _emit("\n".join(lines), args.output)
     return 0
 
 
