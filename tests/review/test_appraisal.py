@@ -321,3 +321,22 @@ def test_any_table_gives_judgements_or_one_line_naming_the_file(tmp_path_factory
     else:
         assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert str(table) in err
+
+
+@pytest.mark.parametrize("effect", ["assignment", "adherence"])
+def test_the_blank_table_filled_in_is_judged(tmp_path, capsys, effect):
+    code, out, _ = _run(capsys, "rob2", "--blank", "--effect", effect)
+    assert code == 0
+    header, wording = list(csv.reader(io.StringIO(out)))
+    assert header[:3] == ["study_id", "result", "effect"] and header[3:3 + len(QUESTIONS[effect])] \
+        == list(QUESTIONS[effect]) and "overall_justification" in header
+    assert wording[0] == "(question)" and wording[3] == "Was the allocation sequence random?"
+    filled = [BASE[effect].get(c, "") for c in header]
+    filled[:3] = ["S1", "care", effect]
+    table = write_csv(tmp_path / "rob.csv", header, [wording, filled])  # the wording row is skipped
+    code, out, err = _run(capsys, "rob2", table, "--format", "json")
+    assert code == 0, err
+    (only,) = json.loads(out)["assessments"]
+    assert (only["study_id"], only["effect"], only["overall"]) == ("S1", effect, LOW)
+    code, _, err = _run(capsys, "rob2")
+    assert code == 2 and "give a RoB 2 table to judge (or --blank" in err

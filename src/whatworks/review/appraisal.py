@@ -45,7 +45,7 @@ from whatworks.errors import InputError, ParameterError
 
 __all__ = ["ANSWERS", "DOMAINS", "EFFECTS", "JUDGEMENTS", "QUESTIONS", "DomainJudgement",
            "Rob2Assessment", "assess_rob2", "normalise_answer", "overall_judgement", "summary_plot",
-           "read_rob2_table", "traffic_light_plot"]
+           "blank_table", "read_rob2_table", "traffic_light_plot"]
 
 LOW, SOME, HIGH = "low", "some concerns", "high"
 #: The judgements, from the least to the most serious (the store's and the templates' spelling).
@@ -478,6 +478,24 @@ def summary_plot(assessments: list[Rob2Assessment], weights: list[float] | None 
 _TEXT_SUFFIXES = ("_support", "_notes", "_comment", "_comments")
 
 
+#: The study_id of the blank table's row of question wordings (skipped when read).
+QUESTION_ROW = "(question)"
+
+
+def blank_table(effect: str = "assignment") -> str:
+    """A blank RoB 2 table as CSV: the columns :func:`read_rob2_table` reads, and a first row
+    (study_id "(question)") with each question's wording, to be replaced by the results."""
+    if effect not in EFFECTS:
+        raise ParameterError("effect", effect, " or ".join(EFFECTS))
+    extra = [f"{k.lower()}_{w}" for k in [*DOMAINS, "overall"] for w in ("judgement", "justification")]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["study_id", "result", "effect", *QUESTIONS[effect], *extra])
+    w.writerow([QUESTION_ROW, "outcome and time point judged", effect,
+                *(text for text, _ in QUESTIONS[effect].values()), *([""] * len(extra))])
+    return buf.getvalue()
+
+
 def read_rob2_table(path: str | Path, *, effect: str = "assignment",
                     high_when_concerns: int | None = None) -> list[Rob2Assessment]:
     """Judge every result of a RoB 2 table: one row per result, columns ``study_id``, optionally
@@ -523,6 +541,8 @@ def read_rob2_table(path: str | Path, *, effect: str = "assignment",
                 return (row[i].strip() or None) if i is not None else None
 
             study = cell("study_id")
+            if study == QUESTION_ROW:  # the wording row of blank_table()
+                continue
             if study is None:
                 raise InputError(f"line {line}: the study_id is blank", file=name, column="study_id")
             row_effect = (cell("effect") or effect).lower()

@@ -374,7 +374,11 @@ def _add_rob2(sub) -> None:
                     "result, effect, domains, overall_suggested, overall, overall_justification, "
                     "unused, sentence), summary. --format csv writes robvis's layout (Study, "
                     "D1 ... D5, Overall, Weight).")
-    p.add_argument("table", metavar="TABLE", help="the RoB 2 answers, one row per result (CSV)")
+    p.add_argument("table", metavar="TABLE", nargs="?",
+                   help="the RoB 2 answers, one row per result (CSV)")
+    p.add_argument("--blank", action="store_true",
+                   help="write a blank table to fill in (its header, and a row with each "
+                        "question's wording), instead of judging one")
     p.add_argument("--effect", choices=["assignment", "adherence"], default="assignment",
                    help="domain 2's version for rows with no effect column: the effect of "
                         "assignment (default) or of adhering to the intervention")
@@ -394,8 +398,16 @@ def cmd_rob2(args) -> int:
     import json
     from collections import Counter
 
+    from whatworks.errors import InputError
+
     from . import appraisal
 
+    if args.blank:
+        _emit(appraisal.blank_table(args.effect), args.output)
+        return 0
+    if args.table is None:
+        raise InputError("give a RoB 2 table to judge (or --blank for an empty one to fill in)",
+                         column="TABLE")
     for path in (args.plot, args.summary_plot):
         _plot_path(path)
     assessments = appraisal.read_rob2_table(args.table, effect=args.effect,
