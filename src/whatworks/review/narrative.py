@@ -239,9 +239,11 @@ def vote_count(entries: Iterable[Mapping[str, Any]], share: float = STUDY_SHARE)
     if not 0.5 < share <= 1:
         raise ParameterError("share", share, "a share above 0.5 and at most 1 (the default is 0.7)")
     cells: dict[tuple[str | None, str], dict[str, list[Mapping[str, Any]]]] = {}
+    in_order: dict[tuple[str | None, str], list[Mapping[str, Any]]] = {}  # the cell's rows, in order
     for e in entries:
         key = (e.get("grouping") or None, e.get("outcome_domain") or "(not given)")
         cells.setdefault(key, {}).setdefault(str(e["study_id"]), []).append(e)
+        in_order.setdefault(key, []).append(e)
     out = []
     for (group, domain), by_study in cells.items():
         studies = []
@@ -254,25 +256,23 @@ def vote_count(entries: Iterable[Mapping[str, Any]], share: float = STUDY_SHARE)
                 {d: n for d, n in Counter(directions).items()},
                 max(sizes) if sizes else None,
                 max(risks, key=RISK_ORDER.index) if risks else None))
-        out.append(DomainVote(group, domain, tuple(studies), _estimates(by_study)))
+        out.append(DomainVote(group, domain, tuple(studies), _estimates(in_order[group, domain])))
     return out
 
 
-def _estimates(by_study: Mapping[str, list[Mapping[str, Any]]]) -> tuple[EstimateSummary, ...]:
+def _estimates(rows: list[Mapping[str, Any]]) -> tuple[EstimateSummary, ...]:
     """One summary per effect metric: each study's estimate (the median of its own, when it gives
-    several in the domain for that metric), metrics in the order they first appear."""
+    several in the domain for that metric), metrics in the order the rows first give them."""
     import numpy as np
 
-    per_metric: dict[str, list[float]] = {}
-    for rows in by_study.values():
-        mine: dict[str, list[float]] = {}
-        for r in rows:
-            if r.get("effect_estimate") is not None:
-                metric = r.get("effect_metric") or "(metric not given)"
-                mine.setdefault(metric, []).append(float(r["effect_estimate"]))
-        for metric, values in mine.items():
-            per_metric.setdefault(metric, []).append(float(np.median(values)))
-    return tuple(summarise_estimates(v, m) for m, v in per_metric.items())
+    per_metric: dict[str, dict[str, list[float]]] = {}  # metric -> study -> estimates
+    for r in rows:
+        if r.get("effect_estimate") is not None:
+            metric = r.get("effect_metric") or "(metric not given)"
+            per_metric.setdefault(metric, {}).setdefault(str(r["study_id"]), []).append(
+                float(r["effect_estimate"]))
+    return tuple(summarise_estimates([float(np.median(v)) for v in studies.values()], m)
+                 for m, studies in per_metric.items())
 
 
 def format_p(p: float) -> str:
