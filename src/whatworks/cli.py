@@ -237,6 +237,11 @@ def _meta_options(p: argparse.ArgumentParser) -> None:
                         "N covers them all)")
     p.add_argument("--seed", type=int, help="seed for random permutations (recorded in the output)")
     p.add_argument("--slab", metavar="COL", help="column of study labels (for plots)")
+    p.add_argument("--rob2", metavar="TABLE",
+                   help="the review's RoB 2 table (`whatworks review rob2`'s input): each study's "
+                        "judgements, matched by --slab to study_id (or to 'study (result)'), are "
+                        f"drawn beside the forest plot, given in the JSON, and are column "
+                        f"{ROB2_COLUMN} for --subgroup or --mods")
     p.add_argument("--format", type=str.lower, choices=["table", "json"], default="table")
     p.add_argument("--plot", metavar="FILE", help="write a forest plot (.svg, .png or .pdf)")
 
@@ -395,6 +400,7 @@ def cmd_meta(args) -> int:
         yi_col, vi_col = args.yi, args.vi or args.sei
     yi = numeric_column(frame, yi_col, file=args.data, option="--yi")
     vi = numeric_column(frame, vi_col, file=args.data, option="--vi" if args.vi else "--sei")
+    rob2 = _rob2_for_studies(args, frame) if args.rob2 else None
     if args.sei and not args.vi:
         vi = vi ** 2
     bad = [i for i, x in enumerate(vi) if x < 0]
@@ -456,7 +462,12 @@ def cmd_meta(args) -> int:
                              file=args.data)
         from .synthesis.plots import forest_plot, save_figure
 
-        save_figure(forest_plot(fit), args.plot)
+        save_figure(forest_plot(fit, risk_of_bias=None if rob2 is None else [
+            [*(d.final for d in a.domains), a.overall] for a in rob2]), args.plot)
+    if rob2 is not None:
+        result["risk_of_bias"] = [{"label": label, "study_id": a.study_id, "result": a.result,
+                                   **{d.domain: d.final for d in a.domains}, "overall": a.overall}
+                                  for label, a in zip(labels, rob2, strict=True)]
     if args.format == "json":
         from ._results import jsonable
 
@@ -471,6 +482,35 @@ def cmd_meta(args) -> int:
     return 0
 
 
+def _rob2_for_studies(args, frame):
+    """Each row's RoB 2 assessment from ``--rob2``, matched by its ``--slab`` label to a study_id
+    (or, where a study has several results, to "study (result)"); the overall judgement becomes
+    column ROB2_COLUMN. A label with no assessment, or with several, is refused by row."""
+    from .review.appraisal import read_rob2_table
+
+    if not args.slab:
+        raise InputError("--rob2 matches studies by their labels: give --slab COL too",
+                         file=args.data, column="--slab")
+    if ROB2_COLUMN in frame.columns:
+        raise InputError(f"the data has a column {ROB2_COLUMN}, which --rob2 would fill; rename it",
+                         file=args.data, column=ROB2_COLUMN)
+    assessments = read_rob2_table(args.rob2)
+    by_label = {a.label: a for a in assessments}
+    out = []
+    for row, label in enumerate(frame[args.slab].astype(str).tolist(), start=1):
+        found = [by_label[label]] if label in by_label else [
+            a for a in assessments if a.study_id == label]
+        if len(found) != 1:
+            why = (f"has no row in {args.rob2}" if not found else
+                   f"has {len(found)} results in {args.rob2} ("
+                   + ", ".join(repr(a.label) for a in found[:3])
+                   + "); label the study by the one this analysis uses")
+            raise InputError(f"study {label!r} {why}", file=args.data, row=row, column=args.slab)
+        out.append(found[0])
+    frame[ROB2_COLUMN] = [a.overall for a in out]
+    return out
+
+
 def _given(args, *names: str) -> list[str]:
     """The options among ``names`` that were given, spelt as on the command line."""
     out = []
@@ -479,6 +519,10 @@ def _given(args, *names: str) -> list[str]:
         if value not in (None, False, [], ""):
             out.append("--" + name.replace("_", "-"))
     return out
+
+
+#: The column --rob2 adds to the data: each study's overall RoB 2 judgement.
+ROB2_COLUMN = "rob2_overall"
 
 
 def _meta_columns(args) -> dict[str, str]:
@@ -492,6 +536,8 @@ def _meta_columns(args) -> dict[str, str]:
             named.setdefault(col, f"--{name}")
     for col in args.mods or []:
         named.setdefault(col, "--mods")
+    if getattr(args, "rob2", None):
+        named.pop(ROB2_COLUMN, None)  # --rob2 adds it
     randoms = args.random if isinstance(args.random, list) else [args.random] if args.random else []
     for term in randoms:
         for col in str(term).split("|")[-1].split("/"):
@@ -500,7 +546,8 @@ def _meta_columns(args) -> dict[str, str]:
     return named
 
 
-_UNIVARIATE_ONLY = ("bias", "leave_one_out", "influence", "subgroup", "permutations", "plot", "slab")
+_UNIVARIATE_ONLY = ("bias", "leave_one_out", "influence", "subgroup", "permutations", "plot", "slab",
+                    "rob2")
 
 
 def _check_meta_options(args) -> None:

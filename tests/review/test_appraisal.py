@@ -340,3 +340,78 @@ def test_the_blank_table_filled_in_is_judged(tmp_path, capsys, effect):
     assert (only["study_id"], only["effect"], only["overall"]) == ("S1", effect, LOW)
     code, _, err = _run(capsys, "rob2")
     assert code == 2 and "give a RoB 2 table to judge (or --blank" in err
+
+
+# ---- joined up: the meta-analysis reads the review's RoB 2 table
+
+ES = [["Smith 2019", "-0.35", "0.02"], ["Jones 2021", "-0.10", "0.04"],
+      ["Brown 2020", "-0.52", "0.05"], ["Lee 2018", "-0.20", "0.03"]]
+
+
+def _rob_rows():
+    low = BASE["assignment"]
+    return [_row("Smith 2019", "care", low),
+            _row("Jones 2021", "care", {**low, "1.2": "NI", "3.1": "N", "3.2": "N", "3.3": "Y",
+                                        "3.4": "Y"}),
+            _row("Brown 2020", "care", {**low, "2.6": "N", "2.7": "N", "5.1": "NI"}),
+            _row("Lee 2018", "care", {**low, "1.3": "Y"})]
+
+
+def test_meta_draws_each_studys_rob2_beside_the_forest_plot_and_groups_by_it(tmp_path, capsys):
+    es = write_csv(tmp_path / "es.csv", ["study", "yi", "vi"], ES)
+    rob = write_csv(tmp_path / "rob.csv", HEADER, _rob_rows())
+    plot = tmp_path / "forest.svg"
+    code = main(["meta", str(es), "--yi", "yi", "--vi", "vi", "--slab", "study", "--rob2", str(rob),
+                 "--subgroup", "rob2_overall", "--plot", str(plot), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out)
+    assert [(r["label"], r["D1"], r["D3"], r["overall"]) for r in result["risk_of_bias"]] == [
+        ("Smith 2019", LOW, LOW, LOW), ("Jones 2021", SOME, HIGH, HIGH),
+        ("Brown 2020", LOW, LOW, SOME), ("Lee 2018", SOME, LOW, SOME)]
+    assert sorted(g["name"] for g in result["subgroups"]["subgroups"]) == [HIGH, LOW, SOME]
+    svg = plot.read_text()
+    assert svg.count('id="risk-of-bias') == 4 * 6  # five domains and overall for each study
+    # the same with meta-regression on the overall judgement
+    code = main(["meta", str(es), "--yi", "yi", "--vi", "vi", "--slab", "study", "--rob2", str(rob),
+                 "--mods", "rob2_overall", "--format", "json"])
+    assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, args, fragment", [
+    (lambda es, rob: es.pop(), [], None),  # fewer studies than assessments: fine
+    (lambda es, rob: rob.pop(), [], "study 'Lee 2018' has no row in"),
+    (lambda es, rob: rob.append(_row("Lee 2018", "re-referral", BASE["assignment"])), [],
+     "study 'Lee 2018' has 2 results in"),
+    (lambda es, rob: None, ["--no-slab"], "--rob2 matches studies by their labels: give --slab"),
+    (lambda es, rob: None, ["--no-slab", "--random", "study"], "--rob2 cannot be used with --random"),
+])
+def test_meta_refuses_a_rob2_table_it_cannot_match(tmp_path, capsys, change, args, fragment):
+    es_rows, rob_rows = [list(r) for r in ES], _rob_rows()
+    change(es_rows, rob_rows)
+    es = write_csv(tmp_path / "es.csv", ["study", "yi", "vi"], es_rows)
+    rob = write_csv(tmp_path / "rob.csv", HEADER, rob_rows)
+    argv = ["meta", str(es), "--yi", "yi", "--vi", "vi", "--rob2", str(rob), "--format", "json"]
+    argv += [] if "--no-slab" in args else ["--slab", "study"]
+    argv += [a for a in args if a != "--no-slab"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    if fragment is None:
+        assert code == 0 and len(json.loads(out)["risk_of_bias"]) == 3
+    else:
+        assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_forest_plot_refuses_judgements_it_cannot_draw():
+    import numpy as np
+
+    from whatworks.synthesis import meta_analysis
+    from whatworks.synthesis.plots import forest_plot
+
+    fit = meta_analysis(np.array([0.1, 0.3]), np.array([0.01, 0.02]))
+    with pytest.raises(ParameterError, match="risk_of_bias"):
+        forest_plot(fit, risk_of_bias=[[LOW] * 6])
+    with pytest.raises(ParameterError, match="risk_of_bias"):
+        forest_plot(fit, risk_of_bias=[[LOW] * 6, ["unclear"] * 6])
+    fig = forest_plot(fit, risk_of_bias=[[LOW] * 6, None])  # a study not assessed: nothing drawn
+    assert sum(c.get_gid() == "risk-of-bias" for c in fig.axes[0].collections) == 6

@@ -397,8 +397,10 @@ def _departure(study_id: str, key: str, suggested: str, judgements: Mapping[str,
     return final, why if final != suggested else None
 
 
-_COLOURS = {LOW: "#02C100", SOME: "#E2DF07", HIGH: "#BF0000"}
-_SYMBOLS = {LOW: "+", SOME: "!", HIGH: "\u2212"}
+def _style():
+    from whatworks.synthesis.plots import RISK_OF_BIAS_STYLE  # one drawing of a judgement
+
+    return RISK_OF_BIAS_STYLE
 
 
 def traffic_light_plot(assessments: list[Rob2Assessment]):
@@ -432,9 +434,10 @@ def traffic_light_plot(assessments: list[Rob2Assessment]):
         ax.text(label_w - 0.1, y, a.label, ha="right", va="center", fontsize=8.5)
         for k, judgement in enumerate([*(d.final for d in a.domains), a.overall]):
             x = label_w + 0.7 * (k + 0.5)
-            ax.add_patch(Circle((x, y), 0.17, fc=_COLOURS[judgement], ec="black", lw=0.6))
-            ax.text(x, y, _SYMBOLS[judgement], ha="center", va="center", fontsize=11,
-                    weight="bold", color="white" if judgement == HIGH else "black")
+            fill, symbol, colour = _style()[judgement]
+            ax.add_patch(Circle((x, y), 0.17, fc=fill, ec="black", lw=0.6))
+            ax.text(x, y, symbol, ha="center", va="center", fontsize=11, weight="bold",
+                    color=colour)
     key = "   ".join(f"{k}: {DOMAINS[k]}" for k in DOMAINS)
     ax.text(0.15, 0.75, key, ha="left", va="center", fontsize=6.5, wrap=True)
     ax.text(0.15, 0.35, "+ low    ! some concerns    \u2212 high", ha="left", va="center",
@@ -462,7 +465,7 @@ def summary_plot(assessments: list[Rob2Assessment], weights: list[float] | None 
         left = 0.0
         for j in JUDGEMENTS:
             share = float(w[[x == j for x in judged]].sum() / w.sum())
-            ax.barh(r, share * 100, left=left, color=_COLOURS[j], edgecolor="black", lw=0.5,
+            ax.barh(r, share * 100, left=left, color=_style()[j][0], edgecolor="black", lw=0.5,
                     label=j if r == 0 else None)
             left += share * 100
     ax.set_yticks(range(len(rows)), [name for name, _ in reversed(rows)], fontsize=8.5)

@@ -40,6 +40,11 @@ INK = "#1a1a1a"
 GREY = "#6e6e6e"
 _PAD = 0.15  # inches around the content of a figure we size ourselves
 _GAP = 0.2  # inches between table columns
+#: How a risk-of-bias judgement is drawn (robvis's colours, McGuinness & Higgins 2021): fill,
+#: symbol and the symbol's colour, so that colour is never the only cue.
+RISK_OF_BIAS_STYLE = {"low": ("#02C100", "+", INK), "some concerns": ("#E2DF07", "!", INK),
+                      "high": ("#BF0000", "\u2212", "white")}
+_ROB_COLUMN = 0.22  # inches per risk-of-bias column of a forest plot
 _SORTS = ("estimate", "weight", "precision", "label")
 _YAXES = {"sei": "Standard error", "vi": "Sampling variance",
           "seinv": "Inverse standard error (precision)", "vinv": "Inverse sampling variance"}
@@ -326,7 +331,8 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
                 favours: tuple[str, str] | None = None, xlim: tuple[float, float] | None = None,
                 null_value: float | None = None, log_scale: bool | None = None, digits: int = 2,
                 plot_width: float = 3.2, better: str | None = None,
-                label_width: float | None = None, pi_min_k: int = 2, ax=None):
+                label_width: float | None = None, pi_min_k: int = 2, risk_of_bias=None,
+                risk_of_bias_columns=("D1", "D2", "D3", "D4", "D5", "O"), ax=None):
     """Forest plot of an intercept-only meta-analysis.
 
     Each study is a square (area proportional to its weight in the model) with its confidence
@@ -358,6 +364,10 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
         A wrapped study's row grows to hold its lines.
     pi_min_k : the fewest studies for which the prediction interval is drawn (default 2, every
         random-effects fit with more than one study); see :func:`draws_prediction_interval`.
+    risk_of_bias : per study (in the fit's order), its risk-of-bias judgements ("low", "some
+        concerns", "high"), one per ``risk_of_bias_columns`` (RoB 2's five domains and the overall
+        judgement by default), drawn as robvis draws them beside the study's row; None for a study
+        draws nothing on its row.
 
     Returns the Figure. Conventions follow Lewis & Clarke (2001); see docs/methods/plots.md.
     """
@@ -374,6 +384,14 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
         favours = favours_labels(better)
     if label_width is not None and not label_width > 0:
         raise ParameterError("label_width", label_width, "a width in inches > 0, or None")
+    if risk_of_bias is not None:
+        risk_of_bias = [None if r is None else list(r) for r in risk_of_bias]
+        bad = [r for r in risk_of_bias if r is not None and (
+            len(r) != len(risk_of_bias_columns) or any(j not in RISK_OF_BIAS_STYLE for j in r))]
+        if len(risk_of_bias) != fit.k or bad:
+            raise ParameterError("risk_of_bias", bad[0] if bad else len(risk_of_bias),
+                                 f"one entry per study ({fit.k}), each None or "
+                                 f"{len(risk_of_bias_columns)} of low, some concerns, high")
     tf = transform or (lambda v: v)
     log_scale = _is_exp(transform) if log_scale is None else bool(log_scale)
     labels = list(fit.study_labels if labels is None else [str(x) for x in labels])
@@ -473,6 +491,9 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
     weight_w = max(_text_width(["Weight"], weight="bold"), col_w[3])
     x_weight = _GAP + block_w + _GAP + weight_w
     right_w = (x_weight if show_weights else _GAP + block_w) if annotate else 0.0
+    x_rob = right_w + _GAP  # the risk-of-bias columns start here
+    if risk_of_bias is not None:
+        right_w = x_rob + _ROB_COLUMN * len(risk_of_bias_columns)
 
     # each row is one unit high, plus 0.75 of a unit (about 1.2 lines of text) per wrapped line
     heights = [1.0 + 0.75 * r.label.count("\n") for r in rows]
@@ -556,6 +577,21 @@ def forest_plot(fit, *, labels=None, transform=None, xlabel: str | None = None,
                     ax.text(1, y, text, transform=right_col(x), ha="right", **style)
             if show_weights and cell[3]:
                 ax.text(1, y, cell[3], transform=right_col(x_weight), ha="right", **style)
+
+    if risk_of_bias is not None:
+        for j, name in enumerate(risk_of_bias_columns):
+            ax.text(1, head_y, name, transform=right_col(x_rob + _ROB_COLUMN * (j + 0.5)),
+                    ha="center", fontweight="bold", **dict(common, fontsize=fs - 1))
+        for r, y in zip(rows, ys, strict=True):
+            judged = risk_of_bias[r.index] if r.kind == "study" else None
+            for j, judgement in enumerate(judged or ()):
+                fill, symbol, colour = RISK_OF_BIAS_STYLE[judgement]
+                where = right_col(x_rob + _ROB_COLUMN * (j + 0.5))
+                ax.scatter([1], [y], transform=where, s=(0.8 * ROW_HEIGHT * 72) ** 2, marker="o",
+                           color=fill, edgecolors=INK, linewidths=0.5, clip_on=False, zorder=3,
+                           gid="risk-of-bias")
+                ax.text(1, y, symbol, transform=where, ha="center", fontweight="bold",
+                        **dict(common, fontsize=fs - 1.5, color=colour))
 
     # the line of no effect and a dotted line at the pooled estimate
     ax.plot([null, null], [0.5, top], color=INK, linewidth=0.8, zorder=1, gid="null-line")
