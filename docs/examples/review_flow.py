@@ -1,12 +1,13 @@
-"""Worked example: a systematic review from two databases' exports to the PRISMA 2020 flow.
+"""Worked example: a systematic review from two databases' exports to the meta-analysis.
 
 Run: ``python docs/examples/review_flow.py WORKDIR`` (with whatworks installed, or
 ``PYTHONPATH=src``). It writes two exports of an invented search on family group conferencing (an
 Embase RIS file and a PubMed MEDLINE file that share most of their records), then runs the review
 through the real command line: import, deduplication, screening in batches with active learning
-until a stopping rule says stop, a second screener's agreement, full-text decisions and the PRISMA
-2020 flow. Every ``$ whatworks ...`` line it prints is run through the command-line interface in
-this process, and ``tests/review/test_worked_example.py`` checks that every console block in
+until a stopping rule says stop, a second screener's agreement, full-text decisions, the PRISMA
+2020 flow, risk of bias with RoB 2 and the meta-analysis with each study's risk of bias. Every
+``$ whatworks ...`` line it prints is run through the command-line interface in this process, and
+``tests/review/test_worked_example.py`` checks that every console block in
 ``docs/worked-example-review.md`` is what it prints.
 
 **The records are invented**: titles and abstracts made from a few phrases, with a known answer
@@ -176,6 +177,33 @@ def main(workdir: str) -> int:
     write_csv(work / "full.csv", ["id", "decision", "reason"], full)
     whatworks("review", "prisma", "dedup.csv", "--decisions", str(decisions),
               "--full-text", "full.csv", "--stopped", "--plot", "prisma.svg")
+
+    step("6. Risk of bias with RoB 2")
+    whatworks("review", "rob2", "--blank", "-o", "rob2.csv", show=False)
+    header = read_csv(work / "rob2.csv")[0].keys()
+    kept = [rid for rid, decision, _ in full if decision == "include"]
+    low = {"1.1": "Y", "1.2": "Y", "1.3": "N", "2.1": "N", "2.2": "N", "2.6": "Y", "3.1": "Y",
+           "4.1": "N", "4.2": "N", "4.3": "N", "5.1": "Y", "5.2": "N", "5.3": "N"}
+    rob = []
+    for j, rid in enumerate(kept):
+        answers = dict(low, study_id=rid, result="entry to care, 12 months", effect="assignment")
+        if j % 4 == 1:  # allocation concealment not reported
+            answers["1.2"] = "NI"
+        if j % 5 == 2:  # a third lost to follow-up, likely for reasons tied to the outcome
+            answers.update({"3.1": "N", "3.2": "N", "3.3": "Y", "3.4": "PY"})
+        if j % 3 == 0:  # no analysis plan found
+            answers["5.1"] = "NI"
+        rob.append([answers.get(c, "") for c in header])
+    write_csv(work / "rob2.csv", list(header), rob)
+    whatworks("review", "rob2", "rob2.csv", "--format", "csv", "--plot", "rob2.svg")
+
+    step("7. The meta-analysis, with each study's risk of bias")
+    effects = random.Random(7)
+    write_csv(work / "effects.csv", ["study", "yi", "vi"],
+              [[rid, f"{effects.gauss(-0.25, 0.15):.3f}", f"{effects.uniform(0.01, 0.05):.4f}"]
+               for rid in kept])
+    whatworks("meta", "effects.csv", "--yi", "yi", "--vi", "vi", "--slab", "study", "--rob2",
+              "rob2.csv", "--subgroup", "rob2_overall", "--plot", "forest.svg")
     return 0
 
 

@@ -434,6 +434,7 @@ def cmd_meta(args) -> int:
         result = fit.to_dict()
         model = fit
     robust_text = None
+    texts: dict[str, str] = {}  # the diagnostics that have a table for people
     if args.robust:
         robust_fit = _robust(args, frame, model)
         result["robust"], robust_text = robust_fit.to_dict(), robust_fit.summary_text()
@@ -455,7 +456,7 @@ def cmd_meta(args) -> int:
         if fit is None:
             raise InputError("--influence, --subgroup and --permutations work with univariate "
                              "models (not with --random)", file=args.data)
-        _diagnostics(args, frame, fit, result, yi, vi)
+        _diagnostics(args, frame, fit, result, yi, vi, texts)
     if args.plot:
         if fit is None:
             raise InputError("--plot draws univariate models (not --random) for now",
@@ -468,6 +469,11 @@ def cmd_meta(args) -> int:
         result["risk_of_bias"] = [{"label": label, "study_id": a.study_id, "result": a.result,
                                    **{d.domain: d.final for d in a.domains}, "overall": a.overall}
                                   for label, a in zip(labels, rob2, strict=True)]
+        import pandas as pd
+
+        texts["risk_of_bias"] = "Risk of bias (RoB 2, " + args.rob2 + ")\n\n" + pd.DataFrame(
+            result["risk_of_bias"]).drop(columns=["study_id", "result"]).set_index(
+            "label").rename_axis(None).to_string()
     if args.format == "json":
         from ._results import jsonable
 
@@ -476,8 +482,11 @@ def cmd_meta(args) -> int:
         print(model.summary_text())
         if robust_text:
             print(f"\n{robust_text}")
-        for key in ("bias", "leave_one_out", "influence", "subgroups", "permutation"):
-            if key in result:
+        for key in ("risk_of_bias", "bias", "leave_one_out", "influence", "subgroups",
+                    "permutation"):
+            if key in texts:
+                print(f"\n{texts[key]}")
+            elif key in result:
                 print(f"\n{key}: {json.dumps(_jsonable(result[key]), indent=2, default=str)}")
     return 0
 
@@ -604,7 +613,7 @@ def _jsonable(value):
     return jsonable(value)
 
 
-def _diagnostics(args, frame, fit, result, yi, vi) -> None:
+def _diagnostics(args, frame, fit, result, yi, vi, texts: dict[str, str]) -> None:
     if args.influence:
         from .synthesis.sensitivity import influence
 
@@ -616,8 +625,9 @@ def _diagnostics(args, frame, fit, result, yi, vi) -> None:
             raise InputError(f"no such column (given as --subgroup); the columns are "
                              f"{', '.join(frame.columns)}", file=args.data, column=args.subgroup)
         groups = frame[args.subgroup].astype("string").to_numpy()
-        result["subgroups"] = subgroup_analysis(yi, vi, groups, method=fit.method, test=fit.test,
-                                                level=fit.level).to_dict()
+        analysis = subgroup_analysis(yi, vi, groups, method=fit.method, test=fit.test,
+                                     level=fit.level)
+        result["subgroups"], texts["subgroups"] = analysis.to_dict(), analysis.summary_text()
     if args.permutations is not None:
         from ._progress import progress_callback
         from .synthesis.permutation import permutation_test

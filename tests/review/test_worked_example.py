@@ -29,7 +29,7 @@ def run(tmp_path_factory):
 def test_every_console_block_in_the_doc_is_what_the_script_prints(run):
     _, out = run
     blocks = re.findall(r"```console\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-    assert len(blocks) == 5
+    assert len(blocks) == 7
     for block in blocks:
         assert block.strip("\n") in out, f"the doc says:\n{block}\nthe script printed:\n{out[-4000:]}"
 
@@ -41,7 +41,10 @@ def test_the_files_agree_with_what_the_doc_says(run):
     decisions = list(csv.DictReader(open(work / "decisions.csv", encoding="utf-8")))
     assert len(decisions) == 50 and sum(r["label"] == "include" for r in decisions) == 15
     assert (work / "prisma.svg").read_text().lstrip().startswith("<?xml")
+    assert "R79 (entry to care, 12 months)" in (work / "rob2.svg").read_text()
+    assert (work / "forest.svg").read_text().count('id="risk-of-bias') == 10 * 6
     text = DOC.read_text(encoding="utf-8")
-    for command in ("review import", "review dedup", "review screen", "review agree", "review prisma"):
+    for command in ("review import", "review dedup", "review screen", "review agree", "review prisma",
+                    "review rob2", "meta effects.csv"):
         assert f"$ whatworks {command}" in text, command
     assert "worked-example-review.md" in (ROOT / "README.md").read_text(encoding="utf-8")

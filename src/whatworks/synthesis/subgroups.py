@@ -89,7 +89,8 @@ class SubgroupAnalysis(FrozenResult):
                  f"df = {self.q_between_df}, p = {fmt_p(self.q_between_p_value)}"]
         name = "QM" if self.test == "z" else "F"
         lines.append(f"Test for subgroup differences (pooled tau^2 = {fmt(self.pooled_tau2)}): "
-                     f"{name}{self.pooled_df} = {fmt(self.pooled_statistic)}, "
+                     f"{name}({', '.join(str(d) for d in self.pooled_df)}) = "
+                     f"{fmt(self.pooled_statistic)}, "
                      f"p = {fmt_p(self.pooled_p_value)}")
         return "\n".join(lines)
 
