@@ -283,3 +283,48 @@ def test_any_table_gives_the_votes_or_one_line_naming_the_file(tmp_path_factory,
     else:
         assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert str(sheet) in err
+
+
+# ---- joined up: risk of bias from the review's RoB 2 table
+
+def _rob2_table(tmp_path, rows):
+    from whatworks.review.appraisal import QUESTIONS
+
+    low = {"1.1": "Y", "1.2": "Y", "1.3": "N", "2.1": "N", "2.2": "N", "2.6": "Y", "3.1": "Y",
+           "4.1": "N", "4.2": "N", "4.3": "N", "5.1": "Y", "5.2": "N", "5.3": "N"}
+    header = ["study_id", "result", *QUESTIONS["assignment"]]
+    return write_csv(tmp_path / "rob2.csv", header,
+                     [[study, result, *({**low, **changes}.get(q, "") for q in QUESTIONS["assignment"])]
+                      for study, result, changes in rows])
+
+
+def test_risk_of_bias_comes_from_the_rob2_table(tmp_path, capsys):
+    rows = [r[:7] + [""] + r[8:] for r in ROWS]  # the sheet's own risk of bias left blank
+    sheet = write_csv(tmp_path / "sheet.csv", HEADER, rows)
+    rob = _rob2_table(tmp_path, [("S1", "entered care 12m", {}),
+                                 ("S4", "entered care", {"1.2": "NI", "1.3": "Y"}),
+                                 ("S4", "re-referral", {"5.1": "NI"})])
+    code, out, err = _run(capsys, "effect-direction", sheet, "--rob2", rob, "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    care, rereferral = result["domains"]
+    risk = {s["study_id"]: s["risk_of_bias"] for s in care["per_study"]}
+    assert risk == {"S1": "low", "S2": None, "S3": None, "S4": "high", "S5": None}
+    assert {s["study_id"]: s["risk_of_bias"] for s in rereferral["per_study"]} == {
+        "S1": "low", "S4": "some concerns"}
+    # S1's one assessment is of entry to care: using it for re-referral is said, not hidden
+    assert result["notes"] == ["row 2 (S1, re-referral): RoB 2 of 'entered care 12m', the study's "
+                               "only assessment"]
+
+
+@pytest.mark.parametrize("rob_rows, fragment", [
+    ([("S1", "entered care 12m", {"1.2": "N"})],
+     "row 1, column 'risk_of_bias': the sheet says 'low' but RoB 2 judges study 'S1' 'high'"),
+    ([("S4", "days", {}), ("S4", "other", {})],
+     "row 7, column 'risk_of_bias': study 'S4' has several RoB 2 results ('days', 'other') and none"),
+])
+def test_a_sheet_that_disagrees_with_rob2_is_refused_by_row(tmp_path, capsys, rob_rows, fragment):
+    sheet = write_csv(tmp_path / "sheet.csv", HEADER, ROWS)
+    rob = _rob2_table(tmp_path, rob_rows)
+    code, _, err = _run(capsys, "effect-direction", sheet, "--rob2", rob)
+    assert code == 2 and fragment in err and str(sheet) in err, err

@@ -312,17 +312,23 @@ def _add_effect_direction(sub) -> None:
                     "grouping, outcome_domain, studies, favours_intervention, favours_comparator, "
                     "no_clear_difference, mixed, unclear, with_direction, "
                     "proportion_favouring_intervention, ci_low, ci_high, sign_test_p, sentence, "
-                    "estimates, per_study).")
+                    "estimates, per_study), notes.")
     p.add_argument("table", metavar="TABLE", help="the filled-in narrative_synthesis table (CSV or XLSX)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help="table for people (default); csv, one row per domain; json for machines")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     p.add_argument("--plot", metavar="FILE", help="draw the effect direction plot (.svg, .png or .pdf)")
+    p.add_argument("--rob2", metavar="TABLE",
+                   help="take each study's risk of bias from the review's RoB 2 table (`review "
+                        "rob2`'s input), matched by study_id (and, for a study with several "
+                        "results, by the outcome); a row that says otherwise is refused")
     p.set_defaults(review_handler=cmd_effect_direction)
 
 
 def cmd_effect_direction(args) -> int:
     import json
+
+    from whatworks.errors import InputError
 
     from .extraction import get_template
     from .narrative import METHOD, effect_direction_plot, vote_count
@@ -330,19 +336,26 @@ def cmd_effect_direction(args) -> int:
     _plot_path(args.plot)
     sheet = _read_sheet(args.table, get_template("narrative_synthesis"))
     if not sheet.entries:
-        from whatworks.errors import InputError
-
         raise InputError("no entries after the header; give one row per study and outcome",
                          file=args.table)
-    votes = vote_count(sheet.entries)
+    entries, notes = list(sheet.entries), []
+    if args.rob2:
+        from .appraisal import read_rob2_table
+        from .narrative import with_rob2
+
+        try:
+            entries, notes = with_rob2(entries, read_rob2_table(args.rob2))
+        except InputError as exc:
+            raise InputError(exc.message, file=args.table, row=exc.row, column=exc.column) from None
+    votes = vote_count(entries)
     if args.plot:
         from whatworks.synthesis.plots import save_figure  # the project's one figure writer
 
         save_figure(effect_direction_plot(votes), args.plot)
     rows = [v.to_dict() for v in votes]
     if args.format == "json":
-        _emit(json.dumps({"table": args.table, "method": METHOD, "domains": rows}, indent=2),
-              args.output)
+        _emit(json.dumps({"table": args.table, "method": METHOD, "domains": rows, "notes": notes},
+                         indent=2), args.output)
     elif args.format == "csv":
         import pandas as pd
 
@@ -358,7 +371,8 @@ def cmd_effect_direction(args) -> int:
                 + (f"; n = {s.sample_size:,}" if s.sample_size is not None else "")
                 + (f"; risk of bias {s.risk_of_bias}" if s.risk_of_bias else "")
                 for s in v.studies]
-        _emit("\n".join([*lines, "", f"method: {METHOD}"]), args.output)
+        _emit("\n".join([*lines, "", f"method: {METHOD}", *(f"note: {t}" for t in notes)]),
+              args.output)
     return 0
 
 

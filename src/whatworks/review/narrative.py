@@ -50,7 +50,7 @@ from whatworks.errors import ParameterError
 
 __all__ = ["DIRECTIONS", "METHOD", "STUDY_SHARE", "DomainVote", "EstimateSummary", "SignTest",
            "StudyDirection", "effect_direction_plot", "format_p", "sign_test", "study_direction",
-           "summarise_estimates", "vote_count"]
+           "summarise_estimates", "vote_count", "with_rob2"]
 
 FAVOURS_INTERVENTION, FAVOURS_COMPARATOR = "favours intervention", "favours comparator"
 NO_CLEAR, MIXED, UNCLEAR = "no clear difference", "mixed", "unclear"
@@ -273,6 +273,48 @@ def _estimates(rows: list[Mapping[str, Any]]) -> tuple[EstimateSummary, ...]:
                 float(r["effect_estimate"]))
     return tuple(summarise_estimates([float(np.median(v)) for v in studies.values()], m)
                  for m, studies in per_metric.items())
+
+
+def with_rob2(entries: Iterable[Mapping[str, Any]],
+              assessments) -> tuple[list[dict[str, Any]], list[str]]:
+    """The entries with ``risk_of_bias`` taken from RoB 2 assessments
+    (:class:`~.appraisal.Rob2Assessment`): a row's study_id names its assessment; where a study has
+    several, the one whose ``result`` is the row's outcome_measure or outcome_domain. A row whose
+    own risk_of_bias disagrees with its assessment, or whose study has several assessments and none
+    for its outcome, is an :class:`InputError` naming the row (from 1); a row whose study has no
+    assessment keeps its own value."""
+    from whatworks.errors import InputError
+
+    by_study: dict[str, list] = {}
+    for a in assessments:
+        by_study.setdefault(str(a.study_id), []).append(a)
+    out, notes = [], []
+    for k, e in enumerate(entries, start=1):
+        found = by_study.get(str(e["study_id"]), [])
+        if len(found) > 1:
+            wanted = {e.get("outcome_measure"), e.get("outcome_domain")} - {None}
+            found = [a for a in found if a.result in wanted]
+            if len(found) != 1:
+                raise InputError(
+                    f"study {e['study_id']!r} has several RoB 2 results ("
+                    + ", ".join(repr(a.result) for a in by_study[str(e['study_id'])][:4])
+                    + ") and " + ("none" if not found else "more than one")
+                    + " is this row's outcome_measure or outcome_domain; name the result after "
+                      "the outcome it judges", row=k, column="risk_of_bias")
+        if not found:
+            out.append(dict(e))
+            continue
+        own = e.get("risk_of_bias")
+        if own not in (None, "not assessed") and own != found[0].overall:
+            raise InputError(f"the sheet says {own!r} but RoB 2 judges study {e['study_id']!r} "
+                             f"{found[0].overall!r} ({found[0].label}); keep one of them",
+                             row=k, column="risk_of_bias")
+        wanted = {e.get("outcome_measure"), e.get("outcome_domain")} - {None}
+        if found[0].result is not None and found[0].result not in wanted:
+            notes.append(f"row {k} ({e['study_id']}, {e.get('outcome_domain')}): RoB 2 of "
+                         f"{found[0].result!r}, the study's only assessment")
+        out.append({**e, "risk_of_bias": found[0].overall})
+    return out, notes
 
 
 def format_p(p: float) -> str:
