@@ -407,22 +407,16 @@ def traffic_light_plot(assessments: list[Rob2Assessment]):
     """The traffic-light plot (as robvis draws it: McGuinness & Higgins 2021): a row per result,
     a column per domain and the overall judgement, each a coloured circle with a symbol (+ low,
     ! some concerns, - high), so that colour is not the only cue."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Circle
+
+    from whatworks.synthesis.plots import inch_canvas
 
     labels = [a.label for a in assessments]
     columns = [*DOMAINS, "Overall"]
     label_w = min(4.5, 0.35 + 0.075 * max(len(t) for t in labels))
     width, row_h = label_w + 0.7 * len(columns) + 0.3, 0.45
     height = row_h * (len(assessments) + 1) + 1.6
-    fig = plt.figure(figsize=(width, height))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height)
-    ax.axis("off")
+    fig, ax = inch_canvas(width, height)
     top = height - 0.5
     ax.text(width / 2, height - 0.25, "Risk of bias (RoB 2)", ha="center", va="center",
             fontsize=11, weight="bold")
@@ -448,11 +442,9 @@ def traffic_light_plot(assessments: list[Rob2Assessment]):
 def summary_plot(assessments: list[Rob2Assessment], weights: list[float] | None = None):
     """The summary plot: per domain and overall, the share of results (or of their ``weights``,
     e.g. participants) at each judgement, as stacked horizontal bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from whatworks.synthesis.plots import new_figure
 
     w = np.ones(len(assessments)) if weights is None else np.asarray(weights, dtype=float)
     if w.shape != (len(assessments),) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
@@ -460,7 +452,8 @@ def summary_plot(assessments: list[Rob2Assessment], weights: list[float] | None 
     rows = [(f"{k} {DOMAINS[k]}", [d.final for d in (a.domains[i] for a in assessments)])
             for i, k in enumerate(DOMAINS)]
     rows.append(("Overall", [a.overall for a in assessments]))
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))
+    fig = new_figure(8, 0.45 * len(rows) + 1.4)
+    ax = fig.add_subplot()
     for r, (_, judged) in enumerate(reversed(rows)):
         left = 0.0
         for j in JUDGEMENTS:

@@ -338,11 +338,9 @@ def effect_direction_plot(votes: list[DomainVote]):
     column per outcome domain (per synthesis group and domain, when there are groups), a symbol
     for the study's direction there sized by its sample size, rows shaded by risk of bias, and the
     sign test under each column."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch, Rectangle
+
+    from whatworks.synthesis.plots import inch_canvas
 
     studies: list[str] = []
     for v in votes:
@@ -358,11 +356,7 @@ def effect_direction_plot(votes: list[DomainVote]):
     label_w, col_w, row_h = 2.6, 1.25, 0.32
     width = max(7.0, label_w + col_w * max(len(votes), 1) + 0.3)
     height = row_h * (len(studies) + 4) + 1.0
-    fig = plt.figure(figsize=(width, height))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height)
-    ax.axis("off")
+    fig, ax = inch_canvas(width, height)
     top = height - 0.35
     ax.text(width / 2, top, "Effect direction plot", ha="center", va="center", fontsize=11,
             weight="bold")

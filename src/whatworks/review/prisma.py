@@ -552,13 +552,11 @@ class PrismaFlow:
     def plot(self):
         """The PRISMA 2020 flow diagram as a matplotlib figure (boxes, arrows, phase labels), with
         the columns of an update's previous studies and of other methods when the flow has them."""
-        import matplotlib
-
-        matplotlib.use("Agg")
         import textwrap
 
-        import matplotlib.pyplot as plt
         from matplotlib.patches import FancyArrowPatch, Rectangle
+
+        from whatworks.synthesis.plots import inch_canvas
 
         grid = self.grid()
         order = [c for c in ("previous", "main", "excluded", "other", "other_excluded")
@@ -580,11 +578,7 @@ class PrismaFlow:
         total = sum(heights) + gap * (len(rows) - 1) + 0.5 + margin
         x = {c: 0.8 + k * (box_w + gap_x) for k, c in enumerate(order)}
         width = 0.8 + len(order) * (box_w + gap_x) - gap_x + 0.3
-        fig = plt.figure(figsize=(width, total))
-        ax = fig.add_axes((0, 0, 1, 1))
-        ax.set_xlim(0, width)
-        ax.set_ylim(0, total)
-        ax.axis("off")
+        fig, ax = inch_canvas(width, total)
         ax.text(width / 2, total - 0.25, "PRISMA 2020 flow diagram", ha="center", va="center",
                 fontsize=11, weight="bold")
         arrow = dict(arrowstyle="-|>", mutation_scale=10, lw=1, color="black")

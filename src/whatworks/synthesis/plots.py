@@ -64,6 +64,24 @@ def _new_figure(width: float, height: float):
     return fig
 
 
+def new_figure(width: float, height: float):
+    """A blank Figure of ``width`` x ``height`` inches with its own canvas (no pyplot): the one way
+    the project's plots start, so that a server drawing many keeps none of them."""
+    return _new_figure(width, height)
+
+
+def inch_canvas(width: float, height: float):
+    """A blank Figure of ``width`` x ``height`` inches (its own canvas: no pyplot, so nothing is
+    kept between calls) and one axes over all of it whose data units are inches from the bottom
+    left, with no frame: for diagrams drawn box by box (flow diagrams, tables of symbols)."""
+    fig = _new_figure(width, height)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    return fig, ax
+
+
 def _text_width(strings, *, size: float = FONT_SIZE, weight: str = "normal",
                 style: str = "normal") -> float:
     """Width in inches of the widest string, as matplotlib's Agg renderer sets it."""

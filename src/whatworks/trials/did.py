@@ -83,10 +83,10 @@ class StaggeredDiD(Result):
 
     def plot_event_study(self, ax=None):
         """Event-study plot: effect by periods since adoption with pointwise intervals."""
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
+            from whatworks.synthesis.plots import new_figure  # no pyplot: nothing kept
+
+            ax = new_figure(6, 3.5).add_subplot()
         es = self.event_study
         pre = es["event_time"] < 0
         for mask, colour, label in ((pre, "#888888", "before"), (~pre, "#1f5fa8", "after")):

@@ -132,13 +132,10 @@ class SimulationResult:
 
     def plot(self, ax=None):
         """Recall against records screened, one line per seed, with random screening's diagonal."""
-        import matplotlib
-
         if ax is None:
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            from whatworks.synthesis.plots import new_figure  # no pyplot: nothing kept
 
-            _, ax = plt.subplots(figsize=(6, 4.5))
+            ax = new_figure(6, 4.5).add_subplot()
         for r in self.per_seed:
             x, rec = metrics.recall_curve(r["labels"], n_total=r["n_records"])
             ax.plot(100 * x / x[-1], 100 * rec, lw=1, alpha=0.8, label=f"seed {r['seed']}")
