@@ -338,6 +338,8 @@ def effect_direction_plot(votes: list[DomainVote]):
     column per outcome domain (per synthesis group and domain, when there are groups), a symbol
     for the study's direction there sized by its sample size, rows shaded by risk of bias, and the
     sign test under each column."""
+    import textwrap
+
     from matplotlib.patches import Patch, Rectangle
 
     from whatworks.synthesis.plots import inch_canvas
@@ -354,18 +356,21 @@ def effect_direction_plot(votes: list[DomainVote]):
     shade = {"low": "#d9ead3", "some concerns": "#fff2cc", "high": "#f4cccc", "not assessed": "#eeeeee"}
     sizes = {"large": 15, "medium": 11, "small": 7, None: 11}
     label_w, col_w, row_h = 2.6, 1.25, 0.32
+    # column headings wrapped to the column (about 20 characters at 7.5 pt), the group first
+    headings = [textwrap.wrap(f"{v.grouping}: {v.outcome_domain}" if v.grouping else
+                              v.outcome_domain, 20) or [""] for v in votes]
+    extra = 0.13 * max(len(h) - 1 for h in headings) if headings else 0.0
     width = max(7.0, label_w + col_w * max(len(votes), 1) + 0.3)
-    height = row_h * (len(studies) + 4) + 1.0
+    height = row_h * (len(studies) + 4) + 1.0 + 2 * extra
     fig, ax = inch_canvas(width, height)
     top = height - 0.35
     ax.text(width / 2, top, "Effect direction plot", ha="center", va="center", fontsize=11,
             weight="bold")
-    header_y = top - 0.45
+    header_y = top - 0.45 - extra
     ax.text(0.15, header_y, "Study (risk of bias)", ha="left", va="center", fontsize=8.5, weight="bold")
-    for k, v in enumerate(votes):
-        x = label_w + col_w * (k + 0.5)
-        name = v.outcome_domain if not v.grouping else f"{v.grouping}:\n{v.outcome_domain}"
-        ax.text(x, header_y, name, ha="center", va="center", fontsize=7.5, weight="bold", wrap=True)
+    for k, lines in enumerate(headings):
+        ax.text(label_w + col_w * (k + 0.5), header_y, "\n".join(lines), ha="center",
+                va="center", fontsize=7.5, weight="bold")
     by_domain = [{s.study_id: s for s in v.studies} for v in votes]
     for r, study in enumerate(studies):
         y = header_y - row_h * (r + 1.3)
