@@ -437,7 +437,8 @@ def cmd_rob2(args) -> int:
                for i, k in enumerate(appraisal.DOMAINS)}
     summary["overall"] = dict(Counter(a.overall for a in assessments))
     if args.format == "json":
-        _emit(json.dumps({"table": args.table, "tool": "RoB 2 (Sterne et al. 2019)",
+        tool = "RoB 2 for individually randomised, parallel-group trials (Sterne et al. 2019)"
+        _emit(json.dumps({"table": args.table, "tool": tool,
                           "assessments": [a.to_dict() for a in assessments], "summary": summary},
                          indent=2), args.output)
     elif args.format == "csv":
