@@ -105,7 +105,14 @@ def test_leave_one_out_and_influence_are_printed_in_the_table(effects_csv, capsy
     code, out, _ = run(["meta", effects_csv, "--yi", "yi", "--vi", "vi", "--leave-one-out",
                         "--influence"], capsys)
     assert code == 0
-    assert "\nleave_one_out: " in out and "\ninfluence: " in out
+    # as tables for people, one row per study omitted (the JSON keeps every digit)
+    assert "\nLeave-one-out analysis (" in out and "\nInfluence diagnostics (" in out
+    assert "{" not in out
+    code, out_json, _ = run(["meta", effects_csv, "--yi", "yi", "--vi", "vi", "--leave-one-out",
+                             "--format", "json"], capsys)
+    table = out.split("Influence diagnostics")[0]
+    for row in json.loads(out_json)["leave_one_out"]:
+        assert f"{row['omitted']} {row['estimate']:9.4f}" in table
 
 
 @pytest.mark.parametrize("cell", ["١٢", "１２", "1_000", "1e309", "inf", "-Infinity", "0x10"])
@@ -250,3 +257,15 @@ def test_generic_inverse_variance_from_the_command_line(tmp_path, capsys):
     code, _, err = run(["effects", path, "--measure", "OR", "--scale", "log", "--ai", "aor"],
                        capsys)
     assert code == 2 and "--scale is only used by --measure GEN" in err
+
+
+def test_small_study_tests_and_the_permutation_test_are_printed_for_people(effects_csv, capsys):
+    code, out, _ = run(["meta", effects_csv, "--yi", "yi", "--vi", "vi", "--bias", "--permutations",
+                        "50", "--seed", "3"], capsys)
+    assert code == 0 and "{" not in out
+    code, js, _ = run(["meta", effects_csv, "--yi", "yi", "--vi", "vi", "--bias", "--format",
+                       "json"], capsys)
+    egger = json.loads(js)["bias"]["egger"]
+    assert f"Egger's regression test: z = {egger['statistic']:.3f}" in out
+    assert "Begg's rank correlation: Kendall's tau = " in out and "Trim and fill: " in out
+    assert "Permutation test" in out

@@ -445,13 +445,15 @@ def cmd_meta(args) -> int:
         from .synthesis.bias import small_study_tests
 
         result["bias"] = small_study_tests(fit)
+        texts["bias"] = _bias_text(result["bias"], "z" if fit.test == "z" else "t")
     if args.leave_one_out:
         if fit is None:
             raise InputError("--leave-one-out works with univariate models (not with --random)",
                              file=args.data)
         from .synthesis.sensitivity import leave_one_out
 
-        result["leave_one_out"] = leave_one_out(fit).to_dict()
+        loo = leave_one_out(fit)
+        result["leave_one_out"], texts["leave_one_out"] = loo.to_dict(), loo.summary_text()
     if args.influence or args.subgroup or args.permutations is not None:
         if fit is None:
             raise InputError("--influence, --subgroup and --permutations work with univariate "
@@ -489,6 +491,21 @@ def cmd_meta(args) -> int:
             elif key in result:
                 print(f"\n{key}: {json.dumps(_jsonable(result[key]), indent=2, default=str)}")
     return 0
+
+
+def _bias_text(bias: dict, stat: str) -> str:
+    """The small-study tests for people (the JSON keeps every digit)."""
+    def p(value) -> str:
+        return "p = NA" if value is None else "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+    egger, begg, tf = bias["egger"], bias["begg"], bias["trim_and_fill"]
+    lines = ["Small-study effects",
+             f"  Egger's regression test: {stat} = {egger['statistic']:.3f}, {p(egger['p_value'])}",
+             f"  Begg's rank correlation: Kendall's tau = {begg['tau']:.3f}, {p(begg['p_value'])}"]
+    if tf is not None:
+        lines.append(f"  Trim and fill: {tf['k0']} study(ies) imputed on the {tf['side']} side; "
+                     f"adjusted estimate {tf['estimate']:.4f} (SE {tf['se']:.4f})")
+    return "\n".join(lines)
 
 
 def _rob2_for_studies(args, frame):
@@ -617,7 +634,8 @@ def _diagnostics(args, frame, fit, result, yi, vi, texts: dict[str, str]) -> Non
     if args.influence:
         from .synthesis.sensitivity import influence
 
-        result["influence"] = influence(fit).to_dict()
+        inf = influence(fit)
+        result["influence"], texts["influence"] = inf.to_dict(), inf.summary_text()
     if args.subgroup:
         from .synthesis.subgroups import subgroup_analysis
 
@@ -638,7 +656,7 @@ def _diagnostics(args, frame, fit, result, yi, vi, texts: dict[str, str]) -> Non
                                    progress=advance)
         finally:
             close()
-        result["permutation"] = res.to_dict()
+        result["permutation"], texts["permutation"] = res.to_dict(), res.summary_text()
 
 
 def _meta_2x2(args, frame) -> int:
