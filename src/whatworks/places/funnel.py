@@ -50,12 +50,9 @@ PER = 10_000
 
 def new_axes(width: float, height: float):
     """Axes on a Figure with its own Agg canvas (no pyplot: safe on servers and in threads)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from whatworks.synthesis.plots import new_figure  # the project's one way to start a figure
 
-    fig = Figure(figsize=(width, height), dpi=100, facecolor="white")
-    FigureCanvasAgg(fig)
-    return fig.add_subplot()
+    return new_figure(width, height).add_subplot()
 
 
 def _check(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -407,13 +407,16 @@ def traffic_light_plot(assessments: list[Rob2Assessment]):
     """The traffic-light plot (as robvis draws it: McGuinness & Higgins 2021): a row per result,
     a column per domain and the overall judgement, each a coloured circle with a symbol (+ low,
     ! some concerns, - high), so that colour is not the only cue."""
+    import textwrap
+
     from matplotlib.patches import Circle
 
     from whatworks.synthesis.plots import inch_canvas
 
-    labels = [a.label for a in assessments]
+    # labels of at most 50 characters a line (about 3.8 inches at 8.5 pt), whole words
+    labels = ["\n".join(textwrap.wrap(a.label, 50) or [""]) for a in assessments]
     columns = [*DOMAINS, "Overall"]
-    label_w = min(4.5, 0.35 + 0.075 * max(len(t) for t in labels))
+    label_w = 0.35 + 0.075 * max(len(line) for t in labels for line in t.split("\n"))
     width, row_h = label_w + 0.7 * len(columns) + 0.3, 0.45
     height = row_h * (len(assessments) + 1) + 1.6
     fig, ax = inch_canvas(width, height)
@@ -425,15 +428,17 @@ def traffic_light_plot(assessments: list[Rob2Assessment]):
                 weight="bold")
     for r, a in enumerate(assessments):
         y = top - row_h * (r + 1)
-        ax.text(label_w - 0.1, y, a.label, ha="right", va="center", fontsize=8.5)
+        ax.text(label_w - 0.1, y, labels[r], ha="right", va="center", fontsize=8.5 if "\n" not in
+                labels[r] else 7.5, linespacing=1.0)
         for k, judgement in enumerate([*(d.final for d in a.domains), a.overall]):
             x = label_w + 0.7 * (k + 0.5)
             fill, symbol, colour = _style()[judgement]
             ax.add_patch(Circle((x, y), 0.17, fc=fill, ec="black", lw=0.6))
             ax.text(x, y, symbol, ha="center", va="center", fontsize=11, weight="bold",
                     color=colour)
-    key = "   ".join(f"{k}: {DOMAINS[k]}" for k in DOMAINS)
-    ax.text(0.15, 0.75, key, ha="left", va="center", fontsize=6.5, wrap=True)
+    key = "\n".join(textwrap.wrap("   ".join(f"{k}: {DOMAINS[k]}" for k in DOMAINS),
+                                  int((width - 0.3) / 0.055)))
+    ax.text(0.15, 0.75, key, ha="left", va="center", fontsize=6.5)
     ax.text(0.15, 0.35, "+ low    ! some concerns    \u2212 high", ha="left", va="center",
             fontsize=8)
     return fig
