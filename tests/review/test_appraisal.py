@@ -415,3 +415,17 @@ def test_the_forest_plot_refuses_judgements_it_cannot_draw():
         forest_plot(fit, risk_of_bias=[[LOW] * 6, ["unclear"] * 6])
     fig = forest_plot(fit, risk_of_bias=[[LOW] * 6, None])  # a study not assessed: nothing drawn
     assert sum(c.get_gid() == "risk-of-bias" for c in fig.axes[0].collections) == 6
+
+
+def test_the_predicted_direction_of_bias_is_kept_and_checked(tmp_path, capsys):
+    r = assess_rob2("S", BASE["assignment"], directions={"D3": "Towards  null", "overall": "NA"})
+    assert r.domains[2].direction == "towards null" and r.overall_direction == "NA"
+    assert r.domains[0].direction is None
+    with pytest.raises(InputError, match="D1 direction 'upwards' is not one of NA, favours") as err:
+        assess_rob2("S", BASE["assignment"], directions={"D1": "upwards"})
+    assert err.value.column == "d1_direction"
+    table = write_csv(tmp_path / "rob.csv", ["study_id", *BASE["assignment"], "d3_direction"],
+                      [["S1", *BASE["assignment"].values(), "favours experimental"]])
+    code, out, err = _run(capsys, "rob2", table, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["assessments"][0]["domains"][2]["direction"] == "favours experimental"

@@ -43,7 +43,7 @@ from typing import Any
 
 from whatworks.errors import InputError, ParameterError
 
-__all__ = ["ANSWERS", "DOMAINS", "EFFECTS", "JUDGEMENTS", "QUESTIONS", "DomainJudgement",
+__all__ = ["ANSWERS", "DIRECTIONS", "DOMAINS", "EFFECTS", "JUDGEMENTS", "QUESTIONS", "DomainJudgement",
            "Rob2Assessment", "assess_rob2", "normalise_answer", "overall_judgement", "summary_plot",
            "blank_table", "read_rob2_table", "traffic_light_plot"]
 
@@ -56,6 +56,12 @@ _ANSWER_WORDS = {"y": "Y", "yes": "Y", "py": "PY", "probably yes": "PY", "pn": "
                  "probably no": "PN", "n": "N", "no": "N", "ni": "NI", "no information": "NI",
                  "na": "NA", "not applicable": "NA", "n/a": "NA"}
 YES, NO = frozenset({"Y", "PY"}), frozenset({"N", "PN"})
+#: RoB 2's optional predicted direction of bias, per domain and overall.
+DIRECTIONS = ("NA", "favours experimental", "favours comparator", "towards null", "away from null",
+              "unpredictable")
+#: The columns a table may give per domain and overall (d1_judgement, ..., overall_direction).
+_PER_DOMAIN = ("judgement", "justification", "direction")
+
 #: The effects domain 2 can be about.
 EFFECTS = ("assignment", "adherence")
 
@@ -255,6 +261,7 @@ class DomainJudgement:
     path: str
     final: str
     justification: str | None = None
+    direction: str | None = None  # the reviewers' predicted direction of bias, if given
 
     @property
     def departed(self) -> bool:
@@ -262,7 +269,8 @@ class DomainJudgement:
 
     def to_dict(self) -> dict[str, Any]:
         return {"domain": self.domain, "name": DOMAINS[self.domain], "suggested": self.suggested,
-                "path": self.path, "judgement": self.final, "justification": self.justification}
+                "path": self.path, "judgement": self.final, "justification": self.justification,
+                "direction": self.direction}
 
 
 @dataclass(frozen=True)
@@ -277,6 +285,7 @@ class Rob2Assessment:
     overall: str
     overall_justification: str | None = None
     unused: tuple[str, ...] = field(default=())  # questions answered but off every path
+    overall_direction: str | None = None
 
     @property
     def label(self) -> str:
@@ -302,7 +311,8 @@ class Rob2Assessment:
         return {"study_id": self.study_id, "result": self.result, "effect": self.effect,
                 "domains": [d.to_dict() for d in self.domains],
                 "overall_suggested": self.overall_suggested, "overall": self.overall,
-                "overall_justification": self.overall_justification, "unused": list(self.unused),
+                "overall_justification": self.overall_justification,
+                "overall_direction": self.overall_direction, "unused": list(self.unused),
                 "sentence": self.sentence()}
 
 
@@ -323,6 +333,7 @@ def overall_judgement(domains: list[str] | tuple[str, ...], high_when_concerns: 
 def assess_rob2(study_id: str, answers: Mapping[str, Any], *, result: str | None = None,
                 effect: str = "assignment", judgements: Mapping[str, Any] | None = None,
                 justifications: Mapping[str, Any] | None = None,
+                directions: Mapping[str, Any] | None = None,
                 high_when_concerns: int | None = None) -> Rob2Assessment:
     """Judge one result with RoB 2.
 
@@ -333,6 +344,8 @@ def assess_rob2(study_id: str, answers: Mapping[str, Any], *, result: str | None
     effect : domain 2's version: ``assignment`` (intention to treat) or ``adherence``.
     judgements : the reviewers' own judgements where they depart from the algorithm, by domain
         ("D1" ... "D5") or "overall"; each needs its entry in ``justifications``.
+    directions : RoB 2's optional predicted direction of bias, by domain or "overall" (one of
+        :data:`DIRECTIONS`).
     high_when_concerns : the reviewers' rule that this many domains with some concerns make the
         result high risk of bias (None: no such rule).
 
@@ -356,6 +369,7 @@ def assess_rob2(study_id: str, answers: Mapping[str, Any], *, result: str | None
                              f"{', '.join(_allowed(key, effect))}", column=key)
         clean[key] = answer
     judgements, justifications = judgements or {}, justifications or {}
+    direction = {k: _direction(study_id, k, v) for k, v in (directions or {}).items()}
     read: set[str] = set()
     domains = []
     for domain in DOMAINS:
@@ -369,12 +383,23 @@ def assess_rob2(study_id: str, answers: Mapping[str, Any], *, result: str | None
         read |= {s.split()[0] for s in path.steps}
         final, why = _departure(study_id, domain, suggested, judgements, justifications)
         domains.append(DomainJudgement(domain, suggested, " -> ".join(path.steps) + f": {suggested}",
-                                       final, why))
+                                       final, why, direction.get(domain)))
     suggested = overall_judgement([d.final for d in domains], high_when_concerns)
     overall, why = _departure(study_id, "overall", suggested, judgements, justifications)
     unused = tuple(q for q in questions if clean.get(q) is not None and q not in read)
     return Rob2Assessment(str(study_id), result, effect, tuple(domains), suggested, overall, why,
-                          unused)
+                          unused, direction.get("overall"))
+
+
+def _direction(study_id: str, key: str, value: Any) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    text = " ".join(str(value).strip().lower().split())
+    found = next((d for d in DIRECTIONS if d.lower() == text), None)
+    if found is None:
+        raise InputError(f"{study_id}: {key} direction {value!r} is not one of "
+                         f"{', '.join(DIRECTIONS)}", column=f"{key.lower()}_direction")
+    return found
 
 
 def _departure(study_id: str, key: str, suggested: str, judgements: Mapping[str, Any],
@@ -488,7 +513,7 @@ def blank_table(effect: str = "assignment") -> str:
     (study_id "(question)") with each question's wording, to be replaced by the results."""
     if effect not in EFFECTS:
         raise ParameterError("effect", effect, " or ".join(EFFECTS))
-    extra = [f"{k.lower()}_{w}" for k in [*DOMAINS, "overall"] for w in ("judgement", "justification")]
+    extra = [f"{k.lower()}_{w}" for k in [*DOMAINS, "overall"] for w in _PER_DOMAIN]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["study_id", "result", "effect", *QUESTIONS[effect], *extra])
@@ -502,7 +527,8 @@ def read_rob2_table(path: str | Path, *, effect: str = "assignment",
     """Judge every result of a RoB 2 table: one row per result, columns ``study_id``, optionally
     ``result`` (the outcome and time point judged) and ``effect`` (assignment or adherence, else
     ``effect``), the questions ``1.1`` ... ``5.3`` (or ``q1_1`` ...), and optionally the reviewers'
-    ``d1_judgement`` ... ``d5_judgement`` / ``overall_judgement`` with their ``..._justification``.
+    ``d1_judgement`` ... ``d5_judgement`` / ``overall_judgement`` with their ``..._justification``,
+    and RoB 2's optional predicted direction of bias, ``d1_direction`` ... ``overall_direction``.
     Columns ending in ``_support``, ``_notes`` or ``_comment(s)`` are free text. Anything else, an
     answer not allowed, an unanswered question on a path or a departure without justification is an
     :class:`InputError` naming the file, line and column."""
@@ -516,7 +542,7 @@ def read_rob2_table(path: str | Path, *, effect: str = "assignment",
         raise InputError("line 1: the file is empty; give a header row with study_id and the "
                          "questions 1.1 ... 5.3", file=name)
     known = {"study_id", "result", "effect", *(f"{k.lower()}_{w}" for k in [*DOMAINS, "overall"]
-                                               for w in ("judgement", "justification"))}
+                                               for w in _PER_DOMAIN)}
     columns: dict[str, int] = {}
     for index, raw in enumerate(header):
         key = " ".join(raw.strip().lower().split())
@@ -527,8 +553,9 @@ def read_rob2_table(path: str | Path, *, effect: str = "assignment",
         elif key not in known and not key.endswith(_TEXT_SUFFIXES):
             raise InputError(f"line 1: column {raw.strip()!r} is not part of a RoB 2 table; the "
                              "columns are study_id, result, effect, the questions 1.1 ... 5.3, "
-                             "d1_judgement ... overall_judgement with their ..._justification, "
-                             "and free text ending in _support or _notes", file=name, column=raw)
+                             "d1_judgement ... overall_judgement with their ..._justification "
+                             "and ..._direction, and free text ending in _support or _notes",
+                             file=name, column=raw)
         if key in columns:
             raise InputError(f"line 1: column {raw.strip()!r} is given twice", file=name, column=raw)
         columns[key] = index
@@ -557,6 +584,7 @@ def read_rob2_table(path: str | Path, *, effect: str = "assignment",
                     study, answers, result=cell("result"), effect=row_effect,
                     judgements={k: cell(f"{k.lower()}_judgement") for k in keys},
                     justifications={k: cell(f"{k.lower()}_justification") for k in keys},
+                    directions={k: cell(f"{k.lower()}_direction") for k in keys},
                     high_when_concerns=high_when_concerns))
             except InputError as exc:
                 raise InputError(f"line {line}: {exc.message}", file=name,

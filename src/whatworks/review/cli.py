@@ -384,7 +384,8 @@ def _add_rob2(sub) -> None:
                     "NI or NA) by the tool's published algorithms: the five domains and the overall "
                     "judgement, each with the path of answers that led to it. The reviewers may "
                     "depart from a suggestion in d1_judgement ... overall_judgement, with a "
-                    "..._justification. JSON keys: table, tool, assessments (each: study_id, "
+                    "..._justification, and give RoB 2's predicted direction of bias in "
+                    "..._direction. JSON keys: table, tool, assessments (each: study_id, "
                     "result, effect, domains, overall_suggested, overall, overall_justification, "
                     "unused, sentence), summary. --format csv writes robvis's layout (Study, "
                     "D1 ... D5, Overall, Weight).")
