@@ -429,3 +429,26 @@ def test_the_predicted_direction_of_bias_is_kept_and_checked(tmp_path, capsys):
     code, out, err = _run(capsys, "rob2", table, "--format", "json")
     assert code == 0, err
     assert json.loads(out)["assessments"][0]["domains"][2]["direction"] == "favours experimental"
+
+
+def test_a_workbook_is_read_as_its_first_sheet(tmp_path, capsys):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    for row in ROWS:
+        sheet.append(row)
+    sheet.append(_row("Lee 2018", "care", {**BASE["assignment"], "1.2": "NI"}))
+    path = tmp_path / "rob2.xlsx"
+    book.save(path)
+    code, out, err = _run(capsys, "rob2", path, "--format", "json")
+    assert code == 0, err
+    assert [a["overall"] for a in json.loads(out)["assessments"]] == [LOW, HIGH, HIGH, SOME]
+    sheet.cell(row=5, column=HEADER.index("1.3") + 1, value="")  # Lee 2018: 1.3 now unanswered
+    book.save(path)
+    code, _, err = _run(capsys, "rob2", path)
+    assert code == 2 and f"{path}, column '1.3': line 5: Lee 2018: D1: question 1.3" in err, err
+    (tmp_path / "bad.xlsx").write_bytes(b"not a workbook")
+    code, _, err = _run(capsys, "rob2", tmp_path / "bad.xlsx")
+    assert code == 2 and "cannot read this workbook" in err and len(err.strip().splitlines()) == 1

@@ -522,9 +522,31 @@ def blank_table(effect: str = "assignment") -> str:
     return buf.getvalue()
 
 
+def _xlsx_as_csv(path: str | Path) -> str:
+    """A workbook's first sheet as CSV text, row for row (so line N is the sheet's row N); whole
+    numbers without a decimal point, empty cells empty."""
+    try:
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise InputError(f"cannot read this workbook ({type(exc).__name__}: {exc}); save the RoB 2 "
+                         "table as .xlsx or .csv", file=str(path)) from None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    try:
+        for row in book.worksheets[0].iter_rows(values_only=True):
+            w.writerow(["" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer()
+                        else str(v) for v in row])
+    finally:
+        book.close()
+    return buf.getvalue()
+
+
 def read_rob2_table(path: str | Path, *, effect: str = "assignment",
                     high_when_concerns: int | None = None) -> list[Rob2Assessment]:
-    """Judge every result of a RoB 2 table: one row per result, columns ``study_id``, optionally
+    """Judge every result of a RoB 2 table (CSV, or the first sheet of an XLSX workbook): one row
+    per result, columns ``study_id``, optionally
     ``result`` (the outcome and time point judged) and ``effect`` (assignment or adherence, else
     ``effect``), the questions ``1.1`` ... ``5.3`` (or ``q1_1`` ...), and optionally the reviewers'
     ``d1_judgement`` ... ``d5_judgement`` / ``overall_judgement`` with their ``..._justification``,
@@ -535,8 +557,9 @@ def read_rob2_table(path: str | Path, *, effect: str = "assignment",
     from .screening.data import csv_rows, decode_csv
 
     name = str(path)
-    reader = csv.reader(io.StringIO(decode_csv(path, expect="one row per result judged with RoB 2"),
-                                    newline=""))
+    text = _xlsx_as_csv(path) if name.lower().endswith((".xlsx", ".xlsm")) else \
+        decode_csv(path, expect="one row per result judged with RoB 2")
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next((row for row in reader if row), None)
     if header is None:
         raise InputError("line 1: the file is empty; give a header row with study_id and the "

@@ -390,7 +390,7 @@ def _add_rob2(sub) -> None:
                     "unused, sentence), summary. --format csv writes robvis's layout (Study, "
                     "D1 ... D5, Overall, Weight).")
     p.add_argument("table", metavar="TABLE", nargs="?",
-                   help="the RoB 2 answers, one row per result (CSV)")
+                   help="the RoB 2 answers, one row per result (CSV or XLSX)")
     p.add_argument("--blank", action="store_true",
                    help="write a blank table to fill in (its header, and a row with each "
                         "question's wording), instead of judging one")
