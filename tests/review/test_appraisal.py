@@ -452,3 +452,15 @@ def test_a_workbook_is_read_as_its_first_sheet(tmp_path, capsys):
     (tmp_path / "bad.xlsx").write_bytes(b"not a workbook")
     code, _, err = _run(capsys, "rob2", tmp_path / "bad.xlsx")
     assert code == 2 and "cannot read this workbook" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_question_of_the_other_effect_answered_is_refused_not_ignored(tmp_path, capsys):
+    answers = {**BASE["adherence"], "2.7": "N"}
+    with pytest.raises(InputError, match="question 2.7 is asked only for the effect of assignment"):
+        assess_rob2("S", answers, effect="adherence")
+    assert assess_rob2("S", {**BASE["adherence"], "2.7": ""}, effect="adherence").overall == LOW
+    table = write_csv(tmp_path / "rob.csv", ["study_id", "effect", *QUESTIONS["assignment"]],
+                      [["S1", "adherence", *({**BASE["adherence"], "2.7": "Y"}.get(q, "")
+                                             for q in QUESTIONS["assignment"])]])
+    code, _, err = _run(capsys, "rob2", table)
+    assert code == 2 and "line 2: S1: question 2.7 is asked only for the effect of assignment" in err

@@ -358,8 +358,15 @@ def assess_rob2(study_id: str, answers: Mapping[str, Any], *, result: str | None
     clean: dict[str, str | None] = {}
     for key, value in answers.items():
         if key not in questions:
-            raise InputError(f"{key!r} is not a RoB 2 signalling question; the questions are "
-                             f"{', '.join(questions)}", column=key)
+            other = next((e for e in EFFECTS if key in QUESTIONS[e]), None)
+            if other is None:
+                raise InputError(f"{key!r} is not a RoB 2 signalling question; the questions are "
+                                 f"{', '.join(questions)}", column=key)
+            if normalise_answer(value, key) is None:
+                continue
+            raise InputError(f"{study_id}: question {key} is asked only for the effect of {other}, "
+                             f"and this result is judged for the effect of {effect}: leave it "
+                             "blank", column=key)
         try:
             answer = normalise_answer(value, key)
         except ParameterError as exc:
@@ -600,7 +607,8 @@ def read_rob2_table(path: str | Path, *, effect: str = "assignment",
             if row_effect not in EFFECTS:
                 raise InputError(f"line {line}: effect {row_effect!r} is not assignment or adherence",
                                  file=name, column="effect")
-            answers = {q: cell(q) for q in QUESTIONS[row_effect] if q in columns}
+            # every question column: one of the other effect's questions answered is refused
+            answers = {q: cell(q) for q in QUESTIONS["assignment"] if q in columns}
             keys = [*DOMAINS, "overall"]
             try:
                 out.append(assess_rob2(
