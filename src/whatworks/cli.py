@@ -242,6 +242,10 @@ def _meta_options(p: argparse.ArgumentParser) -> None:
                         "judgements, matched by --slab to study_id (or to 'study (result)'), are "
                         f"drawn beside the forest plot, given in the JSON, and are column "
                         f"{ROB2_COLUMN} for --subgroup or --mods")
+    p.add_argument("--rob2-sensitivity", action="store_true",
+                   help="with --rob2: the sensitivity analyses by risk of bias (the model refitted "
+                        "without the results at high risk of bias, and on those at low risk "
+                        "only), each naming the studies it leaves out")
     p.add_argument("--format", type=str.lower, choices=["table", "json"], default="table")
     p.add_argument("--plot", metavar="FILE", help="write a forest plot (.svg, .png or .pdf)")
 
@@ -467,6 +471,12 @@ def cmd_meta(args) -> int:
 
         save_figure(forest_plot(fit, risk_of_bias=None if rob2 is None else [
             [*(d.final for d in a.domains), a.overall] for a in rob2]), args.plot)
+    if args.rob2_sensitivity:
+        if rob2 is None:
+            raise InputError("--rob2-sensitivity needs --rob2 TABLE (and --slab)", file=args.data,
+                             column="--rob2-sensitivity")
+        result["rob2_sensitivity"] = _rob2_sensitivity(fit, yi, vi, labels, rob2)
+        texts["rob2_sensitivity"] = _rob2_sensitivity_text(result["rob2_sensitivity"])
     if rob2 is not None:
         result["risk_of_bias"] = [{"label": label, "study_id": a.study_id, "result": a.result,
                                    **{d.domain: d.final for d in a.domains}, "overall": a.overall}
@@ -484,8 +494,8 @@ def cmd_meta(args) -> int:
         print(model.summary_text())
         if robust_text:
             print(f"\n{robust_text}")
-        for key in ("risk_of_bias", "bias", "leave_one_out", "influence", "subgroups",
-                    "permutation"):
+        for key in ("risk_of_bias", "rob2_sensitivity", "bias", "leave_one_out", "influence",
+                    "subgroups", "permutation"):
             if key in texts:
                 print(f"\n{texts[key]}")
             elif key in result:
@@ -505,6 +515,43 @@ def _bias_text(bias: dict, stat: str) -> str:
     if tf is not None:
         lines.append(f"  Trim and fill: {tf['k0']} study(ies) imputed on the {tf['side']} side; "
                      f"adjusted estimate {tf['estimate']:.4f} (SE {tf['se']:.4f})")
+    return "\n".join(lines)
+
+
+def _rob2_sensitivity(fit, yi, vi, labels, rob2) -> list[dict]:
+    """The model refitted on each restriction by risk of bias (same estimator, test and level)."""
+    import numpy as np
+
+    from .review.appraisal import restrictions
+    from .synthesis import meta_analysis
+
+    out = []
+    for name, keep in restrictions([a.overall for a in rob2]).items():
+        mask = np.asarray(keep)
+        entry = {"restriction": name, "k": int(mask.sum()),
+                 "left_out": [lab for lab, k in zip(labels, keep, strict=True) if not k]}
+        if mask.sum() == 0:
+            entry["note"] = "no study is left: nothing to fit"
+        else:
+            sub = meta_analysis(np.asarray(yi)[mask], np.asarray(vi)[mask], method=fit.method,
+                                test=fit.test, level=fit.level)
+            entry.update(estimate=sub.estimate, ci_lower=sub.ci_lower, ci_upper=sub.ci_upper,
+                         p_value=sub.p_value, tau2=sub.tau2, i2=sub.i2)
+        out.append(entry)
+    return out
+
+
+def _rob2_sensitivity_text(rows: list[dict]) -> str:
+    lines = ["Sensitivity analyses by risk of bias (RoB 2)"]
+    for r in rows:
+        if "estimate" in r:
+            lines.append(f"  {r['restriction']}: k = {r['k']}, estimate {r['estimate']:.4f} "
+                         f"[{r['ci_lower']:.4f}, {r['ci_upper']:.4f}], p = {r['p_value']:.4g}, "
+                         + (f"I^2 = {r['i2']:.1f}%" if r["k"] > 1 else "one study"))
+        else:
+            lines.append(f"  {r['restriction']}: {r['note']}")
+        if r["left_out"]:
+            lines.append(f"    left out: {', '.join(r['left_out'])}")
     return "\n".join(lines)
 
 
@@ -573,7 +620,7 @@ def _meta_columns(args) -> dict[str, str]:
 
 
 _UNIVARIATE_ONLY = ("bias", "leave_one_out", "influence", "subgroup", "permutations", "plot", "slab",
-                    "rob2")
+                    "rob2", "rob2_sensitivity")
 
 
 def _check_meta_options(args) -> None:

@@ -464,3 +464,40 @@ def test_a_question_of_the_other_effect_answered_is_refused_not_ignored(tmp_path
                                              for q in QUESTIONS["assignment"])]])
     code, _, err = _run(capsys, "rob2", table)
     assert code == 2 and "line 2: S1: question 2.7 is asked only for the effect of assignment" in err
+
+
+def test_the_sensitivity_analyses_by_risk_of_bias_refit_on_the_right_studies(tmp_path, capsys):
+    import numpy as np
+
+    from whatworks.synthesis import meta_analysis
+
+    es = write_csv(tmp_path / "es.csv", ["study", "yi", "vi"], ES)
+    rob = write_csv(tmp_path / "rob.csv", HEADER, _rob_rows())
+    code = main(["meta", str(es), "--yi", "yi", "--vi", "vi", "--slab", "study", "--rob2", str(rob),
+                 "--rob2-sensitivity", "--method", "DL", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = json.loads(out)["rob2_sensitivity"]
+    yi, vi = np.array([float(r[1]) for r in ES]), np.array([float(r[2]) for r in ES])
+    # overall judgements: Smith low, Jones high, Brown some concerns, Lee some concerns
+    for row, keep in zip(rows, ([0, 2, 3], [0]), strict=True):
+        direct = meta_analysis(yi[keep], vi[keep], method="DL")
+        assert row["k"] == len(keep) and row["estimate"] == pytest.approx(direct.estimate)
+        assert row["ci_lower"] == pytest.approx(direct.ci_lower)
+        assert row["left_out"] == [ES[i][0] for i in range(4) if i not in keep]
+    assert rows[0]["restriction"] == "excluding results at high risk of bias"
+    code = main(["meta", str(es), "--yi", "yi", "--vi", "vi", "--slab", "study", "--rob2", str(rob),
+                 "--rob2-sensitivity"])
+    text = capsys.readouterr().out
+    assert "Sensitivity analyses by risk of bias (RoB 2)" in text and "left out: Jones 2021" in text
+    code = main(["meta", str(es), "--yi", "yi", "--vi", "vi", "--rob2-sensitivity"])
+    assert code == 2 and "--rob2-sensitivity needs --rob2" in capsys.readouterr().err
+
+
+@given(st.lists(st.sampled_from(JUDGEMENTS), max_size=12))
+def test_each_restriction_keeps_exactly_the_judgements_it_names(overall):
+    from whatworks.review.appraisal import restrictions
+
+    kept = restrictions(overall)
+    assert kept["excluding results at high risk of bias"] == [j != HIGH for j in overall]
+    assert kept["results at low risk of bias only"] == [j == LOW for j in overall]

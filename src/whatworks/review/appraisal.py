@@ -45,7 +45,7 @@ from whatworks.errors import InputError, ParameterError
 
 __all__ = ["ANSWERS", "DIRECTIONS", "DOMAINS", "EFFECTS", "JUDGEMENTS", "QUESTIONS", "DomainJudgement",
            "Rob2Assessment", "assess_rob2", "normalise_answer", "overall_judgement", "summary_plot",
-           "blank_table", "read_rob2_table", "traffic_light_plot"]
+           "blank_table", "read_rob2_table", "restrictions", "traffic_light_plot"]
 
 LOW, SOME, HIGH = "low", "some concerns", "high"
 #: The judgements, from the least to the most serious (the store's and the templates' spelling).
@@ -314,6 +314,21 @@ class Rob2Assessment:
                 "overall_justification": self.overall_justification,
                 "overall_direction": self.overall_direction, "unused": list(self.unused),
                 "sentence": self.sentence()}
+
+
+#: The sensitivity analyses by risk of bias (Cochrane Handbook 7.6 and 10.14): which overall
+#: judgements each keeps.
+RESTRICTIONS = {"excluding results at high risk of bias": (LOW, SOME),
+                "results at low risk of bias only": (LOW,)}
+
+
+def restrictions(overall: list[str]) -> dict[str, list[bool]]:
+    """For a sensitivity analysis by risk of bias: per restriction, which results it keeps (one
+    flag per result, in order), from their overall judgements."""
+    bad = [j for j in overall if j not in JUDGEMENTS]
+    if bad:
+        raise ParameterError("overall", bad[0], "low, some concerns or high")
+    return {name: [j in keep for j in overall] for name, keep in RESTRICTIONS.items()}
 
 
 def overall_judgement(domains: list[str] | tuple[str, ...], high_when_concerns: int | None = None) -> str:
