@@ -316,7 +316,7 @@ class Rob2Assessment:
                 "sentence": self.sentence()}
 
 
-#: The sensitivity analyses by risk of bias (Cochrane Handbook 7.6 and 10.14): which overall
+#: The sensitivity analyses by risk of bias (Cochrane Handbook section 10.14): which overall
 #: judgements each keeps.
 RESTRICTIONS = {"excluding results at high risk of bias": (LOW, SOME),
                 "results at low risk of bias only": (LOW,)}
