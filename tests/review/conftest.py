@@ -27,3 +27,9 @@ def write_csv(path, header, rows):
         w.writerow(header)
         w.writerows(rows)
     return path
+
+
+def assert_one_line_naming(code: int, err: str, path) -> None:
+    """A refused input: exit 2, one line, no traceback, naming the file (``path``)."""
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert str(path) in err, err
