@@ -658,7 +658,7 @@ def _check_meta_options(args) -> None:
             raise OptionError(f"{cols[0]} needs --measure to say which effect size to compute from "
                               "it (or give --yi and --vi)")
     if args.mods:
-        for option in _given(args, "plot", "leave_one_out"):
+        for option in _given(args, "plot", "leave_one_out", "rob2_sensitivity"):
             raise OptionError(f"{option} cannot be used with --mods: it works with models without "
                               "moderators (--influence gives leave-one-out diagnostics for a "
                               "meta-regression)")

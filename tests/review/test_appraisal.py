@@ -339,6 +339,9 @@ def test_the_blank_table_filled_in_is_judged(tmp_path, capsys, effect):
     assert (only["study_id"], only["effect"], only["overall"]) == ("S1", effect, LOW)
     code, _, err = _run(capsys, "rob2")
     assert code == 2 and "give a RoB 2 table to judge (or --blank" in err
+    for extra in ([str(table)], ["--plot", str(tmp_path / "p.svg")], ["--format", "json"]):
+        code, _, err = _run(capsys, "rob2", "--blank", *extra)  # nothing accepted and ignored
+        assert code == 2 and "--blank writes an empty table and judges nothing: drop" in err
 
 
 # ---- joined up: the meta-analysis reads the review's RoB 2 table
@@ -491,6 +494,10 @@ def test_the_sensitivity_analyses_by_risk_of_bias_refit_on_the_right_studies(tmp
     assert "Sensitivity analyses by risk of bias (RoB 2)" in text and "left out: Jones 2021" in text
     code = main(["meta", str(es), "--yi", "yi", "--vi", "vi", "--rob2-sensitivity"])
     assert code == 2 and "--rob2-sensitivity needs --rob2" in capsys.readouterr().err
+    # a meta-regression's refits would drop its moderators: refused, not done
+    code = main(["meta", str(es), "--yi", "yi", "--vi", "vi", "--slab", "study", "--rob2", str(rob),
+                 "--mods", "rob2_overall", "--rob2-sensitivity"])
+    assert code == 2 and "--rob2-sensitivity cannot be used with --mods" in capsys.readouterr().err
 
 
 @given(st.lists(st.sampled_from(JUDGEMENTS), max_size=12))

@@ -327,3 +327,11 @@ def test_a_sheet_that_disagrees_with_rob2_is_refused_by_row(tmp_path, capsys, ro
     rob = _rob2_table(tmp_path, rob_rows)
     code, _, err = _run(capsys, "effect-direction", sheet, "--rob2", rob)
     assert code == 2 and fragment in err and str(sheet) in err, err
+
+
+def test_a_bad_rob2_table_is_named_not_the_sheet(tmp_path, capsys):
+    sheet = write_csv(tmp_path / "sheet.csv", HEADER, ROWS)
+    rob = _rob2_table(tmp_path, [("S1", "entered care 12m", {"1.2": "NI", "1.3": ""})])
+    code, _, err = _run(capsys, "effect-direction", sheet, "--rob2", rob)
+    assert code == 2 and f"{rob}, column '1.3': line 2: S1: D1: question 1.3" in err, err
+    assert str(sheet) not in err

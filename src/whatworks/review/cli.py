@@ -343,9 +343,10 @@ def cmd_effect_direction(args) -> int:
         from .appraisal import read_rob2_table
         from .narrative import with_rob2
 
+        assessments = read_rob2_table(args.rob2)  # its own errors name the RoB 2 table
         try:
-            entries, notes = with_rob2(entries, read_rob2_table(args.rob2))
-        except InputError as exc:
+            entries, notes = with_rob2(entries, assessments)
+        except InputError as exc:  # a row of the sheet: name the sheet
             raise InputError(exc.message, file=args.table, row=exc.row, column=exc.column) from None
     votes = vote_count(entries)
     if args.plot:
@@ -418,6 +419,12 @@ def cmd_rob2(args) -> int:
     from . import appraisal
 
     if args.blank:
+        extra = [o for o, v in (("TABLE", args.table), ("--plot", args.plot),
+                                ("--summary-plot", args.summary_plot),
+                                ("--high-when-concerns", args.high_when_concerns)) if v is not None]
+        if extra or args.format != "table":
+            raise InputError(f"--blank writes an empty table and judges nothing: drop "
+                             f"{(extra or ['--format'])[0]}", column="--blank")
         _emit(appraisal.blank_table(args.effect), args.output)
         return 0
     if args.table is None:
